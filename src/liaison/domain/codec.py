@@ -1,0 +1,414 @@
+"""Plain-data (JSON/YAML) forms of the domain objects, both ways. Pure: no I/O.
+
+Decoding validates everything and raises ``CodecError`` naming the path of the bad field
+(``portions[1].label.classification``) so a person can fix the input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from liaison.domain.agreements import (
+    Agreement,
+    AgreementError,
+    AgreementEvent,
+    AgreementKind,
+    EquivalenceRow,
+    EquivalenceTable,
+    EventKind,
+    Scope,
+    validate_agreement,
+)
+from liaison.domain.items import Discipline, Grade, Item, Place, Portion, PortionKind, validate_item
+from liaison.domain.labels import (
+    CAVEAT,
+    COMPARTMENT,
+    EYES,
+    REL_TO,
+    CategoryType,
+    Label,
+    LabelError,
+    Party,
+    make_label,
+)
+from liaison.domain.parties import scheme_from_names
+from liaison.domain.release import Decision, Outcome, Reason, Verdict
+from liaison.domain.review import ReleaseRequest, RequestState, Review
+
+Data = Mapping[str, Any]
+T = TypeVar("T")
+
+
+class CodecError(ValueError):
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path, self.message = path, message
+
+
+def field_of(data: Data, name: str, path: str, kind: type[T], *, default: Any = ...) -> T:
+    """``data[name]`` checked to be a ``kind``; missing and no default is an error."""
+    if not isinstance(data, dict):
+        raise CodecError(path, "expected an object")
+    if name not in data or data[name] is None:
+        if default is ...:
+            raise CodecError(_join(path, name), "is required")
+        return default  # type: ignore[no-any-return]
+    value = data[name]
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise CodecError(_join(path, name), f"expected {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def guarded(path: str, fn: Callable[[], T]) -> T:
+    """Run ``fn``; turn a domain error into a ``CodecError`` at ``path``."""
+    try:
+        return fn()
+    except CodecError:
+        raise
+    except (LabelError, AgreementError, ValueError, KeyError) as exc:
+        raise CodecError(path, str(exc).strip("'\"")) from exc
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def _enum(kind: type[E], data: Data, name: str, path: str, default: str | None = None) -> E:
+    return enum_value(kind, field_of(data, name, path, str, default=default), _join(path, name))
+
+
+def enum_value(kind: type[E], raw: str, path: str) -> E:
+    if raw not in kind.__members__.values():
+        allowed = ", ".join(m.value for m in kind)
+        raise CodecError(path, f"{raw!r} is not one of {allowed}")
+    return kind(raw)
+
+
+def parse_datetime(value: Any, path: str) -> datetime:
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, str):
+        dt = guarded(path, lambda: datetime.fromisoformat(value.replace("Z", "+00:00")))
+    else:
+        raise CodecError(path, "expected an ISO 8601 date-time")
+    if dt.tzinfo is None:
+        raise CodecError(path, "date-time needs a time zone (e.g. 2019-10-31T07:35:00Z)")
+    return dt.astimezone(UTC)
+
+
+def parse_date(value: Any, path: str) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        return guarded(path, lambda: date.fromisoformat(value))
+    raise CodecError(path, "expected an ISO 8601 date (YYYY-MM-DD)")
+
+
+def str_list(data: Data, name: str, path: str) -> list[str] | None:
+    values = field_of(data, name, path, list, default=None)
+    if values is None:
+        return None
+    for i, v in enumerate(values):
+        if not isinstance(v, str):
+            raise CodecError(f"{_join(path, name)}[{i}]", "expected a string")
+    return values
+
+
+# --- parties -------------------------------------------------------------------------
+
+
+def party_from(data: Data, path: str = "") -> Party:
+    code = field_of(data, "code", path, str)
+    levels = field_of(data, "levels", path, list)
+    pairs = []
+    for i, lv in enumerate(levels):
+        lp = f"{_join(path, 'levels')}[{i}]"
+        pairs.append((field_of(lv, "name", lp, str), field_of(lv, "mark", lp, str)))
+    unclassified = field_of(data, "unclassified", path, str, default="UNCLASSIFIED")
+    scheme = guarded(_join(path, "levels"), lambda: scheme_from_names(code, pairs, unclassified))
+    secret = field_of(data, "secret_level", path, str, default="")
+    return guarded(path, lambda: Party(code, field_of(data, "name", path, str), scheme, secret))
+
+
+def party_to(party: Party) -> dict[str, Any]:
+    levels = [lv for lv in party.scheme.levels if lv.rank > 0]
+    return {
+        "code": party.code,
+        "name": party.name,
+        "levels": [{"name": lv.name, "mark": lv.mark, "rank": lv.rank} for lv in levels],
+        "unclassified": party.scheme.levels[-1].name,
+        "secret_level": party.secret_level,
+    }
+
+
+# --- agreements ----------------------------------------------------------------------
+
+
+def agreement_from(data: Data, parties: Mapping[str, Party], path: str = "") -> Agreement:
+    kind = guarded(_join(path, "kind"), lambda: AgreementKind(field_of(data, "kind", path, str)))
+    scope_data = field_of(data, "scope", path, dict, default={})
+    agreement = Agreement(
+        id=field_of(data, "id", path, str),
+        kind=kind,
+        title=field_of(data, "title", path, str, default=""),
+        parties=frozenset(str_list(data, "parties", path) or []),
+        table=_table_from(field_of(data, "table", path, list, default=[]), _join(path, "table")),
+        scope=_scope_from(scope_data, _join(path, "scope")),
+        hub=field_of(data, "hub", path, str, default=None),
+        term_years=field_of(data, "term_years", path, int, default=1),
+        auto_renew=field_of(data, "auto_renew", path, bool, default=True),
+        notice_days=field_of(data, "notice_days", path, int, default=90),
+        events=tuple(_events_from(field_of(data, "events", path, list, default=[]), path)),
+        max_imbalance=field_of(data, "max_imbalance", path, int, default=None),
+        opens=frozenset(str_list(data, "opens", path) or []),
+    )
+    guarded(path, lambda: validate_agreement(agreement, parties))
+    return agreement
+
+
+def _table_from(rows: list[Any], path: str) -> EquivalenceTable:
+    out = []
+    for i, row in enumerate(rows):
+        rp = f"{path}[{i}]"
+        levels = field_of(row, "levels", rp, dict)
+        parsed: dict[str, tuple[str, ...]] = {}
+        for party, names in levels.items():
+            names = [names] if isinstance(names, str) else names
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                raise CodecError(f"{rp}.levels.{party}", "expected a level name or a list")
+            parsed[str(party)] = tuple(names)
+        out.append(EquivalenceRow(field_of(row, "common", rp, str), parsed))
+    return EquivalenceTable(tuple(out))
+
+
+def _scope_from(data: Data, path: str) -> Scope:
+    disciplines = str_list(data, "disciplines", path)
+    if disciplines is not None:
+        for i, d in enumerate(disciplines):
+            enum_value(Discipline, d, f"{path}.disciplines[{i}]")
+    topics = str_list(data, "topics", path)
+    max_level = field_of(data, "max_level", path, dict, default={})
+    return Scope(
+        disciplines=frozenset(disciplines) if disciplines is not None else None,
+        topics=frozenset(topics) if topics is not None else None,
+        max_level={str(k): str(v) for k, v in max_level.items()},
+    )
+
+
+def _events_from(events: list[Any], path: str) -> list[AgreementEvent]:
+    out = []
+    for i, e in enumerate(events):
+        ep = f"{_join(path, 'events')}[{i}]"
+        kind = _enum(EventKind, e, "kind", ep)
+        on = parse_date(field_of(e, "date", ep, object), f"{ep}.date")
+        out.append(AgreementEvent(kind, on, field_of(e, "by", ep, str, default=None),
+                                  field_of(e, "note", ep, str, default="")))
+    return out
+
+
+def event_from(data: Data, path: str = "") -> AgreementEvent:
+    return _events_from([data], path)[0]
+
+
+def agreement_to(a: Agreement) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "kind": a.kind.value,
+        "title": a.title,
+        "parties": sorted(a.parties),
+        "hub": a.hub,
+        "term_years": a.term_years,
+        "auto_renew": a.auto_renew,
+        "notice_days": a.notice_days,
+        "max_imbalance": a.max_imbalance,
+        "opens": sorted(a.opens),
+        "scope": {
+            "disciplines": sorted(a.scope.disciplines) if a.scope.disciplines is not None else None,
+            "topics": sorted(a.scope.topics) if a.scope.topics is not None else None,
+            "max_level": dict(a.scope.max_level),
+        },
+        "table": [{"common": r.common, "levels": {p: list(v) for p, v in r.levels.items()}}
+                  for r in a.table.rows],
+        "events": [{"kind": e.kind.value, "date": e.on.isoformat(), "by": e.by, "note": e.note}
+                   for e in a.events],
+    }
+
+
+# --- labels and items ----------------------------------------------------------------
+
+
+def label_from(data: Data, parties: Mapping[str, Party], path: str = "") -> Label:
+    policy = field_of(data, "policy", path, str)
+    if policy not in parties:
+        raise CodecError(_join(path, "policy"), f"unknown party {policy!r}")
+    rel_to, eyes = str_list(data, "rel_to", path), str_list(data, "eyes_only", path)
+    informative = field_of(data, "informative", path, dict, default={})
+    return guarded(path, lambda: make_label(
+        parties[policy].scheme,
+        field_of(data, "classification", path, str),
+        originator=field_of(data, "originator", path, str),
+        created=parse_datetime(field_of(data, "created", path, object), _join(path, "created")),
+        rel_to=set(rel_to) if rel_to is not None else None,
+        eyes_only=set(eyes) if eyes is not None else None,
+        caveats=set(str_list(data, "caveats", path) or []),
+        compartments=set(str_list(data, "compartments", path) or []),
+        informative={str(k): frozenset(v) for k, v in informative.items()},
+        review=_optional_datetime(data, "review", path),
+    ))
+
+
+def _optional_datetime(data: Data, name: str, path: str) -> datetime | None:
+    raw = field_of(data, name, path, object, default=None)
+    return None if raw is None else parse_datetime(raw, _join(path, name))
+
+
+def label_to(label: Label) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "policy": label.policy,
+        "classification": label.classification,
+        "originator": label.originator,
+        "created": label.created.isoformat(),
+        "review": label.review.isoformat() if label.review else None,
+    }
+    for tag, key in ((REL_TO, "rel_to"), (EYES, "eyes_only"), (CAVEAT, "caveats"),
+                     (COMPARTMENT, "compartments")):
+        if label.category(tag):
+            out[key] = sorted(label.values(tag))
+    out["informative"] = {c.tag: sorted(c.values) for c in label.categories
+                          if c.type is CategoryType.INFORMATIVE}
+    return out
+
+
+def item_from(data: Data, parties: Mapping[str, Party], owner: str, path: str = "") -> Item:
+    """An item held by ``owner``'s node: every label is in the owner's scheme."""
+    portions = []
+    for i, p in enumerate(field_of(data, "portions", path, list)):
+        pp = f"{_join(path, 'portions')}[{i}]"
+        label = label_from(field_of(p, "label", pp, dict), parties, f"{pp}.label")
+        if label.policy != owner:
+            raise CodecError(f"{pp}.label.policy", f"labels on this node are in {owner}'s "
+                                                   f"scheme (got {label.policy})")
+        kind = _enum(PortionKind, p, "kind", pp, default="text")
+        portions.append(Portion(field_of(p, "id", pp, str, default=f"p{i + 1}"), kind,
+                                field_of(p, "content", pp, str), label))
+    item = Item(
+        id=field_of(data, "id", path, str),
+        originator=field_of(data, "originator", path, str, default=owner),
+        discipline=_enum(Discipline, data, "discipline", path),
+        topic=field_of(data, "topic", path, str),
+        grade=guarded(_join(path, "grade"),
+                      lambda: Grade.parse(field_of(data, "grade", path, str))),
+        title=field_of(data, "title", path, str),
+        reported_at=parse_datetime(field_of(data, "reported_at", path, object),
+                                   _join(path, "reported_at")),
+        portions=tuple(portions),
+        observed_at=_optional_datetime(data, "observed_at", path),
+        place=_place_from(field_of(data, "place", path, dict, default=None), path),
+    )
+    guarded(path, lambda: validate_item(item, parties[owner].scheme))
+    return item
+
+
+def _place_from(data: Data | None, path: str) -> Place | None:
+    if data is None:
+        return None
+    pp = _join(path, "place")
+    return Place(field_of(data, "lat", pp, float), field_of(data, "lon", pp, float),
+                 field_of(data, "name", pp, str, default=""))
+
+
+def item_to(item: Item) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "originator": item.originator,
+        "discipline": item.discipline.value,
+        "topic": item.topic,
+        "grade": str(item.grade),
+        "title": item.title,
+        "reported_at": item.reported_at.isoformat(),
+        "observed_at": item.observed_at.isoformat() if item.observed_at else None,
+        "place": ({"lat": item.place.lat, "lon": item.place.lon, "name": item.place.name}
+                  if item.place else None),
+        "portions": [{"id": p.id, "kind": p.kind.value, "content": p.content,
+                      "label": label_to(p.label)} for p in item.portions],
+    }
+
+
+# --- decisions and release requests --------------------------------------------------
+
+
+def decision_to(d: Decision) -> dict[str, Any]:
+    return {
+        "outcome": d.outcome.value,
+        "recipient": d.recipient,
+        "at": d.at.isoformat(),
+        "agreement_id": d.agreement_id,
+        "route": list(d.route),
+        "recipient_level": d.recipient_level,
+        "tearline": list(d.tearline),
+        "reasons": [{"portion_id": r.portion_id, "verdict": r.verdict.value, "text": r.text}
+                    for r in d.reasons],
+        "summary": d.summary,
+    }
+
+
+def decision_from(data: Data) -> Decision:
+    """Decode a stored decision (trusted storage, not user input)."""
+    return Decision(
+        outcome=Outcome(data["outcome"]),
+        recipient=data["recipient"],
+        at=date.fromisoformat(data["at"]),
+        agreement_id=data["agreement_id"],
+        route=tuple(data["route"]),
+        recipient_level=data["recipient_level"],
+        tearline=tuple(data["tearline"]),
+        reasons=tuple(Reason(r["portion_id"], Verdict(r["verdict"]), r["text"])
+                      for r in data["reasons"]),
+    )
+
+
+def request_to(r: ReleaseRequest) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "item_id": r.item_id,
+        "recipient": r.recipient,
+        "purpose": r.purpose,
+        "requested_by": r.requested_by,
+        "requested_at": r.requested_at.isoformat(),
+        "on": r.on.isoformat(),
+        "decision": decision_to(r.decision),
+        "required_reviews": r.required_reviews,
+        "tearline": list(r.tearline),
+        "reviews": [{"reviewer": v.reviewer, "approve": v.approve, "tearline": list(v.tearline),
+                     "comment": v.comment, "at": v.at.isoformat()} for v in r.reviews],
+        "state": r.state.value,
+        "state_reason": r.state_reason,
+    }
+
+
+def request_from(data: Data) -> ReleaseRequest:
+    """Decode a stored release request (trusted storage, not user input)."""
+    return ReleaseRequest(
+        id=data["id"],
+        item_id=data["item_id"],
+        recipient=data["recipient"],
+        purpose=data["purpose"],
+        requested_by=data["requested_by"],
+        requested_at=datetime.fromisoformat(data["requested_at"]),
+        on=date.fromisoformat(data["on"]),
+        decision=decision_from(data["decision"]),
+        required_reviews=data["required_reviews"],
+        tearline=tuple(data["tearline"]),
+        reviews=tuple(Review(v["reviewer"], v["approve"], tuple(v["tearline"]), v["comment"],
+                             datetime.fromisoformat(v["at"])) for v in data["reviews"]),
+        state=RequestState(data["state"]),
+        state_reason=data["state_reason"],
+    )

@@ -1,0 +1,136 @@
+"""Intelligence items and their portions. Pure: no I/O.
+
+An item's level is its highest portion (DOMAIN: Labels). Every portion carries its own
+label; a tearline release carries only some of them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from functools import cached_property
+
+from liaison.domain.labels import Label, LabelError, Level, Scheme, banner, validate_label
+
+
+class Discipline(StrEnum):
+    HUMINT = "HUMINT"
+    IMINT = "IMINT"
+    GEOINT = "GEOINT"
+    SIGINT = "SIGINT"
+    COMINT = "COMINT"
+    ELINT = "ELINT"
+    FISINT = "FISINT"
+    MASINT = "MASINT"
+    OSINT = "OSINT"
+
+
+# DOMAIN Labels: SIGINT (COMINT, ELINT, FISINT); IMINT/GEOINT.
+PARENT_DISCIPLINE = {
+    Discipline.COMINT: Discipline.SIGINT,
+    Discipline.ELINT: Discipline.SIGINT,
+    Discipline.FISINT: Discipline.SIGINT,
+    Discipline.IMINT: Discipline.GEOINT,
+}
+
+
+def discipline_family(d: Discipline) -> frozenset[str]:
+    """The discipline and its parent: a scope of SIGINT covers COMINT."""
+    parent = PARENT_DISCIPLINE.get(d)
+    return frozenset({d.value, parent.value}) if parent else frozenset({d.value})
+
+
+ADMIRALTY = re.compile(r"^[A-F][1-6]$")
+
+
+@dataclass(frozen=True, slots=True)
+class Grade:
+    """Admiralty code (STANAG 2511): source reliability A–F and information credibility
+    1–6, graded separately, shown together ("B2")."""
+
+    reliability: str
+    credibility: int
+
+    @classmethod
+    def parse(cls, text: str) -> Grade:
+        if not ADMIRALTY.match(text):
+            raise LabelError(
+                f"grade {text!r} is not an Admiralty code: reliability A–F then credibility 1–6"
+            )
+        return cls(text[0], int(text[1]))
+
+    def __str__(self) -> str:
+        return f"{self.reliability}{self.credibility}"
+
+
+class PortionKind(StrEnum):
+    TEXT = "text"
+    IMAGE = "image"
+    TRACK = "track"
+
+
+@dataclass(frozen=True, slots=True)
+class Portion:
+    id: str
+    kind: PortionKind
+    content: str
+    label: Label
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    lat: float
+    lon: float
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    originator: str
+    discipline: Discipline
+    topic: str
+    grade: Grade
+    title: str
+    reported_at: datetime
+    portions: tuple[Portion, ...]
+    observed_at: datetime | None = None
+    place: Place | None = None
+
+    def level(self, scheme: Scheme) -> Level:
+        """The item's level: its highest portion."""
+        return max((scheme.level(p.label.classification) for p in self.portions),
+                   key=lambda lv: lv.rank)
+
+    @cached_property
+    def release_token(self) -> str:
+        """Everything the release engine reads from the item apart from its id: equal
+        tokens get equal decisions (the engine's memo key)."""
+        portions = "#".join(f"{p.id}~{p.label.token}" for p in self.portions)
+        return f"{self.discipline}#{self.topic}#{portions}"
+
+    def banner(self, scheme: Scheme) -> str:
+        return banner([p.label for p in self.portions], scheme)
+
+
+TOPIC = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]*(/[A-Za-z0-9][A-Za-z0-9 _.-]*)*$")
+
+
+def validate_item(item: Item, scheme: Scheme) -> None:
+    """Raise ``LabelError`` naming the first rule the item breaks."""
+    if not item.portions:
+        raise LabelError(f"item {item.id}: an item has at least one portion")
+    ids = [p.id for p in item.portions]
+    if len(set(ids)) != len(ids):
+        raise LabelError(f"item {item.id}: portion ids must be unique")
+    if not TOPIC.match(item.topic):
+        raise LabelError(f"item {item.id}: topic {item.topic!r} must look like 'DPRK/missile'")
+    if item.place and not (-90 <= item.place.lat <= 90 and -180 <= item.place.lon <= 180):
+        raise LabelError(f"item {item.id}: place is outside latitude/longitude bounds")
+    for p in item.portions:
+        try:
+            validate_label(p.label, scheme)
+        except LabelError as exc:
+            raise LabelError(f"item {item.id}, portion {p.id}: {exc}") from exc

@@ -1,0 +1,46 @@
+"""People who use a node: roles, clearance and need-to-know. Pure: no I/O."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from liaison.domain.labels import Clearance
+
+USERNAME = re.compile(r"^[a-z][a-z0-9._-]{1,62}$")
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    ANALYST = "analyst"
+    RELEASE_OFFICER = "release_officer"
+    REVIEWER = "reviewer"
+    WATCH_OFFICER = "watch_officer"
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    username: str
+    display_name: str
+    roles: frozenset[Role]
+    clearance: Clearance
+    disabled: bool = False
+
+    def has(self, *roles: Role) -> bool:
+        """True when the user holds any of ``roles`` and is not disabled."""
+        return not self.disabled and not self.roles.isdisjoint(roles)
+
+
+class UserError(ValueError):
+    """A user definition that breaks a rule."""
+
+
+def validate_user(user: User) -> None:
+    if not USERNAME.match(user.username):
+        raise UserError(f"username {user.username!r}: 2–63 characters, lower-case letters, "
+                        f"digits, '.', '_' or '-', starting with a letter")
+    if not user.roles:
+        raise UserError(f"user {user.username} needs at least one role")
+    if user.clearance.level_rank < 0:
+        raise UserError(f"user {user.username}: clearance rank must be >= 0")
