@@ -120,7 +120,7 @@ class SettingRepo(Protocol):
     def put(self, key: str, value: str) -> None: ...
 
 
-class Conflict(Exception):  # noqa: N818 - the name users see in errors
+class Conflict(Exception):
     """The record already exists (unique key)."""
 
 

@@ -1,0 +1,39 @@
+"""Items and what each user may see of them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from liaison.api.schemas import ItemIn, plain
+from liaison.api.security import CurrentUser, NodeDeps
+from liaison.api.views import item_summary, item_view
+from liaison.services import items
+from liaison.services.agreements import list_parties
+
+router = APIRouter(prefix="/api", tags=["items"])
+
+
+def _own(deps: Any) -> Any:
+    return next(p for p in list_parties(deps) if p.code == deps.party)
+
+
+@router.post("/items", status_code=201, summary="Create an item with labelled portions")
+def create_item(body: ItemIn, user: CurrentUser, deps: NodeDeps) -> dict[str, Any]:
+    item = items.create_item(deps, user, plain(body))
+    return item_view(item, _own(deps))
+
+
+@router.get("/items", summary="Items you may see (portions cut to your clearance)")
+def list_items(user: CurrentUser, deps: NodeDeps, limit: int = Query(50, ge=1, le=500),
+               offset: int = Query(0, ge=0)) -> dict[str, Any]:
+    page, total = items.list_items(deps, user, limit, offset)
+    party = _own(deps)
+    return {"items": [item_summary(i, party) for i in page], "total": total,
+            "limit": limit, "offset": offset}
+
+
+@router.get("/items/{item_id}", summary="One item, cut to your clearance")
+def get_item(item_id: str, user: CurrentUser, deps: NodeDeps) -> dict[str, Any]:
+    return item_view(items.get_item(deps, user, item_id), _own(deps))

@@ -1,0 +1,111 @@
+"""Request bodies, as the API documents them. Domain validation happens in the services
+(one set of rules for the API, the CLI import and the federation)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoginIn(Body):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class TokenIn(Body):
+    name: str = Field(min_length=1, max_length=100, description="what the token is for")
+    days: int | None = Field(default=90, ge=1, le=3650, description="None: never expires")
+
+
+class UserIn(Body):
+    username: str
+    display_name: str = ""
+    roles: list[str]
+    clearance: str = Field(description="a level name of the node's scheme")
+    compartments: list[str] = []
+    topics: list[str] | None = Field(default=None, description="need-to-know; null = all")
+    password: str | None = Field(default=None, min_length=12, max_length=1024)
+
+
+class PasswordIn(Body):
+    password: str = Field(min_length=12, max_length=1024)
+
+
+class LabelIn(Body):
+    policy: str
+    classification: str
+    originator: str
+    created: str
+    review: str | None = None
+    rel_to: list[str] | None = None
+    eyes_only: list[str] | None = None
+    caveats: list[str] = []
+    compartments: list[str] = []
+    informative: dict[str, list[str]] = {}
+
+
+class PortionIn(Body):
+    id: str = Field(min_length=1, max_length=64)
+    kind: str = "text"
+    content: str = Field(max_length=1_000_000)
+    label: LabelIn
+
+
+class PlaceIn(Body):
+    lat: float
+    lon: float
+    name: str = ""
+
+
+class ItemIn(Body):
+    id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
+    originator: str | None = None
+    discipline: str
+    topic: str
+    grade: str = Field(description="Admiralty code, e.g. B2")
+    title: str = Field(min_length=1, max_length=500)
+    reported_at: str
+    observed_at: str | None = None
+    place: PlaceIn | None = None
+    portions: list[PortionIn] = Field(min_length=1, max_length=1000)
+
+
+class EventIn(Body):
+    kind: str
+    date: date
+    by: str | None = None
+    note: str = ""
+
+
+class ReleaseIn(Body):
+    item_id: str
+    recipient: str = Field(min_length=3, max_length=3)
+    purpose: str = Field(min_length=1, max_length=2000)
+    on: date | None = Field(default=None, description="the release date; default today")
+
+
+class ReviewIn(Body):
+    approve: bool
+    tearline: list[str] | None = Field(default=None,
+                                       description="portion ids; may only narrow")
+    comment: str = Field(default="", max_length=4000)
+
+
+class ConsentIn(Body):
+    originator: str
+    recipient: str
+    item_id: str
+    purpose: str
+    granted_by: str
+    granted_on: date
+
+
+def plain(model: BaseModel) -> dict[str, Any]:
+    """The body as plain JSON data, for the domain codec."""
+    return model.model_dump(mode="json", exclude_none=False)

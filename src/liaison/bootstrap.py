@@ -1,0 +1,54 @@
+"""The one place that chooses the adapters: SQLite or PostgreSQL, the clock, ids."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine
+
+from liaison.config import Settings
+from liaison.domain.agreements import LifecycleRules
+from liaison.services.context import Deps, new_id, utc_now
+from liaison.services.ports import UnitOfWork
+from liaison.storage.engine import make_engine
+from liaison.storage.schema import migrate
+from liaison.storage.unit_of_work import SqlUnitOfWork
+
+PARTY_SETTING = "node.party"
+
+
+class NodeNotInitialised(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Node:
+    settings: Settings
+    engine: Engine
+    deps: Deps
+
+
+def open_storage(settings: Settings) -> tuple[Engine, Callable[[], UnitOfWork]]:
+    """Engine with the schema migrated to the latest revision."""
+    if not settings.database_url:
+        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    engine = make_engine(settings.effective_database_url)
+    migrate(engine)
+    return engine, lambda: SqlUnitOfWork(engine)
+
+
+def build_node(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Node:
+    """A ready node; ``NodeNotInitialised`` when ``liaison init`` has not run."""
+    engine, uow = open_storage(settings)
+    with uow() as u:
+        party = u.settings.get(PARTY_SETTING)
+    if not party:
+        engine.dispose()
+        raise NodeNotInitialised(
+            f"no node initialised at {settings.effective_database_url}: run `liaison init`")
+    deps = Deps(uow=uow, party=party, clock=clock, ids=new_id,
+                rules=LifecycleRules(settings.notice_cutoff_inclusive),
+                session_hours=settings.session_hours)
+    return Node(settings, engine, deps)

@@ -1,0 +1,149 @@
+"""``liaison demo``: the seed scenario on real nodes, narrated.
+
+One node per party (KOR, USA, JPN), each a separate ``liaison serve`` process with its own
+SQLite database, set up with ``liaison init`` and ``liaison import``. The walk-through then
+talks to the nodes over HTTP only, as a release officer's tools would.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from liaison.cli.demo_story import Story
+
+PARTIES = ("KOR", "USA", "JPN")
+
+
+@dataclass
+class DemoNode:
+    party: str
+    url: str
+    data_dir: Path
+    process: subprocess.Popen[bytes] | None = None
+    admin_password: str = ""
+
+
+def run_demo(serve: bool = False, base_dir: Path | None = None) -> int:
+    console = Console()
+    with _workspace(base_dir) as root, _nodes(root, console) as nodes:
+        story = Story(console, {n.party: n.url for n in nodes},
+                      {n.party: n.admin_password for n in nodes})
+        story.run()
+        if serve:
+            _serve_forever(console, nodes, story)
+    return 0
+
+
+@contextmanager
+def _workspace(base_dir: Path | None) -> Iterator[Path]:
+    if base_dir is not None:
+        base_dir.mkdir(parents=True, exist_ok=True)
+        yield base_dir
+        return
+    with tempfile.TemporaryDirectory(prefix="liaison-demo-") as tmp:
+        yield Path(tmp)
+
+
+@contextmanager
+def _nodes(root: Path, console: Console) -> Iterator[list[DemoNode]]:
+    nodes = [DemoNode(p, f"http://127.0.0.1:{_free_port()}", root / p.lower()) for p in PARTIES]
+    try:
+        for node in nodes:
+            _start(node, console)
+        for node in nodes:
+            _wait_healthy(node)
+        console.print(f"[green]✓[/] {len(nodes)} nodes up: "
+                      + ", ".join(f"{n.party} {n.url}" for n in nodes))
+        yield nodes
+    finally:
+        for node in nodes:
+            _stop(node)
+
+
+def _liaison(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "liaison.cli.main", *args]
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"`liaison {' '.join(args)}` failed:\n{result.stdout}{result.stderr}")
+    return result
+
+
+def _start(node: DemoNode, console: Console) -> None:
+    node.admin_password = secrets.token_urlsafe(18)
+    env = {**os.environ, "LIAISON_ADMIN_PASSWORD": node.admin_password}
+    data = str(node.data_dir)
+    console.print(f"[bold]{node.party}[/]: liaison init --party {node.party} --admin admin")
+    _liaison("init", "--data-dir", data, "--party", node.party, "--admin", "admin", env=env)
+    seed = resources.files("liaison.reference").joinpath("seed.yaml")
+    with resources.as_file(seed) as seed_path:
+        _liaison("import", str(seed_path), "--data-dir", data)
+    port = node.url.rsplit(":", 1)[1]
+    log = (node.data_dir / "serve.log").open("wb")
+    node.process = subprocess.Popen(
+        [sys.executable, "-m", "liaison.cli.main", "serve", "--data-dir", data,
+         "--port", port], stdout=log, stderr=subprocess.STDOUT)
+
+
+def _wait_healthy(node: DemoNode, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if node.process is not None and node.process.poll() is not None:
+            log = (node.data_dir / "serve.log").read_text(errors="replace")
+            raise RuntimeError(f"node {node.party} exited:\n{log}")
+        try:
+            if httpx.get(node.url + "/api/health", timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"node {node.party} did not answer at {node.url} in {timeout:.0f} s")
+
+
+def _stop(node: DemoNode) -> None:
+    if node.process is None or node.process.poll() is not None:
+        return
+    node.process.send_signal(signal.SIGTERM)
+    try:
+        node.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        node.process.kill()
+        node.process.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _serve_forever(console: Console, nodes: list[DemoNode], story: Story) -> None:
+    table = Table(title="Nodes (Ctrl-C to stop)")
+    for col in ("party", "API docs", "users (password)"):
+        table.add_column(col)
+    for n in nodes:
+        users = ", ".join(f"{u}" for u in story.users.get(n.party, {}))
+        table.add_row(n.party, n.url + "/api/docs", f"admin ({n.admin_password}) {users}")
+    console.print(table)
+    console.print(f"demo users' password: {story.password}")
+    try:
+        while all(n.process is not None and n.process.poll() is None for n in nodes):
+            time.sleep(1)
+    except KeyboardInterrupt:
+        console.print("stopping")

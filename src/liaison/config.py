@@ -1,0 +1,53 @@
+"""The node's settings: one typed object, read once (``Settings.from_env``), passed
+explicitly. Nothing reads the environment anywhere else."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _flag(value: str) -> bool:
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected true/false, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = field(default_factory=lambda: Path("var/node"))
+    database_url: str = ""  # empty: SQLite file in data_dir
+    host: str = "127.0.0.1"
+    port: int = 8470
+    session_hours: int = 8
+    # DOMAIN: "The cut-off day (is the 90th day inclusive?) is a setting" (I: inclusive).
+    notice_cutoff_inclusive: bool = True
+    login_attempts_per_minute: int = 10
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'liaison.db'}"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Settings from ``LIAISON_*`` variables; ``overrides`` (e.g. CLI options) win."""
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        readers: dict[str, Callable[[str], object]] = {
+            "data_dir": Path, "database_url": str, "host": str, "port": int,
+            "session_hours": int, "notice_cutoff_inclusive": _flag,
+            "login_attempts_per_minute": int,
+        }
+        for name, read in readers.items():
+            raw = env.get("LIAISON_" + name.upper())
+            if raw is not None:
+                try:
+                    values[name] = read(raw)
+                except ValueError as exc:
+                    raise ValueError(f"LIAISON_{name.upper()}: {exc}") from exc
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]

@@ -1,0 +1,85 @@
+"""Parties and agreements: the node's reference data, and changes to it."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from liaison.domain.agreements import Agreement, AgreementError, AgreementStatus, status_at
+from liaison.domain.codec import CodecError, agreement_from, agreement_to, event_from
+from liaison.domain.labels import Party
+from liaison.domain.parties import default_parties
+from liaison.domain.users import Role, User
+from liaison.services.audit_trail import record
+from liaison.services.auth_roles import require
+from liaison.services.context import Deps
+from liaison.services.errors import Exists, Invalid, NotFound
+from liaison.services.ports import UnitOfWork
+
+
+def load_parties(uow: UnitOfWork) -> dict[str, Party]:
+    """The default parties, overridden and extended by those configured on this node."""
+    parties = default_parties()
+    parties.update({p.code: p for p in uow.parties.list()})
+    return parties
+
+
+def list_parties(deps: Deps) -> list[Party]:
+    with deps.uow() as uow:
+        return sorted(load_parties(uow).values(), key=lambda p: p.code)
+
+
+def list_agreements(deps: Deps, on: date) -> list[tuple[Agreement, AgreementStatus]]:
+    with deps.uow() as uow:
+        agreements = uow.agreements.list()
+    return [(a, status_at(a, on, deps.rules)) for a in sorted(agreements, key=lambda a: a.id)]
+
+
+def get_agreement(deps: Deps, agreement_id: str, on: date) -> tuple[Agreement, AgreementStatus]:
+    with deps.uow() as uow:
+        agreement = uow.agreements.get(agreement_id)
+    if agreement is None:
+        raise NotFound(f"no agreement {agreement_id}")
+    return agreement, status_at(agreement, on, deps.rules)
+
+
+def add_agreement(deps: Deps, user: User, data: dict[str, Any]) -> Agreement:
+    require(user, Role.ADMIN)
+    with deps.uow() as uow:
+        agreement = decode_agreement(uow, data)
+        if uow.agreements.get(agreement.id) is not None:
+            raise Exists(f"agreement {agreement.id} already exists; add events to change it")
+        uow.agreements.put(agreement)
+        record(uow, deps, user.username, "agreement.added", f"agreement:{agreement.id}",
+               {"kind": agreement.kind.value, "parties": sorted(agreement.parties)})
+        uow.commit()
+    return agreement
+
+
+def add_event(deps: Deps, user: User, agreement_id: str, data: dict[str, Any]) -> Agreement:
+    """Append a dated event (notice, suspension, withdrawal...); history is never rewritten."""
+    require(user, Role.ADMIN)
+    with deps.uow() as uow:
+        agreement = uow.agreements.get(agreement_id)
+        if agreement is None:
+            raise NotFound(f"no agreement {agreement_id}")
+        try:
+            event = event_from(data)
+            changed = agreement.with_event(event)
+            agreement_from(agreement_to(changed), load_parties(uow))
+        except (CodecError, AgreementError) as exc:
+            raise Invalid(str(exc)) from exc
+        uow.agreements.put(changed)
+        record(uow, deps, user.username, "agreement.changed", f"agreement:{agreement_id}",
+               {"event": event.kind.value, "date": event.on.isoformat(), "by": event.by,
+                "note": event.note})
+        uow.commit()
+    return changed
+
+
+def decode_agreement(uow: UnitOfWork, data: dict[str, Any], path: str = "") -> Agreement:
+    try:
+        return agreement_from(data, load_parties(uow), path)
+    except CodecError as exc:
+        raise Invalid(str(exc)) from exc
+

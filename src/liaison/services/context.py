@@ -1,0 +1,30 @@
+"""What every use case gets: a unit-of-work factory, a clock, an id source and the
+node's own party. Built once in ``bootstrap``; unit tests build it with in-memory twins."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from liaison.domain.agreements import LifecycleRules
+from liaison.services.ports import UnitOfWork
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class Deps:
+    uow: Callable[[], UnitOfWork]
+    party: str  # the node's own party (ISO alpha-3)
+    clock: Callable[[], datetime] = utc_now
+    ids: Callable[[], str] = new_id
+    rules: LifecycleRules = field(default_factory=LifecycleRules)
+    session_hours: int = 8

@@ -1,0 +1,90 @@
+"""Items: create, read and list — each user sees only the portions their clearance and
+need-to-know allow (GSOMIA Art. 8: clearance at the level AND need-to-know)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from liaison.domain.codec import CodecError, item_from
+from liaison.domain.items import Item
+from liaison.domain.labels import Party
+from liaison.domain.users import Role, User
+from liaison.services.agreements import load_parties
+from liaison.services.audit_trail import record
+from liaison.services.auth_roles import require
+from liaison.services.context import Deps
+from liaison.services.errors import Exists, Forbidden, Invalid, NotFound
+from liaison.services.ports import Conflict, StoredItem
+
+READERS = (Role.ANALYST, Role.RELEASE_OFFICER, Role.REVIEWER, Role.WATCH_OFFICER, Role.ADMIN)
+
+
+def visible_part(item: Item, user: User, party: Party) -> Item | None:
+    """The item cut to the portions ``user`` may see; ``None`` when none."""
+    scheme = party.scheme
+    seen = tuple(p for p in item.portions if user.clearance.may_see(
+        p.label, scheme.level(p.label.classification).rank, item.topic))
+    if not seen:
+        return None
+    return item if len(seen) == len(item.portions) else replace(item, portions=seen)
+
+
+def not_found(item_id: str) -> NotFound:
+    """The same answer for a missing item and a hidden one: existence never leaks."""
+    return NotFound(f"no item {item_id} that you may see")
+
+
+def create_item(deps: Deps, user: User, data: dict[str, Any]) -> Item:
+    require(user, Role.ANALYST, Role.RELEASE_OFFICER)
+    with deps.uow() as uow:
+        parties = load_parties(uow)
+        try:
+            item = item_from(data, parties, deps.party)
+        except CodecError as exc:
+            raise Invalid(str(exc)) from exc
+        if visible_part(item, user, parties[deps.party]) != item:
+            raise Forbidden("you may only create portions within your clearance and "
+                            "need-to-know")
+        min_rank = min(parties[deps.party].scheme.level(p.label.classification).rank
+                       for p in item.portions)
+        try:
+            uow.items.add(StoredItem(item, user.username, deps.clock()), min_rank)
+        except Conflict as exc:
+            raise Exists(f"item {item.id} already exists") from exc
+        record(uow, deps, user.username, "item.created", f"item:{item.id}",
+               {"portions": len(item.portions), "banner": item.banner(parties[deps.party].scheme)})
+        uow.commit()
+    return item
+
+
+def get_item(deps: Deps, user: User, item_id: str) -> Item:
+    require(user, *READERS)
+    with deps.uow() as uow:
+        stored, party = uow.items.get(item_id), load_parties(uow)[deps.party]
+    seen = visible_part(stored.item, user, party) if stored else None
+    if seen is None:
+        raise not_found(item_id)
+    return seen
+
+
+def whole_item(deps: Deps, user: User, item_id: str) -> Item:
+    """The item, only if ``user`` may see every portion of it (to release or review it)."""
+    item = get_item(deps, user, item_id)
+    with deps.uow() as uow:
+        stored = uow.items.get(item_id)
+    if stored is None or len(stored.item.portions) != len(item.portions):
+        raise Forbidden(f"you are cleared for only part of item {item_id}; a release is "
+                        f"checked, requested and reviewed by people cleared for all of it")
+    return stored.item
+
+
+def list_items(deps: Deps, user: User, limit: int, offset: int) -> tuple[list[Item], int]:
+    """One page of the items ``user`` may see, and how many they may see in all."""
+    require(user, *READERS)
+    with deps.uow() as uow:
+        party = load_parties(uow)[deps.party]
+        candidates = uow.items.list(max_min_rank=user.clearance.level_rank, limit=10**9,
+                                    offset=0)
+    seen = [v for s in candidates if (v := visible_part(s.item, user, party)) is not None]
+    return seen[offset:offset + limit], len(seen)

@@ -1,0 +1,202 @@
+"""Release checks, requests, reviews, consents and the reciprocity ledger.
+
+MISSION 3: nothing leaves unless the engine allows it *and* human review approves it.
+The engine is asked again at the moment of release (fail closed if anything changed).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from liaison.domain.agreements import Agreement
+from liaison.domain.codec import CodecError, field_of, parse_date
+from liaison.domain.items import Item
+from liaison.domain.ledger import Direction, LedgerEntry, balances_by_agreement
+from liaison.domain.release import Consent, Decision, ReleaseFacts, decide
+from liaison.domain.review import (
+    ReleaseRequest,
+    Review,
+    ReviewError,
+    add_review,
+    conclude,
+    open_request,
+    ready,
+)
+from liaison.domain.users import Role, User
+from liaison.services.agreements import load_parties
+from liaison.services.audit_trail import record
+from liaison.services.auth_roles import require
+from liaison.services.context import Deps
+from liaison.services.errors import Invalid, NotFound, Refused
+from liaison.services.items import whole_item
+from liaison.services.ports import StoredConsent, UnitOfWork
+
+OFFICERS = (Role.RELEASE_OFFICER, Role.REVIEWER)
+
+
+def facts(uow: UnitOfWork, deps: Deps) -> ReleaseFacts:
+    parties = load_parties(uow)
+    balances = {ag: b.net for ag, b in balances_by_agreement(uow.ledger.list()).items()}
+    return ReleaseFacts(parties[deps.party], parties, tuple(uow.agreements.list()),
+                        tuple(c.consent for c in uow.consents.list()), balances, deps.rules)
+
+
+def check(deps: Deps, user: User, item_id: str, recipient: str, on: date) -> Decision:
+    """"Could this go to JPN on 2019-11-23?" — the engine's answer with its reasons."""
+    require(user, *OFFICERS)
+    item = whole_item(deps, user, item_id)
+    with deps.uow() as uow:
+        decision = decide(item, recipient, on, facts(uow, deps))
+        record(uow, deps, user.username, "release.checked", f"item:{item_id}",
+               {"recipient": recipient, "on": on.isoformat(), "outcome": decision.outcome.value,
+                "tearline": list(decision.tearline)})
+        uow.commit()
+    return decision
+
+
+def request_release(deps: Deps, user: User, item_id: str, recipient: str, purpose: str,
+                    on: date | None) -> ReleaseRequest:
+    require(user, Role.RELEASE_OFFICER)
+    item = whole_item(deps, user, item_id)
+    on = on or deps.clock().date()
+    with deps.uow() as uow:
+        f = facts(uow, deps)
+        decision = decide(item, recipient, on, f)
+        try:
+            request = open_request(
+                request_id=deps.ids(), item_id=item_id, recipient=recipient, purpose=purpose,
+                requested_by=user.username, requested_at=deps.clock(), on=on,
+                decision=decision, tearline_rank=_rank(item, decision.tearline, f),
+                two_person_rank=f.owner.two_person_rank)
+        except ReviewError as exc:
+            raise Refused(str(exc)) from exc
+        uow.releases.add(request)
+        record(uow, deps, user.username, "release.requested", f"release:{request.id}",
+               {"item": item_id, "recipient": recipient, "purpose": request.purpose,
+                "outcome": decision.outcome.value, "reviews_required": request.required_reviews})
+        uow.commit()
+    return request
+
+
+def _rank(item: Item, tearline: tuple[str, ...], f: ReleaseFacts) -> int:
+    ranks = [f.owner.scheme.level(p.label.classification).rank for p in item.portions
+             if p.id in tearline]
+    return max(ranks, default=0)
+
+
+def review(deps: Deps, user: User, request_id: str, approve: bool,
+           tearline: list[str] | None, comment: str) -> ReleaseRequest:
+    """Record a review; with enough approvals, ask the engine again and release."""
+    require(user, Role.REVIEWER)
+    request = get_request(deps, user, request_id)
+    whole_item(deps, user, request.item_id)
+    with deps.uow() as uow:
+        request = _locked_request(uow, request_id)
+        chosen = tuple(tearline) if tearline is not None else request.tearline
+        try:
+            request = add_review(request, Review(user.username, approve, chosen, comment.strip(),
+                                                 deps.clock()))
+        except ReviewError as exc:
+            raise Refused(str(exc)) from exc
+        record(uow, deps, user.username, "release.reviewed", f"release:{request_id}",
+               {"approve": approve, "tearline": list(chosen), "comment": comment.strip()})
+        if ready(request):
+            request = _release(uow, deps, request)
+        uow.releases.update(request)
+        uow.commit()
+    return request
+
+
+def _locked_request(uow: UnitOfWork, request_id: str) -> ReleaseRequest:
+    request = uow.releases.get(request_id)
+    if request is None:
+        raise NotFound(f"no release request {request_id}")
+    return request
+
+
+def _release(uow: UnitOfWork, deps: Deps, request: ReleaseRequest) -> ReleaseRequest:
+    stored = uow.items.get(request.item_id)
+    if stored is None:
+        raise NotFound(f"item {request.item_id} is gone")
+    f = facts(uow, deps)
+    concluded = conclude(request, decide(stored.item, request.recipient, request.on, f))
+    record(uow, deps, "engine", f"release.{concluded.state.value}", f"release:{request.id}",
+           {"item": request.item_id, "recipient": request.recipient,
+            "tearline": list(concluded.tearline), "reason": concluded.state_reason})
+    if concluded.decision.agreement_id and concluded.state.value == "released":
+        _ledger_given(uow, deps, concluded, stored.item, f)
+    return concluded
+
+
+def _ledger_given(uow: UnitOfWork, deps: Deps, request: ReleaseRequest, item: Item,
+                  f: ReleaseFacts) -> None:
+    agreement = next(a for a in f.agreements if a.id == request.decision.agreement_id)
+    uow.ledger.add(LedgerEntry(agreement.id, request.recipient, Direction.GIVEN,
+                               _common_level(agreement, item, request, f), item.discipline.value,
+                               item.id, deps.clock()))
+
+
+def _common_level(agreement: Agreement, item: Item, request: ReleaseRequest,
+                  f: ReleaseFacts) -> str:
+    top = max((p for p in item.portions if p.id in request.tearline),
+              key=lambda p: f.owner.scheme.level(p.label.classification).rank)
+    name = agreement.table.common_name(f.owner.code, top.label.classification)
+    return name or "UNCLASSIFIED"
+
+
+def get_request(deps: Deps, user: User, request_id: str) -> ReleaseRequest:
+    require(user, *OFFICERS)
+    with deps.uow() as uow:
+        return _locked_request(uow, request_id)
+
+
+def list_requests(deps: Deps, user: User, state: str | None, limit: int,
+                  offset: int) -> list[ReleaseRequest]:
+    require(user, *OFFICERS)
+    with deps.uow() as uow:
+        return uow.releases.list(state=state, limit=limit, offset=offset)
+
+
+def record_consent(deps: Deps, user: User, data: dict[str, Any]) -> StoredConsent:
+    """GSOMIA Art. 6: the originator's written consent naming grantee and purpose."""
+    require(user, Role.RELEASE_OFFICER)
+    with deps.uow() as uow:
+        parties = load_parties(uow)
+        consent = _consent_from(data, parties)
+        stored = StoredConsent(deps.ids(), consent, user.username, deps.clock())
+        uow.consents.add(stored)
+        record(uow, deps, user.username, "consent.recorded", f"item:{consent.item_id}",
+               {"originator": consent.originator, "recipient": consent.recipient,
+                "purpose": consent.purpose, "granted_by": consent.granted_by})
+        uow.commit()
+    return stored
+
+
+def _consent_from(data: dict[str, Any], parties: dict[str, Any]) -> Consent:
+    try:
+        text = {k: field_of(data, k, "", str) for k in
+                ("originator", "recipient", "item_id", "purpose", "granted_by")}
+        c = Consent(**text, granted_on=parse_date(field_of(data, "granted_on", "", str),
+                                                 "granted_on"))
+    except CodecError as exc:
+        raise Invalid(str(exc)) from exc
+    for name in ("originator", "recipient"):
+        if getattr(c, name) not in parties:
+            raise Invalid(f"{name}: unknown party {getattr(c, name)!r}")
+    if not c.purpose.strip() or not c.granted_by.strip():
+        raise Invalid("a consent names its purpose and who granted it")
+    return c
+
+
+def list_consents(deps: Deps, user: User) -> list[StoredConsent]:
+    require(user, *OFFICERS)
+    with deps.uow() as uow:
+        return uow.consents.list()
+
+
+def ledger(deps: Deps, user: User, agreement_id: str | None,
+           partner: str | None) -> list[LedgerEntry]:
+    require(user, Role.RELEASE_OFFICER, Role.REVIEWER, Role.ADMIN)
+    with deps.uow() as uow:
+        return uow.ledger.list(agreement_id=agreement_id, partner=partner)
