@@ -12,11 +12,12 @@ from liaison.config import Settings
 from liaison.domain.agreements import LifecycleRules
 from liaison.services.context import Deps, new_id, utc_now
 from liaison.services.ports import UnitOfWork
+from liaison.services.setup import PARTY_SETTING
 from liaison.storage.engine import make_engine
 from liaison.storage.schema import migrate
 from liaison.storage.unit_of_work import SqlUnitOfWork
 
-PARTY_SETTING = "node.party"
+__all__ = ["PARTY_SETTING", "Node", "NodeNotInitialised", "build_node", "open_storage"]
 
 
 class NodeNotInitialised(RuntimeError):

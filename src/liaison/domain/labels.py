@@ -262,9 +262,9 @@ def _marking(label: Label, scheme: Scheme, *, short: bool) -> str:
 
 
 def _rel_order(parties: frozenset[str], scheme: Scheme) -> list[str]:
-    """Own party first, then the others alphabetically (CAPCO REL TO ordering)."""
-    own = [scheme.party] if scheme.party in parties else []
-    return own + sorted(p for p in parties if p != scheme.party)
+    """Own party first (always releasable to itself), then the others alphabetically
+    (CAPCO REL TO ordering)."""
+    return [scheme.party, *sorted(p for p in parties if p != scheme.party)]
 
 
 @dataclass(frozen=True, slots=True)

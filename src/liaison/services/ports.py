@@ -125,16 +125,26 @@ class Conflict(Exception):
 
 
 class UnitOfWork(Protocol):
-    parties: PartyRepo
-    agreements: AgreementRepo
-    items: ItemRepo
-    releases: ReleaseRepo
-    consents: ConsentRepo
-    ledger: LedgerRepo
-    users: UserRepo
-    tokens: TokenRepo
-    audit: AuditRepo
-    settings: SettingRepo
+    @property
+    def parties(self) -> PartyRepo: ...
+    @property
+    def agreements(self) -> AgreementRepo: ...
+    @property
+    def items(self) -> ItemRepo: ...
+    @property
+    def releases(self) -> ReleaseRepo: ...
+    @property
+    def consents(self) -> ConsentRepo: ...
+    @property
+    def ledger(self) -> LedgerRepo: ...
+    @property
+    def users(self) -> UserRepo: ...
+    @property
+    def tokens(self) -> TokenRepo: ...
+    @property
+    def audit(self) -> AuditRepo: ...
+    @property
+    def settings(self) -> SettingRepo: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

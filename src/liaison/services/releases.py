@@ -47,7 +47,9 @@ def check(deps: Deps, user: User, item_id: str, recipient: str, on: date) -> Dec
     require(user, *OFFICERS)
     item = whole_item(deps, user, item_id)
     with deps.uow() as uow:
-        decision = decide(item, recipient, on, facts(uow, deps))
+        f = facts(uow, deps)
+        _known_party(f, recipient)
+        decision = decide(item, recipient, on, f)
         record(uow, deps, user.username, "release.checked", f"item:{item_id}",
                {"recipient": recipient, "on": on.isoformat(), "outcome": decision.outcome.value,
                 "tearline": list(decision.tearline)})
@@ -62,6 +64,7 @@ def request_release(deps: Deps, user: User, item_id: str, recipient: str, purpos
     on = on or deps.clock().date()
     with deps.uow() as uow:
         f = facts(uow, deps)
+        _known_party(f, recipient)
         decision = decide(item, recipient, on, f)
         try:
             request = open_request(
@@ -77,6 +80,11 @@ def request_release(deps: Deps, user: User, item_id: str, recipient: str, purpos
                 "outcome": decision.outcome.value, "reviews_required": request.required_reviews})
         uow.commit()
     return request
+
+
+def _known_party(f: ReleaseFacts, code: str) -> None:
+    if code not in f.parties:
+        raise Invalid(f"unknown party {code!r}: known parties are {', '.join(sorted(f.parties))}")
 
 
 def _rank(item: Item, tearline: tuple[str, ...], f: ReleaseFacts) -> int:

@@ -1,0 +1,186 @@
+"""Repositories over one SQLAlchemy connection (the unit of work's transaction): parties,
+agreements, items, release requests, consents and the ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from liaison.domain import codec
+from liaison.domain.agreements import Agreement
+from liaison.domain.labels import Party
+from liaison.domain.ledger import Direction, LedgerEntry
+from liaison.domain.parties import default_parties
+from liaison.domain.release import Consent
+from liaison.domain.review import ReleaseRequest
+from liaison.services.ports import Conflict, StoredConsent, StoredItem
+from liaison.storage import tables as t
+
+
+def insert(conn: sa.Connection, table: sa.Table, what: str, **values: Any) -> None:
+    """Insert one row; ``Conflict`` naming ``what`` when the key exists."""
+    try:
+        with conn.begin_nested():
+            conn.execute(table.insert().values(**values))
+    except IntegrityError as exc:
+        raise Conflict(f"{what} already exists") from exc
+
+
+class SqlParties:
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def get(self, code: str) -> Party | None:
+        row = self.conn.execute(sa.select(t.parties.c.data)
+                                .where(t.parties.c.code == code)).first()
+        return codec.party_from(row.data) if row else None
+
+    def list(self) -> list[Party]:
+        rows = self.conn.execute(sa.select(t.parties.c.data).order_by(t.parties.c.code))
+        return [codec.party_from(r.data) for r in rows]
+
+    def put(self, party: Party) -> None:
+        self.conn.execute(t.parties.delete().where(t.parties.c.code == party.code))
+        self.conn.execute(t.parties.insert().values(code=party.code, data=codec.party_to(party)))
+
+
+class PartyCache:
+    """The parties needed to decode agreements and items, loaded once per transaction."""
+
+    def __init__(self, parties: SqlParties) -> None:
+        self._repo = parties
+        self._parties: dict[str, Party] | None = None
+
+    def __call__(self) -> dict[str, Party]:
+        if self._parties is None:
+            merged = default_parties()
+            merged.update({p.code: p for p in self._repo.list()})
+            self._parties = merged
+        return self._parties
+
+
+class SqlAgreements:
+    def __init__(self, conn: sa.Connection, parties: Callable[[], dict[str, Party]]) -> None:
+        self.conn, self.parties = conn, parties
+
+    def get(self, agreement_id: str) -> Agreement | None:
+        row = self.conn.execute(sa.select(t.agreements.c.data)
+                                .where(t.agreements.c.id == agreement_id)).first()
+        return codec.agreement_from(row.data, self.parties()) if row else None
+
+    def list(self) -> list[Agreement]:
+        rows = self.conn.execute(sa.select(t.agreements.c.data).order_by(t.agreements.c.id))
+        return [codec.agreement_from(r.data, self.parties()) for r in rows]
+
+    def put(self, agreement: Agreement) -> None:
+        self.conn.execute(t.agreements.delete().where(t.agreements.c.id == agreement.id))
+        self.conn.execute(t.agreements.insert().values(
+            id=agreement.id, data=codec.agreement_to(agreement), updated_at=datetime.now(UTC)))
+
+
+class SqlItems:
+    def __init__(self, conn: sa.Connection, parties: Callable[[], dict[str, Party]]) -> None:
+        self.conn, self.parties = conn, parties
+
+    def _decode(self, row: Any) -> StoredItem:
+        owner = row.data["portions"][0]["label"]["policy"]
+        return StoredItem(codec.item_from(row.data, self.parties(), owner), row.created_by,
+                          row.created_at)
+
+    def get(self, item_id: str) -> StoredItem | None:
+        row = self.conn.execute(sa.select(t.items).where(t.items.c.id == item_id)).first()
+        return self._decode(row) if row else None
+
+    def add(self, stored: StoredItem, min_rank: int) -> None:
+        item = stored.item
+        insert(self.conn, t.items, f"item {item.id}", id=item.id, data=codec.item_to(item),
+               created_by=stored.created_by, created_at=stored.created_at, min_rank=min_rank,
+               topic=item.topic, discipline=item.discipline.value, originator=item.originator)
+
+    def list(self, *, max_min_rank: int, limit: int, offset: int) -> list[StoredItem]:
+        query = (sa.select(t.items).where(t.items.c.min_rank <= max_min_rank)
+                 .order_by(t.items.c.created_at.desc(), t.items.c.id)
+                 .limit(limit).offset(offset))
+        return [self._decode(r) for r in self.conn.execute(query)]
+
+    def count(self) -> int:
+        return int(self.conn.execute(sa.select(sa.func.count()).select_from(t.items)).scalar_one())
+
+
+class SqlReleases:
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def get(self, request_id: str) -> ReleaseRequest | None:
+        row = self.conn.execute(sa.select(t.release_requests.c.data)
+                                .where(t.release_requests.c.id == request_id)).first()
+        return codec.request_from(row.data) if row else None
+
+    def add(self, request: ReleaseRequest) -> None:
+        insert(self.conn, t.release_requests, f"release request {request.id}", id=request.id,
+               item_id=request.item_id, state=request.state.value, recipient=request.recipient,
+               data=codec.request_to(request), requested_at=request.requested_at,
+               updated_at=datetime.now(UTC))
+
+    def update(self, request: ReleaseRequest) -> None:
+        self.conn.execute(t.release_requests.update()
+                          .where(t.release_requests.c.id == request.id)
+                          .values(state=request.state.value, data=codec.request_to(request),
+                                  updated_at=datetime.now(UTC)))
+
+    def list(self, *, state: str | None, limit: int, offset: int) -> list[ReleaseRequest]:
+        query = sa.select(t.release_requests.c.data)
+        if state:
+            query = query.where(t.release_requests.c.state == state)
+        query = query.order_by(t.release_requests.c.requested_at.desc(),
+                               t.release_requests.c.id).limit(limit).offset(offset)
+        return [codec.request_from(r.data) for r in self.conn.execute(query)]
+
+
+class SqlConsents:
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def add(self, stored: StoredConsent) -> None:
+        c = stored.consent
+        data = {"originator": c.originator, "recipient": c.recipient, "item_id": c.item_id,
+                "purpose": c.purpose, "granted_by": c.granted_by,
+                "granted_on": c.granted_on.isoformat(), "recorded_by": stored.recorded_by}
+        insert(self.conn, t.consents, f"consent {stored.id}", id=stored.id, data=data,
+               recorded_at=stored.recorded_at)
+
+    def list(self) -> list[StoredConsent]:
+        rows = self.conn.execute(sa.select(t.consents).order_by(t.consents.c.recorded_at))
+        return [self._decode(r) for r in rows]
+
+    @staticmethod
+    def _decode(row: Any) -> StoredConsent:
+        d = row.data
+        consent = Consent(d["originator"], d["recipient"], d["item_id"], d["purpose"],
+                          d["granted_by"], codec.parse_date(d["granted_on"], "granted_on"))
+        return StoredConsent(row.id, consent, d["recorded_by"], row.recorded_at)
+
+
+class SqlLedger:
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def add(self, entry: LedgerEntry) -> None:
+        self.conn.execute(t.ledger.insert().values(
+            agreement_id=entry.agreement_id, partner=entry.partner,
+            direction=entry.direction.value, level=entry.level, discipline=entry.discipline,
+            item_id=entry.item_id, at=entry.at))
+
+    def list(self, *, agreement_id: str | None = None,
+             partner: str | None = None) -> list[LedgerEntry]:
+        query = sa.select(t.ledger).order_by(t.ledger.c.id)
+        if agreement_id:
+            query = query.where(t.ledger.c.agreement_id == agreement_id)
+        if partner:
+            query = query.where(t.ledger.c.partner == partner)
+        return [LedgerEntry(r.agreement_id, r.partner, Direction(r.direction), r.level,
+                            r.discipline, r.item_id, r.at) for r in self.conn.execute(query)]

@@ -1,0 +1,125 @@
+"""The node's tables (SQLAlchemy Core). Domain objects live in JSON columns through the
+codec; the plain columns are what queries filter and sort on."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+
+metadata = sa.MetaData()
+Json = sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """Timezone-aware UTC on the way in and out, on SQLite as on PostgreSQL."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+parties = sa.Table(
+    "parties", metadata,
+    sa.Column("code", sa.String(3), primary_key=True),
+    sa.Column("data", Json, nullable=False),
+)
+
+agreements = sa.Table(
+    "agreements", metadata,
+    sa.Column("id", sa.String(128), primary_key=True),
+    sa.Column("data", Json, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+items = sa.Table(
+    "items", metadata,
+    sa.Column("id", sa.String(128), primary_key=True),
+    sa.Column("data", Json, nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("min_rank", sa.Integer, nullable=False, index=True),
+    sa.Column("topic", sa.String(256), nullable=False),
+    sa.Column("discipline", sa.String(16), nullable=False),
+    sa.Column("originator", sa.String(3), nullable=False),
+)
+
+release_requests = sa.Table(
+    "release_requests", metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("item_id", sa.String(128), nullable=False, index=True),
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("recipient", sa.String(3), nullable=False),
+    sa.Column("data", Json, nullable=False),
+    sa.Column("requested_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+consents = sa.Table(
+    "consents", metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("data", Json, nullable=False),
+    sa.Column("recorded_at", UtcDateTime, nullable=False),
+)
+
+ledger = sa.Table(
+    "ledger", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("agreement_id", sa.String(128), nullable=False, index=True),
+    sa.Column("partner", sa.String(3), nullable=False, index=True),
+    sa.Column("direction", sa.String(8), nullable=False),
+    sa.Column("level", sa.String(64), nullable=False),
+    sa.Column("discipline", sa.String(16), nullable=False),
+    sa.Column("item_id", sa.String(128), nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+)
+
+users = sa.Table(
+    "users", metadata,
+    sa.Column("username", sa.String(64), primary_key=True),
+    sa.Column("data", Json, nullable=False),
+    sa.Column("password_hash", sa.String(256), nullable=True),
+)
+
+tokens = sa.Table(
+    "tokens", metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("username", sa.String(64), nullable=False, index=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=True),
+    sa.Column("revoked", sa.Boolean, nullable=False, default=False),
+)
+
+audit = sa.Table(
+    "audit", metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("subject", sa.String(256), nullable=False),
+    sa.Column("details", Json, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+settings = sa.Table(
+    "settings", metadata,
+    sa.Column("key", sa.String(128), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)

@@ -1,0 +1,53 @@
+"""One transaction, the repositories over it; rolled back unless committed."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+import sqlalchemy as sa
+
+from liaison.storage.people import SqlAudit, SqlSettings, SqlTokens, SqlUsers
+from liaison.storage.repositories import (
+    PartyCache,
+    SqlAgreements,
+    SqlConsents,
+    SqlItems,
+    SqlLedger,
+    SqlParties,
+    SqlReleases,
+)
+
+
+class SqlUnitOfWork:
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self._committed = False
+
+    def __enter__(self) -> Self:
+        self.conn = self.engine.connect()
+        self.tx = self.conn.begin()
+        self.parties = SqlParties(self.conn)
+        cache = PartyCache(self.parties)
+        self.agreements = SqlAgreements(self.conn, cache)
+        self.items = SqlItems(self.conn, cache)
+        self.releases = SqlReleases(self.conn)
+        self.consents = SqlConsents(self.conn)
+        self.ledger = SqlLedger(self.conn)
+        self.users = SqlUsers(self.conn)
+        self.tokens = SqlTokens(self.conn)
+        self.audit = SqlAudit(self.conn)
+        self.settings = SqlSettings(self.conn)
+        return self
+
+    def commit(self) -> None:
+        self.tx.commit()
+        self._committed = True
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        try:
+            if not self._committed and self.tx.is_active:
+                self.tx.rollback()
+        finally:
+            self.conn.close()
