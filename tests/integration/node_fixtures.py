@@ -48,8 +48,9 @@ class NodeUnderTest:
 
 
 def start_node(settings: Settings, party: str = "KOR") -> Iterator[NodeUnderTest]:
-    _, uow = open_storage(settings)
+    engine, uow = open_storage(settings)
     initialise_node(uow, party, "admin", PASSWORD, utc_now)
+    engine.dispose()
     node = build_node(settings)
     admin = next(u for u in auth.list_users(node.deps) if u.username == "admin")
     for data in yaml.safe_load(SEED.read_text())["agreements"]:
