@@ -230,8 +230,10 @@ class PartnerPolicy:
         consent = self._consents.get((origin, item_id)) or self._consents.get((origin, "*"))
         if consent is None:
             return pv
-        text = (f"{pv.text}; written consent of {origin} recorded {consent.granted_on} "
-                f"by {consent.granted_by} (purpose: {consent.purpose})")
+        rule = pv.text.split(":", 1)[0]
+        text = (f"{rule}: originated by {origin}; written consent naming {self.recipient} "
+                f"granted {consent.granted_on} by {consent.granted_by} "
+                f"(purpose: {consent.purpose})")
         return PortionVerdict(Verdict.PASS, text, pv.level, pv.level_rank)
 
     def gate(self, discipline: str, topic: str) -> Gate:

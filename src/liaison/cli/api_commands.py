@@ -1,0 +1,248 @@
+"""Commands over a node's HTTP API: agreements, items, releases, consents, ledger, audit,
+users. Each prints a table, or the raw JSON with ``--json``."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from liaison.cli import output as out
+from liaison.cli.client import Api
+from liaison.interop.documents import load_document
+
+Url = Annotated[str | None, typer.Option("--url", help="node URL (default: saved session)")]
+Token = Annotated[str | None, typer.Option("--token", help="bearer token (default: saved)")]
+Json = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
+At = Annotated[str | None, typer.Option("--at", help="date, YYYY-MM-DD (default today)")]
+
+agreements = typer.Typer(help="Agreements and their status on any date.", no_args_is_help=True)
+items = typer.Typer(help="Items, cut to your clearance.", no_args_is_help=True)
+release = typer.Typer(help="Release checks, requests and reviews.", no_args_is_help=True)
+consent = typer.Typer(help="Originators' written consents.", no_args_is_help=True)
+audit = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+users = typer.Typer(help="Users of the node (admin).", no_args_is_help=True)
+
+
+def _date(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            date.fromisoformat(value)
+        except ValueError as exc:
+            raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from exc
+    return value
+
+
+@agreements.command("list")
+def agreements_list(at: At = None, as_json: Json = False, url: Url = None,
+                    token: Token = None) -> None:
+    """Every agreement with its state on a date."""
+    data = Api(url, token).get("/api/agreements", at=_date(at))
+    out.emit(data, as_json, lambda d: out.table(
+        f"agreements on {at or 'today'}", ["id", "kind", "parties", "state", "explanation"],
+        [[a["id"], a["kind"], ", ".join(a["parties"]), a["status"]["state"],
+          a["status"]["explanation"]] for a in d]))
+
+
+@agreements.command("show")
+def agreements_show(agreement_id: str, at: At = None, as_json: Json = False,
+                    url: Url = None, token: Token = None) -> None:
+    """One agreement: status, equivalence table, scope and history."""
+    data = Api(url, token).get(f"/api/agreements/{agreement_id}", at=_date(at))
+    out.emit(data, as_json, _render_agreement)
+
+
+def _render_agreement(a: dict[str, Any]) -> None:
+    s = a["status"]
+    out.console.print(f"[bold]{a['id']}[/] {a['kind']} {', '.join(a['parties'])}: "
+                      f"{s['state']} — {s['explanation']}")
+    parties = sorted(a["parties"])
+    out.table("equivalence", ["common", *parties],
+              [[r["common"], *(" / ".join(r["levels"].get(p, [])) or "—" for p in parties)]
+               for r in a["table"]])
+    out.table("history", ["date", "event", "by", "note"],
+              [[e["date"], e["kind"], e["by"], e["note"]] for e in a["events"]])
+
+
+@agreements.command("event")
+def agreements_event(agreement_id: str,
+                     kind: Annotated[str, typer.Option(help="NOTICE_GIVEN, NOTICE_SUSPENDED…")],
+                     on: Annotated[str, typer.Option("--date", help="YYYY-MM-DD")],
+                     by: Annotated[str | None, typer.Option(help="acting party")] = None,
+                     note: str = "", as_json: Json = False, url: Url = None,
+                     token: Token = None) -> None:
+    """Record a dated event on an agreement (admin)."""
+    data = Api(url, token).post(f"/api/agreements/{agreement_id}/events",
+                                {"kind": kind, "date": _date(on), "by": by, "note": note})
+    out.emit(data, as_json, _render_agreement)
+
+
+@items.command("list")
+def items_list(limit: int = 50, offset: int = 0, as_json: Json = False, url: Url = None,
+               token: Token = None) -> None:
+    """Items you may see."""
+    data = Api(url, token).get("/api/items", limit=limit, offset=offset)
+    out.emit(data, as_json, lambda d: out.table(
+        f"{d['total']} item(s)", ["id", "banner", "title", "discipline", "topic", "grade"],
+        [[i["id"], i["banner"], i["title"], i["discipline"], i["topic"], i["grade"]]
+         for i in d["items"]]))
+
+
+@items.command("show")
+def items_show(item_id: str, as_json: Json = False, url: Url = None,
+               token: Token = None) -> None:
+    """One item with its banner and portion marks."""
+    out.emit(Api(url, token).get(f"/api/items/{item_id}"), as_json, _render_item)
+
+
+def _render_item(i: dict[str, Any]) -> None:
+    out.console.print(f"[bold]{i['banner']}[/]\n{i['id']}: {i['title']} ({i['discipline']}, "
+                      f"{i['topic']}, {i['grade']})")
+    for p in i["portions"]:
+        out.console.print(f"  {p['mark']} {p['content']}")
+    out.console.print(f"[bold]{i['banner']}[/]")
+
+
+@items.command("add")
+def items_add(file: Path, as_json: Json = False, url: Url = None, token: Token = None) -> None:
+    """Create an item from a YAML or JSON file."""
+    doc = load_document(file.read_text(encoding="utf-8"), file.name)
+    out.emit(Api(url, token).post("/api/items", doc.data), as_json, _render_item)
+
+
+@release.command("check")
+def release_check(item_id: str, to: Annotated[str, typer.Option(help="partner, alpha-3")],
+                  at: At = None, as_json: Json = False, url: Url = None,
+                  token: Token = None) -> None:
+    """Could this item go to a partner on a date? The engine's decision and reasons."""
+    data = Api(url, token).get(f"/api/items/{item_id}/release-check", to=to, at=_date(at))
+    out.emit(data, as_json, out.decision)
+
+
+@release.command("request")
+def release_request(item_id: str, to: Annotated[str, typer.Option(help="partner")],
+                    purpose: Annotated[str, typer.Option(help="why it is released")],
+                    on: Annotated[str | None, typer.Option(help="release date")] = None,
+                    as_json: Json = False, url: Url = None, token: Token = None) -> None:
+    """Request a release; it waits for review."""
+    data = Api(url, token).post("/api/releases", {"item_id": item_id, "recipient": to,
+                                                  "purpose": purpose, "on": _date(on)})
+    out.emit(data, as_json, _render_request)
+
+
+def _render_request(r: dict[str, Any]) -> None:
+    out.console.print(f"request {r['id']}: {r['item_id']} → {r['recipient']} on {r['on']}: "
+                      f"[bold]{r['state']}[/] ({r['approvals']}/{r['required_reviews']} "
+                      f"approvals), tearline {', '.join(r['tearline'])} {r['state_reason']}")
+
+
+@release.command("list")
+def release_list(state: str | None = None, as_json: Json = False, url: Url = None,
+                 token: Token = None) -> None:
+    """Release requests, newest first."""
+    data = Api(url, token).get("/api/releases", state=state)
+    out.emit(data, as_json, lambda d: out.table(
+        "release requests", ["id", "item", "to", "on", "state", "approvals", "requested by"],
+        [[r["id"][:12], r["item_id"], r["recipient"], r["on"], r["state"],
+          f"{r['approvals']}/{r['required_reviews']}", r["requested_by"]] for r in d]))
+
+
+@release.command("show")
+def release_show(request_id: str, as_json: Json = False, url: Url = None,
+                 token: Token = None) -> None:
+    """One release request with the engine's decision."""
+    data = Api(url, token).get(f"/api/releases/{request_id}")
+    out.emit(data, as_json, _render_request_and_decision)
+
+
+def _render_request_and_decision(r: dict[str, Any]) -> None:
+    _render_request(r)
+    out.decision(r["decision"])
+
+
+@release.command("review")
+def release_review(request_id: str,
+                   approve: Annotated[bool, typer.Option("--approve/--reject")],
+                   tearline: Annotated[str | None, typer.Option(
+                       help="comma-separated portion ids (narrow only)")] = None,
+                   comment: str = "", as_json: Json = False, url: Url = None,
+                   token: Token = None) -> None:
+    """Approve (optionally narrowing the tearline) or reject a request."""
+    cut = [p.strip() for p in tearline.split(",") if p.strip()] if tearline else None
+    data = Api(url, token).post(f"/api/releases/{request_id}/reviews",
+                                {"approve": approve, "tearline": cut, "comment": comment})
+    out.emit(data, as_json, _render_request)
+
+
+@consent.command("add")
+def consent_add(originator: Annotated[str, typer.Option()],
+                to: Annotated[str, typer.Option(help="the party consented to")],
+                item: Annotated[str, typer.Option(help="item id, or * for any")],
+                purpose: Annotated[str, typer.Option()],
+                granted_by: Annotated[str, typer.Option(help="who signed the consent")],
+                granted_on: Annotated[str, typer.Option(help="YYYY-MM-DD")],
+                as_json: Json = False, url: Url = None, token: Token = None) -> None:
+    """Record an originator's written consent (third-party rule)."""
+    data = Api(url, token).post("/api/consents", {
+        "originator": originator, "recipient": to, "item_id": item, "purpose": purpose,
+        "granted_by": granted_by, "granted_on": _date(granted_on)})
+    out.emit(data, as_json, lambda c: out.console.print(f"consent {c['id']} recorded"))
+
+
+@consent.command("list")
+def consent_list(as_json: Json = False, url: Url = None, token: Token = None) -> None:
+    """Recorded consents."""
+    out.emit(Api(url, token).get("/api/consents"), as_json, lambda d: out.table(
+        "consents", ["originator", "to", "item", "purpose", "granted by", "on"],
+        [[c["originator"], c["recipient"], c["item_id"], c["purpose"], c["granted_by"],
+          c["granted_on"]] for c in d]))
+
+
+def ledger(agreement: str | None = None, partner: str | None = None, as_json: Json = False,
+           url: Url = None, token: Token = None) -> None:
+    """Reciprocity: what was given and received, per agreement, level and discipline."""
+    data = Api(url, token).get("/api/ledger", agreement=agreement, partner=partner)
+    out.emit(data, as_json, lambda d: out.table(
+        "reciprocity", ["agreement", "given", "received", "net", "by level", "by discipline"],
+        [[ag, b["given"], b["received"], b["net"], _pairs(b["by_level"]),
+          _pairs(b["by_discipline"])] for ag, b in d["balances"].items()]))
+
+
+def _pairs(counts: dict[str, dict[str, int]]) -> str:
+    return "; ".join(f"{k} {v['given']}/{v['received']}" for k, v in counts.items())
+
+
+@audit.command("list")
+def audit_list(after: int = -1, limit: int = 100, as_json: Json = False, url: Url = None,
+               token: Token = None) -> None:
+    """Audit records after a sequence number (admin)."""
+    data = Api(url, token).get("/api/audit", after=after, limit=limit)
+    out.emit(data, as_json, lambda d: out.table(
+        "audit", ["seq", "at", "actor", "action", "subject"],
+        [[r["seq"], r["at"], r["actor"], r["action"], r["subject"]] for r in d]))
+
+
+@users.command("list")
+def users_list(as_json: Json = False, url: Url = None, token: Token = None) -> None:
+    """Users with roles and clearance."""
+    out.emit(Api(url, token).get("/api/users"), as_json, lambda d: out.table(
+        "users", ["username", "roles", "clearance", "topics", "disabled"],
+        [[u["username"], ", ".join(u["roles"]), u["clearance"],
+          ", ".join(u["topics"]) if u["topics"] is not None else "all", u["disabled"]]
+         for u in d]))
+
+
+@users.command("add")
+def users_add(username: Annotated[str, typer.Option()],
+              roles: Annotated[str, typer.Option(help="comma-separated")],
+              clearance: Annotated[str, typer.Option(help="a level of the node's scheme")],
+              password: Annotated[str | None, typer.Option()] = None,
+              topics: Annotated[str | None, typer.Option(help="need-to-know, comma-sep")] = None,
+              as_json: Json = False, url: Url = None, token: Token = None) -> None:
+    """Create a user (admin)."""
+    body = {"username": username, "roles": roles.split(","), "clearance": clearance,
+            "password": password, "topics": topics.split(",") if topics else None}
+    out.emit(Api(url, token).post("/api/users", body), as_json,
+             lambda u: out.console.print(f"user {u['username']} created"))
