@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import typer
+from rich.console import Console
 
 
 class ApiError(Exception):
@@ -56,6 +58,14 @@ class Api:
             raise ApiError("no node URL: pass --url, set LIAISON_URL or run `liaison login`")
 
     def call(self, method: str, path: str, **kw: Any) -> Any:
+        """The JSON answer; on an error, print the node's message and exit 1."""
+        try:
+            return self._call(method, path, **kw)
+        except ApiError as exc:
+            Console(stderr=True).print(f"[red]error:[/] {exc.message}")
+            raise typer.Exit(1) from exc
+
+    def _call(self, method: str, path: str, **kw: Any) -> Any:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         try:
             response = httpx.request(method, self.url + path, headers=headers, timeout=60.0,

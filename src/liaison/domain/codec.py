@@ -74,8 +74,10 @@ def guarded(path: str, fn: Callable[[], T]) -> T:
         return fn()
     except CodecError:
         raise
-    except (LabelError, AgreementError, ValueError, KeyError) as exc:
-        raise CodecError(path, str(exc).strip("'\"")) from exc
+    except KeyError as exc:
+        raise CodecError(path, f"unknown key {exc}") from exc
+    except (LabelError, AgreementError, ValueError) as exc:
+        raise CodecError(path, str(exc)) from exc
 
 
 E = TypeVar("E", bound=StrEnum)
@@ -160,7 +162,8 @@ def agreement_from(data: Data, parties: Mapping[str, Party], path: str = "") -> 
         kind=kind,
         title=field_of(data, "title", path, str, default=""),
         parties=frozenset(str_list(data, "parties", path) or []),
-        table=_table_from(field_of(data, "table", path, list, default=[]), _join(path, "table")),
+        table=_table_from(field_of(data, "table", path, list, default=[]), _join(path, "table"),
+                          parties),
         scope=_scope_from(scope_data, _join(path, "scope")),
         hub=field_of(data, "hub", path, str, default=None),
         term_years=field_of(data, "term_years", path, int, default=1),
@@ -174,7 +177,7 @@ def agreement_from(data: Data, parties: Mapping[str, Party], path: str = "") -> 
     return agreement
 
 
-def _table_from(rows: list[Any], path: str) -> EquivalenceTable:
+def _table_from(rows: list[Any], path: str, parties: Mapping[str, Party]) -> EquivalenceTable:
     out = []
     for i, row in enumerate(rows):
         rp = f"{path}[{i}]"
@@ -182,8 +185,16 @@ def _table_from(rows: list[Any], path: str) -> EquivalenceTable:
         parsed: dict[str, tuple[str, ...]] = {}
         for party, names in levels.items():
             names = [names] if isinstance(names, str) else names
+            lp = f"{rp}.levels.{party}"
             if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-                raise CodecError(f"{rp}.levels.{party}", "expected a level name or a list")
+                raise CodecError(lp, "expected a level name or a list")
+            if party not in parties:
+                raise CodecError(lp, f"unknown party {party!r}")
+            scheme = parties[party].scheme
+            for name in names:
+                if not scheme.has(name):
+                    known = ", ".join(lv.name for lv in scheme.levels)
+                    raise CodecError(lp, f"{party} has no level {name!r} (known: {known})")
             parsed[str(party)] = tuple(names)
         out.append(EquivalenceRow(field_of(row, "common", rp, str), parsed))
     return EquivalenceTable(tuple(out))

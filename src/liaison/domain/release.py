@@ -19,6 +19,7 @@ from enum import StrEnum
 from liaison.domain.agreements import (
     Agreement,
     AgreementKind,
+    AgreementStatus,
     LifecycleRules,
     status_at,
 )
@@ -153,12 +154,16 @@ class PartnerPolicy:
     def __init__(self, facts: ReleaseFacts, recipient: str, at: date) -> None:
         self.facts, self.recipient, self.at = facts, recipient, at
         self.owner = facts.owner.code
-        self._gates: dict[tuple[str, str], Gate] = {}
-        self._portions: dict[tuple[str, str], PortionVerdict] = {}
+        self._gates: dict[tuple[str, str], tuple[Gate, tuple[Reason, ...],
+                                                 Decision | None]] = {}
+        self._verdicts: dict[tuple[str, str], PortionVerdict] = {}
+        self._portions: dict[tuple[str, str, str], tuple[Reason, PortionVerdict]] = {}
+        self._holds: dict[str, str | None] = {}
         self._memo: dict[str, Decision] = {}
         self._consents = {(c.originator, c.item_id): c for c in facts.consents
                           if c.recipient == recipient}
         self._candidates = _candidates(facts, recipient)
+        self._statuses = {ag.id: status_at(ag, at, facts.rules) for ag, _ in self._candidates}
 
     def decide(self, item: Item) -> Decision:
         """Decide, through the memo unless consents for this item matter."""
@@ -174,38 +179,40 @@ class PartnerPolicy:
             return denied(self.recipient, self.at, f"fail closed: {exc}")
 
     def _decide(self, item: Item) -> tuple[Decision, bool]:
-        gate = self.gate(item.discipline.value, item.topic)
-        if gate.agreement is None:
-            return self._deny_all(gate.reasons), True
-        reasons = [Reason(None, Verdict.PASS, text) for text in gate.reasons]
-        passing: list[PortionVerdict] = []
+        gate, prefix, denial = self.gate(item.discipline, item.topic)
+        if denial is not None:
+            return denial, True
+        reasons = list(prefix)
         tearline: list[str] = []
+        top: PortionVerdict | None = None
         consent_free, awaiting = True, False
         for p in item.portions:
-            pv = self.portion(gate, p.label)
+            reason, pv = self.portion(gate, p.id, p.label)
             if pv.verdict is Verdict.CONSENT:
                 consent_free = False
                 pv = self._resolve_consent(pv, item.id)
+                reason = Reason(p.id, pv.verdict, pv.text)
                 awaiting = awaiting or pv.verdict is Verdict.CONSENT
-            reasons.append(Reason(p.id, pv.verdict, pv.text))
+            reasons.append(reason)
             if pv.verdict is Verdict.PASS:
-                passing.append(pv)
                 tearline.append(p.id)
-        decision = self._outcome(gate, tuple(tearline), passing, reasons, awaiting)
-        return decision, consent_free
+                if top is None or pv.level_rank > top.level_rank:
+                    top = pv
+        return self._outcome(gate, tuple(tearline), top, reasons, awaiting), consent_free
 
-    def _outcome(self, gate: Gate, tearline: tuple[str, ...], passing: list[PortionVerdict],
+    def _outcome(self, gate: Gate, tearline: tuple[str, ...], top: PortionVerdict | None,
                  reasons: list[Reason], awaiting: bool) -> Decision:
         ag = gate.agreement
         assert ag is not None
-        if not tearline:
+        if top is None:
             outcome = Outcome.HELD if awaiting else Outcome.DENIED
             reasons.append(Reason(None, Verdict.DENY, "tearline: no portion may pass"))
             return Decision(outcome, self.recipient, self.at, ag.id, gate.route, None, (),
                             tuple(reasons))
-        top = max(passing, key=lambda pv: pv.level_rank)
         outcome = Outcome.ALLOWED
-        hold = self._reciprocity_hold(ag)
+        hold = self._holds.get(ag.id, "")
+        if hold == "":
+            hold = self._holds[ag.id] = self._reciprocity_hold(ag)
         if hold:
             outcome = Outcome.HELD
             reasons.append(Reason(None, Verdict.DENY, hold))
@@ -236,21 +243,32 @@ class PartnerPolicy:
                 f"(purpose: {consent.purpose})")
         return PortionVerdict(Verdict.PASS, text, pv.level, pv.level_rank)
 
-    def gate(self, discipline: str, topic: str) -> Gate:
+    def gate(self, discipline: str, topic: str) -> tuple[Gate, tuple[Reason, ...],
+                                                         Decision | None]:
+        """The governing agreement for (discipline, topic), the item-level reasons, and
+        the whole decision when nothing governs. Computed once per key."""
         key = (discipline, topic)
-        gate = self._gates.get(key)
-        if gate is None:
-            gate = self._gates[key] = _gate(self.facts, self.recipient, self.at,
-                                             self._candidates, discipline, topic)
-        return gate
+        entry = self._gates.get(key)
+        if entry is None:
+            gate = _gate(self.facts, self.recipient, self.at, self._candidates, discipline,
+                         topic, self._statuses)
+            prefix = tuple(Reason(None, Verdict.PASS, text) for text in gate.reasons)
+            denial = self._deny_all(gate.reasons) if gate.agreement is None else None
+            entry = self._gates[key] = (gate, prefix, denial)
+        return entry
 
-    def portion(self, gate: Gate, label: Label) -> PortionVerdict:
+    def portion(self, gate: Gate, portion_id: str, label: Label) -> tuple[Reason,
+                                                                         PortionVerdict]:
         assert gate.agreement is not None
-        key = (gate.agreement.id, label.token)
-        pv = self._portions.get(key)
-        if pv is None:
-            pv = self._portions[key] = _portion(self.facts, self.recipient, gate, label)
-        return pv
+        key = (gate.agreement.id, portion_id, label.token)
+        entry = self._portions.get(key)
+        if entry is None:
+            pv = self._verdicts.get((gate.agreement.id, label.token))
+            if pv is None:
+                pv = _portion(self.facts, self.recipient, gate, label)
+                self._verdicts[gate.agreement.id, label.token] = pv
+            entry = self._portions[key] = (Reason(portion_id, pv.verdict, pv.text), pv)
+        return entry
 
 
 def _candidates(facts: ReleaseFacts, recipient: str) -> list[tuple[Agreement, tuple[str, ...]]]:
@@ -277,7 +295,7 @@ def _candidates(facts: ReleaseFacts, recipient: str) -> list[tuple[Agreement, tu
 
 def _gate(facts: ReleaseFacts, recipient: str, at: date,
           candidates: list[tuple[Agreement, tuple[str, ...]]],
-          discipline: str, topic: str) -> Gate:
+          discipline: str, topic: str, statuses: Mapping[str, AgreementStatus]) -> Gate:
     owner = facts.owner.code
     if recipient == owner:
         return Gate(None, (), (f"{recipient} is this node's own party: nothing to release",))
@@ -288,18 +306,17 @@ def _gate(facts: ReleaseFacts, recipient: str, at: date,
     family = discipline_family(Discipline(discipline))
     refusals: list[str] = []
     for ag, route in candidates:
-        why_not = _why_not(ag, route, at, facts, family, topic)
+        why_not = _why_not(ag, at, statuses[ag.id], family, topic)
         if why_not is None:
-            return Gate(ag, route, (_governs(ag, route, at, facts),))
+            return Gate(ag, route, (_governs(ag, route, at, statuses[ag.id]),))
         refusals.append(why_not)
     return Gate(None, (), tuple(refusals))
 
 
-def _why_not(ag: Agreement, route: tuple[str, ...], at: date, facts: ReleaseFacts,
-             family: frozenset[str], topic: str) -> str | None:
+def _why_not(ag: Agreement, at: date, status: AgreementStatus, family: frozenset[str],
+             topic: str) -> str | None:
     if ag.kind is AgreementKind.MOU:
         return f"{ag.id} is an MOU: it opens a channel or talks, not classified exchange"
-    status = status_at(ag, at, facts.rules)
     if not status.in_force:
         return f"GSOMIA Art. 21: {ag.id} is not in force on {at} ({status.explanation})"
     if not ag.scope.covers_discipline(family):
@@ -311,8 +328,7 @@ def _why_not(ag: Agreement, route: tuple[str, ...], at: date, facts: ReleaseFact
     return None
 
 
-def _governs(ag: Agreement, route: tuple[str, ...], at: date, facts: ReleaseFacts) -> str:
-    status = status_at(ag, at, facts.rules)
+def _governs(ag: Agreement, route: tuple[str, ...], at: date, status: AgreementStatus) -> str:
     text = f"{ag.id} ({ag.kind}) in force on {at}: {status.explanation}"
     if route:
         text += (f"; relayed through hub {route[0]} (arrangement: no bilateral agreement "

@@ -113,6 +113,12 @@ def conclude(request: ReleaseRequest, fresh: Decision) -> ReleaseRequest:
         return request
     if fresh.outcome is not Outcome.ALLOWED:
         return replace(request, state=RequestState.BLOCKED, state_reason=fresh.summary)
+    before = request.decision
+    if (fresh.agreement_id, fresh.route) != (before.agreement_id, before.route):
+        return replace(request, state=RequestState.BLOCKED,
+                       state_reason=f"the governing agreement or route changed since the "
+                                    f"request ({before.agreement_id} → {fresh.agreement_id}); "
+                                    f"request the release again")
     lost = sorted(set(request.tearline) - set(fresh.tearline))
     if lost:
         return replace(request, state=RequestState.BLOCKED,

@@ -1,0 +1,230 @@
+"""In-memory twins of the storage ports, for unit tests of the use cases.
+
+Same contract as the SQL unit of work: changes made inside ``with uow:`` become visible to
+later units of work only after ``commit()``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self
+
+from liaison.domain import audit as chain
+from liaison.domain.agreements import Agreement
+from liaison.domain.audit import AuditRecord
+from liaison.domain.labels import Party
+from liaison.domain.ledger import LedgerEntry
+from liaison.domain.review import ReleaseRequest
+from liaison.domain.users import User
+from liaison.services.ports import Conflict, StoredConsent, StoredItem, TokenRecord
+
+
+@dataclass
+class MemoryState:
+    parties: dict[str, Party] = field(default_factory=dict)
+    agreements: dict[str, Agreement] = field(default_factory=dict)
+    items: dict[str, tuple[StoredItem, int]] = field(default_factory=dict)
+    releases: dict[str, ReleaseRequest] = field(default_factory=dict)
+    consents: dict[str, StoredConsent] = field(default_factory=dict)
+    ledger: list[LedgerEntry] = field(default_factory=list)
+    users: dict[str, tuple[User, str | None]] = field(default_factory=dict)
+    tokens: dict[str, TokenRecord] = field(default_factory=dict)
+    audit: list[AuditRecord] = field(default_factory=list)
+    settings: dict[str, str] = field(default_factory=dict)
+
+
+def _add(table: dict[str, Any], key: str, value: Any, what: str) -> None:
+    if key in table:
+        raise Conflict(f"{what} already exists")
+    table[key] = value
+
+
+class MemoryParties:
+    def __init__(self, s: MemoryState) -> None:
+        self.s = s
+
+    def get(self, code: str) -> Party | None:
+        return self.s.parties.get(code)
+
+    def list(self) -> list[Party]:
+        return [self.s.parties[k] for k in sorted(self.s.parties)]
+
+    def put(self, party: Party) -> None:
+        self.s.parties[party.code] = party
+
+
+class MemoryAgreements:
+    def __init__(self, s: MemoryState) -> None:
+        self.s = s
+
+    def get(self, agreement_id: str) -> Agreement | None:
+        return self.s.agreements.get(agreement_id)
+
+    def list(self) -> list[Agreement]:
+        return [self.s.agreements[k] for k in sorted(self.s.agreements)]
+
+    def put(self, agreement: Agreement) -> None:
+        self.s.agreements[agreement.id] = agreement
+
+
+class MemoryItems:
+    def __init__(self, s: MemoryState) -> None:
+        self.s = s
+
+    def get(self, item_id: str) -> StoredItem | None:
+        entry = self.s.items.get(item_id)
+        return entry[0] if entry else None
+
+    def add(self, stored: StoredItem, min_rank: int) -> None:
+        _add(self.s.items, stored.item.id, (stored, min_rank), f"item {stored.item.id}")
+
+    def list(self, *, max_min_rank: int, limit: int, offset: int) -> list[StoredItem]:
+        rows = sorted((e for e in self.s.items.values() if e[1] <= max_min_rank),
+                      key=lambda e: (-e[0].created_at.timestamp(), e[0].item.id))
+        return [e[0] for e in rows[offset:offset + limit]]
+
+    def count(self) -> int:
+        return len(self.s.items)
+
+
+class MemoryReleases:
+    def __init__(self, s: MemoryState) -> None:
+        self.s = s
+
+    def get(self, request_id: str) -> ReleaseRequest | None:
+        return self.s.releases.get(request_id)
+
+    def add(self, request: ReleaseRequest) -> None:
+        _add(self.s.releases, request.id, request, f"release request {request.id}")
+
+    def update(self, request: ReleaseRequest) -> None:
+        self.s.releases[request.id] = request
+
+    def list(self, *, state: str | None, limit: int, offset: int) -> list[ReleaseRequest]:
+        rows = [r for r in self.s.releases.values() if state in (None, r.state.value)]
+        rows.sort(key=lambda r: r.requested_at, reverse=True)
+        return rows[offset:offset + limit]
+
+
+class MemoryConsents:
+    def __init__(self, s: MemoryState) -> None:
+        self.s = s
+
+    def add(self, stored: StoredConsent) -> None:
+        _add(self.s.consents, stored.id, stored, f"consent {stored.id}")
+
+    def list(self) -> list[StoredConsent]:
+        return sorted(self.s.consents.values(), key=lambda c: c.recorded_at)
+
+
+class MemoryLedger:
+    def __init__(self, s: MemoryState) -> None:
+        self.s = s
+
+    def add(self, entry: LedgerEntry) -> None:
+        self.s.ledger.append(entry)
+
+    def list(self, *, agreement_id: str | None = None,
+             partner: str | None = None) -> list[LedgerEntry]:
+        return [e for e in self.s.ledger if agreement_id in (None, e.agreement_id)
+                and partner in (None, e.partner)]
+
+
+class MemoryUsers:
+    def __init__(self, s: MemoryState) -> None:
+        self.s = s
+
+    def get(self, username: str) -> User | None:
+        entry = self.s.users.get(username)
+        return entry[0] if entry else None
+
+    def list(self) -> list[User]:
+        return [self.s.users[k][0] for k in sorted(self.s.users)]
+
+    def add(self, user: User, password_hash: str | None) -> None:
+        _add(self.s.users, user.username, (user, password_hash), f"user {user.username}")
+
+    def update(self, user: User) -> None:
+        self.s.users[user.username] = (user, self.s.users[user.username][1])
+
+    def password_hash(self, username: str) -> str | None:
+        entry = self.s.users.get(username)
+        return entry[1] if entry else None
+
+    def set_password_hash(self, username: str, password_hash: str) -> None:
+        self.s.users[username] = (self.s.users[username][0], password_hash)
+
+
+class MemoryTokens:
+    def __init__(self, s: MemoryState) -> None:
+        self.s = s
+
+    def add(self, token: TokenRecord) -> None:
+        _add(self.s.tokens, token.token_hash, token, "token")
+
+    def get(self, token_hash: str) -> TokenRecord | None:
+        return self.s.tokens.get(token_hash)
+
+    def revoke(self, token_hash: str) -> None:
+        self.s.tokens[token_hash] = replace(self.s.tokens[token_hash], revoked=True)
+
+    def list(self, username: str) -> list[TokenRecord]:
+        return [t for t in self.s.tokens.values() if t.username == username]
+
+
+class MemoryAudit:
+    def __init__(self, s: MemoryState) -> None:
+        self.s = s
+
+    def append(self, *, at: datetime, actor: str, action: str, subject: str,
+               details: Mapping[str, Any]) -> AuditRecord:
+        head = self.s.audit[-1] if self.s.audit else None
+        record = chain.append(head, at=at, actor=actor, action=action, subject=subject,
+                              details=details)
+        self.s.audit.append(record)
+        return record
+
+    def list(self, *, after_seq: int = -1, limit: int = 1000) -> list[AuditRecord]:
+        return [r for r in self.s.audit if r.seq > after_seq][:limit]
+
+    def count(self) -> int:
+        return len(self.s.audit)
+
+
+class MemorySettings:
+    def __init__(self, s: MemoryState) -> None:
+        self.s = s
+
+    def get(self, key: str) -> str | None:
+        return self.s.settings.get(key)
+
+    def put(self, key: str, value: str) -> None:
+        self.s.settings[key] = value
+
+
+class MemoryUnitOfWork:
+    """Works on a copy of the shared state; ``commit`` publishes the copy."""
+
+    def __init__(self, shared: MemoryState) -> None:
+        self.shared = shared
+
+    def __enter__(self) -> Self:
+        self.state = copy.deepcopy(self.shared)
+        s = self.state
+        self.parties, self.agreements = MemoryParties(s), MemoryAgreements(s)
+        self.items, self.releases = MemoryItems(s), MemoryReleases(s)
+        self.consents, self.ledger = MemoryConsents(s), MemoryLedger(s)
+        self.users, self.tokens = MemoryUsers(s), MemoryTokens(s)
+        self.audit, self.settings = MemoryAudit(s), MemorySettings(s)
+        return self
+
+    def commit(self) -> None:
+        self.shared.__dict__.update(copy.deepcopy(self.state).__dict__)
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        return None

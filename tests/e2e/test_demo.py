@@ -1,0 +1,28 @@
+"""`liaison demo` runs the seed scenario on three real node processes and exits 0."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_demo_walks_through_and_exits_zero(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "liaison.cli.main", "demo", "--data-dir",
+                             str(tmp_path)], capture_output=True, text=True, timeout=300,
+                            check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = " ".join(result.stdout.split())
+    assert "demo complete" in out
+    assert "choi approves → state released" in out
+    assert "audit verify: ok=True" in out
+
+
+def test_bench_release_quick_prints_its_figures() -> None:
+    bench = Path(__file__).parents[2] / "bench" / "bench_release.py"
+    result = subprocess.run([sys.executable, str(bench), "--quick"], capture_output=True,
+                            text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    names = {line.split()[1] for line in result.stdout.splitlines()
+             if line.startswith("BENCH ")}
+    assert {"release_decisions_per_s", "release_decisions_cold_per_s"} <= names
