@@ -107,10 +107,7 @@ def timed_pass(policy: ReleasePolicy, items: list[Item], names: list[str]) -> tu
     start = time.perf_counter()
     n = 0
     for name in names:
-        decide_one = policy.for_partner(name, ON).decide
-        for it in items:
-            decide_one(it)
-            n += 1
+        n += len(policy.for_partner(name, ON).decide_all(items))
     return time.perf_counter() - start, n
 
 

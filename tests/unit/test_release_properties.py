@@ -182,3 +182,11 @@ def test_decisions_are_stable_in_time_order(it: Item, days: int) -> None:
     first = decide(it, "JPN", date(2019, 11, 23), f)
     decide(it, "JPN", date(2019, 11, 23) + timedelta(days=days), f)
     assert decide(it, "JPN", date(2019, 11, 23), f) == first
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(items(), min_size=1, max_size=20), recipients, dates)
+def test_decide_all_equals_decide(batch: list[Item], to: str, on: date) -> None:
+    f = facts(AGREEMENTS)
+    policy = ReleasePolicy(f).for_partner(to, on)
+    assert policy.decide_all(batch + batch) == [decide(it, to, on, f) for it in batch + batch]

@@ -178,6 +178,11 @@ class PartnerPolicy:
         except (LabelError, KeyError, ValueError) as exc:  # fail closed
             return denied(self.recipient, self.at, f"fail closed: {exc}")
 
+    def decide_all(self, items: list[Item]) -> list[Decision]:
+        """``decide`` for many items (one partner, one date): the memo's fast path inline."""
+        memo, decide = self._memo.get, self.decide
+        return [memo(it.release_token) or decide(it) for it in items]
+
     def _decide(self, item: Item) -> tuple[Decision, bool]:
         gate, prefix, denial = self.gate(item.discipline, item.topic)
         if denial is not None:
