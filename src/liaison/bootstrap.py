@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import Engine
 
 from liaison.config import Settings
 from liaison.domain.agreements import LifecycleRules
+from liaison.federation.keystore import Keystore
 from liaison.services.context import Deps, new_id, utc_now
 from liaison.services.ports import UnitOfWork
 from liaison.services.setup import PARTY_SETTING
@@ -40,6 +42,16 @@ def open_storage(settings: Settings) -> tuple[Engine, Callable[[], UnitOfWork]]:
     return engine, lambda: SqlUnitOfWork(engine)
 
 
+def keys_dir(settings: Settings) -> Path:
+    return settings.data_dir / "keys"
+
+
+def load_keys(settings: Settings) -> Keystore | None:
+    """The node's keys, or ``None`` for a node created without them (cannot federate)."""
+    directory = keys_dir(settings)
+    return Keystore.load(directory) if (directory / "keys.json").exists() else None
+
+
 def build_node(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Node:
     """A ready node; ``NodeNotInitialised`` when ``liaison init`` has not run."""
     engine, uow = open_storage(settings)
@@ -51,5 +63,6 @@ def build_node(settings: Settings, clock: Callable[[], datetime] = utc_now) -> N
             f"no node initialised at {settings.effective_database_url}: run `liaison init`")
     deps = Deps(uow=uow, party=party, clock=clock, ids=new_id,
                 rules=LifecycleRules(settings.notice_cutoff_inclusive),
-                session_hours=settings.session_hours)
+                session_hours=settings.session_hours, keyring=load_keys(settings),
+                address=settings.address)
     return Node(settings, engine, deps)

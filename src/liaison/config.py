@@ -27,6 +27,11 @@ class Settings:
     # DOMAIN: "The cut-off day (is the 90th day inclusive?) is a setting" (I: inclusive).
     notice_cutoff_inclusive: bool = True
     login_attempts_per_minute: int = 10
+    public_url: str = ""  # how partners reach this node; empty: http://host:port
+
+    @property
+    def address(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def effective_database_url(self) -> str:
@@ -40,7 +45,7 @@ class Settings:
         readers: dict[str, Callable[[str], object]] = {
             "data_dir": Path, "database_url": str, "host": str, "port": int,
             "session_hours": int, "notice_cutoff_inclusive": _flag,
-            "login_attempts_per_minute": int,
+            "login_attempts_per_minute": int, "public_url": str,
         }
         for name, read in readers.items():
             raw = env.get("LIAISON_" + name.upper())

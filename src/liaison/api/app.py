@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -12,15 +15,35 @@ from liaison.api import (
     routes_agreements,
     routes_audit,
     routes_auth,
+    routes_federation,
     routes_items,
     routes_releases,
 )
 from liaison.api.security import LoginThrottle
 from liaison.bootstrap import Node
+from liaison.federation.sender import OutboxSender
+from liaison.federation.transport import HttpTransport
+from liaison.services import receiving
 
 
-def create_app(node: Node) -> FastAPI:
+def create_app(node: Node, *, send: bool = True) -> FastAPI:
+    """The node's app; with ``send``, the outbox sender runs while the app is up."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.transport = HttpTransport()
+        task = None
+        if send and node.deps.keyring is not None:
+            sender = OutboxSender(node.deps, app.state.transport)
+            app.state.sender = sender
+            task = asyncio.create_task(sender.run())
+        yield
+        if task is not None:
+            task.cancel()
+        await app.state.transport.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title=f"Liaison node {node.deps.party}",
         version=__version__,
         description="Share classified military information with partners under the "
@@ -29,10 +52,13 @@ def create_app(node: Node) -> FastAPI:
         docs_url="/api/docs", openapi_url="/api/openapi.json", redoc_url=None,
     )
     app.state.deps = node.deps
+    app.state.appliers = {"release": receiving.apply_release}
     app.state.login_throttle = LoginThrottle(node.settings.login_attempts_per_minute)
     errors.install(app)
     for module in (routes_auth, routes_agreements, routes_items, routes_releases, routes_audit):
         app.include_router(module.router)
+    app.include_router(routes_federation.public)
+    app.include_router(routes_federation.admin)
 
     @app.get("/api/health", tags=["node"], summary="Liveness and the node's party")
     def health() -> dict[str, Any]:

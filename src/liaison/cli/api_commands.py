@@ -24,6 +24,7 @@ release = typer.Typer(help="Release checks, requests and reviews.", no_args_is_h
 consent = typer.Typer(help="Originators' written consents.", no_args_is_help=True)
 audit = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 users = typer.Typer(help="Users of the node (admin).", no_args_is_help=True)
+peer = typer.Typer(help="Partner nodes.", no_args_is_help=True)
 
 
 def _date(value: str | None) -> str | None:
@@ -246,3 +247,33 @@ def users_add(username: Annotated[str, typer.Option()],
             "password": password, "topics": topics.split(",") if topics else None}
     out.emit(Api(url, token).post("/api/users", body), as_json,
              lambda u: out.console.print(f"user {u['username']} created"))
+
+
+@peer.command("add")
+def peer_add(party: Annotated[str, typer.Option(help="the partner's party, alpha-3")],
+             address: Annotated[str, typer.Option(help="the partner node's URL")],
+             fingerprint: Annotated[str, typer.Option(
+                 help="the partner's identity fingerprint, exchanged out of band")],
+             as_json: Json = False, url: Url = None, token: Token = None) -> None:
+    """Trust a partner node (admin): its card must match the fingerprint."""
+    data = Api(url, token).post("/api/peers", {"party": party, "address": address,
+                                               "fingerprint": fingerprint})
+    out.emit(data, as_json, lambda p: out.console.print(
+        f"partner {p['party']} at {p['address']} trusted (fingerprint {p['fingerprint']})"))
+
+
+@peer.command("list")
+def peer_list(as_json: Json = False, url: Url = None, token: Token = None) -> None:
+    """Partner nodes and their keys."""
+    out.emit(Api(url, token).get("/api/peers"), as_json, lambda d: out.table(
+        "partners", ["party", "address", "fingerprint", "signing keys", "encryption keys"],
+        [[p["party"], p["address"], p["fingerprint"], len(p["signing_keys"]),
+          len(p["encryption_keys"])] for p in d]))
+
+
+@peer.command("outbox")
+def peer_outbox(as_json: Json = False, url: Url = None, token: Token = None) -> None:
+    """Messages per partner: pending, delivered, refused."""
+    out.emit(Api(url, token).get("/api/outbox"), as_json, lambda d: out.table(
+        "outbox", ["partner", "pending", "delivered", "refused"],
+        [[p, c["pending"], c["delivered"], c["refused"]] for p, c in d.items()]))

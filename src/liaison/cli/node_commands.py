@@ -12,6 +12,7 @@ from liaison.cli.output import console, errors
 from liaison.config import Settings
 from liaison.domain.audit import AuditRecord, verify_chain
 from liaison.domain.codec import CodecError
+from liaison.federation.keystore import Keystore
 from liaison.interop.documents import DocumentError, load_document
 from liaison.services.context import utc_now
 from liaison.services.errors import ServiceError
@@ -58,6 +59,46 @@ def init(party: Annotated[str, typer.Option(help="the node's party, ISO alpha-3"
     where = settings.effective_database_url
     console.print(f"node {party.upper()} initialised at {where}; admin {admin}" if created
                   else f"node {party.upper()} was already initialised at {where}; nothing done")
+    ring = _ensure_keys(settings)
+    console.print(f"identity fingerprint: {ring.fingerprint} (give it to partners out of band)")
+
+
+def _ensure_keys(settings: Settings) -> Keystore:
+    from liaison.bootstrap import keys_dir, load_keys
+
+    return load_keys(settings) or Keystore.create(keys_dir(settings), utc_now())
+
+
+def keys_show(data_dir: DataDir = None) -> None:
+    """This node's identity fingerprint and current keys."""
+    from liaison.bootstrap import load_keys
+
+    ring = load_keys(settings_for(data_dir))
+    if ring is None:
+        fail("this node has no keys: run `liaison init`", 2)
+        return
+    now = utc_now()
+    console.print(f"identity fingerprint: {ring.fingerprint}")
+    for kind in ("signing", "encryption"):
+        info = ring.current(kind, now)
+        console.print(f"{kind} key {info.id} (created {info.created})")
+
+
+def keys_rotate(data_dir: DataDir = None,
+                overlap_days: Annotated[int, typer.Option(help="old keys stay valid this "
+                                                          "long")] = 7) -> None:
+    """New signing and encryption keys; the old ones stay valid for the overlap.
+    Partners pick up the new keys from this node's card."""
+    from datetime import timedelta
+
+    from liaison.bootstrap import load_keys
+
+    ring = load_keys(settings_for(data_dir))
+    if ring is None:
+        fail("this node has no keys: run `liaison init`", 2)
+        return
+    ring.rotate(utc_now(), timedelta(days=overlap_days))
+    console.print(f"rotated; old keys expire in {overlap_days} day(s)")
 
 
 def serve(data_dir: DataDir = None, database_url: DatabaseUrl = None,

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from liaison.domain.agreements import LifecycleRules
-from liaison.services.ports import UnitOfWork
+from liaison.services.ports import KeyRing, UnitOfWork
 
 
 def utc_now() -> datetime:
@@ -28,3 +28,5 @@ class Deps:
     ids: Callable[[], str] = new_id
     rules: LifecycleRules = field(default_factory=LifecycleRules)
     session_hours: int = 8
+    keyring: KeyRing | None = None  # None: this node cannot federate (no keys)
+    address: str = ""  # this node's federation URL, as partners reach it

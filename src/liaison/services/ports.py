@@ -13,6 +13,10 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from liaison.crypto.keys import Card
 from liaison.domain.agreements import Agreement
 from liaison.domain.audit import AuditRecord
 from liaison.domain.items import Item
@@ -47,6 +51,76 @@ class TokenRecord:
     created_at: datetime
     expires_at: datetime | None
     revoked: bool = False
+
+
+@dataclass(frozen=True)
+class Peer:
+    """A partner node: its address and the card verified against the fingerprint that was
+    exchanged out of band."""
+
+    party: str
+    address: str
+    fingerprint: str
+    card: Card
+    added_at: datetime
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    id: str
+    peer: str
+    seq: int  # order per peer
+    kind: str
+    payload: Mapping[str, Any]
+    created_at: datetime
+    state: str  # pending | delivered | refused
+    attempts: int = 0
+    delivered_at: datetime | None = None
+    receipt: Mapping[str, Any] | None = None
+
+
+class PeerRepo(Protocol):
+    def get(self, party: str) -> Peer | None: ...
+    def list(self) -> list[Peer]: ...
+    def put(self, peer: Peer) -> None: ...
+
+
+class OutboxRepo(Protocol):
+    def enqueue(self, *, message_id: str, peer: str, kind: str, payload: Mapping[str, Any],
+                at: datetime) -> OutboxMessage:
+        """Append to ``peer``'s queue with the next sequence number, in the caller's
+        transaction (so a release and its message commit together)."""
+    def pending(self, peer: str, limit: int) -> list[OutboxMessage]: ...
+    def peers_with_pending(self) -> list[str]: ...
+    def settle(self, message_id: str, state: str, at: datetime,
+               receipt: Mapping[str, Any]) -> None: ...
+    def count(self, *, peer: str | None = None, state: str | None = None) -> int: ...
+    def list(self, *, peer: str | None, limit: int) -> list[OutboxMessage]: ...
+
+
+class InboxRepo(Protocol):
+    def seen(self, sender: str, message_id: str) -> bool: ...
+    def add(self, *, sender: str, message_id: str, seq: int, kind: str, envelope_id: str,
+            outcome: str, reason: str, at: datetime) -> None: ...
+    def count(self, *, sender: str | None = None) -> int: ...
+    def last_seq(self, sender: str) -> int: ...
+
+
+class KeyRing(Protocol):
+    """The node's own private keys (files on disk in production)."""
+
+    @property
+    def fingerprint(self) -> str: ...
+    def signer(self, now: datetime) -> tuple[str, Ed25519PrivateKey]: ...
+    def decryptor(self, key_id: str, now: datetime) -> X25519PrivateKey | None: ...
+    def card(self, party: str, address: str, now: datetime, tls_sha256: str = "") -> Card: ...
+
+
+class Transport(Protocol):
+    """Carries envelope bytes to a partner's inbox and returns its answer's bytes."""
+
+    async def send(self, address: str, wire: bytes) -> bytes: ...
+    async def fetch_card(self, address: str) -> dict[str, Any]: ...
 
 
 class PartyRepo(Protocol):
@@ -145,6 +219,12 @@ class UnitOfWork(Protocol):
     def audit(self) -> AuditRepo: ...
     @property
     def settings(self) -> SettingRepo: ...
+    @property
+    def peers(self) -> PeerRepo: ...
+    @property
+    def outbox(self) -> OutboxRepo: ...
+    @property
+    def inbox(self) -> InboxRepo: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -6,11 +6,12 @@ The engine is asked again at the moment of release (fail closed if anything chan
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
 from liaison.domain.agreements import Agreement
-from liaison.domain.codec import CodecError, field_of, parse_date
+from liaison.domain.codec import CodecError, field_of, item_to, parse_date
 from liaison.domain.items import Item
 from liaison.domain.ledger import Direction, LedgerEntry, balances_by_agreement
 from liaison.domain.release import Consent, Decision, ReleaseFacts, decide
@@ -29,6 +30,7 @@ from liaison.services.audit_trail import record
 from liaison.services.auth_roles import require
 from liaison.services.context import Deps
 from liaison.services.errors import Invalid, NotFound, Refused
+from liaison.services.federation import enqueue
 from liaison.services.items import whole_item
 from liaison.services.ports import StoredConsent, UnitOfWork
 
@@ -134,7 +136,19 @@ def _release(uow: UnitOfWork, deps: Deps, request: ReleaseRequest) -> ReleaseReq
             "tearline": list(concluded.tearline), "reason": concluded.state_reason})
     if concluded.decision.agreement_id and concluded.state.value == "released":
         _ledger_given(uow, deps, concluded, stored.item, f)
+        _send(uow, deps, concluded, stored.item)
     return concluded
+
+
+def _send(uow: UnitOfWork, deps: Deps, request: ReleaseRequest, item: Item) -> None:
+    """Queue the tearline for the partner in the release's own transaction (a release is
+    never committed without its message, nor a message without its release)."""
+    cut = replace(item, portions=tuple(p for p in item.portions if p.id in request.tearline))
+    hop = request.decision.route[0] if request.decision.route else request.recipient
+    enqueue(uow, deps, hop, "release", {
+        "item": item_to(cut), "agreement": request.decision.agreement_id,
+        "request_id": request.id, "recipient": request.recipient,
+        "route": list(request.decision.route), "purpose": request.purpose})
 
 
 def _ledger_given(uow: UnitOfWork, deps: Deps, request: ReleaseRequest, item: Item,

@@ -123,3 +123,40 @@ settings = sa.Table(
     sa.Column("key", sa.String(128), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
 )
+
+peers = sa.Table(
+    "peers", metadata,
+    sa.Column("party", sa.String(3), primary_key=True),
+    sa.Column("address", sa.String(512), nullable=False),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("card", Json, nullable=False),
+    sa.Column("added_at", UtcDateTime, nullable=False),
+)
+
+outbox = sa.Table(
+    "outbox", metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("peer", sa.String(3), nullable=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("payload", Json, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("delivered_at", UtcDateTime, nullable=True),
+    sa.Column("receipt", Json, nullable=True),
+    sa.UniqueConstraint("peer", "seq", name="uq_outbox_peer_seq"),
+    sa.Index("ix_outbox_peer_state_seq", "peer", "state", "seq"),
+)
+
+inbox = sa.Table(
+    "inbox", metadata,
+    sa.Column("sender", sa.String(3), primary_key=True),
+    sa.Column("message_id", sa.String(64), primary_key=True),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("envelope_id", sa.String(64), nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+)

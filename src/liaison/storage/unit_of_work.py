@@ -7,6 +7,7 @@ from typing import Self
 
 import sqlalchemy as sa
 
+from liaison.storage.federation_repos import SqlInbox, SqlOutbox, SqlPeers
 from liaison.storage.people import SqlAudit, SqlSettings, SqlTokens, SqlUsers
 from liaison.storage.repositories import (
     PartyCache,
@@ -38,6 +39,9 @@ class SqlUnitOfWork:
         self.tokens = SqlTokens(self.conn)
         self.audit = SqlAudit(self.conn)
         self.settings = SqlSettings(self.conn)
+        self.peers = SqlPeers(self.conn)
+        self.outbox = SqlOutbox(self.conn)
+        self.inbox = SqlInbox(self.conn)
         return self
 
     def commit(self) -> None:

@@ -1,0 +1,80 @@
+"""The federation endpoints partners call, and the administration of partners."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import Field
+
+from liaison.api.errors import error_body
+from liaison.api.schemas import Body
+from liaison.api.security import CurrentUser, NodeDeps
+from liaison.crypto.envelope import MAX_ENVELOPE, EnvelopeError
+from liaison.services import federation
+from liaison.services.errors import Invalid, ServiceError
+from liaison.services.ports import Peer
+
+public = APIRouter(prefix="/federation/v1", tags=["federation (node to node)"])
+admin = APIRouter(prefix="/api", tags=["partners"])
+
+
+@public.get("/card", summary="This node's card, signed by its identity key")
+def card(deps: NodeDeps) -> dict[str, Any]:
+    ring = federation.keyring(deps)
+    return asdict(ring.card(deps.party, deps.address, deps.clock()))
+
+
+@public.post("/inbox", summary="Deliver a signed, encrypted batch; answers a signed receipt",
+             response_class=Response)
+async def inbox(request: Request, deps: NodeDeps) -> Response:
+    wire = await request.body()
+    if len(wire) > MAX_ENVELOPE:
+        raise Invalid(f"envelope larger than {MAX_ENVELOPE} bytes")
+    appliers = request.app.state.appliers
+    try:
+        receipt = await asyncio.to_thread(federation.receive, deps, wire, appliers)
+    except EnvelopeError as exc:
+        return JSONResponse(error_body("envelope_refused", str(exc)), 400)
+    return Response(content=receipt, media_type="application/octet-stream")
+
+
+class PeerIn(Body):
+    party: str = Field(min_length=3, max_length=3)
+    address: str = Field(pattern=r"^https?://", max_length=512)
+    fingerprint: str = Field(min_length=32, max_length=95,
+                             description="the identity key fingerprint exchanged out of band")
+
+
+def peer_view(p: Peer) -> dict[str, Any]:
+    return {"party": p.party, "address": p.address, "fingerprint": p.fingerprint,
+            "added_at": p.added_at.isoformat(),
+            "signing_keys": [asdict(k) for k in p.card.signing_keys],
+            "encryption_keys": [asdict(k) for k in p.card.encryption_keys]}
+
+
+@admin.get("/peers", summary="Partner nodes")
+def peers(user: CurrentUser, deps: NodeDeps) -> list[dict[str, Any]]:
+    return [peer_view(p) for p in federation.list_peers(deps)]
+
+
+@admin.post("/peers", status_code=201,
+            summary="Trust a partner node: its card must match the fingerprint")
+async def add_peer(body: PeerIn, request: Request, user: CurrentUser,
+                   deps: NodeDeps) -> dict[str, Any]:
+    transport = request.app.state.transport
+    try:
+        card_data = await transport.fetch_card(body.address.rstrip("/"))
+    except Exception as exc:
+        raise ServiceError(f"cannot fetch the node card: {exc}") from exc
+    peer = await asyncio.to_thread(federation.add_peer, deps, user, body.party.upper(),
+                                   body.address, body.fingerprint, card_data)
+    return peer_view(peer)
+
+
+@admin.get("/outbox", summary="Messages per partner: pending, delivered, refused")
+def outbox(user: CurrentUser, deps: NodeDeps) -> dict[str, Any]:
+    return federation.outbox_status(deps, user)

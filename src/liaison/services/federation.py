@@ -1,0 +1,232 @@
+"""Node to node: partners, batches of messages in signed and encrypted envelopes, the inbox
+(verify, dedupe, apply in one transaction) and signed receipts.
+
+A batch envelope carries up to ``BATCH`` outbox messages of one peer, in sequence order;
+one HPKE encryption and one signature cover the batch (MISSION 4). The receiver answers
+with a receipt envelope listing each message as accepted, duplicate or refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from liaison.crypto.envelope import (
+    EnvelopeError,
+    Header,
+    open_envelope,
+    payload_json,
+    seal,
+    utc,
+)
+from liaison.crypto.keys import KeyError_, ed25519_public, verify_card, x25519_public
+from liaison.domain.users import Role, User
+from liaison.services.audit_trail import record
+from liaison.services.auth_roles import require
+from liaison.services.context import Deps
+from liaison.services.errors import Invalid, NotFound, Refused
+from liaison.services.ports import KeyRing, OutboxMessage, Peer, UnitOfWork
+
+BATCH = 256
+ENVELOPE_LIFETIME = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    message_id: str
+    outcome: str  # accepted | duplicate | refused
+    reason: str = ""
+
+    def wire(self) -> dict[str, str]:
+        return {"id": self.message_id, "outcome": self.outcome, "reason": self.reason}
+
+
+def keyring(deps: Deps) -> KeyRing:
+    if deps.keyring is None:
+        raise Refused("this node has no keys: run `liaison init` to create them")
+    return deps.keyring
+
+
+# --- partners ------------------------------------------------------------------------
+
+
+def add_peer(deps: Deps, user: User, party: str, address: str, fingerprint: str,
+             card_data: dict[str, Any]) -> Peer:
+    """Trust a partner: its card must carry the identity key whose fingerprint was
+    exchanged out of band, and name ``party`` (nothing is trusted on first use)."""
+    require(user, Role.ADMIN)
+    try:
+        card = verify_card(card_data, fingerprint)
+    except KeyError_ as exc:
+        raise Refused(str(exc)) from exc
+    if card.party != party:
+        raise Refused(f"the card at {address} is for {card.party}, not {party}")
+    if party == deps.party:
+        raise Invalid("a node is not its own partner")
+    peer = Peer(party, address.rstrip("/"), card.fingerprint, card, deps.clock())
+    with deps.uow() as uow:
+        uow.peers.put(peer)
+        record(uow, deps, user.username, "peer.added", f"peer:{party}",
+               {"address": peer.address, "fingerprint": peer.fingerprint})
+        uow.commit()
+    return peer
+
+
+def list_peers(deps: Deps) -> list[Peer]:
+    with deps.uow() as uow:
+        return uow.peers.list()
+
+
+# --- sending -------------------------------------------------------------------------
+
+
+def enqueue(uow: UnitOfWork, deps: Deps, peer: str, kind: str,
+            payload: dict[str, Any]) -> OutboxMessage:
+    """Queue a message for ``peer`` in the caller's transaction."""
+    return uow.outbox.enqueue(message_id=deps.ids(), peer=peer, kind=kind, payload=payload,
+                              at=deps.clock())
+
+
+def next_batch(deps: Deps, peer: str) -> tuple[Peer, list[OutboxMessage]] | None:
+    with deps.uow() as uow:
+        known = uow.peers.get(peer)
+        pending = uow.outbox.pending(peer, BATCH) if known else []
+    return (known, pending) if known and pending else None
+
+
+def seal_batch(deps: Deps, peer: Peer, messages: list[OutboxMessage],
+               agreement: str = "") -> tuple[Header, bytes]:
+    now = deps.clock()
+    ring = keyring(deps)
+    key_id, signer = ring.signer(now)
+    enc = _usable(peer.card.encryption_keys, now, "encryption", peer.party)
+    header = Header(deps.party, peer.party, deps.ids(), "batch", agreement, utc(now),
+                    utc(now + ENVELOPE_LIFETIME), key_id, enc.id)
+    body = {"messages": [{"id": m.id, "seq": m.seq, "kind": m.kind, "payload": m.payload}
+                         for m in messages]}
+    return header, seal(header, payload_json(body), signer, x25519_public(enc))
+
+
+def _usable(keys: Any, now: datetime, kind: str, party: str) -> Any:
+    usable = [k for k in keys if k.usable(now)]
+    if not usable:
+        raise Refused(f"{party} has no usable {kind} key: refresh its card")
+    return usable[-1]
+
+
+def settle_receipt(deps: Deps, peer: Peer, sent: Header, messages: list[OutboxMessage],
+                   wire: bytes) -> list[Outcome]:
+    """Verify the partner's signed receipt and settle the batch; keep the receipt."""
+    header, payload = open_from_peer(deps, wire, {peer.party: peer})
+    body = json.loads(payload)
+    if header.kind != "receipt" or body.get("envelope_id") != sent.envelope_id:
+        raise EnvelopeError("the answer is not the receipt for this envelope")
+    results = {r["id"]: Outcome(r["id"], r["outcome"], r.get("reason", ""))
+               for r in body["results"]}
+    digest = hashlib.sha256(wire).hexdigest()
+    with deps.uow() as uow:
+        for m in messages:
+            out = results.get(m.id)
+            if out is None:
+                continue
+            state = "refused" if out.outcome == "refused" else "delivered"
+            uow.outbox.settle(m.id, state, deps.clock(), {"receipt_sha256": digest,
+                              "envelope_id": sent.envelope_id, **out.wire()})
+            record(uow, deps, "federation", f"message.{state}", f"message:{m.id}",
+                   {"peer": peer.party, "kind": m.kind, "seq": m.seq,
+                    "receipt_sha256": digest, "reason": out.reason})
+        uow.commit()
+    return list(results.values())
+
+
+# --- receiving -----------------------------------------------------------------------
+
+
+def open_from_peer(deps: Deps, wire: bytes, peers: dict[str, Peer]) -> tuple[Header, bytes]:
+    """Decrypt and verify an envelope from a known partner, addressed to this node."""
+    now = deps.clock()
+    ring = keyring(deps)
+
+    def verifier(sender: str, key_id: str) -> Ed25519PublicKey | None:
+        peer = peers.get(sender)
+        if peer is None:
+            return None
+        info = next((k for k in peer.card.signing_keys if k.id == key_id), None)
+        return ed25519_public(info) if info and info.usable(now) else None
+
+    header, payload = open_envelope(wire, lambda k: ring.decryptor(k, now), verifier, now)
+    if header.recipient != deps.party:
+        raise EnvelopeError(f"envelope is addressed to {header.recipient}, not {deps.party}")
+    return header, payload
+
+
+Applier = Any  # Callable[[UnitOfWork, Deps, str, dict[str, Any]], str | None]
+
+
+def receive(deps: Deps, wire: bytes, appliers: dict[str, Applier]) -> bytes:
+    """Verify an incoming batch, apply each new message exactly once (message, effects and
+    inbox row in one transaction), and answer with a signed receipt."""
+    with deps.uow() as uow:
+        peers = {p.party: p for p in uow.peers.list()}
+    header, payload = open_from_peer(deps, wire, peers)
+    try:
+        messages = json.loads(payload)["messages"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise EnvelopeError("the envelope's payload is not a batch") from exc
+    results = [_receive_one(deps, header, m, appliers) for m in messages]
+    return _receipt(deps, peers[header.sender], header, results)
+
+
+def _receive_one(deps: Deps, header: Header, message: Any,
+                 appliers: dict[str, Applier]) -> Outcome:
+    try:
+        mid, seq, kind = str(message["id"]), int(message["seq"]), str(message["kind"])
+        body = message["payload"]
+    except (KeyError, TypeError, ValueError):
+        return Outcome(str(message)[:64], "refused", "malformed message")
+    with deps.uow() as uow:
+        if uow.inbox.seen(header.sender, mid):
+            return Outcome(mid, "duplicate")
+        apply = appliers.get(kind)
+        reason = f"unknown message kind {kind!r}" if apply is None else \
+            apply(uow, deps, header.sender, body)
+        outcome = "refused" if reason else "accepted"
+        uow.inbox.add(sender=header.sender, message_id=mid, seq=seq, kind=kind,
+                      envelope_id=header.envelope_id, outcome=outcome, reason=reason or "",
+                      at=deps.clock())
+        record(uow, deps, "federation", f"message.{outcome}", f"message:{mid}",
+               {"sender": header.sender, "kind": kind, "seq": seq,
+                "envelope": header.envelope_id, "reason": reason or ""})
+        uow.commit()
+    return Outcome(mid, outcome, reason or "")
+
+
+def _receipt(deps: Deps, peer: Peer, got: Header, results: list[Outcome]) -> bytes:
+    now = deps.clock()
+    key_id, signer = keyring(deps).signer(now)
+    enc = _usable(peer.card.encryption_keys, now, "encryption", peer.party)
+    header = Header(deps.party, peer.party, deps.ids(), "receipt", got.agreement, utc(now),
+                    utc(now + ENVELOPE_LIFETIME), key_id, enc.id)
+    body = {"envelope_id": got.envelope_id, "results": [r.wire() for r in results]}
+    return seal(header, payload_json(body), signer, x25519_public(enc))
+
+
+def outbox_status(deps: Deps, user: User) -> dict[str, Any]:
+    require(user, Role.ADMIN, Role.RELEASE_OFFICER)
+    with deps.uow() as uow:
+        peers = [p.party for p in uow.peers.list()]
+        return {p: {s: uow.outbox.count(peer=p, state=s)
+                    for s in ("pending", "delivered", "refused")} for p in peers}
+
+
+def get_peer(deps: Deps, party: str) -> Peer:
+    with deps.uow() as uow:
+        peer = uow.peers.get(party)
+    if peer is None:
+        raise NotFound(f"no partner node {party}: add it with `liaison peer add`")
+    return peer

@@ -1,0 +1,88 @@
+"""Applying what partners send: releases are re-marked in this node's own scheme with the
+originator's name (GSOMIA Art. 4), refused when a level has no equivalent, and from then on
+protected by the third-party rule (the originator stays on every portion's label)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from liaison.domain.agreements import Agreement, status_at
+from liaison.domain.codec import CodecError, item_from
+from liaison.domain.items import Item, Portion
+from liaison.domain.labels import Category, CategoryType, Label, LabelError, Party
+from liaison.domain.ledger import Direction, LedgerEntry
+from liaison.services.agreements import load_parties
+from liaison.services.audit_trail import record
+from liaison.services.context import Deps
+from liaison.services.ports import Conflict, StoredItem, UnitOfWork
+
+RECEIVED_FROM = "RECEIVED FROM"
+
+
+def received_id(item_id: str, sender: str) -> str:
+    return f"{item_id}@{sender}"
+
+
+def apply_release(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | None:
+    """Store a released item; the refusal reason, or ``None`` when accepted."""
+    parties = load_parties(uow)
+    try:
+        agreement = _agreement(uow, deps, sender, str(body["agreement"]))
+        item = item_from(body["item"], parties, sender, "item")
+    except (CodecError, KeyError, TypeError) as exc:
+        return f"malformed release: {exc}"
+    if isinstance(agreement, str):
+        return agreement
+    try:
+        local = remark(item, parties[sender], agreement, parties[deps.party])
+    except LabelError as exc:
+        return str(exc)
+    own = parties[deps.party].scheme
+    try:
+        uow.items.add(StoredItem(local, f"peer:{sender}", deps.clock()),
+                      min(own.level(p.label.classification).rank for p in local.portions))
+    except Conflict:
+        return f"item {local.id} was already received"
+    top = max(local.portions, key=lambda p: own.level(p.label.classification).rank)
+    level = agreement.table.common_name(deps.party, top.label.classification) or "UNCLASSIFIED"
+    uow.ledger.add(LedgerEntry(agreement.id, sender, Direction.RECEIVED, level,
+                               item.discipline.value, local.id, deps.clock()))
+    record(uow, deps, "federation", "release.received", f"item:{local.id}",
+           {"sender": sender, "agreement": agreement.id, "portions": len(local.portions),
+            "banner": local.banner(own)})
+    return None
+
+
+def _agreement(uow: UnitOfWork, deps: Deps, sender: str, agreement_id: str) -> Agreement | str:
+    agreement = uow.agreements.get(agreement_id)
+    if agreement is None or sender not in agreement.parties or \
+            deps.party not in agreement.parties:
+        return f"no agreement {agreement_id} binds {sender} and {deps.party} here"
+    status = status_at(agreement, deps.clock().date(), deps.rules)
+    if not status.in_force:
+        return f"GSOMIA Art. 21: {agreement_id} is not in force here ({status.explanation})"
+    return agreement
+
+
+def remark(item: Item, sender: Party, agreement: Agreement, own: Party) -> Item:
+    """GSOMIA Art. 4: the receiver marks every portion with the originator's name and its
+    own equivalent level; a level with no equivalent is refused (``LabelError``)."""
+    portions = tuple(Portion(p.id, p.kind, p.content, _remark(p.label, sender, agreement, own))
+                     for p in item.portions)
+    return replace(item, id=received_id(item.id, sender.code), portions=portions)
+
+
+def _remark(label: Label, sender: Party, agreement: Agreement, own: Party) -> Label:
+    theirs = sender.scheme.level(label.classification)
+    lowest = own.scheme.levels[-1]
+    if theirs.rank == 0:
+        level = lowest.name if lowest.rank == 0 else None
+    else:
+        level = agreement.table.translate(sender.code, theirs.name, own.code)
+    if not level:
+        raise LabelError(f"GSOMIA Art. 4: no equivalent for {sender.code}'s {theirs.name} in "
+                         f"{own.code}'s scheme under {agreement.id}; refused")
+    categories = (*label.categories, Category(RECEIVED_FROM, CategoryType.INFORMATIVE,
+                                              frozenset({sender.code})))
+    return Label(own.code, level, label.originator, label.created, categories, label.review)

@@ -1,0 +1,124 @@
+"""Repositories for partner nodes, the outbox and the inbox."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from liaison.crypto.keys import verify_card
+from liaison.services.ports import OutboxMessage, Peer
+from liaison.storage import tables as t
+from liaison.storage.repositories import insert
+
+
+class SqlPeers:
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def get(self, party: str) -> Peer | None:
+        row = self.conn.execute(sa.select(t.peers).where(t.peers.c.party == party)).first()
+        return self._decode(row) if row else None
+
+    def list(self) -> list[Peer]:
+        rows = self.conn.execute(sa.select(t.peers).order_by(t.peers.c.party))
+        return [self._decode(r) for r in rows]
+
+    def put(self, peer: Peer) -> None:
+        self.conn.execute(t.peers.delete().where(t.peers.c.party == peer.party))
+        self.conn.execute(t.peers.insert().values(
+            party=peer.party, address=peer.address, fingerprint=peer.fingerprint,
+            card=asdict(peer.card), added_at=peer.added_at))
+
+    @staticmethod
+    def _decode(row: Any) -> Peer:
+        # The stored card is re-verified against the pinned fingerprint on every load.
+        return Peer(row.party, row.address, row.fingerprint,
+                    verify_card(row.card, row.fingerprint), row.added_at)
+
+
+class SqlOutbox:
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def enqueue(self, *, message_id: str, peer: str, kind: str, payload: Mapping[str, Any],
+                at: datetime) -> OutboxMessage:
+        if self.conn.dialect.name == "postgresql":
+            lock = zlib.crc32(f"outbox:{peer}".encode())
+            self.conn.execute(sa.select(sa.func.pg_advisory_xact_lock(lock)))
+        last = self.conn.execute(sa.select(sa.func.max(t.outbox.c.seq))
+                                 .where(t.outbox.c.peer == peer)).scalar()
+        msg = OutboxMessage(message_id, peer, (last or 0) + 1, kind, dict(payload), at,
+                            "pending")
+        insert(self.conn, t.outbox, f"message {message_id}", id=msg.id, peer=peer,
+               seq=msg.seq, kind=kind, payload=dict(payload), created_at=at, state="pending",
+               attempts=0)
+        return msg
+
+    def pending(self, peer: str, limit: int) -> list[OutboxMessage]:
+        rows = self.conn.execute(sa.select(t.outbox).where(t.outbox.c.peer == peer,
+                                                           t.outbox.c.state == "pending")
+                                 .order_by(t.outbox.c.seq).limit(limit))
+        return [self._decode(r) for r in rows]
+
+    def peers_with_pending(self) -> list[str]:
+        rows = self.conn.execute(sa.select(t.outbox.c.peer).where(t.outbox.c.state ==
+                                                                  "pending").distinct())
+        return sorted(r.peer for r in rows)
+
+    def settle(self, message_id: str, state: str, at: datetime,
+               receipt: Mapping[str, Any]) -> None:
+        self.conn.execute(t.outbox.update().where(t.outbox.c.id == message_id,
+                                                  t.outbox.c.state == "pending")
+                          .values(state=state, delivered_at=at, receipt=dict(receipt),
+                                  attempts=t.outbox.c.attempts + 1))
+
+    def count(self, *, peer: str | None = None, state: str | None = None) -> int:
+        query = sa.select(sa.func.count()).select_from(t.outbox)
+        if peer:
+            query = query.where(t.outbox.c.peer == peer)
+        if state:
+            query = query.where(t.outbox.c.state == state)
+        return int(self.conn.execute(query).scalar_one())
+
+    def list(self, *, peer: str | None, limit: int) -> list[OutboxMessage]:
+        query = sa.select(t.outbox).order_by(t.outbox.c.created_at.desc()).limit(limit)
+        if peer:
+            query = query.where(t.outbox.c.peer == peer)
+        return [self._decode(r) for r in self.conn.execute(query)]
+
+    @staticmethod
+    def _decode(r: Any) -> OutboxMessage:
+        return OutboxMessage(r.id, r.peer, r.seq, r.kind, r.payload, r.created_at, r.state,
+                             r.attempts, r.delivered_at, r.receipt)
+
+
+class SqlInbox:
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def seen(self, sender: str, message_id: str) -> bool:
+        row = self.conn.execute(sa.select(t.inbox.c.seq).where(
+            t.inbox.c.sender == sender, t.inbox.c.message_id == message_id)).first()
+        return row is not None
+
+    def add(self, *, sender: str, message_id: str, seq: int, kind: str, envelope_id: str,
+            outcome: str, reason: str, at: datetime) -> None:
+        insert(self.conn, t.inbox, f"message {message_id} from {sender}", sender=sender,
+               message_id=message_id, seq=seq, kind=kind, envelope_id=envelope_id,
+               outcome=outcome, reason=reason, received_at=at)
+
+    def count(self, *, sender: str | None = None) -> int:
+        query = sa.select(sa.func.count()).select_from(t.inbox)
+        if sender:
+            query = query.where(t.inbox.c.sender == sender)
+        return int(self.conn.execute(query).scalar_one())
+
+    def last_seq(self, sender: str) -> int:
+        value = self.conn.execute(sa.select(sa.func.max(t.inbox.c.seq))
+                                  .where(t.inbox.c.sender == sender)).scalar()
+        return int(value or 0)

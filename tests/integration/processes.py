@@ -1,0 +1,117 @@
+"""Real node processes for federation tests: `liaison init`, `import`, `serve`, SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from .node_fixtures import PASSWORD, SEED
+
+CLI = [sys.executable, "-m", "liaison.cli.main"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> str:
+    result = subprocess.run([*CLI, *args], capture_output=True, text=True, check=False,
+                            env={**os.environ, "COLUMNS": "200", **(env or {})})
+    if result.returncode != 0:
+        raise RuntimeError(f"liaison {' '.join(args)}: {result.stdout}{result.stderr}")
+    return result.stdout
+
+
+@dataclass
+class NodeProcess:
+    party: str
+    root: Path
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+    token: str = ""
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def data(self) -> str:
+        return str(self.root / self.party.lower())
+
+    def init(self) -> str:
+        out = cli("init", "--data-dir", self.data, "--party", self.party, "--admin", "admin",
+                  env={"LIAISON_ADMIN_PASSWORD": PASSWORD})
+        cli("import", str(SEED), "--data-dir", self.data)
+        found = re.search(r"fingerprint: ([0-9a-f]{32})", out)
+        assert found, out
+        return found.group(1)
+
+    def start(self, env: dict[str, str] | None = None) -> None:
+        with (Path(self.data) / "serve.log").open("ab") as log:
+            self.proc = subprocess.Popen([*CLI, "serve", "--data-dir", self.data, "--port",
+                                          str(self.port)], stdout=log,
+                                         stderr=subprocess.STDOUT,
+                                         env={**os.environ, **(env or {})})
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/api/health", timeout=0.5).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        raise RuntimeError(f"{self.party} did not start")
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def login(self, user: str = "admin") -> str:
+        r = httpx.post(self.url + "/api/auth/login", json={"username": user,
+                                                           "password": PASSWORD})
+        r.raise_for_status()
+        token: str = r.json()["token"]
+        if user == "admin":
+            self.token = token
+        return token
+
+    def call(self, method: str, path: str, token: str | None = None, **kw: Any) -> Any:
+        headers = {"Authorization": f"Bearer {token or self.token}"}
+        r = httpx.request(method, self.url + path, headers=headers, timeout=30, **kw)
+        if r.status_code >= 400:
+            raise AssertionError(f"{method} {path}: {r.status_code} {r.text}")
+        return r.json()
+
+    def trust(self, other: NodeProcess, fingerprint: str) -> None:
+        self.call("POST", "/api/peers", json={"party": other.party, "address": other.url,
+                                              "fingerprint": fingerprint})
+
+
+def wait_for(check: Any, timeout: float = 60.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -1,0 +1,99 @@
+"""Nodes exchange with partners: real node processes on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .node_fixtures import PASSWORD
+from .processes import NodeProcess, wait_for
+
+STAFF = {"kim": ["analyst"], "lee": ["release_officer"], "park": ["reviewer"],
+         "choi": ["reviewer"]}
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Iterator[tuple[NodeProcess, NodeProcess]]:
+    kor, jpn = NodeProcess("KOR", tmp_path), NodeProcess("JPN", tmp_path)
+    prints = {n.party: n.init() for n in (kor, jpn)}
+    for node in (kor, jpn):
+        node.start()
+        node.login()
+    kor.trust(jpn, prints["JPN"])
+    jpn.trust(kor, prints["KOR"])
+    for name, roles in STAFF.items():
+        kor.call("POST", "/api/users", json={"username": name, "roles": roles,
+                                             "clearance": "군사I급비밀", "password": PASSWORD})
+    yield kor, jpn
+    for node in (kor, jpn):
+        node.stop()
+
+
+def label(level: str, **kw: object) -> dict[str, object]:
+    return {"policy": "KOR", "classification": level, "originator": "KOR",
+            "created": "2026-01-05T00:00:00Z", **kw}
+
+
+ITEM = {"id": "R1", "discipline": "IMINT", "topic": "DPRK/missile", "grade": "A2",
+        "title": "TEL at Sunchon", "reported_at": "2026-01-05T00:00:00Z",
+        "portions": [{"id": "p1", "content": "TEL sighted", "label": label(
+            "군사II급비밀", rel_to=["JPN", "USA"])},
+                     {"id": "p2", "content": "source", "label": label("군사I급비밀",
+                                                                      rel_to=["USA"])}]}
+
+
+def release(kor: NodeProcess, item: dict[str, object], to: str) -> dict[str, object]:
+    tokens = {n: kor.login(n) for n in STAFF}
+    kor.call("POST", "/api/items", tokens["kim"], json=item)
+    req = kor.call("POST", "/api/releases", tokens["lee"], json={
+        "item_id": item["id"], "recipient": to, "purpose": "early warning"})
+    for reviewer in ("park", "choi"):
+        req = kor.call("POST", f"/api/releases/{req['id']}/reviews", tokens[reviewer],
+                       json={"approve": True})
+    assert req["state"] == "released", req
+    return dict(req)
+
+
+def test_release_is_delivered_remarked_and_receipted(pair: tuple[NodeProcess,
+                                                                 NodeProcess]) -> None:
+    """MISSION 4 and GSOMIA Art. 4: a release arrives once, re-marked with the originator's
+    name and the receiver's own level; both sides record it."""
+    kor, jpn = pair
+    release(kor, ITEM, "JPN")
+    got = wait_for(lambda: _item(jpn, "R1@KOR"), what="delivery to JPN")
+    assert [p["id"] for p in got["portions"]] == ["p1"]
+    lab = got["portions"][0]["label"]
+    assert (lab["policy"], lab["classification"], lab["originator"]) == ("JPN", "極秘", "KOR")
+    assert got["portions"][0]["mark"].startswith("(極//")
+    wait_for(lambda: kor.call("GET", "/api/outbox")["JPN"]["delivered"] == 1,
+             what="receipt at KOR")
+    kor_ledger = kor.call("GET", "/api/ledger", kor.login("lee"))["balances"]
+    assert kor_ledger["KOR-JPN-GSOMIA"]["given"] == 1
+    actions = {r["action"] for r in jpn.call("GET", "/api/audit", params={"limit": 1000})}
+    assert {"message.accepted", "release.received"} <= actions
+    assert "message.delivered" in {r["action"] for r in
+                                   kor.call("GET", "/api/audit", params={"limit": 1000})}
+
+
+def _item(node: NodeProcess, item_id: str) -> dict[str, object] | None:
+    try:
+        return dict(node.call("GET", f"/api/items/{item_id}"))
+    except AssertionError:
+        return None
+
+
+def test_onward_release_of_received_information_needs_the_originators_consent(
+        pair: tuple[NodeProcess, NodeProcess]) -> None:
+    """GSOMIA Art. 6: what JPN received from KOR may not go to the USA without KOR's
+    written consent."""
+    kor, jpn = pair
+    release(kor, ITEM, "JPN")
+    wait_for(lambda: _item(jpn, "R1@KOR"), what="delivery")
+    jpn.call("POST", "/api/users", json={"username": "sato", "roles": ["release_officer"],
+                                         "clearance": "特定秘密", "password": PASSWORD})
+    d = jpn.call("GET", "/api/items/R1@KOR/release-check", jpn.login("sato"),
+                 params={"to": "USA"})
+    assert d["outcome"] == "held"
+    assert "originated by KOR" in " ".join(r["text"] for r in d["reasons"])
