@@ -20,7 +20,14 @@ from liaison.domain.labels import Party
 from liaison.domain.ledger import LedgerEntry
 from liaison.domain.review import ReleaseRequest
 from liaison.domain.users import User
-from liaison.services.ports import Conflict, StoredConsent, StoredItem, TokenRecord
+from liaison.services.ports import (
+    Conflict,
+    OutboxMessage,
+    Peer,
+    StoredConsent,
+    StoredItem,
+    TokenRecord,
+)
 
 
 @dataclass
@@ -35,6 +42,9 @@ class MemoryState:
     tokens: dict[str, TokenRecord] = field(default_factory=dict)
     audit: list[AuditRecord] = field(default_factory=list)
     settings: dict[str, str] = field(default_factory=dict)
+    peers: dict[str, Peer] = field(default_factory=dict)
+    outbox: dict[str, OutboxMessage] = field(default_factory=dict)
+    inbox: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
 
 
 def _add(table: dict[str, Any], key: str, value: Any, what: str) -> None:
@@ -206,6 +216,73 @@ class MemorySettings:
         self.s.settings[key] = value
 
 
+class MemoryPeers:
+    def __init__(self, s: MemoryState) -> None:
+        self.s = s
+
+    def get(self, party: str) -> Peer | None:
+        return self.s.peers.get(party)
+
+    def list(self) -> list[Peer]:
+        return [self.s.peers[k] for k in sorted(self.s.peers)]
+
+    def put(self, peer: Peer) -> None:
+        self.s.peers[peer.party] = peer
+
+
+class MemoryOutbox:
+    def __init__(self, s: MemoryState) -> None:
+        self.s = s
+
+    def enqueue(self, *, message_id: str, peer: str, kind: str, payload: Mapping[str, Any],
+                at: datetime) -> OutboxMessage:
+        seq = 1 + max((m.seq for m in self.s.outbox.values() if m.peer == peer), default=0)
+        msg = OutboxMessage(message_id, peer, seq, kind, dict(payload), at, "pending")
+        _add(self.s.outbox, message_id, msg, f"message {message_id}")
+        return msg
+
+    def pending(self, peer: str, limit: int) -> list[OutboxMessage]:
+        rows = sorted((m for m in self.s.outbox.values()
+                       if m.peer == peer and m.state == "pending"), key=lambda m: m.seq)
+        return rows[:limit]
+
+    def peers_with_pending(self) -> list[str]:
+        return sorted({m.peer for m in self.s.outbox.values() if m.state == "pending"})
+
+    def settle(self, message_id: str, state: str, at: datetime,
+               receipt: Mapping[str, Any]) -> None:
+        m = self.s.outbox[message_id]
+        if m.state == "pending":
+            self.s.outbox[message_id] = replace(m, state=state, delivered_at=at,
+                                                receipt=dict(receipt), attempts=m.attempts + 1)
+
+    def count(self, *, peer: str | None = None, state: str | None = None) -> int:
+        return sum(1 for m in self.s.outbox.values() if peer in (None, m.peer)
+                   and state in (None, m.state))
+
+    def list(self, *, peer: str | None, limit: int) -> list[OutboxMessage]:
+        return [m for m in self.s.outbox.values() if peer in (None, m.peer)][:limit]
+
+
+class MemoryInbox:
+    def __init__(self, s: MemoryState) -> None:
+        self.s = s
+
+    def seen(self, sender: str, message_id: str) -> bool:
+        return (sender, message_id) in self.s.inbox
+
+    def add(self, *, sender: str, message_id: str, seq: int, kind: str, envelope_id: str,
+            outcome: str, reason: str, at: datetime) -> None:
+        _add(self.s.inbox, (sender, message_id), (seq, outcome),  # type: ignore[arg-type]
+             f"message {message_id}")
+
+    def count(self, *, sender: str | None = None) -> int:
+        return sum(1 for s, _ in self.s.inbox if sender in (None, s))
+
+    def last_seq(self, sender: str) -> int:
+        return max((v[0] for (s, _), v in self.s.inbox.items() if s == sender), default=0)
+
+
 class MemoryUnitOfWork:
     """Works on a copy of the shared state; ``commit`` publishes the copy."""
 
@@ -220,6 +297,7 @@ class MemoryUnitOfWork:
         self.consents, self.ledger = MemoryConsents(s), MemoryLedger(s)
         self.users, self.tokens = MemoryUsers(s), MemoryTokens(s)
         self.audit, self.settings = MemoryAudit(s), MemorySettings(s)
+        self.peers, self.outbox, self.inbox = MemoryPeers(s), MemoryOutbox(s), MemoryInbox(s)
         return self
 
     def commit(self) -> None:
