@@ -28,6 +28,7 @@ class Settings:
     notice_cutoff_inclusive: bool = True
     login_attempts_per_minute: int = 10
     public_url: str = ""  # how partners reach this node; empty: http://host:port
+    outbox_batch: int = 256  # messages per envelope (one signature and encryption each)
 
     @property
     def address(self) -> str:
@@ -45,7 +46,7 @@ class Settings:
         readers: dict[str, Callable[[str], object]] = {
             "data_dir": Path, "database_url": str, "host": str, "port": int,
             "session_hours": int, "notice_cutoff_inclusive": _flag,
-            "login_attempts_per_minute": int, "public_url": str,
+            "login_attempts_per_minute": int, "public_url": str, "outbox_batch": int,
         }
         for name, read in readers.items():
             raw = env.get("LIAISON_" + name.upper())

@@ -30,3 +30,4 @@ class Deps:
     session_hours: int = 8
     keyring: KeyRing | None = None  # None: this node cannot federate (no keys)
     address: str = ""  # this node's federation URL, as partners reach it
+    outbox_batch: int = 256

@@ -1,7 +1,7 @@
 """Node to node: partners, batches of messages in signed and encrypted envelopes, the inbox
 (verify, dedupe, apply in one transaction) and signed receipts.
 
-A batch envelope carries up to ``BATCH`` outbox messages of one peer, in sequence order;
+A batch envelope carries up to ``deps.outbox_batch`` outbox messages of one peer, in sequence order;
 one HPKE encryption and one signature cover the batch (MISSION 4). The receiver answers
 with a receipt envelope listing each message as accepted, duplicate or refused.
 """
@@ -32,7 +32,6 @@ from liaison.services.context import Deps
 from liaison.services.errors import Invalid, NotFound, Refused
 from liaison.services.ports import KeyRing, OutboxMessage, Peer, UnitOfWork
 
-BATCH = 256
 ENVELOPE_LIFETIME = timedelta(days=7)
 
 
@@ -95,7 +94,7 @@ def enqueue(uow: UnitOfWork, deps: Deps, peer: str, kind: str,
 def next_batch(deps: Deps, peer: str) -> tuple[Peer, list[OutboxMessage]] | None:
     with deps.uow() as uow:
         known = uow.peers.get(peer)
-        pending = uow.outbox.pending(peer, BATCH) if known else []
+        pending = uow.outbox.pending(peer, deps.outbox_batch) if known else []
     return (known, pending) if known and pending else None
 
 
