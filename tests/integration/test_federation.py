@@ -72,9 +72,9 @@ def test_release_is_delivered_remarked_and_receipted(pair: tuple[NodeProcess,
     kor_ledger = kor.call("GET", "/api/ledger", kor.login("lee"))["balances"]
     assert kor_ledger["KOR-JPN-GSOMIA"]["given"] == 1
     actions = {r["action"] for r in jpn.call("GET", "/api/audit", params={"limit": 1000})}
-    assert {"message.accepted", "release.received"} <= actions
-    assert "message.delivered" in {r["action"] for r in
-                                   kor.call("GET", "/api/audit", params={"limit": 1000})}
+    assert "envelope.received" in actions
+    assert "envelope.receipted" in {r["action"] for r in
+                                    kor.call("GET", "/api/audit", params={"limit": 1000})}
 
 
 def _item(node: NodeProcess, item_id: str) -> dict[str, object] | None:

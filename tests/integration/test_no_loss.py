@@ -10,6 +10,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from liaison.bootstrap import build_node
 from liaison.config import Settings
 from liaison.domain.codec import item_to
@@ -22,6 +24,7 @@ from .processes import NodeProcess, wait_for
 
 N = int(os.environ.get("LIAISON_NO_LOSS_N", "1000"))
 KILLS = int(os.environ.get("LIAISON_NO_LOSS_KILLS", "4"))
+SOAK_N, SOAK_KILLS = 20_000, 12
 SMALL_BATCHES = {"LIAISON_OUTBOX_BATCH": "25"}
 KOR = default_parties()["KOR"]
 
@@ -51,6 +54,17 @@ def received(data_dir: str) -> list[tuple[str, int]]:
 
 
 def test_exactly_once_in_order_through_sigkills(tmp_path: Path) -> None:
+    run(tmp_path, N, KILLS)
+
+
+@pytest.mark.slow
+def test_soak_exactly_once_through_many_sigkills(tmp_path: Path) -> None:
+    """`make soak`: the long form."""
+    run(tmp_path, SOAK_N, SOAK_KILLS)
+
+
+def run(tmp_path: Path, n: int, kills: int) -> None:
+    N, KILLS = n, kills
     kor, jpn = NodeProcess("KOR", tmp_path), NodeProcess("JPN", tmp_path)
     prints = {n.party: n.init() for n in (kor, jpn)}
     kor.start(SMALL_BATCHES)

@@ -129,16 +129,14 @@ def settle_receipt(deps: Deps, peer: Peer, sent: Header, messages: list[OutboxMe
                for r in body["results"]}
     digest = hashlib.sha256(wire).hexdigest()
     with deps.uow() as uow:
-        for m in messages:
-            out = results.get(m.id)
-            if out is None:
-                continue
-            state = "refused" if out.outcome == "refused" else "delivered"
-            uow.outbox.settle(m.id, state, deps.clock(), {"receipt_sha256": digest,
-                              "envelope_id": sent.envelope_id, **out.wire()})
-            record(uow, deps, "federation", f"message.{state}", f"message:{m.id}",
-                   {"peer": peer.party, "kind": m.kind, "seq": m.seq,
-                    "receipt_sha256": digest, "reason": out.reason})
+        uow.outbox.settle_all([
+            (m.id, "refused" if out.outcome == "refused" else "delivered",
+             {"receipt_sha256": digest, "envelope_id": sent.envelope_id, **out.wire()})
+            for m in messages if (out := results.get(m.id)) is not None], deps.clock())
+        record(uow, deps, "federation", "envelope.receipted", f"envelope:{sent.envelope_id}",
+               {"peer": peer.party, "receipt_sha256": digest, "receipt": wire.hex(),
+                "messages": [[m.id, m.seq, m.kind, results[m.id].outcome]
+                             for m in messages if m.id in results]})
         uow.commit()
     return list(results.values())
 
@@ -177,31 +175,36 @@ def receive(deps: Deps, wire: bytes, appliers: dict[str, Applier]) -> bytes:
         messages = json.loads(payload)["messages"]
     except (ValueError, KeyError, TypeError) as exc:
         raise EnvelopeError("the envelope's payload is not a batch") from exc
-    results = [_receive_one(deps, header, m, appliers) for m in messages]
+    with deps.uow() as uow:
+        ids = {str(m.get("id")) for m in messages if isinstance(m, dict)}
+        seen = uow.inbox.seen_many(header.sender, ids)
+        results = [_receive_one(uow, deps, header, m, appliers, seen) for m in messages]
+        record(uow, deps, "federation", "envelope.received", f"envelope:{header.envelope_id}",
+               {"sender": header.sender, "sha256": hashlib.sha256(wire).hexdigest(),
+                "messages": [[r.message_id, r.outcome, r.reason] for r in results]})
+        uow.commit()
     return _receipt(deps, peers[header.sender], header, results)
 
 
-def _receive_one(deps: Deps, header: Header, message: Any,
-                 appliers: dict[str, Applier]) -> Outcome:
+def _receive_one(uow: UnitOfWork, deps: Deps, header: Header, message: Any,
+                 appliers: dict[str, Applier], seen: set[str]) -> Outcome:
+    """Apply one message inside the batch's transaction: the batch's effects, inbox rows
+    and audit records commit together, or none of them do."""
     try:
         mid, seq, kind = str(message["id"]), int(message["seq"]), str(message["kind"])
         body = message["payload"]
     except (KeyError, TypeError, ValueError):
         return Outcome(str(message)[:64], "refused", "malformed message")
-    with deps.uow() as uow:
-        if uow.inbox.seen(header.sender, mid):
-            return Outcome(mid, "duplicate")
-        apply = appliers.get(kind)
-        reason = f"unknown message kind {kind!r}" if apply is None else \
-            apply(uow, deps, header.sender, body)
-        outcome = "refused" if reason else "accepted"
-        uow.inbox.add(sender=header.sender, message_id=mid, seq=seq, kind=kind,
-                      envelope_id=header.envelope_id, outcome=outcome, reason=reason or "",
-                      at=deps.clock())
-        record(uow, deps, "federation", f"message.{outcome}", f"message:{mid}",
-               {"sender": header.sender, "kind": kind, "seq": seq,
-                "envelope": header.envelope_id, "reason": reason or ""})
-        uow.commit()
+    if mid in seen:
+        return Outcome(mid, "duplicate")
+    seen.add(mid)
+    apply = appliers.get(kind)
+    reason = f"unknown message kind {kind!r}" if apply is None else \
+        apply(uow, deps, header.sender, body)
+    outcome = "refused" if reason else "accepted"
+    uow.inbox.add(sender=header.sender, message_id=mid, seq=seq, kind=kind,
+                  envelope_id=header.envelope_id, outcome=outcome, reason=reason or "",
+                  at=deps.clock())
     return Outcome(mid, outcome, reason or "")
 
 

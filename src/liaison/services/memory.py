@@ -256,6 +256,11 @@ class MemoryOutbox:
             self.s.outbox[message_id] = replace(m, state=state, delivered_at=at,
                                                 receipt=dict(receipt), attempts=m.attempts + 1)
 
+    def settle_all(self, rows: list[tuple[str, str, Mapping[str, Any]]],
+                   at: datetime) -> None:
+        for mid, state, receipt in rows:
+            self.settle(mid, state, at, receipt)
+
     def count(self, *, peer: str | None = None, state: str | None = None) -> int:
         return sum(1 for m in self.s.outbox.values() if peer in (None, m.peer)
                    and state in (None, m.state))
@@ -270,6 +275,9 @@ class MemoryInbox:
 
     def seen(self, sender: str, message_id: str) -> bool:
         return (sender, message_id) in self.s.inbox
+
+    def seen_many(self, sender: str, message_ids: set[str]) -> set[str]:
+        return {m for m in message_ids if (sender, m) in self.s.inbox}
 
     def add(self, *, sender: str, message_id: str, seq: int, kind: str, envelope_id: str,
             outcome: str, reason: str, at: datetime) -> None:

@@ -13,7 +13,6 @@ from liaison.domain.items import Item, Portion
 from liaison.domain.labels import Category, CategoryType, Label, LabelError, Party
 from liaison.domain.ledger import Direction, LedgerEntry
 from liaison.services.agreements import load_parties
-from liaison.services.audit_trail import record
 from liaison.services.context import Deps
 from liaison.services.ports import Conflict, StoredItem, UnitOfWork
 
@@ -48,9 +47,6 @@ def apply_release(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | 
     level = agreement.table.common_name(deps.party, top.label.classification) or "UNCLASSIFIED"
     uow.ledger.add(LedgerEntry(agreement.id, sender, Direction.RECEIVED, level,
                                item.discipline.value, local.id, deps.clock()))
-    record(uow, deps, "federation", "release.received", f"item:{local.id}",
-           {"sender": sender, "agreement": agreement.id, "portions": len(local.portions),
-            "banner": local.banner(own)})
     return None
 
 

@@ -70,12 +70,21 @@ class SqlOutbox:
                                                                   "pending").distinct())
         return sorted(r.peer for r in rows)
 
+    _SETTLE = (t.outbox.update()
+               .where(t.outbox.c.id == sa.bindparam("mid"), t.outbox.c.state == "pending")
+               .values(state=sa.bindparam("new_state"), delivered_at=sa.bindparam("at"),
+                       receipt=sa.bindparam("rcpt"), attempts=t.outbox.c.attempts + 1))
+
     def settle(self, message_id: str, state: str, at: datetime,
                receipt: Mapping[str, Any]) -> None:
-        self.conn.execute(t.outbox.update().where(t.outbox.c.id == message_id,
-                                                  t.outbox.c.state == "pending")
-                          .values(state=state, delivered_at=at, receipt=dict(receipt),
-                                  attempts=t.outbox.c.attempts + 1))
+        self.settle_all([(message_id, state, receipt)], at)
+
+    def settle_all(self, rows: list[tuple[str, str, Mapping[str, Any]]],
+                   at: datetime) -> None:
+        """Settle many pending messages in one statement (executemany)."""
+        if rows:
+            self.conn.execute(self._SETTLE, [{"mid": m, "new_state": s, "at": at,
+                                              "rcpt": dict(r)} for m, s, r in rows])
 
     def count(self, *, peer: str | None = None, state: str | None = None) -> int:
         query = sa.select(sa.func.count()).select_from(t.outbox)
@@ -105,6 +114,13 @@ class SqlInbox:
         row = self.conn.execute(sa.select(t.inbox.c.seq).where(
             t.inbox.c.sender == sender, t.inbox.c.message_id == message_id)).first()
         return row is not None
+
+    def seen_many(self, sender: str, message_ids: set[str]) -> set[str]:
+        if not message_ids:
+            return set()
+        rows = self.conn.execute(sa.select(t.inbox.c.message_id).where(
+            t.inbox.c.sender == sender, t.inbox.c.message_id.in_(sorted(message_ids))))
+        return {r.message_id for r in rows}
 
     def add(self, *, sender: str, message_id: str, seq: int, kind: str, envelope_id: str,
             outcome: str, reason: str, at: datetime) -> None:

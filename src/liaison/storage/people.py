@@ -96,20 +96,29 @@ class SqlTokens:
 class SqlAudit:
     def __init__(self, conn: sa.Connection) -> None:
         self.conn = conn
+        self._head: AuditRecord | None = None  # known only after the first append
 
     def append(self, *, at: datetime, actor: str, action: str, subject: str,
                details: Mapping[str, Any]) -> AuditRecord:
+        head = self._head or self._locked_head()
+        record = chain.append(head, at=at, actor=actor, action=action, subject=subject,
+                              details=details)
+        self.conn.execute(t.audit.insert(), {
+            "seq": record.seq, "at": record.at, "actor": record.actor,
+            "action": record.action, "subject": record.subject,
+            "details": dict(record.details), "prev_hash": record.prev_hash,
+            "hash": record.hash})
+        self._head = record
+        return record
+
+    def _locked_head(self) -> AuditRecord | None:
+        """The chain head, with appends by others excluded until this transaction ends
+        (PostgreSQL: advisory lock; SQLite: BEGIN IMMEDIATE already holds the write lock)."""
         if self.conn.dialect.name == "postgresql":
             self.conn.execute(sa.select(sa.func.pg_advisory_xact_lock(AUDIT_LOCK)))
         head = self.conn.execute(sa.select(t.audit).order_by(t.audit.c.seq.desc())
                                  .limit(1)).first()
-        record = chain.append(self._decode(head) if head else None, at=at, actor=actor,
-                              action=action, subject=subject, details=details)
-        self.conn.execute(t.audit.insert().values(
-            seq=record.seq, at=record.at, actor=record.actor, action=record.action,
-            subject=record.subject, details=dict(record.details), prev_hash=record.prev_hash,
-            hash=record.hash))
-        return record
+        return self._decode(head) if head else None
 
     def list(self, *, after_seq: int = -1, limit: int = 1000) -> list[AuditRecord]:
         rows = self.conn.execute(sa.select(t.audit).where(t.audit.c.seq > after_seq)

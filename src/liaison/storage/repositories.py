@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 
 from liaison.domain import codec
 from liaison.domain.agreements import Agreement
@@ -20,19 +20,30 @@ from liaison.domain.review import ReleaseRequest
 from liaison.services.ports import Conflict, StoredConsent, StoredItem
 from liaison.storage import tables as t
 
+_INSERTS: dict[tuple[str, str], Any] = {}
+
+
+def _insert_stmt(dialect: str, table: sa.Table) -> Any:
+    key = (dialect, table.name)
+    if key not in _INSERTS:
+        module = postgresql if dialect == "postgresql" else sqlite
+        pk = next(iter(table.primary_key.columns))
+        _INSERTS[key] = module.insert(table).on_conflict_do_nothing().returning(pk)
+    return _INSERTS[key]
+
 
 def insert(conn: sa.Connection, table: sa.Table, what: str, **values: Any) -> None:
-    """Insert one row; ``Conflict`` naming ``what`` when the key exists."""
-    try:
-        with conn.begin_nested():
-            conn.execute(table.insert().values(**values))
-    except IntegrityError as exc:
-        raise Conflict(f"{what} already exists") from exc
+    """Insert one row; ``Conflict`` naming ``what`` when the key exists (the transaction
+    stays usable: the row is skipped, not failed)."""
+    inserted = conn.execute(_insert_stmt(conn.dialect.name, table), values).first()
+    if inserted is None:
+        raise Conflict(f"{what} already exists")
 
 
 class SqlParties:
     def __init__(self, conn: sa.Connection) -> None:
         self.conn = conn
+        self._all: list[Party] | None = None  # cached for the unit of work
 
     def get(self, code: str) -> Party | None:
         row = self.conn.execute(sa.select(t.parties.c.data)
@@ -40,10 +51,13 @@ class SqlParties:
         return codec.party_from(row.data) if row else None
 
     def list(self) -> list[Party]:
-        rows = self.conn.execute(sa.select(t.parties.c.data).order_by(t.parties.c.code))
-        return [codec.party_from(r.data) for r in rows]
+        if self._all is None:
+            rows = self.conn.execute(sa.select(t.parties.c.data).order_by(t.parties.c.code))
+            self._all = [codec.party_from(r.data) for r in rows]
+        return list(self._all)
 
     def put(self, party: Party) -> None:
+        self._all = None
         self.conn.execute(t.parties.delete().where(t.parties.c.code == party.code))
         self.conn.execute(t.parties.insert().values(code=party.code, data=codec.party_to(party)))
 
@@ -66,17 +80,22 @@ class PartyCache:
 class SqlAgreements:
     def __init__(self, conn: sa.Connection, parties: Callable[[], dict[str, Party]]) -> None:
         self.conn, self.parties = conn, parties
+        self._seen: dict[str, Agreement | None] = {}  # cached for the unit of work
 
     def get(self, agreement_id: str) -> Agreement | None:
-        row = self.conn.execute(sa.select(t.agreements.c.data)
-                                .where(t.agreements.c.id == agreement_id)).first()
-        return codec.agreement_from(row.data, self.parties()) if row else None
+        if agreement_id not in self._seen:
+            row = self.conn.execute(sa.select(t.agreements.c.data)
+                                    .where(t.agreements.c.id == agreement_id)).first()
+            self._seen[agreement_id] = codec.agreement_from(row.data, self.parties()) \
+                if row else None
+        return self._seen[agreement_id]
 
     def list(self) -> list[Agreement]:
         rows = self.conn.execute(sa.select(t.agreements.c.data).order_by(t.agreements.c.id))
         return [codec.agreement_from(r.data, self.parties()) for r in rows]
 
     def put(self, agreement: Agreement) -> None:
+        self._seen.pop(agreement.id, None)
         self.conn.execute(t.agreements.delete().where(t.agreements.c.id == agreement.id))
         self.conn.execute(t.agreements.insert().values(
             id=agreement.id, data=codec.agreement_to(agreement), updated_at=datetime.now(UTC)))
@@ -170,10 +189,10 @@ class SqlLedger:
         self.conn = conn
 
     def add(self, entry: LedgerEntry) -> None:
-        self.conn.execute(t.ledger.insert().values(
-            agreement_id=entry.agreement_id, partner=entry.partner,
-            direction=entry.direction.value, level=entry.level, discipline=entry.discipline,
-            item_id=entry.item_id, at=entry.at))
+        self.conn.execute(t.ledger.insert(), {
+            "agreement_id": entry.agreement_id, "partner": entry.partner,
+            "direction": entry.direction.value, "level": entry.level,
+            "discipline": entry.discipline, "item_id": entry.item_id, "at": entry.at})
 
     def list(self, *, agreement_id: str | None = None,
              partner: str | None = None) -> list[LedgerEntry]:
