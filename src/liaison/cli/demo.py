@@ -8,6 +8,7 @@ talks to the nodes over HTTP only, as a release officer's tools would.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import signal
 import socket
@@ -37,13 +38,15 @@ class DemoNode:
     data_dir: Path
     process: subprocess.Popen[bytes] | None = None
     admin_password: str = ""
+    fingerprint: str = ""
 
 
 def run_demo(serve: bool = False, base_dir: Path | None = None) -> int:
     console = Console()
     with _workspace(base_dir) as root, _nodes(root, console) as nodes:
         story = Story(console, {n.party: n.url for n in nodes},
-                      {n.party: n.admin_password for n in nodes})
+                      {n.party: n.admin_password for n in nodes},
+                      {n.party: n.fingerprint for n in nodes})
         story.run()
         if serve:
             _serve_forever(console, nodes, story)
@@ -78,6 +81,7 @@ def _nodes(root: Path, console: Console) -> Iterator[list[DemoNode]]:
 
 def _liaison(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     cmd = [sys.executable, "-m", "liaison.cli.main", *args]
+    env = {**(env or os.environ), "COLUMNS": "200"}
     result = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"`liaison {' '.join(args)}` failed:\n{result.stdout}{result.stderr}")
@@ -89,7 +93,12 @@ def _start(node: DemoNode, console: Console) -> None:
     env = {**os.environ, "LIAISON_ADMIN_PASSWORD": node.admin_password}
     data = str(node.data_dir)
     console.print(f"[bold]{node.party}[/]: liaison init --party {node.party} --admin admin")
-    _liaison("init", "--data-dir", data, "--party", node.party, "--admin", "admin", env=env)
+    out = _liaison("init", "--data-dir", data, "--party", node.party, "--admin", "admin",
+                   env=env).stdout
+    found = re.search(r"fingerprint: ([0-9a-f]{32})", out)
+    if not found:
+        raise RuntimeError(f"`liaison init` printed no fingerprint:\n{out}")
+    node.fingerprint = found.group(1)
     seed = resources.files("liaison.reference").joinpath("seed.yaml")
     with resources.as_file(seed) as seed_path:
         _liaison("import", str(seed_path), "--data-dir", data)

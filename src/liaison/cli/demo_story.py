@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from typing import Any
 
 import httpx
@@ -85,13 +86,16 @@ def refused(client: httpx.Client, method: str, path: str, **kw: Any) -> tuple[in
 
 class Story:
     def __init__(self, console: Console, urls: dict[str, str],
-                 admin_passwords: dict[str, str]) -> None:
+                 admin_passwords: dict[str, str], fingerprints: dict[str, str]) -> None:
         self.console, self.urls, self.admin_passwords = console, urls, admin_passwords
+        self.fingerprints = fingerprints
         self.password = secrets.token_urlsafe(15)
         self.users: dict[str, dict[str, list[str]]] = {}
 
     def run(self) -> None:
         kor = self.sign_in("KOR", "admin", self.admin_passwords["KOR"])
+        self.step("Partners pin each other's identity fingerprints, exchanged out of band")
+        self.trust_partners()
         self.step("Agreements as the KOR node sees them on 2019-11-23")
         self.show_agreements(kor, "2019-11-23")
         self.step("KOR admin creates the people who work the release desk")
@@ -106,6 +110,8 @@ class Story:
             self.show_decision(officer, to, on, why)
         self.step("Release to JPN on 2019-11-23: request, two-person review, release")
         self.review_flow(officer)
+        self.step("The release travels to JPN's node: signed, encrypted, receipted, re-marked")
+        self.delivery(officer)
         self.step("Third-party rule: the US consents to its imagery going to JPN")
         self.consent_flow(officer)
         self.step("Bad input is refused with a reason and changes nothing")
@@ -118,6 +124,43 @@ class Story:
         if not result["ok"]:
             raise StepFailed(f"audit chain broken: {result['problem']}")
         self.console.rule("[green]demo complete")
+
+    def trust_partners(self) -> None:
+        for party in self.urls:
+            admin = self.sign_in(party, "admin", self.admin_passwords[party])
+            for other, url in self.urls.items():
+                if other != party:
+                    api(admin, "POST", "/api/peers", json={
+                        "party": other, "address": url,
+                        "fingerprint": self.fingerprints[other]})
+            self.say(f"{party} trusts " + ", ".join(
+                f"{o} ({self.fingerprints[o][:8]}…)" for o in self.urls if o != party))
+        status, msg = refused(admin, "POST", "/api/peers", json={
+            "party": "KOR", "address": self.urls["USA"], "fingerprint": "0" * 32})
+        self.say(f"a card that does not match the pinned fingerprint → {status}: {msg}")
+
+    def delivery(self, officer: httpx.Client) -> None:
+        jpn = self.sign_in("JPN", "admin", self.admin_passwords["JPN"])
+        received_id = f"{LAUNCH_REPORT['id']}@KOR"
+        item = _poll(lambda: _get_or_none(jpn, f"/api/items/{received_id}"))
+        self.say(f"JPN holds [bold]{item['banner']}[/] {item['id']}")
+        for p in item["portions"]:
+            lab = p["label"]
+            self.say(f"{p['mark']} {p['content']}  (originator {lab['originator']}, "
+                     f"received from {', '.join(lab['informative'].get('RECEIVED FROM', []))})")
+        outbox = _poll(lambda: (o := api(officer, "GET", "/api/outbox"))["JPN"]["delivered"]
+                       and o)
+        self.say(f"KOR outbox to JPN: {outbox['JPN']}; the signed receipt is in KOR's audit log")
+        sato = {"username": "sato.officer", "roles": ["release_officer"],
+                "clearance": "特定秘密", "password": self.password}
+        api(jpn, "POST", "/api/users", json=sato)
+        japan = self.sign_in("JPN", "sato.officer", self.password)
+        d = api(japan, "GET", f"/api/items/{received_id}/release-check", params={"to": "USA"})
+        self.say(f"JPN → USA onward: [yellow]{d['outcome'].upper()}[/] — "
+                 f"{next(r['text'] for r in d['reasons'] if r['portion_id'])}")
+        ledger = api(japan, "GET", "/api/ledger")["balances"]
+        for ag, b in ledger.items():
+            self.say(f"JPN ledger {ag}: given {b['given']}, received {b['received']}")
 
     def step(self, title: str) -> None:
         self.console.rule(f"[bold cyan]{title}")
@@ -236,3 +279,18 @@ class Story:
                 a = api(client, "GET", "/api/agreements/KOR-JPN-GSOMIA", params={"at": on})
                 states.append(f"{on} {a['status']['state']}")
             self.say(f"{party} node, KOR-JPN-GSOMIA: " + "; ".join(states))
+
+
+def _get_or_none(client: httpx.Client, path: str) -> Any:
+    response = client.get(path)
+    return response.json() if response.status_code == 200 else None
+
+
+def _poll(check: Any, timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise StepFailed(f"nothing arrived within {timeout:.0f} s")
