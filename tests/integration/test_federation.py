@@ -97,3 +97,62 @@ def test_onward_release_of_received_information_needs_the_originators_consent(
                  params={"to": "USA"})
     assert d["outcome"] == "held"
     assert "originated by KOR" in " ".join(r["text"] for r in d["reasons"])
+
+
+def test_consent_round_trip(pair: tuple[NodeProcess, NodeProcess]) -> None:
+    """GSOMIA Art. 6 across nodes: JPN asks KOR; KOR's signed grant lets the portion pass."""
+    kor, jpn = pair
+    release(kor, ITEM, "JPN")
+    wait_for(lambda: _item(jpn, "R1@KOR"), what="delivery")
+    jpn.call("POST", "/api/users", json={"username": "sato", "roles": ["release_officer"],
+                                         "clearance": "特定秘密", "password": PASSWORD})
+    sato = jpn.login("sato")
+    asked = jpn.call("POST", "/api/consent-requests", sato, json={
+        "item_id": "R1@KOR", "recipient": "USA", "purpose": "trilateral warning"})
+    lee = kor.login("lee")
+    incoming = wait_for(lambda: kor.call("GET", "/api/consent-requests", lee,
+                                         params={"direction": "incoming"}), what="request")
+    assert incoming[0]["id"] == asked["id"]
+    assert incoming[0]["item_id"] == "R1"
+    kor.call("POST", f"/api/consent-requests/{asked['id']}/answer", lee,
+             json={"grant": True, "reason": "approved by J2"})
+    wait_for(lambda: jpn.call("GET", "/api/consent-requests", sato)[0]["state"] == "granted",
+             what="answer")
+    d = jpn.call("GET", "/api/items/R1@KOR/release-check", sato, params={"to": "USA"})
+    assert d["outcome"] == "allowed"
+    assert "written consent naming USA" in " ".join(r["text"] for r in d["reasons"])
+
+
+def test_rfi_round_trip(pair: tuple[NodeProcess, NodeProcess]) -> None:
+    """32 CFR 117.19: an RFI commits no one; it is answered or declined with a reason."""
+    kor, jpn = pair
+    jpn.call("POST", "/api/users", json={"username": "sato", "roles": ["release_officer"],
+                                         "clearance": "特定秘密", "password": PASSWORD})
+    sato = jpn.login("sato")
+    rfi = jpn.call("POST", "/api/rfis", sato, json={
+        "to": "KOR", "topic": "DPRK/missile", "event": "launch 2026-01-05",
+        "priority": "urgent", "deadline": "2099-01-01T00:00:00Z", "purpose": "warning"})
+    lee = kor.login("lee")
+    got = wait_for(lambda: kor.call("GET", "/api/rfis", lee), what="RFI at KOR")
+    assert (got[0]["id"], got[0]["priority"], got[0]["state"]) == (rfi["id"], "urgent", "open")
+    kor.call("POST", f"/api/rfis/{rfi['id']}/answer", lee,
+             json={"answer": "declined", "reason": "no collection on that event"})
+    done = wait_for(lambda: (r := jpn.call("GET", "/api/rfis", sato)[0])["state"] != "open"
+                    and r, what="answer at JPN")
+    assert done["state"] == "declined"
+    assert done["reason"] == "no collection on that event"
+
+
+def test_termination_note_updates_the_partner(pair: tuple[NodeProcess, NodeProcess]) -> None:
+    """DOMAIN Agreements: notices are signed notes that update the agreement on both sides."""
+    kor, jpn = pair
+    kor.call("POST", "/api/agreements/KOR-JPN-GSOMIA/notes",
+             json={"kind": "NOTICE_GIVEN", "date": "2099-01-01", "note": "non-renewal"})
+
+    def jpn_state() -> str:
+        a = jpn.call("GET", "/api/agreements/KOR-JPN-GSOMIA", params={"at": "2099-01-02"})
+        return str(a["status"]["state"])
+
+    wait_for(lambda: jpn_state() == "NOTICE_GIVEN", what="note at JPN")
+    last = jpn.call("GET", "/api/agreements/KOR-JPN-GSOMIA")["events"][-1]
+    assert (last["kind"], last["by"]) == ("NOTICE_GIVEN", "KOR")

@@ -18,12 +18,13 @@ from liaison.api import (
     routes_federation,
     routes_items,
     routes_releases,
+    routes_requests,
 )
 from liaison.api.security import LoginThrottle
 from liaison.bootstrap import Node
 from liaison.federation.sender import OutboxSender
 from liaison.federation.transport import HttpTransport
-from liaison.services import receiving
+from liaison.services import agreements, receiving, requests
 
 
 def create_app(node: Node, *, send: bool = True) -> FastAPI:
@@ -52,13 +53,15 @@ def create_app(node: Node, *, send: bool = True) -> FastAPI:
         docs_url="/api/docs", openapi_url="/api/openapi.json", redoc_url=None,
     )
     app.state.deps = node.deps
-    app.state.appliers = {"release": receiving.apply_release}
+    app.state.appliers = {"release": receiving.apply_release,
+                          "note": agreements.apply_note, **requests.APPLIERS}
     app.state.login_throttle = LoginThrottle(node.settings.login_attempts_per_minute)
     errors.install(app)
     for module in (routes_auth, routes_agreements, routes_items, routes_releases, routes_audit):
         app.include_router(module.router)
     app.include_router(routes_federation.public)
     app.include_router(routes_federation.admin)
+    app.include_router(routes_requests.router)
 
     @app.get("/api/health", tags=["node"], summary="Liveness and the node's party")
     def health() -> dict[str, Any]:

@@ -49,3 +49,12 @@ def add_event(agreement_id: str, body: EventIn, user: CurrentUser,
               deps: NodeDeps) -> dict[str, Any]:
     a = agreements.add_event(deps, user, agreement_id, plain(body))
     return agreement_view(*agreements.get_agreement(deps, a.id, deps.clock().date()))
+
+
+@router.post("/agreements/{agreement_id}/notes",
+             summary="Send a signed note of this party's act (notice, suspension, withdrawal) "
+                     "to the other parties' nodes (admin)")
+def send_note(agreement_id: str, body: EventIn, user: CurrentUser,
+              deps: NodeDeps) -> dict[str, Any]:
+    a = agreements.send_note(deps, user, agreement_id, plain(body))
+    return agreement_view(*agreements.get_agreement(deps, a.id, deps.clock().date()))

@@ -25,6 +25,7 @@ consent = typer.Typer(help="Originators' written consents.", no_args_is_help=Tru
 audit = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 users = typer.Typer(help="Users of the node (admin).", no_args_is_help=True)
 peer = typer.Typer(help="Partner nodes.", no_args_is_help=True)
+rfi = typer.Typer(help="Requests for information between partners.", no_args_is_help=True)
 
 
 def _date(value: str | None) -> str | None:
@@ -77,6 +78,18 @@ def agreements_event(agreement_id: str,
     """Record a dated event on an agreement (admin)."""
     data = Api(url, token).post(f"/api/agreements/{agreement_id}/events",
                                 {"kind": kind, "date": _date(on), "by": by, "note": note})
+    out.emit(data, as_json, _render_agreement)
+
+
+@agreements.command("note")
+def agreements_note(agreement_id: str,
+                    kind: Annotated[str, typer.Option(help="NOTICE_GIVEN, NOTICE_SUSPENDED…")],
+                    on: Annotated[str, typer.Option("--date", help="YYYY-MM-DD")],
+                    note: str = "", as_json: Json = False, url: Url = None,
+                    token: Token = None) -> None:
+    """Send a signed note of this party's act to the other parties' nodes (admin)."""
+    data = Api(url, token).post(f"/api/agreements/{agreement_id}/notes",
+                                {"kind": kind, "date": _date(on), "note": note})
     out.emit(data, as_json, _render_agreement)
 
 
@@ -277,3 +290,72 @@ def peer_outbox(as_json: Json = False, url: Url = None, token: Token = None) -> 
     out.emit(Api(url, token).get("/api/outbox"), as_json, lambda d: out.table(
         "outbox", ["partner", "pending", "delivered", "refused"],
         [[p, c["pending"], c["delivered"], c["refused"]] for p, c in d.items()]))
+
+
+def _render_requests(rows: list[dict[str, Any]]) -> None:
+    out.table("requests", ["id", "direction", "party", "state", "overdue", "subject"],
+              [[r["id"][:12], r["direction"], r["party"], r["state"], r["overdue"],
+                r.get("topic") or f"{r.get('item_id')} → {r.get('recipient')}"] for r in rows])
+
+
+@rfi.command("ask")
+def rfi_ask(to: Annotated[str, typer.Option(help="partner, alpha-3")],
+            topic: Annotated[str, typer.Option()], purpose: Annotated[str, typer.Option()],
+            deadline: Annotated[str, typer.Option(help="ISO 8601 date-time with zone")],
+            priority: Annotated[str, typer.Option(help="urgent, high or routine")] = "routine",
+            event: str = "", as_json: Json = False, url: Url = None,
+            token: Token = None) -> None:
+    """Ask a partner for information."""
+    data = Api(url, token).post("/api/rfis", {"to": to, "topic": topic, "event": event,
+                                              "priority": priority, "deadline": deadline,
+                                              "purpose": purpose})
+    out.emit(data, as_json, lambda r: out.console.print(f"RFI {r['id']} sent to {r['party']}"))
+
+
+@rfi.command("list")
+def rfi_list(direction: str | None = None, as_json: Json = False, url: Url = None,
+             token: Token = None) -> None:
+    """RFIs sent and received, with their state and deadlines."""
+    out.emit(Api(url, token).get("/api/rfis", direction=direction), as_json, _render_requests)
+
+
+@rfi.command("answer")
+def rfi_answer(rfi_id: str, answer: Annotated[str, typer.Option(help="answered or declined")],
+               reason: str = "", releases: Annotated[str | None, typer.Option(
+                   help="comma-separated release request ids")] = None,
+               as_json: Json = False, url: Url = None, token: Token = None) -> None:
+    """Answer an incoming RFI with releases already made, or decline it with a reason."""
+    ids = [r for r in (releases or "").split(",") if r]
+    data = Api(url, token).post(f"/api/rfis/{rfi_id}/answer",
+                                {"answer": answer, "reason": reason, "releases": ids})
+    out.emit(data, as_json, lambda r: out.console.print(f"RFI {r['id']}: {r['state']}"))
+
+
+@consent.command("request")
+def consent_request(item: Annotated[str, typer.Option(help="a received item's id")],
+                    to: Annotated[str, typer.Option(help="the party to pass it on to")],
+                    purpose: Annotated[str, typer.Option()], as_json: Json = False,
+                    url: Url = None, token: Token = None) -> None:
+    """Ask the originator's node for written consent to pass a received item on."""
+    data = Api(url, token).post("/api/consent-requests", {"item_id": item, "recipient": to,
+                                                          "purpose": purpose})
+    out.emit(data, as_json, lambda r: out.console.print(
+        f"consent request {r['id']} sent to {r['party']}"))
+
+
+@consent.command("requests")
+def consent_requests(direction: str | None = None, as_json: Json = False, url: Url = None,
+                     token: Token = None) -> None:
+    """Consent requests sent and received."""
+    out.emit(Api(url, token).get("/api/consent-requests", direction=direction), as_json,
+             _render_requests)
+
+
+@consent.command("answer")
+def consent_answer(request_id: str, grant: Annotated[bool, typer.Option("--grant/--decline")],
+                   reason: str = "", as_json: Json = False, url: Url = None,
+                   token: Token = None) -> None:
+    """Grant or decline a partner's request for consent (at the originator's node)."""
+    data = Api(url, token).post(f"/api/consent-requests/{request_id}/answer",
+                                {"grant": grant, "reason": reason})
+    out.emit(data, as_json, lambda r: out.console.print(f"consent {r['id']}: {r['state']}"))

@@ -60,20 +60,58 @@ def add_event(deps: Deps, user: User, agreement_id: str, data: dict[str, Any]) -
     """Append a dated event (notice, suspension, withdrawal...); history is never rewritten."""
     require(user, Role.ADMIN)
     with deps.uow() as uow:
-        agreement = uow.agreements.get(agreement_id)
-        if agreement is None:
-            raise NotFound(f"no agreement {agreement_id}")
-        try:
-            event = event_from(data)
-            changed = agreement.with_event(event)
-            agreement_from(agreement_to(changed), load_parties(uow))
-        except (CodecError, AgreementError) as exc:
-            raise Invalid(str(exc)) from exc
-        uow.agreements.put(changed)
-        record(uow, deps, user.username, "agreement.changed", f"agreement:{agreement_id}",
-               {"event": event.kind.value, "date": event.on.isoformat(), "by": event.by,
-                "note": event.note})
+        changed = append_event(uow, deps, user.username, agreement_id, data)
         uow.commit()
+    return changed
+
+
+def send_note(deps: Deps, user: User, agreement_id: str, data: dict[str, Any]) -> Agreement:
+    """A note of this node's party (notice, suspension, withdrawal): recorded here and sent,
+    signed, to every other party's node, whose copy of the agreement it updates."""
+    require(user, Role.ADMIN)
+    data = {**data, "by": deps.party}
+    with deps.uow() as uow:
+        changed = append_event(uow, deps, user.username, agreement_id, data)
+        for party in sorted(changed.parties - {deps.party}):
+            uow.outbox.enqueue(message_id=deps.ids(), peer=party, kind="note", at=deps.clock(),
+                               payload={"agreement": agreement_id, "event": data})
+        uow.commit()
+    return changed
+
+
+def apply_note(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | None:
+    """A partner's note: only the sending party may be the one that acted."""
+    try:
+        agreement_id, event = str(body["agreement"]), dict(body["event"])
+    except (KeyError, TypeError, ValueError):
+        return "malformed note"
+    if event.get("by") != sender:
+        return f"a note from {sender} can only record {sender}'s own act"
+    agreement = uow.agreements.get(agreement_id)
+    if agreement is None or sender not in agreement.parties:
+        return f"no agreement {agreement_id} with {sender} here"
+    try:
+        append_event(uow, deps, f"peer:{sender}", agreement_id, event)
+    except (Invalid, NotFound) as exc:
+        return exc.message
+    return None
+
+
+def append_event(uow: UnitOfWork, deps: Deps, actor: str, agreement_id: str,
+                 data: dict[str, Any]) -> Agreement:
+    agreement = uow.agreements.get(agreement_id)
+    if agreement is None:
+        raise NotFound(f"no agreement {agreement_id}")
+    try:
+        event = event_from(data)
+        changed = agreement.with_event(event)
+        agreement_from(agreement_to(changed), load_parties(uow))
+    except (CodecError, AgreementError) as exc:
+        raise Invalid(str(exc)) from exc
+    uow.agreements.put(changed)
+    record(uow, deps, actor, "agreement.changed", f"agreement:{agreement_id}",
+           {"event": event.kind.value, "date": event.on.isoformat(), "by": event.by,
+            "note": event.note})
     return changed
 
 

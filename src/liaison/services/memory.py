@@ -23,6 +23,7 @@ from liaison.domain.users import User
 from liaison.services.ports import (
     Conflict,
     OutboxMessage,
+    PartnerRequest,
     Peer,
     StoredConsent,
     StoredItem,
@@ -45,6 +46,7 @@ class MemoryState:
     peers: dict[str, Peer] = field(default_factory=dict)
     outbox: dict[str, OutboxMessage] = field(default_factory=dict)
     inbox: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
+    requests: dict[tuple[str, str], PartnerRequest] = field(default_factory=dict)
 
 
 def _add(table: dict[str, Any], key: str, value: Any, what: str) -> None:
@@ -291,6 +293,21 @@ class MemoryInbox:
         return max((v[0] for (s, _), v in self.s.inbox.items() if s == sender), default=0)
 
 
+class MemoryRequests:
+    def __init__(self, s: MemoryState) -> None:
+        self.s = s
+
+    def get(self, request_id: str, direction: str) -> PartnerRequest | None:
+        return self.s.requests.get((request_id, direction))
+
+    def put(self, request: PartnerRequest) -> None:
+        self.s.requests[request.id, request.direction] = request
+
+    def list(self, *, kind: str | None, direction: str | None) -> list[PartnerRequest]:
+        return [r for r in self.s.requests.values() if kind in (None, r.kind)
+                and direction in (None, r.direction)]
+
+
 class MemoryUnitOfWork:
     """Works on a copy of the shared state; ``commit`` publishes the copy."""
 
@@ -306,6 +323,7 @@ class MemoryUnitOfWork:
         self.users, self.tokens = MemoryUsers(s), MemoryTokens(s)
         self.audit, self.settings = MemoryAudit(s), MemorySettings(s)
         self.peers, self.outbox, self.inbox = MemoryPeers(s), MemoryOutbox(s), MemoryInbox(s)
+        self.requests = MemoryRequests(s)
         return self
 
     def commit(self) -> None:

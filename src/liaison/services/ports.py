@@ -79,6 +79,27 @@ class OutboxMessage:
     receipt: Mapping[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class PartnerRequest:
+    """A request for information (RFI) or for an originator's consent, either sent to a
+    partner (outgoing) or received from one (incoming). ``id`` is shared by both sides."""
+
+    id: str
+    kind: str  # rfi | consent
+    direction: str  # outgoing | incoming
+    party: str  # the other side
+    state: str  # open | answered | declined
+    data: Mapping[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+class RequestRepo(Protocol):
+    def get(self, request_id: str, direction: str) -> PartnerRequest | None: ...
+    def put(self, request: PartnerRequest) -> None: ...
+    def list(self, *, kind: str | None, direction: str | None) -> list[PartnerRequest]: ...
+
+
 class PeerRepo(Protocol):
     def get(self, party: str) -> Peer | None: ...
     def list(self) -> list[Peer]: ...
@@ -228,6 +249,8 @@ class UnitOfWork(Protocol):
     def outbox(self) -> OutboxRepo: ...
     @property
     def inbox(self) -> InboxRepo: ...
+    @property
+    def requests(self) -> RequestRepo: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from liaison.crypto.keys import verify_card
-from liaison.services.ports import OutboxMessage, Peer
+from liaison.services.ports import OutboxMessage, PartnerRequest, Peer
 from liaison.storage import tables as t
 from liaison.storage.repositories import insert
 
@@ -138,3 +138,40 @@ class SqlInbox:
         value = self.conn.execute(sa.select(sa.func.max(t.inbox.c.seq))
                                   .where(t.inbox.c.sender == sender)).scalar()
         return int(value or 0)
+
+
+class SqlRequests:
+    """Keyed by (id, direction): a node may be both ends of a test's loopback."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def get(self, request_id: str, direction: str) -> PartnerRequest | None:
+        row = self.conn.execute(sa.select(t.partner_requests).where(
+            t.partner_requests.c.id == _key(request_id, direction))).first()
+        return self._decode(row) if row else None
+
+    def put(self, request: PartnerRequest) -> None:
+        key = _key(request.id, request.direction)
+        self.conn.execute(t.partner_requests.delete().where(t.partner_requests.c.id == key))
+        self.conn.execute(t.partner_requests.insert(), {
+            "id": key, "kind": request.kind, "direction": request.direction,
+            "party": request.party, "state": request.state, "data": dict(request.data),
+            "created_at": request.created_at, "updated_at": request.updated_at})
+
+    def list(self, *, kind: str | None, direction: str | None) -> list[PartnerRequest]:
+        query = sa.select(t.partner_requests).order_by(t.partner_requests.c.created_at.desc())
+        if kind:
+            query = query.where(t.partner_requests.c.kind == kind)
+        if direction:
+            query = query.where(t.partner_requests.c.direction == direction)
+        return [self._decode(r) for r in self.conn.execute(query)]
+
+    @staticmethod
+    def _decode(r: Any) -> PartnerRequest:
+        return PartnerRequest(r.id.split(":", 1)[1], r.kind, r.direction, r.party, r.state,
+                              r.data, r.created_at, r.updated_at)
+
+
+def _key(request_id: str, direction: str) -> str:
+    return f"{direction[0]}:{request_id}"

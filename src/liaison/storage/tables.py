@@ -160,3 +160,15 @@ inbox = sa.Table(
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("received_at", UtcDateTime, nullable=False),
 )
+
+partner_requests = sa.Table(
+    "partner_requests", metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # rfi | consent
+    sa.Column("direction", sa.String(8), nullable=False),  # outgoing | incoming
+    sa.Column("party", sa.String(3), nullable=False),  # the other side
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("data", Json, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)

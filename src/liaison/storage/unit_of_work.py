@@ -7,7 +7,7 @@ from typing import Self
 
 import sqlalchemy as sa
 
-from liaison.storage.federation_repos import SqlInbox, SqlOutbox, SqlPeers
+from liaison.storage.federation_repos import SqlInbox, SqlOutbox, SqlPeers, SqlRequests
 from liaison.storage.people import SqlAudit, SqlSettings, SqlTokens, SqlUsers
 from liaison.storage.repositories import (
     PartyCache,
@@ -42,6 +42,7 @@ class SqlUnitOfWork:
         self.peers = SqlPeers(self.conn)
         self.outbox = SqlOutbox(self.conn)
         self.inbox = SqlInbox(self.conn)
+        self.requests = SqlRequests(self.conn)
         return self
 
     def commit(self) -> None:

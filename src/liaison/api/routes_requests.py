@@ -1,0 +1,86 @@
+"""Requests for information and for an originator's consent, between partners."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+from pydantic import Field
+
+from liaison.api.schemas import Body, plain
+from liaison.api.security import CurrentUser, NodeDeps
+from liaison.services import requests
+from liaison.services.ports import PartnerRequest
+
+router = APIRouter(prefix="/api", tags=["requests between partners"])
+Direction = Query(None, pattern="^(incoming|outgoing)$")
+
+
+class RfiIn(Body):
+    to: str = Field(min_length=3, max_length=3)
+    topic: str = Field(min_length=1, max_length=256)
+    event: str = Field(default="", max_length=500)
+    priority: str = Field(pattern="^(urgent|high|routine)$")
+    deadline: str = Field(description="ISO 8601 date-time with a time zone")
+    purpose: str = Field(min_length=1, max_length=2000)
+
+
+class RfiAnswerIn(Body):
+    answer: str = Field(pattern="^(answered|declined)$")
+    reason: str = Field(default="", max_length=4000)
+    releases: list[str] = Field(default=[], description="ids of releases made in answer")
+
+
+class ConsentRequestIn(Body):
+    item_id: str
+    recipient: str = Field(min_length=3, max_length=3)
+    purpose: str = Field(min_length=1, max_length=2000)
+
+
+class ConsentAnswerIn(Body):
+    grant: bool
+    reason: str = Field(default="", max_length=4000)
+
+
+def view(r: PartnerRequest, deps: Any) -> dict[str, Any]:
+    return {"id": r.id, "kind": r.kind, "direction": r.direction, "party": r.party,
+            "state": r.state, "overdue": requests.overdue(r, deps.clock()), **dict(r.data),
+            "created_at": r.created_at.isoformat(), "updated_at": r.updated_at.isoformat()}
+
+
+@router.post("/rfis", status_code=201, summary="Ask a partner for information")
+def ask(body: RfiIn, user: CurrentUser, deps: NodeDeps) -> dict[str, Any]:
+    return view(requests.ask(deps, user, plain(body)), deps)
+
+
+@router.get("/rfis", summary="Requests for information, sent and received")
+def rfis(user: CurrentUser, deps: NodeDeps,
+         direction: str | None = Direction) -> list[dict[str, Any]]:
+    return [view(r, deps) for r in requests.list_requests(deps, user, "rfi", direction)]
+
+
+@router.post("/rfis/{rfi_id}/answer", summary="Answer an RFI with releases, or decline it")
+def answer(rfi_id: str, body: RfiAnswerIn, user: CurrentUser,
+           deps: NodeDeps) -> dict[str, Any]:
+    return view(requests.answer_rfi(deps, user, rfi_id, body.answer, body.reason,
+                                    body.releases), deps)
+
+
+@router.post("/consent-requests", status_code=201,
+             summary="Ask the originator of a received item for written consent")
+def ask_consent(body: ConsentRequestIn, user: CurrentUser, deps: NodeDeps) -> dict[str, Any]:
+    return view(requests.request_consent(deps, user, body.item_id, body.recipient.upper(),
+                                         body.purpose), deps)
+
+
+@router.get("/consent-requests", summary="Consent requests, sent and received")
+def consent_requests(user: CurrentUser, deps: NodeDeps,
+                     direction: str | None = Direction) -> list[dict[str, Any]]:
+    return [view(r, deps) for r in requests.list_requests(deps, user, "consent", direction)]
+
+
+@router.post("/consent-requests/{request_id}/answer",
+             summary="Grant or decline consent (at the originator's node)")
+def answer_consent(request_id: str, body: ConsentAnswerIn, user: CurrentUser,
+                   deps: NodeDeps) -> dict[str, Any]:
+    return view(requests.answer_consent(deps, user, request_id, body.grant, body.reason), deps)

@@ -1,0 +1,242 @@
+"""Requests between partners, carried as signed messages: requests for information (RFI)
+and requests for an originator's written consent (third-party rule).
+
+32 CFR 117.19: an agreement commits no one to share — an RFI is answered by releases (each
+through the release engine and review) or declined with a reason; nothing is sent by the
+RFI itself. GSOMIA Art. 6: the consent answer comes back signed by the originator's node.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from liaison.domain.codec import CodecError, parse_date, parse_datetime
+from liaison.domain.release import Consent
+from liaison.domain.users import Role, User
+from liaison.services.agreements import load_parties
+from liaison.services.audit_trail import record
+from liaison.services.auth_roles import require
+from liaison.services.context import Deps
+from liaison.services.errors import Invalid, NotFound, Refused
+from liaison.services.items import whole_item
+from liaison.services.ports import PartnerRequest, StoredConsent, UnitOfWork
+
+PRIORITIES = ("urgent", "high", "routine")
+OFFICERS = (Role.RELEASE_OFFICER,)
+
+
+def _new(deps: Deps, kind: str, direction: str, party: str, data: dict[str, Any],
+         request_id: str | None = None) -> PartnerRequest:
+    now = deps.clock()
+    return PartnerRequest(request_id or deps.ids(), kind, direction, party, "open", data,
+                          now, now)
+
+
+def _send(uow: UnitOfWork, deps: Deps, party: str, kind: str, payload: dict[str, Any]) -> None:
+    uow.outbox.enqueue(message_id=deps.ids(), peer=party, kind=kind, payload=payload,
+                       at=deps.clock())
+
+
+# --- requests for information ----------------------------------------------------------
+
+
+def ask(deps: Deps, user: User, data: dict[str, Any]) -> PartnerRequest:
+    """Send an RFI (topic, event, priority, deadline, purpose) to a partner."""
+    require(user, Role.RELEASE_OFFICER, Role.ANALYST)
+    body = _rfi_body(deps, data)
+    with deps.uow() as uow:
+        if uow.peers.get(body["to"]) is None:
+            raise NotFound(f"no partner node {body['to']}: add it with `liaison peer add`")
+        rfi = _new(deps, "rfi", "outgoing", body["to"], {**body, "asked_by": user.username})
+        uow.requests.put(rfi)
+        _send(uow, deps, rfi.party, "rfi", {"id": rfi.id, **body})
+        record(uow, deps, user.username, "rfi.sent", f"rfi:{rfi.id}", body)
+        uow.commit()
+    return rfi
+
+
+def _rfi_body(deps: Deps, data: dict[str, Any]) -> dict[str, Any]:
+    to = str(data.get("to", "")).upper()
+    if to == deps.party or to not in _parties(deps):
+        raise Invalid(f"to: {to!r} is not a partner party")
+    if data.get("priority") not in PRIORITIES:
+        raise Invalid(f"priority: one of {', '.join(PRIORITIES)}")
+    try:
+        deadline = parse_datetime(data.get("deadline"), "deadline")
+    except CodecError as exc:
+        raise Invalid(str(exc)) from exc
+    if deadline <= deps.clock():
+        raise Invalid("deadline: must be in the future")
+    for name in ("topic", "purpose"):
+        if not str(data.get(name, "")).strip():
+            raise Invalid(f"{name}: required")
+    return {"to": to, "topic": str(data["topic"]), "event": str(data.get("event") or ""),
+            "priority": data["priority"], "deadline": deadline.isoformat(),
+            "purpose": str(data["purpose"])}
+
+
+def _parties(deps: Deps) -> set[str]:
+    with deps.uow() as uow:
+        return set(load_parties(uow))
+
+
+def answer_rfi(deps: Deps, user: User, rfi_id: str, answer: str, reason: str,
+               releases: list[str]) -> PartnerRequest:
+    """Answer an incoming RFI with releases already made, or decline it with a reason."""
+    require(user, *OFFICERS)
+    if answer not in ("answered", "declined"):
+        raise Invalid("answer: 'answered' or 'declined'")
+    if answer == "declined" and not reason.strip():
+        raise Invalid("a declined RFI states its reason")
+    with deps.uow() as uow:
+        rfi = _open(uow, rfi_id, "rfi")
+        for rid in releases:
+            req = uow.releases.get(rid)
+            if req is None or req.state.value != "released" or req.recipient != rfi.party:
+                raise Invalid(f"release {rid} is not a release to {rfi.party}")
+        done = replace(rfi, state=answer, updated_at=deps.clock(),
+                       data={**rfi.data, "reason": reason, "releases": releases,
+                             "answered_by": user.username})
+        uow.requests.put(done)
+        _send(uow, deps, rfi.party, "rfi_answer", {"id": rfi.id, "state": answer,
+                                                   "reason": reason, "releases": releases})
+        record(uow, deps, user.username, f"rfi.{answer}", f"rfi:{rfi.id}", {"reason": reason})
+        uow.commit()
+    return done
+
+
+def _open(uow: UnitOfWork, request_id: str, kind: str) -> PartnerRequest:
+    req = uow.requests.get(request_id, "incoming")
+    if req is None or req.kind != kind:
+        raise NotFound(f"no incoming {kind} {request_id}")
+    if req.state != "open":
+        raise Refused(f"{kind} {request_id} is already {req.state}")
+    return req
+
+
+def list_requests(deps: Deps, user: User, kind: str, direction: str | None,
+                  ) -> list[PartnerRequest]:
+    require(user, Role.RELEASE_OFFICER, Role.ANALYST, Role.REVIEWER)
+    with deps.uow() as uow:
+        return uow.requests.list(kind=kind, direction=direction)
+
+
+def overdue(request: PartnerRequest, now: datetime) -> bool:
+    deadline = request.data.get("deadline")
+    return request.state == "open" and bool(deadline) and \
+        datetime.fromisoformat(str(deadline)) < now
+
+
+# --- consent across nodes ------------------------------------------------------------
+
+
+def request_consent(deps: Deps, user: User, item_id: str, recipient: str,
+                    purpose: str) -> PartnerRequest:
+    """Ask the originator of a received item for written consent to pass it on."""
+    require(user, Role.RELEASE_OFFICER)
+    item = whole_item(deps, user, item_id)
+    others = sorted({p.label.originator for p in item.portions} - {deps.party})
+    if not others:
+        raise Invalid(f"item {item_id} originated here: no consent is needed")
+    if not purpose.strip():
+        raise Invalid("purpose: a consent request names its purpose (GSOMIA Art. 6)")
+    originator = others[0]
+    original_id = item_id.rsplit("@", 1)[0]
+    with deps.uow() as uow:
+        req = _new(deps, "consent", "outgoing", originator, {
+            "item_id": item_id, "original_item_id": original_id, "recipient": recipient,
+            "purpose": purpose, "asked_by": user.username})
+        uow.requests.put(req)
+        _send(uow, deps, originator, "consent_request", {
+            "id": req.id, "item_id": original_id, "recipient": recipient, "purpose": purpose})
+        record(uow, deps, user.username, "consent.requested", f"item:{item_id}",
+               {"originator": originator, "recipient": recipient, "purpose": purpose})
+        uow.commit()
+    return req
+
+
+def answer_consent(deps: Deps, user: User, request_id: str, grant: bool,
+                   reason: str) -> PartnerRequest:
+    """The originator's answer, signed by this node and sent back."""
+    require(user, *OFFICERS)
+    with deps.uow() as uow:
+        req = _open(uow, request_id, "consent")
+        if uow.items.get(str(req.data["item_id"])) is None:
+            raise NotFound(f"no item {req.data['item_id']} originated here")
+        state = "granted" if grant else "declined"
+        done = replace(req, state=state, updated_at=deps.clock(),
+                       data={**req.data, "reason": reason, "answered_by": user.username})
+        uow.requests.put(done)
+        _send(uow, deps, req.party, "consent_answer", {
+            "id": req.id, "granted": grant, "reason": reason, "granted_by": user.username,
+            "granted_on": deps.clock().date().isoformat()})
+        record(uow, deps, user.username, f"consent.{state}", f"item:{req.data['item_id']}",
+               {"to": req.party, "recipient": req.data["recipient"], "reason": reason})
+        uow.commit()
+    return done
+
+
+# --- appliers (messages from partners) -----------------------------------------------
+
+
+def apply_rfi(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | None:
+    try:
+        rfi = _new(deps, "rfi", "incoming", sender, {k: body[k] for k in (
+            "topic", "event", "priority", "deadline", "purpose")}, str(body["id"]))
+    except (KeyError, TypeError):
+        return "malformed RFI"
+    uow.requests.put(rfi)
+    return None
+
+
+def apply_rfi_answer(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | None:
+    return _close(uow, deps, sender, body, "rfi", str(body.get("state", "")),
+                  {"reason": body.get("reason", ""), "releases": body.get("releases", [])})
+
+
+def apply_consent_request(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | None:
+    try:
+        req = _new(deps, "consent", "incoming", sender, {k: str(body[k]) for k in (
+            "item_id", "recipient", "purpose")}, str(body["id"]))
+    except (KeyError, TypeError):
+        return "malformed consent request"
+    uow.requests.put(req)
+    return None
+
+
+def apply_consent_answer(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | None:
+    """A granted answer becomes a recorded consent naming grantee and purpose."""
+    req = uow.requests.get(str(body.get("id")), "outgoing")
+    if req is None or req.party != sender or req.kind != "consent":
+        return "no consent request of ours matches this answer"
+    granted = body.get("granted") is True
+    reason = _close(uow, deps, sender, body, "consent", "granted" if granted else "declined",
+                    {"reason": body.get("reason", "")})
+    if reason or not granted:
+        return reason
+    try:
+        consent = Consent(sender, str(req.data["recipient"]), str(req.data["item_id"]),
+                          str(req.data["purpose"]), f"{sender}: {body['granted_by']}",
+                          parse_date(body["granted_on"], "granted_on"))
+    except (KeyError, CodecError) as exc:
+        return f"malformed consent answer: {exc}"
+    uow.consents.add(StoredConsent(deps.ids(), consent, f"peer:{sender}", deps.clock()))
+    return None
+
+
+def _close(uow: UnitOfWork, deps: Deps, sender: str, body: Any, kind: str, state: str,
+           extra: dict[str, Any]) -> str | None:
+    req = uow.requests.get(str(body.get("id")), "outgoing")
+    if req is None or req.party != sender or req.kind != kind:
+        return f"no {kind} of ours matches this answer"
+    if state not in ("answered", "declined", "granted"):
+        return f"unknown answer {state!r}"
+    uow.requests.put(replace(req, state=state, updated_at=deps.clock(),
+                             data={**req.data, **extra}))
+    return None
+
+
+APPLIERS = {"rfi": apply_rfi, "rfi_answer": apply_rfi_answer,
+            "consent_request": apply_consent_request, "consent_answer": apply_consent_answer}
