@@ -156,3 +156,48 @@ def test_termination_note_updates_the_partner(pair: tuple[NodeProcess, NodeProce
     wait_for(lambda: jpn_state() == "NOTICE_GIVEN", what="note at JPN")
     last = jpn.call("GET", "/api/agreements/KOR-JPN-GSOMIA")["events"][-1]
     assert (last["kind"], last["by"]) == ("NOTICE_GIVEN", "KOR")
+
+
+@pytest.fixture
+def trio(tmp_path: Path) -> Iterator[tuple[NodeProcess, NodeProcess, NodeProcess]]:
+    nodes = [NodeProcess(p, tmp_path) for p in ("KOR", "USA", "JPN")]
+    prints = {n.party: n.init() for n in nodes}
+    for node in nodes:
+        node.start()
+        node.login()
+    for a in nodes:
+        for b in nodes:
+            if a is not b:
+                a.trust(b, prints[b.party])
+    for name, roles in STAFF.items():
+        nodes[0].call("POST", "/api/users", json={"username": name, "roles": roles,
+                                                  "clearance": "군사I급비밀",
+                                                  "password": PASSWORD})
+    yield nodes[0], nodes[1], nodes[2]
+    for node in nodes:
+        node.stop()
+
+
+def test_tisa_relay_through_the_us_hub(trio: tuple[NodeProcess, NodeProcess,
+                                                   NodeProcess]) -> None:
+    """DOMAIN Protection 6: under TISA (2015, before the KOR–JPN GSOMIA) KOR → JPN goes
+    through the US hub, which forwards within scope; JPN records KOR as the originator."""
+    kor, usa, jpn = trio
+    tokens = {n: kor.login(n) for n in STAFF}
+    kor.call("POST", "/api/items", tokens["kim"], json=ITEM)
+    req = kor.call("POST", "/api/releases", tokens["lee"], json={
+        "item_id": "R1", "recipient": "JPN", "purpose": "TISA warning", "on": "2015-06-01"})
+    assert req["decision"]["route"] == ["USA"]
+    for reviewer in ("park", "choi"):
+        req = kor.call("POST", f"/api/releases/{req['id']}/reviews", tokens[reviewer],
+                       json={"approve": True})
+    assert req["state"] == "released"
+    got = wait_for(lambda: _item(jpn, "R1@KOR"), what="relayed delivery at JPN")
+    lab = got["portions"][0]["label"]
+    assert (lab["originator"], lab["classification"]) == ("KOR", "極秘")
+    relayed = [r for r in usa.call("GET", "/api/audit", params={"limit": 1000})
+               if r["action"] == "release.relayed"]
+    assert relayed
+    assert _item(usa, "R1@KOR") is None  # the hub forwards; it keeps no copy
+    ledger = jpn.call("GET", "/api/audit", params={"limit": 1000})
+    assert any(r["action"] == "envelope.received" for r in ledger)

@@ -178,3 +178,20 @@ def test_no_equivalent_level_is_refused_in_the_receipt(nodes: tuple[Node, Node, 
     assert "no equivalent" in results[0].reason
     assert jpn.items() == 0
     assert kor.state.outbox[msg.id].state == "refused"
+
+
+def test_direct_sending_under_an_arrangement_is_refused(nodes: tuple[Node, Node, Node]) -> None:
+    """DOMAIN Protection 6: under TISA, KOR → JPN transfers go through the hub."""
+    kor, jpn, _ = nodes
+    with kor.deps.uow() as uow:
+        msg = federation.enqueue(uow, kor.deps, "JPN", "release", {
+            "item": item_to(item(label("군사II급비밀", rel_to={"JPN", "USA"}))),
+            "agreement": "TISA-2014"})
+        uow.commit()
+    header, wire = federation.seal_batch(kor.deps, kor.state.peers["JPN"], [msg])
+    answer = federation.receive(jpn.deps, wire, APPLIERS)
+    result = federation.settle_receipt(kor.deps, kor.state.peers["JPN"], header, [msg],
+                                       answer)[0]
+    assert result.outcome == "refused"
+    assert "through the hub USA" in result.reason
+    assert jpn.items() == 0

@@ -7,12 +7,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from liaison.domain.agreements import Agreement, status_at
+from liaison.domain.agreements import Agreement, AgreementKind, status_at
 from liaison.domain.codec import CodecError, item_from
 from liaison.domain.items import Item, Portion
 from liaison.domain.labels import Category, CategoryType, Label, LabelError, Party
 from liaison.domain.ledger import Direction, LedgerEntry
 from liaison.services.agreements import load_parties
+from liaison.services.audit_trail import record
 from liaison.services.context import Deps
 from liaison.services.ports import Conflict, StoredItem, UnitOfWork
 
@@ -24,17 +25,25 @@ def received_id(item_id: str, sender: str) -> str:
 
 
 def apply_release(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | None:
-    """Store a released item; the refusal reason, or ``None`` when accepted."""
+    """Store a released item (or, at a hub, forward it); the refusal reason, or ``None``
+    when accepted."""
     parties = load_parties(uow)
     try:
-        agreement = _agreement(uow, deps, sender, str(body["agreement"]))
-        item = item_from(body["item"], parties, sender, "item")
-    except (CodecError, KeyError, TypeError) as exc:
+        final, origin = str(body.get("recipient") or deps.party), str(body.get("origin") or
+                                                                     sender)
+        agreement = _agreement(uow, deps, origin, str(body["agreement"]))
+        item = item_from(body["item"], parties, origin, "item")
+    except (CodecError, KeyError, TypeError, AttributeError) as exc:
         return f"malformed release: {exc}"
     if isinstance(agreement, str):
         return agreement
+    route = _route_problem(agreement, sender, origin, final, deps.party)
+    if route:
+        return route
+    if final != deps.party:
+        return _relay(uow, deps, sender, body, agreement, item, final)
     try:
-        local = remark(item, parties[sender], agreement, parties[deps.party])
+        local = remark(item, parties[origin], agreement, parties[deps.party])
     except LabelError as exc:
         return str(exc)
     own = parties[deps.party].scheme
@@ -45,8 +54,40 @@ def apply_release(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | 
         return f"item {local.id} was already received"
     top = max(local.portions, key=lambda p: own.level(p.label.classification).rank)
     level = agreement.table.common_name(deps.party, top.label.classification) or "UNCLASSIFIED"
-    uow.ledger.add(LedgerEntry(agreement.id, sender, Direction.RECEIVED, level,
+    uow.ledger.add(LedgerEntry(agreement.id, origin, Direction.RECEIVED, level,
                                item.discipline.value, local.id, deps.clock()))
+    return None
+
+
+def _route_problem(agreement: Agreement, sender: str, origin: str, final: str,
+                   me: str) -> str | None:
+    """DOMAIN Protection 6: under an arrangement with a hub, transfers between the other
+    parties go through the hub; only the hub relays."""
+    hub = agreement.hub
+    if agreement.kind is not AgreementKind.ARRANGEMENT or hub in (origin, final):
+        return None if origin == sender and final == me else \
+            f"{agreement.id} carries no relay: only a hub forwards"
+    if final == me and sender != hub:
+        return f"under {agreement.id} transfers from {origin} come through the hub {hub}"
+    if final != me and (me != hub or final not in agreement.parties):
+        return f"this node is not {agreement.id}'s hub; it forwards nothing"
+    return None
+
+
+def _relay(uow: UnitOfWork, deps: Deps, sender: str, body: Any, agreement: Agreement,
+           item: Item, final: str) -> str | None:
+    """At the hub: forward only within the arrangement's scope and only what its
+    originator sent for relay (the originator's consent) — DOMAIN Protection 6."""
+    if not agreement.scope.covers_topic(item.topic):
+        return f"topic {item.topic!r} is outside {agreement.id}'s scope; not forwarded"
+    others = sorted({p.label.originator for p in item.portions} - {sender, deps.party})
+    if others:
+        return (f"portions originated by {', '.join(others)} need their consent; "
+                f"the hub forwards only with the originator's consent")
+    uow.outbox.enqueue(message_id=deps.ids(), peer=final, kind="release", at=deps.clock(),
+                       payload={**body, "origin": sender, "relayed_by": deps.party})
+    record(uow, deps, "federation", "release.relayed", f"item:{item.id}",
+           {"from": sender, "to": final, "agreement": agreement.id})
     return None
 
 
