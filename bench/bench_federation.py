@@ -52,7 +52,8 @@ def setup(root: Path, party: str) -> tuple[str, str]:
 
 
 def serve(data: str, p: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([*CLI, "serve", "--data-dir", data, "--port", str(p)],
+    proc = subprocess.Popen([*CLI, "serve", "--data-dir", data, "--port", str(p),
+                             "--federation-port", str(port())],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(300):
         try:

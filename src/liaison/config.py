@@ -27,12 +27,13 @@ class Settings:
     # DOMAIN: "The cut-off day (is the 90th day inclusive?) is a setting" (I: inclusive).
     notice_cutoff_inclusive: bool = True
     login_attempts_per_minute: int = 10
-    public_url: str = ""  # how partners reach this node; empty: http://host:port
+    public_url: str = ""  # how partners reach the federation listener; empty: https://host:fport
+    federation_port: int = 8471  # mutual TLS 1.3 listener for partners' envelopes
     outbox_batch: int = 256  # messages per envelope (one signature and encryption each)
 
     @property
     def address(self) -> str:
-        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+        return (self.public_url or f"https://{self.host}:{self.federation_port}").rstrip("/")
 
     @property
     def effective_database_url(self) -> str:
@@ -47,6 +48,7 @@ class Settings:
             "data_dir": Path, "database_url": str, "host": str, "port": int,
             "session_hours": int, "notice_cutoff_inclusive": _flag,
             "login_attempts_per_minute": int, "public_url": str, "outbox_batch": int,
+            "federation_port": int,
         }
         for name, read in readers.items():
             raw = env.get("LIAISON_" + name.upper())

@@ -39,6 +39,7 @@ class NodeProcess:
     party: str
     root: Path
     port: int = field(default_factory=free_port)
+    federation_port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     token: str = ""
 
@@ -61,7 +62,8 @@ class NodeProcess:
     def start(self, env: dict[str, str] | None = None) -> None:
         with (Path(self.data) / "serve.log").open("ab") as log:
             self.proc = subprocess.Popen([*CLI, "serve", "--data-dir", self.data, "--port",
-                                          str(self.port)], stdout=log,
+                                          str(self.port), "--federation-port",
+                                          str(self.federation_port)], stdout=log,
                                          stderr=subprocess.STDOUT,
                                          env={**os.environ, **(env or {})})
         deadline = time.monotonic() + 30

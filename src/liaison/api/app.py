@@ -32,7 +32,8 @@ def create_app(node: Node, *, send: bool = True) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.transport = HttpTransport()
+        ring = node.deps.keyring
+        app.state.transport = HttpTransport(ring.tls_files if ring else None)
         task = None
         if send and node.deps.keyring is not None:
             sender = OutboxSender(node.deps, app.state.transport)
@@ -53,13 +54,12 @@ def create_app(node: Node, *, send: bool = True) -> FastAPI:
         docs_url="/api/docs", openapi_url="/api/openapi.json", redoc_url=None,
     )
     app.state.deps = node.deps
-    app.state.appliers = {"release": receiving.apply_release,
-                          "note": agreements.apply_note, **requests.APPLIERS}
+    app.state.trust_hooks = []  # called with a partner's certificate PEM when it is added
     app.state.login_throttle = LoginThrottle(node.settings.login_attempts_per_minute)
     errors.install(app)
     for module in (routes_auth, routes_agreements, routes_items, routes_releases, routes_audit):
         app.include_router(module.router)
-    app.include_router(routes_federation.public)
+    app.include_router(routes_federation.card_router)
     app.include_router(routes_federation.admin)
     app.include_router(routes_requests.router)
 
@@ -67,4 +67,16 @@ def create_app(node: Node, *, send: bool = True) -> FastAPI:
     def health() -> dict[str, Any]:
         return {"status": "ok", "party": node.deps.party, "version": __version__}
 
+    return app
+
+
+def create_federation_app(node: Node) -> FastAPI:
+    """The partners' door: only the inbox, served over mutual TLS 1.3 (see ``serve``)."""
+    app = FastAPI(title=f"Liaison federation {node.deps.party}", docs_url=None,
+                  redoc_url=None, openapi_url=None)
+    app.state.deps = node.deps
+    app.state.appliers = {"release": receiving.apply_release,
+                          "note": agreements.apply_note, **requests.APPLIERS}
+    errors.install(app)
+    app.include_router(routes_federation.inbox_router)
     return app

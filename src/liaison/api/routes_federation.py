@@ -18,17 +18,18 @@ from liaison.services import federation
 from liaison.services.errors import Invalid, ServiceError
 from liaison.services.ports import Peer
 
-public = APIRouter(prefix="/federation/v1", tags=["federation (node to node)"])
+card_router = APIRouter(prefix="/federation/v1", tags=["federation (node to node)"])
+inbox_router = APIRouter(prefix="/federation/v1", tags=["federation (node to node)"])
 admin = APIRouter(prefix="/api", tags=["partners"])
 
 
-@public.get("/card", summary="This node's card, signed by its identity key")
+@card_router.get("/card", summary="This node's card, signed by its identity key")
 def card(deps: NodeDeps) -> dict[str, Any]:
     ring = federation.keyring(deps)
     return asdict(ring.card(deps.party, deps.address, deps.clock()))
 
 
-@public.post("/inbox", summary="Deliver a signed, encrypted batch; answers a signed receipt",
+@inbox_router.post("/inbox", summary="Deliver a signed, encrypted batch; answers a signed receipt",
              response_class=Response)
 async def inbox(request: Request, deps: NodeDeps) -> Response:
     wire = await request.body()
@@ -72,6 +73,8 @@ async def add_peer(body: PeerIn, request: Request, user: CurrentUser,
         raise ServiceError(f"cannot fetch the node card: {exc}") from exc
     peer = await asyncio.to_thread(federation.add_peer, deps, user, body.party.upper(),
                                    body.address, body.fingerprint, card_data)
+    for hook in request.app.state.trust_hooks:
+        hook(peer.card.tls_cert)
     return peer_view(peer)
 
 

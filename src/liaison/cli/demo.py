@@ -103,10 +103,12 @@ def _start(node: DemoNode, console: Console) -> None:
     with resources.as_file(seed) as seed_path:
         _liaison("import", str(seed_path), "--data-dir", data)
     port = node.url.rsplit(":", 1)[1]
-    log = (node.data_dir / "serve.log").open("wb")
-    node.process = subprocess.Popen(
-        [sys.executable, "-m", "liaison.cli.main", "serve", "--data-dir", data,
-         "--port", port], stdout=log, stderr=subprocess.STDOUT)
+    federation_port = str(_free_port())
+    with (node.data_dir / "serve.log").open("wb") as log:
+        node.process = subprocess.Popen(
+            [sys.executable, "-m", "liaison.cli.main", "serve", "--data-dir", data,
+             "--port", port, "--federation-port", federation_port], stdout=log,
+            stderr=subprocess.STDOUT)
 
 
 def _wait_healthy(node: DemoNode, timeout: float = 30.0) -> None:

@@ -103,22 +103,24 @@ def keys_rotate(data_dir: DataDir = None,
 
 def serve(data_dir: DataDir = None, database_url: DatabaseUrl = None,
           host: Annotated[str | None, typer.Option(help="default 127.0.0.1")] = None,
-          port: Annotated[int | None, typer.Option(help="default 8470")] = None) -> None:
-    """Run the node's HTTP API until stopped."""
-    import uvicorn
-
-    from liaison.api.app import create_app
+          port: Annotated[int | None, typer.Option(help="API port, default 8470")] = None,
+          federation_port: Annotated[int | None, typer.Option(
+              help="mutual-TLS port for partners, default 8471")] = None) -> None:
+    """Run the node: its HTTP API and its federation listener, until stopped."""
     from liaison.bootstrap import NodeNotInitialised, build_node
+    from liaison.federation.listeners import run
 
-    settings = settings_for(data_dir, database_url, host=host, port=port)
+    settings = settings_for(data_dir, database_url, host=host, port=port,
+                            federation_port=federation_port)
     try:
         node = build_node(settings)
     except NodeNotInitialised as exc:
         fail(str(exc), 2)
         return
     url = f"http://{settings.host}:{settings.port}"
-    console.print(f"node {node.deps.party} serving {url} (API docs {url}/api/docs)")
-    uvicorn.run(create_app(node), host=settings.host, port=settings.port, log_level="warning")
+    console.print(f"node {node.deps.party} serving {url} (API docs {url}/api/docs); "
+                  f"partners reach {settings.address} (mutual TLS 1.3)")
+    run(node)
 
 
 def import_(files: Annotated[list[Path], typer.Argument(help="YAML or JSON documents")],

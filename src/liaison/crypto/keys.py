@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from liaison.crypto.envelope import key_id, raw_public
+from liaison.crypto.tls import cert_sha256
 
 CARD_DOMAIN = b"liaison node card v1\x00"
 
@@ -58,6 +59,7 @@ class Card:
     encryption_keys: tuple[PublicKeyInfo, ...]
     tls_cert_sha256: str = ""
     issued: str = ""
+    tls_cert: str = ""  # PEM of the federation listener's certificate (pinned by partners)
     signature: str = field(default="", compare=False)
 
     @property
@@ -82,8 +84,6 @@ def public_info(key: Ed25519PublicKey | X25519PublicKey, created: datetime,
 
 
 def sign_card(card: Card, identity: Ed25519PrivateKey) -> Card:
-    from dataclasses import replace
-
     return replace(card, signature=b64(identity.sign(CARD_DOMAIN + card.body())))
 
 
@@ -95,7 +95,8 @@ def verify_card(data: dict[str, Any], expected_fingerprint: str) -> Card:
             data["party"], data["address"], data["identity"],
             tuple(PublicKeyInfo(**k) for k in data["signing_keys"]),
             tuple(PublicKeyInfo(**k) for k in data["encryption_keys"]),
-            data.get("tls_cert_sha256", ""), data.get("issued", ""), data["signature"])
+            data.get("tls_cert_sha256", ""), data.get("issued", ""),
+            signature=data["signature"], tls_cert=data.get("tls_cert", ""))
         identity = Ed25519PublicKey.from_public_bytes(base64.b64decode(card.identity))
     except (KeyError, TypeError, ValueError) as exc:
         raise KeyError_(f"malformed node card: {exc}") from exc
@@ -106,6 +107,8 @@ def verify_card(data: dict[str, Any], expected_fingerprint: str) -> Card:
         identity.verify(base64.b64decode(card.signature), CARD_DOMAIN + card.body())
     except (InvalidSignature, ValueError) as exc:
         raise KeyError_("the card's signature does not verify") from exc
+    if card.tls_cert and cert_sha256(card.tls_cert.encode()) != card.tls_cert_sha256:
+        raise KeyError_("the card's TLS certificate does not match its stated digest")
     return card
 
 

@@ -28,8 +28,13 @@ from liaison.crypto.keys import (
     public_info,
     sign_card,
 )
+from liaison.crypto.tls import cert_sha256, self_signed
 
 MANIFEST = "keys.json"
+
+
+def fingerprint_of(identity: Ed25519PrivateKey) -> str:
+    return key_id(raw_public(identity.public_key()))
 
 
 def _write_private(path: Path, pem: bytes) -> None:
@@ -58,6 +63,9 @@ class Keystore:
         store._identity = identity
         store._manifest = {"signing": [], "encryption": []}
         store._add_pair(now)
+        key_pem, cert_pem = self_signed(fingerprint_of(identity), [], now)
+        _write_private(directory / "tls.key", key_pem)
+        (directory / "tls.crt").write_bytes(cert_pem)
         return store
 
     @classmethod
@@ -111,7 +119,7 @@ class Keystore:
 
     @property
     def fingerprint(self) -> str:
-        return key_id(raw_public(self.identity.public_key()))
+        return fingerprint_of(self.identity)
 
     def current(self, kind: str, now: datetime) -> PublicKeyInfo:
         usable = [i for i in self._manifest[kind] if i.usable(now)]
@@ -139,9 +147,16 @@ class Keystore:
     def _read(self, key_id: str) -> bytes:
         return (self.dir / f"{key_id}.pem").read_bytes()
 
-    def card(self, party: str, address: str, now: datetime, tls_sha256: str = "") -> Card:
+    @property
+    def tls_files(self) -> tuple[Path, Path]:
+        """(certificate, private key) of the federation listener and client."""
+        return self.dir / "tls.crt", self.dir / "tls.key"
+
+    def card(self, party: str, address: str, now: datetime) -> Card:
         ident: Ed25519PublicKey = self.identity.public_key()
+        cert = self.tls_files[0].read_bytes() if self.tls_files[0].exists() else b""
         card = Card(party, address, b64(raw_public(ident)),
                     tuple(self._manifest["signing"]), tuple(self._manifest["encryption"]),
-                    tls_sha256, now.isoformat())
+                    cert_sha256(cert) if cert else "", now.isoformat(),
+                    tls_cert=cert.decode())
         return sign_card(card, self.identity)

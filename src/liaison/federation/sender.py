@@ -56,6 +56,6 @@ class OutboxSender:
     async def _send(self, peer: Peer, messages: list[OutboxMessage]) -> None:
         header, wire = await asyncio.to_thread(federation.seal_batch, self.deps, peer,
                                                messages)
-        answer = await self.transport.send(peer.address, wire)
+        answer = await self.transport.send(peer, wire)
         await asyncio.to_thread(federation.settle_receipt, self.deps, peer, header, messages,
                                 answer)

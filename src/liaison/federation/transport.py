@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import ssl
+from pathlib import Path
 from typing import Any
 
 import httpx
+
+from liaison.federation.tls import client_context
+from liaison.services.ports import Peer
 
 INBOX = "/federation/v1/inbox"
 CARD = "/federation/v1/card"
@@ -15,15 +20,32 @@ class TransportError(Exception):
 
 
 class HttpTransport:
-    def __init__(self, timeout: float = 30.0) -> None:
-        self.client = httpx.AsyncClient(timeout=timeout)
+    """Cards over the partner's public API; envelopes over mutual TLS 1.3 to the
+    federation address in its card, pinned to the certificate in its card."""
 
-    async def send(self, address: str, wire: bytes) -> bytes:
+    def __init__(self, tls_files: tuple[Path, Path] | None, timeout: float = 30.0) -> None:
+        self.tls_files, self.timeout = tls_files, timeout
+        self.client = httpx.AsyncClient(timeout=timeout)
+        self._pinned: dict[tuple[str, str], httpx.AsyncClient] = {}
+
+    def _for(self, peer: Peer) -> httpx.AsyncClient:
+        if not peer.address.startswith("https://"):
+            return self.client
+        key = (peer.party, peer.card.tls_cert_sha256)
+        if key not in self._pinned:
+            if self.tls_files is None:
+                raise TransportError("this node has no TLS certificate: run `liaison init`")
+            ctx = client_context(*self.tls_files, peer.card.tls_cert)
+            self._pinned[key] = httpx.AsyncClient(verify=ctx, timeout=self.timeout)
+        return self._pinned[key]
+
+    async def send(self, peer: Peer, wire: bytes) -> bytes:
+        address = peer.address
         try:
-            response = await self.client.post(address + INBOX, content=wire, headers={
+            response = await self._for(peer).post(address + INBOX, content=wire, headers={
                 "Content-Type": "application/octet-stream"})
-        except httpx.HTTPError as exc:
-            raise TransportError(f"{address}: {exc.__class__.__name__}") from exc
+        except (httpx.HTTPError, ssl.SSLError) as exc:
+            raise TransportError(f"{address}: {exc.__class__.__name__}: {exc}") from exc
         if response.status_code != 200:
             raise TransportError(f"{address} answered {response.status_code}: "
                                  f"{response.text[:300]}")
@@ -39,4 +61,5 @@ class HttpTransport:
         return data
 
     async def close(self) -> None:
-        await self.client.aclose()
+        for client in (self.client, *self._pinned.values()):
+            await client.aclose()

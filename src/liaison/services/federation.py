@@ -67,7 +67,9 @@ def add_peer(deps: Deps, user: User, party: str, address: str, fingerprint: str,
         raise Refused(f"the card at {address} is for {card.party}, not {party}")
     if party == deps.party:
         raise Invalid("a node is not its own partner")
-    peer = Peer(party, address.rstrip("/"), card.fingerprint, card, deps.clock())
+    # Envelopes go to the federation address the partner states in its signed card.
+    peer = Peer(party, (card.address or address).rstrip("/"), card.fingerprint, card,
+                deps.clock())
     with deps.uow() as uow:
         uow.peers.put(peer)
         record(uow, deps, user.username, "peer.added", f"peer:{party}",
