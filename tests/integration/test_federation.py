@@ -201,3 +201,35 @@ def test_tisa_relay_through_the_us_hub(trio: tuple[NodeProcess, NodeProcess,
     assert _item(usa, "R1@KOR") is None  # the hub forwards; it keeps no copy
     ledger = jpn.call("GET", "/api/audit", params={"limit": 1000})
     assert any(r["action"] == "envelope.received" for r in ledger)
+
+
+def test_regrade_compromise_and_destruction_travel_back(
+        pair: tuple[NodeProcess, NodeProcess]) -> None:
+    """GSOMIA Art. 7: the originator's level change re-marks the copy; DOMAIN Protection 4
+    and 5: compromise and destruction are reported to the originator."""
+    kor, jpn = pair
+    release(kor, ITEM, "JPN")
+    wait_for(lambda: _item(jpn, "R1@KOR"), what="delivery")
+    lee = kor.login("lee")
+    kor.call("POST", "/api/items/R1/regrade", lee, json={
+        "portion_id": "p1", "level": "군사III급비밀", "reason": "source protected"})
+
+    def jpn_level() -> str:
+        got = _item(jpn, "R1@KOR") or {}
+        return str(got["portions"][0]["label"]["classification"]) if got else ""
+
+    wait_for(lambda: jpn_level() == "秘", what="re-marked copy at JPN")
+    jpn.call("POST", "/api/users", json={"username": "sato", "roles": ["release_officer"],
+                                         "clearance": "特定秘密", "password": PASSWORD})
+    sato = jpn.login("sato")
+    jpn.call("POST", "/api/items/R1@KOR/reports", sato, json={
+        "kind": "compromise", "description": "laptop lost in transit",
+        "measures": "investigation opened"})
+    jpn.call("POST", "/api/items/R1@KOR/reports", sato, json={
+        "kind": "destruction", "description": "no longer needed",
+        "measures": "shredded, witness Tanaka"})
+    assert _item(jpn, "R1@KOR") is None
+    got = wait_for(lambda: len(r := kor.call("GET", "/api/reports", lee)) == 2 and r,
+                   what="reports at KOR")
+    assert {r["kind"] for r in got} == {"compromise", "destruction"}
+    assert {r["item_id"] for r in got} == {"R1"}

@@ -24,7 +24,7 @@ from liaison.api.security import LoginThrottle
 from liaison.bootstrap import Node
 from liaison.federation.sender import OutboxSender
 from liaison.federation.transport import HttpTransport
-from liaison.services import agreements, receiving, requests
+from liaison.services import agreements, protection, receiving, requests
 
 
 def create_app(node: Node, *, send: bool = True) -> FastAPI:
@@ -76,7 +76,8 @@ def create_federation_app(node: Node) -> FastAPI:
                   redoc_url=None, openapi_url=None)
     app.state.deps = node.deps
     app.state.appliers = {"release": receiving.apply_release,
-                          "note": agreements.apply_note, **requests.APPLIERS}
+                          "note": agreements.apply_note, **requests.APPLIERS,
+                          **protection.APPLIERS}
     errors.install(app)
     app.include_router(routes_federation.inbox_router)
     return app

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from liaison.api.schemas import Body, plain
 from liaison.api.security import CurrentUser, NodeDeps
-from liaison.services import requests
+from liaison.services import protection, requests
 from liaison.services.ports import PartnerRequest
 
 router = APIRouter(prefix="/api", tags=["requests between partners"])
@@ -84,3 +84,41 @@ def consent_requests(user: CurrentUser, deps: NodeDeps,
 def answer_consent(request_id: str, body: ConsentAnswerIn, user: CurrentUser,
                    deps: NodeDeps) -> dict[str, Any]:
     return view(requests.answer_consent(deps, user, request_id, body.grant, body.reason), deps)
+
+
+class RegradeIn(Body):
+    portion_id: str
+    level: str = Field(description="the new level, in this node's scheme")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ReportIn(Body):
+    kind: str = Field(pattern="^(compromise|destruction)$")
+    description: str = Field(min_length=1, max_length=8000)
+    measures: str = Field(default="", max_length=8000,
+                          description="investigation and measures (compromise) or method "
+                                      "and witness (destruction)")
+
+
+@router.post("/items/{item_id}/regrade",
+             summary="Change a portion's level (originator only); partners re-mark copies")
+def regrade(item_id: str, body: RegradeIn, user: CurrentUser, deps: NodeDeps) -> dict[str, Any]:
+    item = protection.regrade(deps, user, item_id, body.portion_id, body.level, body.reason)
+    return {"id": item.id, "portions": [{"id": p.id, "classification": p.label.classification}
+                                        for p in item.portions]}
+
+
+@router.post("/items/{item_id}/reports", status_code=201,
+             summary="Report a compromise or a destruction of a received item to its "
+                     "originator")
+def report(item_id: str, body: ReportIn, user: CurrentUser, deps: NodeDeps) -> dict[str, str]:
+    protection.report(deps, user, item_id, body.kind, {"description": body.description,
+                                                       "measures": body.measures})
+    return {"status": f"{body.kind} recorded and reported to the originator"}
+
+
+@router.get("/reports", summary="Compromise and destruction reports received from partners")
+def reports(user: CurrentUser, deps: NodeDeps) -> list[dict[str, Any]]:
+    rows = [*requests.list_requests(deps, user, "compromise", "incoming"),
+            *requests.list_requests(deps, user, "destruction", "incoming")]
+    return [view(r, deps) for r in rows]

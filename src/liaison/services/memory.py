@@ -102,6 +102,12 @@ class MemoryItems:
     def count(self) -> int:
         return len(self.s.items)
 
+    def replace(self, stored: StoredItem, min_rank: int) -> None:
+        self.s.items[stored.item.id] = (stored, min_rank)
+
+    def remove(self, item_id: str) -> None:
+        self.s.items.pop(item_id, None)
+
 
 class MemoryReleases:
     def __init__(self, s: MemoryState) -> None:

@@ -170,6 +170,9 @@ class ItemRepo(Protocol):
     def list(self, *, max_min_rank: int, limit: int, offset: int) -> list[StoredItem]:
         """Items with at least one portion at or below ``max_min_rank``, newest first."""
     def count(self) -> int: ...
+    def replace(self, stored: StoredItem, min_rank: int) -> None:
+        """Overwrite an existing item (a re-marking); its history is in the audit log."""
+    def remove(self, item_id: str) -> None: ...
 
 
 class ReleaseRepo(Protocol):

@@ -120,6 +120,13 @@ class SqlItems:
                created_by=stored.created_by, created_at=stored.created_at, min_rank=min_rank,
                topic=item.topic, discipline=item.discipline.value, originator=item.originator)
 
+    def replace(self, stored: StoredItem, min_rank: int) -> None:
+        self.conn.execute(t.items.update().where(t.items.c.id == stored.item.id).values(
+            data=codec.item_to(stored.item), min_rank=min_rank))
+
+    def remove(self, item_id: str) -> None:
+        self.conn.execute(t.items.delete().where(t.items.c.id == item_id))
+
     def list(self, *, max_min_rank: int, limit: int, offset: int) -> list[StoredItem]:
         query = (sa.select(t.items).where(t.items.c.min_rank <= max_min_rank)
                  .order_by(t.items.c.created_at.desc(), t.items.c.id)
