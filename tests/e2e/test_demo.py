@@ -16,6 +16,9 @@ def test_demo_walks_through_and_exits_zero(tmp_path: Path) -> None:
     assert "demo complete" in out
     assert "choi approves → state released" in out
     assert "audit verify: ok=True" in out
+    assert "USA relayed it (KOR → JPN)" in out
+    assert "the signed grant is back at KOR" in out
+    assert "JPN's RFI is answered" in out
 
 
 def test_bench_release_quick_prints_its_figures() -> None:

@@ -23,6 +23,7 @@ from importlib import resources
 from pathlib import Path
 
 import httpx
+import yaml
 from rich.console import Console
 from rich.table import Table
 
@@ -99,9 +100,7 @@ def _start(node: DemoNode, console: Console) -> None:
     if not found:
         raise RuntimeError(f"`liaison init` printed no fingerprint:\n{out}")
     node.fingerprint = found.group(1)
-    seed = resources.files("liaison.reference").joinpath("seed.yaml")
-    with resources.as_file(seed) as seed_path:
-        _liaison("import", str(seed_path), "--data-dir", data)
+    _liaison("import", str(_demo_seed(node.data_dir)), "--data-dir", data)
     port = node.url.rsplit(":", 1)[1]
     federation_port = str(_free_port())
     with (node.data_dir / "serve.log").open("wb") as log:
@@ -109,6 +108,20 @@ def _start(node: DemoNode, console: Console) -> None:
             [sys.executable, "-m", "liaison.cli.main", "serve", "--data-dir", data,
              "--port", port, "--federation-port", federation_port], stdout=log,
             stderr=subprocess.STDOUT)
+
+
+def _demo_seed(directory: Path) -> Path:
+    """The seed without KOR's 2019–2023 notes on the KOR–JPN GSOMIA: the demo sends them
+    as signed notes between the nodes instead."""
+    seed = yaml.safe_load(resources.files("liaison.reference").joinpath("seed.yaml")
+                          .read_text(encoding="utf-8"))
+    for agreement in seed["agreements"]:
+        if agreement["id"] == "KOR-JPN-GSOMIA":
+            agreement["events"] = [e for e in agreement["events"] if e["kind"] in
+                                   ("SIGNED", "ENTERED_INTO_FORCE")]
+    path = directory / "seed.yaml"
+    path.write_text(yaml.safe_dump(seed, allow_unicode=True), encoding="utf-8")
+    return path
 
 
 def _wait_healthy(node: DemoNode, timeout: float = 30.0) -> None:

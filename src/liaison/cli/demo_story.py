@@ -52,6 +52,21 @@ LAUNCH_REPORT = {
     ],
 }
 
+NUCLEAR_2015 = {
+    "id": "KOR-2015-0601-01", "discipline": "SIGINT", "topic": "DPRK/nuclear", "grade": "B3",
+    "title": "Activity at the Punggye-ri test site", "reported_at": "2015-06-01T00:00:00Z",
+    "portions": [{"id": "p1", "content": "Increased communications near the north portal.",
+                  "label": {"policy": "KOR", "classification": "군사III급비밀",
+                            "originator": "KOR", "created": "2015-06-01T00:00:00Z",
+                            "rel_to": ["USA", "JPN"]}}],
+}
+
+NOTES = [
+    ("NOTICE_GIVEN", "2019-08-23", "written notice of non-renewal"),
+    ("NOTICE_SUSPENDED", "2019-11-22", "notice suspended; may be reactivated at any time"),
+    ("NOTICE_WITHDRAWN", "2023-03-21", "suspension of notice withdrawn; normalised"),
+]
+
 CHECKS = [
     ("JPN", "2014-06-01", "before TISA and before the GSOMIA: no channel to Japan"),
     ("JPN", "2015-06-01", "TISA (2014-12-29): relayed through the US hub, DPRK missile scope"),
@@ -89,6 +104,7 @@ class Story:
                  admin_passwords: dict[str, str], fingerprints: dict[str, str]) -> None:
         self.console, self.urls, self.admin_passwords = console, urls, admin_passwords
         self.fingerprints = fingerprints
+        self.sessions: dict[tuple[str, str], httpx.Client] = {}
         self.password = secrets.token_urlsafe(15)
         self.users: dict[str, dict[str, list[str]]] = {}
 
@@ -96,6 +112,8 @@ class Story:
         kor = self.sign_in("KOR", "admin", self.admin_passwords["KOR"])
         self.step("Partners pin each other's identity fingerprints, exchanged out of band")
         self.trust_partners()
+        self.step("KOR's notes of 2019 and 2023 travel, signed, to the other parties' nodes")
+        self.send_notes(kor)
         self.step("Agreements as the KOR node sees them on 2019-11-23")
         self.show_agreements(kor, "2019-11-23")
         self.step("KOR admin creates the people who work the release desk")
@@ -108,15 +126,19 @@ class Story:
         officer = self.sign_in("KOR", "lee.officer", self.password)
         for to, on, why in CHECKS:
             self.show_decision(officer, to, on, why)
+        self.step("JPN's node asks KOR for information (a request commits no one to share)")
+        rfi = self.ask_rfi()
         self.step("Release to JPN on 2019-11-23: request, two-person review, release")
-        self.review_flow(officer)
+        release_id = self.review_flow(officer)
         self.step("The release travels to JPN's node: signed, encrypted, receipted, re-marked")
-        self.delivery(officer)
-        self.step("Third-party rule: the US consents to its imagery going to JPN")
+        self.delivery(officer, rfi, release_id)
+        self.step("Third-party rule: KOR asks the US node for consent to pass on US imagery")
         self.consent_flow(officer)
+        self.step("TISA, 2015: before the GSOMIA, KOR → JPN goes through the US hub")
+        self.relay_flow(officer)
         self.step("Bad input is refused with a reason and changes nothing")
         self.bad_input(officer, kor)
-        self.step("Every partner node answers for the same agreement on the same dates")
+        self.step("Both parties' nodes answer for their agreement the same on every date")
         self.partner_view()
         self.step("The audit log: every decision, review, consent and login, hash-chained")
         result = api(kor, "GET", "/api/audit/verify")
@@ -139,7 +161,36 @@ class Story:
             "party": "KOR", "address": self.urls["USA"], "fingerprint": "0" * 32})
         self.say(f"a card that does not match the pinned fingerprint → {status}: {msg}")
 
-    def delivery(self, officer: httpx.Client) -> None:
+    def send_notes(self, kor: httpx.Client) -> None:
+        for kind, on, note in NOTES:
+            api(kor, "POST", "/api/agreements/KOR-JPN-GSOMIA/notes",
+                json={"kind": kind, "date": on, "note": note})
+            self.say(f"KOR → JPN note: {kind} {on} ({note})")
+        jpn = self.sign_in("JPN", "admin", self.admin_passwords["JPN"])
+        events = _poll(lambda: len(e := api(jpn, "GET", "/api/agreements/KOR-JPN-GSOMIA")[
+            "events"]) == 5 and e)
+        self.say(f"JPN's copy now records {len(events)} events; the last: "
+                 f"{events[-1]['kind']} {events[-1]['date']} by {events[-1]['by']}")
+
+    def ask_rfi(self) -> dict[str, Any]:
+        jpn = self.sign_in("JPN", "admin", self.admin_passwords["JPN"])
+        api(jpn, "POST", "/api/users", json={
+            "username": "sato.officer", "roles": ["release_officer"], "clearance": "特定秘密",
+            "password": self.password})
+        sato = self.sign_in("JPN", "sato.officer", self.password)
+        rfi: dict[str, Any] = api(sato, "POST", "/api/rfis", json={
+            "to": "KOR", "topic": "DPRK/missile", "event": "launches of 2019-10-31",
+            "priority": "urgent", "deadline": "2099-12-31T00:00:00Z",
+            "purpose": "shared early warning"})
+        lee = self.sign_in("KOR", "lee.officer", self.password)
+        got = _poll(lambda: api(lee, "GET", "/api/rfis", params={"direction": "incoming"}))
+        self.say(f"KOR sees RFI {got[0]['id'][:8]} from {got[0]['party']}: {got[0]['topic']}, "
+                 f"{got[0]['priority']}, due {got[0]['deadline']}")
+        return rfi
+
+    def delivery(self, officer: httpx.Client, rfi: dict[str, Any], release_id: str) -> None:
+        api(officer, "POST", f"/api/rfis/{rfi['id']}/answer", json={
+            "answer": "answered", "reason": "see release", "releases": [release_id]})
         jpn = self.sign_in("JPN", "admin", self.admin_passwords["JPN"])
         received_id = f"{LAUNCH_REPORT['id']}@KOR"
         item = _poll(lambda: _get_or_none(jpn, f"/api/items/{received_id}"))
@@ -151,10 +202,11 @@ class Story:
         outbox = _poll(lambda: (o := api(officer, "GET", "/api/outbox"))["JPN"]["delivered"]
                        and o)
         self.say(f"KOR outbox to JPN: {outbox['JPN']}; the signed receipt is in KOR's audit log")
-        sato = {"username": "sato.officer", "roles": ["release_officer"],
-                "clearance": "特定秘密", "password": self.password}
-        api(jpn, "POST", "/api/users", json=sato)
         japan = self.sign_in("JPN", "sato.officer", self.password)
+        answered = _poll(lambda: (r := api(japan, "GET", "/api/rfis")[0])["state"] != "open"
+                         and r)
+        self.say(f"JPN's RFI is {answered['state']} with release(s) "
+                 f"{', '.join(x[:8] for x in answered['releases'])}")
         d = api(japan, "GET", f"/api/items/{received_id}/release-check", params={"to": "USA"})
         self.say(f"JPN → USA onward: [yellow]{d['outcome'].upper()}[/] — "
                  f"{next(r['text'] for r in d['reasons'] if r['portion_id'])}")
@@ -169,10 +221,14 @@ class Story:
         self.console.print("  " + text)
 
     def sign_in(self, party: str, user: str, password: str) -> httpx.Client:
+        """One session per person (sign-ins are rate-limited per address)."""
+        if (party, user) in self.sessions:
+            return self.sessions[party, user]
         client = httpx.Client(base_url=self.urls[party], timeout=30.0)
         token = api(client, "POST", "/api/auth/login",
                     json={"username": user, "password": password})["token"]
         client.headers["Authorization"] = f"Bearer {token}"
+        self.sessions[party, user] = client
         return client
 
     def show_agreements(self, client: httpx.Client, on: str) -> None:
@@ -220,7 +276,7 @@ class Story:
             mark = {"pass": "[green]✓[/]", "deny": "[red]✗[/]"}.get(r["verdict"], "[yellow]…[/]")
             self.console.print(f"    {mark} {r['portion_id'] or 'item'}: {r['text']}")
 
-    def review_flow(self, officer: httpx.Client) -> None:
+    def review_flow(self, officer: httpx.Client) -> str:
         req = api(officer, "POST", "/api/releases", json={
             "item_id": LAUNCH_REPORT["id"], "recipient": "JPN", "on": "2019-11-23",
             "purpose": "shared early warning of DPRK ballistic missile launches"})
@@ -244,14 +300,45 @@ class Story:
         for ag, b in ledger["balances"].items():
             self.say(f"ledger {ag}: given {b['given']}, received {b['received']}, "
                      f"by level {b['by_level']}")
+        return str(req["id"])
 
     def consent_flow(self, officer: httpx.Client) -> None:
-        api(officer, "POST", "/api/consents", json={
-            "originator": "USA", "recipient": "JPN", "item_id": LAUNCH_REPORT["id"],
-            "purpose": "shared early warning of DPRK ballistic missile launches",
-            "granted_by": "USFK J2 liaison officer", "granted_on": "2019-11-25"})
-        self.say("consent recorded: USA → JPN for this item")
+        asked = api(officer, "POST", "/api/consent-requests", json={
+            "item_id": LAUNCH_REPORT["id"], "recipient": "JPN",
+            "purpose": "shared early warning of DPRK ballistic missile launches"})
+        usa = self.sign_in("USA", "admin", self.admin_passwords["USA"])
+        api(usa, "POST", "/api/users", json={"username": "smith.officer",
+                                             "roles": ["release_officer"],
+                                             "clearance": "TOP SECRET",
+                                             "password": self.password})
+        smith = self.sign_in("USA", "smith.officer", self.password)
+        got = _poll(lambda: api(smith, "GET", "/api/consent-requests"))
+        self.say(f"USA node sees KOR's request for {got[0]['item_id']} → "
+                 f"{got[0]['recipient']}: {got[0]['portions'][0]['content']}")
+        api(smith, "POST", f"/api/consent-requests/{asked['id']}/answer",
+            json={"grant": True, "reason": "releasable for missile warning"})
+        _poll(lambda: api(officer, "GET", "/api/consent-requests")[0]["state"] == "granted")
+        self.say("the signed grant is back at KOR and recorded as USA's written consent")
         self.show_decision(officer, "JPN", "2019-11-25", "after the US consent")
+
+    def relay_flow(self, officer: httpx.Client) -> None:
+        analyst = self.sign_in("KOR", "kim.analyst", self.password)
+        api(analyst, "POST", "/api/items", json=NUCLEAR_2015)
+        req = api(officer, "POST", "/api/releases", json={
+            "item_id": NUCLEAR_2015["id"], "recipient": "JPN", "on": "2015-06-01",
+            "purpose": "TISA: North Korean nuclear threat"})
+        self.say(f"engine: {req['decision']['summary']}; {req['required_reviews']} reviewer(s)")
+        for reviewer in ("park.reviewer", "choi.reviewer")[:req["required_reviews"]]:
+            req = api(self.sign_in("KOR", reviewer, self.password), "POST",
+                      f"/api/releases/{req['id']}/reviews", json={"approve": True})
+        jpn = self.sign_in("JPN", "admin", self.admin_passwords["JPN"])
+        item = _poll(lambda: _get_or_none(jpn, f"/api/items/{NUCLEAR_2015['id']}@KOR"))
+        usa = self.sign_in("USA", "admin", self.admin_passwords["USA"])
+        relayed = [r for r in api(usa, "GET", "/api/audit", params={"limit": 1000})
+                   if r["action"] == "release.relayed"]
+        self.say(f"USA relayed it ({relayed[0]['details']['from']} → "
+                 f"{relayed[0]['details']['to']}), keeping no copy; JPN holds "
+                 f"[bold]{item['banner']}[/] {item['id']}")
 
     def bad_input(self, officer: httpx.Client, admin: httpx.Client) -> None:
         bad_item = {**LAUNCH_REPORT, "id": "BAD-1", "portions": [
@@ -272,7 +359,7 @@ class Story:
             self.say(f"{name} → {status}: {msg}")
 
     def partner_view(self) -> None:
-        for party in ("JPN", "USA"):
+        for party in ("KOR", "JPN"):  # the parties; notes go to parties only
             client = self.sign_in(party, "admin", self.admin_passwords[party])
             states = []
             for on in ("2016-11-22", "2019-09-01", "2019-11-23", "2023-06-01"):

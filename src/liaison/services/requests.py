@@ -144,13 +144,17 @@ def request_consent(deps: Deps, user: User, item_id: str, recipient: str,
         raise Invalid("purpose: a consent request names its purpose (GSOMIA Art. 6)")
     originator = others[0]
     original_id = item_id.rsplit("@", 1)[0]
+    # The originator judges its own information: the portions it originated go with the ask.
+    theirs = [{"id": p.id, "content": p.content, "classification": p.label.classification}
+              for p in item.portions if p.label.originator == originator]
     with deps.uow() as uow:
         req = _new(deps, "consent", "outgoing", originator, {
             "item_id": item_id, "original_item_id": original_id, "recipient": recipient,
             "purpose": purpose, "asked_by": user.username})
         uow.requests.put(req)
         _send(uow, deps, originator, "consent_request", {
-            "id": req.id, "item_id": original_id, "recipient": recipient, "purpose": purpose})
+            "id": req.id, "item_id": original_id, "recipient": recipient, "purpose": purpose,
+            "portions": theirs})
         record(uow, deps, user.username, "consent.requested", f"item:{item_id}",
                {"originator": originator, "recipient": recipient, "purpose": purpose})
         uow.commit()
@@ -163,8 +167,6 @@ def answer_consent(deps: Deps, user: User, request_id: str, grant: bool,
     require(user, *OFFICERS)
     with deps.uow() as uow:
         req = _open(uow, request_id, "consent")
-        if uow.items.get(str(req.data["item_id"])) is None:
-            raise NotFound(f"no item {req.data['item_id']} originated here")
         state = "granted" if grant else "declined"
         done = replace(req, state=state, updated_at=deps.clock(),
                        data={**req.data, "reason": reason, "answered_by": user.username})
@@ -198,9 +200,10 @@ def apply_rfi_answer(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str
 
 def apply_consent_request(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | None:
     try:
-        req = _new(deps, "consent", "incoming", sender, {k: str(body[k]) for k in (
-            "item_id", "recipient", "purpose")}, str(body["id"]))
-    except (KeyError, TypeError):
+        data: dict[str, Any] = {k: str(body[k]) for k in ("item_id", "recipient", "purpose")}
+        data["portions"] = list(body.get("portions") or [])
+        req = _new(deps, "consent", "incoming", sender, data, str(body["id"]))
+    except (KeyError, TypeError, AttributeError):
         return "malformed consent request"
     uow.requests.put(req)
     return None
