@@ -70,7 +70,10 @@ def test_release_is_delivered_remarked_and_receipted(pair: tuple[NodeProcess,
     wait_for(lambda: kor.call("GET", "/api/outbox")["JPN"]["delivered"] == 1,
              what="receipt at KOR")
     kor_ledger = kor.call("GET", "/api/ledger", kor.login("lee"))["balances"]
-    assert kor_ledger["KOR-JPN-GSOMIA"]["given"] == 1
+    jpn_ledger = jpn.call("GET", "/api/ledger")["balances"]
+    kor_side, jpn_side = kor_ledger["KOR-JPN-GSOMIA"], jpn_ledger["KOR-JPN-GSOMIA"]
+    assert (kor_side["given"], jpn_side["received"]) == (1, 1)  # both sides agree
+    assert kor_side["by_level"]["SECRET"]["given"] == jpn_side["by_level"]["SECRET"]["received"]
     actions = {r["action"] for r in jpn.call("GET", "/api/audit", params={"limit": 1000})}
     assert "envelope.received" in actions
     assert "envelope.receipted" in {r["action"] for r in

@@ -27,6 +27,7 @@ for name, group in (("agreements", api_commands.agreements), ("items", api_comma
 keys = typer.Typer(help="This node's keys.", no_args_is_help=True)
 keys.command("show")(node_commands.keys_show)
 keys.command("rotate")(node_commands.keys_rotate)
+keys.command("revoke")(node_commands.keys_revoke)
 app.add_typer(keys, name="keys")
 
 

@@ -84,6 +84,24 @@ def keys_show(data_dir: DataDir = None) -> None:
         console.print(f"{kind} key {info.id} (created {info.created})")
 
 
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="the key id to revoke")],
+                data_dir: DataDir = None) -> None:
+    """Revoke a signing or encryption key at once (e.g. after a compromise). Partners stop
+    accepting it when they refresh this node's card (`liaison peer add` again)."""
+    from liaison.bootstrap import load_keys
+    from liaison.crypto.keys import KeyError_
+
+    ring = load_keys(settings_for(data_dir))
+    if ring is None:
+        fail("this node has no keys: run `liaison init`", 2)
+        return
+    try:
+        ring.revoke(key_id)
+    except KeyError_ as exc:
+        fail(str(exc))
+    console.print(f"key {key_id} revoked")
+
+
 def keys_rotate(data_dir: DataDir = None,
                 overlap_days: Annotated[int, typer.Option(help="old keys stay valid this "
                                                           "long")] = 7) -> None:
