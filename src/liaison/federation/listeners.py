@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
+from collections.abc import Iterator
 
 import uvicorn
 
@@ -13,11 +16,24 @@ from liaison.federation.tls import server_context, trust
 from liaison.services.federation import list_peers
 
 
+GRACE_S = 3  # open partner connections get this long to finish on shutdown
+
+
+class _Listener(uvicorn.Server):
+    """A uvicorn server that leaves signals to ``serve_node`` (two servers, one process)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 async def serve_node(node: Node) -> None:
+    """Serve until SIGTERM or SIGINT, then stop both listeners gracefully."""
     settings = node.settings
     api = create_app(node)
-    servers = [uvicorn.Server(uvicorn.Config(api, host=settings.host, port=settings.port,
-                                             log_level="warning"))]
+    servers = [_Listener(uvicorn.Config(api, host=settings.host, port=settings.port,
+                                        log_level="warning",
+                                        timeout_graceful_shutdown=GRACE_S))]
     ring = node.deps.keyring
     if ring is not None:
         pins = [p.card.tls_cert for p in list_peers(node.deps)]
@@ -26,11 +42,20 @@ async def serve_node(node: Node) -> None:
         config = uvicorn.Config(create_federation_app(node), host=settings.host,
                                 port=settings.federation_port, log_level="warning",
                                 ssl_certfile=str(ring.tls_files[0]),
-                                ssl_keyfile=str(ring.tls_files[1]))
+                                ssl_keyfile=str(ring.tls_files[1]),
+                                timeout_graceful_shutdown=GRACE_S)
         config.load()
         config.ssl = ctx  # TLS 1.3 only, client certificate required, partners pinned
-        servers.append(uvicorn.Server(config))
+        servers.append(_Listener(config))
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, _stop, servers)
     await asyncio.gather(*(s.serve() for s in servers))
+
+
+def _stop(servers: list[_Listener]) -> None:
+    for server in servers:
+        server.should_exit = True
 
 
 def run(node: Node) -> None:
