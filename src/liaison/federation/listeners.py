@@ -15,7 +15,6 @@ from liaison.bootstrap import Node
 from liaison.federation.tls import server_context, trust
 from liaison.services.federation import list_peers
 
-
 GRACE_S = 3  # open partner connections get this long to finish on shutdown
 
 
