@@ -237,3 +237,13 @@ def test_openapi_docs_are_served(kor: NodeUnderTest) -> None:
     spec = kor.client.get("/api/openapi.json").json()
     assert "/api/items/{item_id}/release-check" in spec["paths"]
     assert kor.client.get("/api/docs").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/api/audit?after=99999999999999999999",
+                                  "/api/items?offset=99999999999999999999",
+                                  "/api/releases?offset=-1", "/api/items?limit=0"])
+def test_out_of_range_numbers_are_422_not_500(kor: NodeUnderTest, path: str) -> None:
+    """Found by fuzzing the OpenAPI schema: integers beyond the database's range."""
+    user = "admin" if "audit" in path else "lee"
+    r = kor.get(user, path)
+    assert r.status_code == 422, r.text

@@ -14,7 +14,7 @@ router = APIRouter(prefix="/api", tags=["audit"])
 
 
 @router.get("/audit", summary="Audit records after a sequence number (admin)")
-def audit(user: CurrentUser, deps: NodeDeps, after: int = Query(-1, ge=-1),
+def audit(user: CurrentUser, deps: NodeDeps, after: int = Query(-1, ge=-1, le=2**62),
           limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
     return [audit_view(r) for r in audit_trail.read(deps, user, after, limit)]
 

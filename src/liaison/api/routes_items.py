@@ -27,7 +27,7 @@ def create_item(body: ItemIn, user: CurrentUser, deps: NodeDeps) -> dict[str, An
 
 @router.get("/items", summary="Items you may see (portions cut to your clearance)")
 def list_items(user: CurrentUser, deps: NodeDeps, limit: int = Query(50, ge=1, le=500),
-               offset: int = Query(0, ge=0)) -> dict[str, Any]:
+               offset: int = Query(0, ge=0, le=10**9)) -> dict[str, Any]:
     page, total = items.list_items(deps, user, limit, offset)
     party = _own(deps)
     return {"items": [item_summary(i, party) for i in page], "total": total,

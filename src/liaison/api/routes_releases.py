@@ -43,7 +43,7 @@ def list_releases(user: CurrentUser, deps: NodeDeps,
                   state: str | None = Query(None, pattern="^(pending|rejected|blocked|released"
                                                           "|withdrawn)$"),
                   limit: int = Query(50, ge=1, le=500),
-                  offset: int = Query(0, ge=0)) -> list[dict[str, Any]]:
+                  offset: int = Query(0, ge=0, le=10**9)) -> list[dict[str, Any]]:
     return [request_view(r) for r in releases.list_requests(deps, user, state, limit, offset)]
 
 
