@@ -104,6 +104,11 @@ class NodeProcess:
             raise AssertionError(f"{method} {path}: {r.status_code} {r.text}")
         return r.json()
 
+    def call_raw(self, method: str, path: str, token: str | None = None,
+                 **kw: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token or self.token}"}
+        return httpx.request(method, self.url + path, headers=headers, timeout=30, **kw)
+
     def trust(self, other: NodeProcess, fingerprint: str) -> None:
         self.call("POST", "/api/peers", json={"party": other.party, "address": other.url,
                                               "fingerprint": fingerprint})

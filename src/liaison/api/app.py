@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 
 from liaison import __version__
 from liaison.api import (
@@ -16,6 +16,7 @@ from liaison.api import (
     routes_audit,
     routes_auth,
     routes_federation,
+    routes_hotline,
     routes_items,
     routes_releases,
     routes_requests,
@@ -24,7 +25,7 @@ from liaison.api.security import LoginThrottle
 from liaison.bootstrap import Node
 from liaison.federation.sender import OutboxSender
 from liaison.federation.transport import HttpTransport
-from liaison.services import agreements, protection, receiving, requests
+from liaison.services import agreements, hotline, protection, receiving, requests
 
 
 def create_app(node: Node, *, send: bool = True) -> FastAPI:
@@ -54,6 +55,16 @@ def create_app(node: Node, *, send: bool = True) -> FastAPI:
         docs_url="/api/docs", openapi_url="/api/openapi.json", redoc_url=None,
     )
     app.state.deps = node.deps
+    app.state.sender = None
+
+    @app.middleware("http")
+    async def wake_sender(request: Request, call_next: Any) -> Any:
+        """A change may have queued messages: wake the sender instead of waiting a poll."""
+        response = await call_next(request)
+        if request.method != "GET":
+            wake(app)
+        return response
+
     app.state.trust_hooks = []  # called with a partner's certificate PEM when it is added
     app.state.login_throttle = LoginThrottle(node.settings.login_attempts_per_minute)
     errors.install(app)
@@ -62,12 +73,19 @@ def create_app(node: Node, *, send: bool = True) -> FastAPI:
     app.include_router(routes_federation.card_router)
     app.include_router(routes_federation.admin)
     app.include_router(routes_requests.router)
+    app.include_router(routes_hotline.router)
 
     @app.get("/api/health", tags=["node"], summary="Liveness and the node's party")
     def health() -> dict[str, Any]:
         return {"status": "ok", "party": node.deps.party, "version": __version__}
 
     return app
+
+
+def wake(app: FastAPI) -> None:
+    sender = app.state.sender
+    if sender is not None:
+        sender.wake.set()
 
 
 def create_federation_app(node: Node) -> FastAPI:
@@ -77,7 +95,7 @@ def create_federation_app(node: Node) -> FastAPI:
     app.state.deps = node.deps
     app.state.appliers = {"release": receiving.apply_release,
                           "note": agreements.apply_note, **requests.APPLIERS,
-                          **protection.APPLIERS}
+                          **protection.APPLIERS, **hotline.APPLIERS}
     errors.install(app)
     app.include_router(routes_federation.inbox_router)
     return app

@@ -7,10 +7,11 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Iterator
+from typing import Any
 
 import uvicorn
 
-from liaison.api.app import create_app, create_federation_app
+from liaison.api.app import create_app, create_federation_app, wake
 from liaison.bootstrap import Node
 from liaison.federation.tls import server_context, trust
 from liaison.services.federation import list_peers
@@ -38,7 +39,15 @@ async def serve_node(node: Node) -> None:
         pins = [p.card.tls_cert for p in list_peers(node.deps)]
         ctx = server_context(*ring.tls_files, pins)
         api.state.trust_hooks.append(lambda pem: trust(ctx, pem))
-        config = uvicorn.Config(create_federation_app(node), host=settings.host,
+        federation = create_federation_app(node)
+
+        @federation.middleware("http")
+        async def wake_after_inbox(request: Any, call_next: Any) -> Any:
+            response = await call_next(request)
+            wake(api)  # receipts, relays and answers may have queued messages
+            return response
+
+        config = uvicorn.Config(federation, host=settings.host,
                                 port=settings.federation_port, log_level="warning",
                                 ssl_certfile=str(ring.tls_files[0]),
                                 ssl_keyfile=str(ring.tls_files[1]),

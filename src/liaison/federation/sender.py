@@ -16,7 +16,7 @@ MAX_BACKOFF_S = 30.0
 
 
 class OutboxSender:
-    def __init__(self, deps: Deps, transport: Transport, poll_s: float = 0.2) -> None:
+    def __init__(self, deps: Deps, transport: Transport, poll_s: float = 0.5) -> None:
         self.deps, self.transport, self.poll_s = deps, transport, poll_s
         self.wake = asyncio.Event()
         self._lanes: dict[str, asyncio.Task[None]] = {}

@@ -175,3 +175,50 @@ class SqlRequests:
 
 def _key(request_id: str, direction: str) -> str:
     return f"{direction[0]}:{request_id}"
+
+
+class SqlHotline:
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def channel(self, channel_id: str) -> dict[str, Any] | None:
+        row = self.conn.execute(sa.select(t.hotline_channels.c.data).where(
+            t.hotline_channels.c.id == channel_id)).first()
+        return dict(row.data) if row else None
+
+    def channels(self) -> list[dict[str, Any]]:
+        rows = self.conn.execute(sa.select(t.hotline_channels.c.data)
+                                 .order_by(t.hotline_channels.c.id))
+        return [dict(r.data) for r in rows]
+
+    def put_channel(self, channel_id: str, data: Mapping[str, Any]) -> None:
+        self.conn.execute(t.hotline_channels.delete().where(
+            t.hotline_channels.c.id == channel_id))
+        self.conn.execute(t.hotline_channels.insert(), {"id": channel_id, "data": dict(data)})
+
+    def traffic(self, channel_id: str) -> list[dict[str, Any]]:
+        rows = self.conn.execute(sa.select(t.hotline_messages).where(
+            t.hotline_messages.c.channel == channel_id).order_by(t.hotline_messages.c.sent_at,
+                                                                 t.hotline_messages.c.seq))
+        return [{**r.data, "sender": r.sender, "seq": r.seq, "kind": r.kind} for r in rows]
+
+    def get_traffic(self, channel_id: str, sender: str, seq: int) -> dict[str, Any] | None:
+        row = self.conn.execute(sa.select(t.hotline_messages).where(
+            t.hotline_messages.c.channel == channel_id, t.hotline_messages.c.sender == sender,
+            t.hotline_messages.c.seq == seq)).first()
+        return {**row.data, "sender": sender, "seq": seq, "kind": row.kind} if row else None
+
+    def put_traffic(self, channel_id: str, sender: str, seq: int, kind: str,
+                    data: Mapping[str, Any], sent_at: datetime) -> None:
+        where = (t.hotline_messages.c.channel == channel_id,
+                 t.hotline_messages.c.sender == sender, t.hotline_messages.c.seq == seq)
+        self.conn.execute(t.hotline_messages.delete().where(*where))
+        self.conn.execute(t.hotline_messages.insert(), {
+            "channel": channel_id, "sender": sender, "seq": seq, "kind": kind,
+            "data": dict(data), "sent_at": sent_at})
+
+    def last_seq(self, channel_id: str, sender: str) -> int:
+        value = self.conn.execute(sa.select(sa.func.max(t.hotline_messages.c.seq)).where(
+            t.hotline_messages.c.channel == channel_id,
+            t.hotline_messages.c.sender == sender)).scalar()
+        return int(value or 0)

@@ -172,3 +172,19 @@ partner_requests = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
 )
+
+hotline_channels = sa.Table(
+    "hotline_channels", metadata,
+    sa.Column("id", sa.String(128), primary_key=True),
+    sa.Column("data", Json, nullable=False),
+)
+
+hotline_messages = sa.Table(
+    "hotline_messages", metadata,
+    sa.Column("channel", sa.String(128), primary_key=True),
+    sa.Column("sender", sa.String(3), primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # message | check_call
+    sa.Column("data", Json, nullable=False),
+    sa.Column("sent_at", UtcDateTime, nullable=False),
+)

@@ -7,7 +7,13 @@ from typing import Self
 
 import sqlalchemy as sa
 
-from liaison.storage.federation_repos import SqlInbox, SqlOutbox, SqlPeers, SqlRequests
+from liaison.storage.federation_repos import (
+    SqlHotline,
+    SqlInbox,
+    SqlOutbox,
+    SqlPeers,
+    SqlRequests,
+)
 from liaison.storage.people import SqlAudit, SqlSettings, SqlTokens, SqlUsers
 from liaison.storage.repositories import (
     PartyCache,
@@ -43,6 +49,7 @@ class SqlUnitOfWork:
         self.outbox = SqlOutbox(self.conn)
         self.inbox = SqlInbox(self.conn)
         self.requests = SqlRequests(self.conn)
+        self.hotline = SqlHotline(self.conn)
         return self
 
     def commit(self) -> None:

@@ -1,0 +1,97 @@
+"""The hotline: channels, traffic, acknowledgements, check calls, severance, transcript."""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse, Response
+from pydantic import Field
+
+from liaison.api.schemas import Body
+from liaison.api.security import CurrentUser, NodeDeps
+from liaison.domain.users import Role
+from liaison.services import hotline
+from liaison.services.auth_roles import require
+
+router = APIRouter(prefix="/api/hotline", tags=["hotline"])
+
+
+class ChannelIn(Body):
+    agreement_id: str
+    times: list[str] = Field(min_length=1, description="local check-call times, HH:MM")
+    weekdays: list[int] = Field(default=[0, 1, 2, 3, 4], description="0 = Monday")
+    tz: str = Field(description="the channel's time zone, e.g. Asia/Seoul")
+
+
+class MessageIn(Body):
+    precedence: str = Field(pattern="^(FLASH|IMMEDIATE|PRIORITY|ROUTINE)$")
+    text: str = Field(min_length=1, max_length=20_000)
+
+
+class AckIn(Body):
+    sender: str = Field(min_length=3, max_length=3)
+    seq: int = Field(ge=1, le=2**62)
+
+
+@router.post("", status_code=201, summary="Open a hotline channel under an MOU (admin)")
+def open_channel(body: ChannelIn, user: CurrentUser, deps: NodeDeps) -> dict[str, Any]:
+    return hotline.open_channel(deps, user, body.agreement_id, body.times, body.weekdays,
+                                body.tz)
+
+
+@router.get("", summary="Hotline channels and their line status")
+def channels(user: CurrentUser, deps: NodeDeps) -> list[dict[str, Any]]:
+    return hotline.channels(deps, user)
+
+
+@router.get("/{channel_id}", summary="A channel with its traffic, deadlines and overdue items")
+def channel(channel_id: str, user: CurrentUser, deps: NodeDeps) -> dict[str, Any]:
+    return hotline.view(deps, user, channel_id)
+
+
+@router.post("/{channel_id}/messages", status_code=201, summary="Send a message (watch officer)")
+def send(channel_id: str, body: MessageIn, user: CurrentUser, deps: NodeDeps) -> dict[str, Any]:
+    return hotline.send(deps, user, channel_id, body.precedence, body.text)
+
+
+@router.post("/{channel_id}/acknowledgements",
+             summary="Acknowledge a received message or answer a check call")
+def acknowledge(channel_id: str, body: AckIn, user: CurrentUser,
+                deps: NodeDeps) -> dict[str, Any]:
+    return hotline.acknowledge(deps, user, channel_id, body.sender.upper(), body.seq)
+
+
+@router.post("/{channel_id}/check-calls", status_code=201, summary="Place a check call now")
+def check_call(channel_id: str, user: CurrentUser, deps: NodeDeps) -> dict[str, Any]:
+    require(user, Role.WATCH_OFFICER)
+    return hotline.check_call(deps, user.username, channel_id)
+
+
+@router.post("/{channel_id}/sever", summary="Declare the line severed (unilateral)")
+def sever(channel_id: str, user: CurrentUser, deps: NodeDeps) -> dict[str, Any]:
+    return hotline.sever(deps, user, channel_id)
+
+
+@router.get("/{channel_id}/transcript", summary="The permanent transcript, JSON or HTML",
+            response_model=None)
+def transcript(channel_id: str, user: CurrentUser, deps: NodeDeps,
+               format: str = Query("json", pattern="^(json|html)$")) -> Response:
+    data = hotline.view(deps, user, channel_id)
+    if format == "json":
+        return Response(json.dumps(data, ensure_ascii=False, indent=1),
+                        media_type="application/json")
+    rows = "".join(
+        f"<tr><td>{html.escape(str(t['sent_at']))}</td><td>{html.escape(t['sender'])}</td>"
+        f"<td>{t['seq']}</td><td>{html.escape(t.get('precedence') or t['kind'])}</td>"
+        f"<td>{html.escape(t['text'])}</td>"
+        f"<td>{html.escape(str(t.get('acknowledged_by') or t.get('outcome') or ''))}</td></tr>"
+        for t in data["traffic"])
+    page = (f"<!doctype html><meta charset=utf-8><title>Transcript {html.escape(channel_id)}"
+            f"</title><h1>Hotline {html.escape(channel_id)} — "
+            f"{html.escape(data['status']['state'])}</h1><table><tr><th>sent</th><th>from</th>"
+            f"<th>seq</th><th>precedence</th><th>text</th><th>acknowledged / outcome</th></tr>"
+            f"{rows}</table>")
+    return HTMLResponse(page)

@@ -1,0 +1,277 @@
+"""Hotline channels under an MOU: messages with precedence, acknowledgements, check calls,
+severance — each carried node to node as a signed message (see ``domain.hotline``)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from liaison.domain import hotline as h
+from liaison.domain.agreements import AgreementKind, status_at
+from liaison.domain.users import Role, User
+from liaison.services.audit_trail import record
+from liaison.services.auth_roles import require
+from liaison.services.context import Deps
+from liaison.services.errors import Invalid, NotFound, Refused
+from liaison.services.ports import UnitOfWork
+
+RULES = h.HotlineRules()
+CALL_ANSWER_WINDOW = timedelta(minutes=10)  # an unanswered check call is missed after (I)
+
+
+def _status_to(s: h.LineStatus) -> dict[str, Any]:
+    return {"state": s.state.value, "missed_days": s.missed_days,
+            "last_missed_day": s.last_missed_day.isoformat() if s.last_missed_day else None,
+            "last_answered": s.last_answered.isoformat() if s.last_answered else None,
+            "severed_by": s.severed_by}
+
+
+def _status_from(d: dict[str, Any]) -> h.LineStatus:
+    return h.LineStatus(h.LineState(d["state"]), d["missed_days"],
+                        date.fromisoformat(d["last_missed_day"]) if d["last_missed_day"]
+                        else None,
+                        datetime.fromisoformat(d["last_answered"]) if d["last_answered"]
+                        else None, d["severed_by"])
+
+
+def schedule_of(channel: dict[str, Any]) -> h.Schedule:
+    s = channel["schedule"]
+    return h.Schedule(tuple(time.fromisoformat(t) for t in s["times"]),
+                      frozenset(s["weekdays"]), ZoneInfo(s["tz"]))
+
+
+def _channel(uow: UnitOfWork, channel_id: str) -> dict[str, Any]:
+    channel = uow.hotline.channel(channel_id)
+    if channel is None:
+        raise NotFound(f"no hotline channel {channel_id}")
+    return channel
+
+
+def open_channel(deps: Deps, user: User, agreement_id: str, times: list[str],
+                 weekdays: list[int], tz: str) -> dict[str, Any]:
+    """A channel exists only under an MOU (or agreement) that opens a hotline."""
+    require(user, Role.ADMIN)
+    try:
+        schedule = h.Schedule(tuple(time.fromisoformat(t) for t in times), frozenset(weekdays),
+                              ZoneInfo(tz))
+    except (ValueError, ZoneInfoNotFoundError, h.HotlineError) as exc:
+        raise Invalid(f"schedule: {exc}") from exc
+    with deps.uow() as uow:
+        agreement = uow.agreements.get(agreement_id)
+        if agreement is None or deps.party not in agreement.parties:
+            raise NotFound(f"no agreement {agreement_id} binding {deps.party}")
+        if "hotline" not in agreement.opens and agreement.kind is AgreementKind.MOU:
+            raise Refused(f"{agreement_id} does not open a hotline")
+        partners = sorted(agreement.parties - {deps.party})
+        channel = {"id": agreement_id, "partner": partners[0], "agreement": agreement_id,
+                   "schedule": {"times": [t.isoformat("minutes") for t in schedule.times],
+                                "weekdays": sorted(schedule.weekdays), "tz": tz},
+                   "status": _status_to(h.LineStatus())}
+        uow.hotline.put_channel(agreement_id, channel)
+        record(uow, deps, user.username, "hotline.opened", f"hotline:{agreement_id}",
+               {"partner": channel["partner"], "schedule": channel["schedule"]})
+        uow.commit()
+    return channel
+
+
+def _usable(uow: UnitOfWork, deps: Deps, channel: dict[str, Any]) -> None:
+    if channel["status"]["state"] == h.LineState.SEVERED:
+        raise Refused(f"the line is severed by {channel['status']['severed_by']}: no traffic")
+    agreement = uow.agreements.get(channel["agreement"])
+    if agreement is None or not status_at(agreement, deps.clock().date(), deps.rules).in_force:
+        raise Refused(f"{channel['agreement']} is not in force: the line is closed")
+
+
+def send(deps: Deps, user: User, channel_id: str, precedence: str, text: str) -> dict[str, Any]:
+    require(user, Role.WATCH_OFFICER)
+    try:
+        prec = h.Precedence[precedence]
+        h.check_message(text, prec, RULES)
+    except KeyError as exc:
+        raise Invalid(f"precedence: one of {', '.join(p.name for p in h.Precedence)}") from exc
+    except h.HotlineError as exc:
+        raise Invalid(str(exc)) from exc
+    return _place(deps, user.username, channel_id, "message",
+                  {"precedence": prec.name, "text": text})
+
+
+def check_call(deps: Deps, actor: str, channel_id: str) -> dict[str, Any]:
+    """Place a check call now (the scheduler calls this at each slot)."""
+    return _place(deps, actor, channel_id, "check_call", {"text": "check call"})
+
+
+def _place(deps: Deps, actor: str, channel_id: str, kind: str,
+           data: dict[str, Any]) -> dict[str, Any]:
+    now = deps.clock()
+    with deps.uow() as uow:
+        channel = _channel(uow, channel_id)
+        _usable(uow, deps, channel)
+        seq = uow.hotline.last_seq(channel_id, deps.party) + 1
+        body = {**data, "sent_at": now.isoformat(), "author": actor}
+        uow.hotline.put_traffic(channel_id, deps.party, seq, kind, body, now)
+        uow.outbox.enqueue(message_id=deps.ids(), peer=channel["partner"], kind="hotline",
+                           at=now, payload={"channel": channel_id, "seq": seq, "kind": kind,
+                                            **body})
+        record(uow, deps, actor, f"hotline.{kind}.sent", f"hotline:{channel_id}",
+               {"seq": seq, **data})
+        uow.commit()
+    return {"channel": channel_id, "sender": deps.party, "seq": seq, "kind": kind, **body}
+
+
+def acknowledge(deps: Deps, user: User, channel_id: str, sender: str,
+                seq: int) -> dict[str, Any]:
+    """A person acknowledges a received message or answers a check call."""
+    require(user, Role.WATCH_OFFICER)
+    now = deps.clock()
+    with deps.uow() as uow:
+        channel = _channel(uow, channel_id)
+        item = uow.hotline.get_traffic(channel_id, sender, seq)
+        if item is None or sender == deps.party:
+            raise NotFound(f"no received message {seq} from {sender} on {channel_id}")
+        if item.get("acknowledged_at"):
+            raise Refused(f"message {seq} was already acknowledged by "
+                          f"{item['acknowledged_by']}")
+        item.update(acknowledged_at=now.isoformat(), acknowledged_by=user.username)
+        uow.hotline.put_traffic(channel_id, sender, seq, item["kind"], item,
+                                datetime.fromisoformat(item["sent_at"]))
+        uow.outbox.enqueue(message_id=deps.ids(), peer=channel["partner"], kind="hotline_ack",
+                           at=now, payload={"channel": channel_id, "seq": seq,
+                                            "by": user.username, "at": now.isoformat()})
+        record(uow, deps, user.username, "hotline.acknowledged", f"hotline:{channel_id}",
+               {"sender": sender, "seq": seq})
+        uow.commit()
+    return item
+
+
+def sever(deps: Deps, user: User, channel_id: str) -> dict[str, Any]:
+    """Either side may declare the line severed, unilaterally."""
+    require(user, Role.WATCH_OFFICER, Role.ADMIN)
+    with deps.uow() as uow:
+        channel = _channel(uow, channel_id)
+        _set_status(uow, channel, lambda s: h.sever(s, deps.party))
+        uow.outbox.enqueue(message_id=deps.ids(), peer=channel["partner"],
+                           kind="hotline_sever", at=deps.clock(),
+                           payload={"channel": channel_id})
+        record(uow, deps, user.username, "hotline.severed", f"hotline:{channel_id}", {})
+        uow.commit()
+    return channel
+
+
+def _set_status(uow: UnitOfWork, channel: dict[str, Any], change: Any) -> None:
+    try:
+        channel["status"] = _status_to(change(_status_from(channel["status"])))
+    except h.HotlineError as exc:
+        raise Refused(str(exc)) from exc
+    uow.hotline.put_channel(channel["id"], channel)
+
+
+def sweep(deps: Deps) -> int:
+    """Record check calls left unanswered past the answer window as missed."""
+    now, missed = deps.clock(), 0
+    with deps.uow() as uow:
+        for channel in uow.hotline.channels():
+            for call in uow.hotline.traffic(channel["id"]):
+                if call["kind"] != "check_call" or call["sender"] != deps.party or \
+                        call.get("outcome") or \
+                        datetime.fromisoformat(call["sent_at"]) + CALL_ANSWER_WINDOW > now:
+                    continue
+                _outcome(uow, deps, channel, call, h.CallOutcome.UNANSWERED, now)
+                missed += 1
+        uow.commit()
+    return missed
+
+
+def _outcome(uow: UnitOfWork, deps: Deps, channel: dict[str, Any], call: dict[str, Any],
+             outcome: h.CallOutcome, at: datetime) -> None:
+    tz = ZoneInfo(channel["schedule"]["tz"])
+    if channel["status"]["state"] != h.LineState.SEVERED:
+        _set_status(uow, channel, lambda s: h.record_call(s, outcome, at, tz))
+    call["outcome"] = outcome.value
+    uow.hotline.put_traffic(channel["id"], call["sender"], call["seq"], "check_call", call,
+                            datetime.fromisoformat(call["sent_at"]))
+    record(uow, deps, "hotline", "hotline.check_call", f"hotline:{channel['id']}",
+           {"seq": call["seq"], "outcome": outcome.value,
+            "state": channel["status"]["state"], "missed_days": channel["status"]["missed_days"]})
+
+
+def view(deps: Deps, user: User, channel_id: str) -> dict[str, Any]:
+    """The channel with its traffic; deadlines, overdue flags and escalation computed now."""
+    require(user, Role.WATCH_OFFICER, Role.ADMIN)
+    now = deps.clock()
+    with deps.uow() as uow:
+        channel = _channel(uow, channel_id)
+        traffic = uow.hotline.traffic(channel_id)
+    for item in traffic:
+        if item["kind"] == "message":
+            m = _message(channel_id, item)
+            item.update(deadline=m.deadline(RULES).isoformat(), overdue=m.overdue(now, RULES),
+                        escalation=m.escalation(now, RULES))
+    return {**channel, "traffic": traffic}
+
+
+def _message(channel_id: str, item: dict[str, Any]) -> h.Message:
+    ack = item.get("acknowledged_at")
+    return h.Message(channel_id, item["seq"], h.Precedence[item["precedence"]], item["text"],
+                     item["sender"], datetime.fromisoformat(item["sent_at"]),
+                     acknowledged_at=datetime.fromisoformat(ack) if ack else None)
+
+
+def channels(deps: Deps, user: User) -> list[dict[str, Any]]:
+    require(user, Role.WATCH_OFFICER, Role.ADMIN)
+    with deps.uow() as uow:
+        return uow.hotline.channels()
+
+
+# --- appliers (traffic from the partner) ---------------------------------------------
+
+
+def apply_traffic(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | None:
+    channel = uow.hotline.channel(str(body.get("channel")))
+    if channel is None or channel["partner"] != sender:
+        return f"no hotline channel {body.get('channel')} with {sender} here"
+    if channel["status"]["state"] == h.LineState.SEVERED:
+        return "the line is severed here: traffic refused"
+    try:
+        seq, kind, sent_at = int(body["seq"]), str(body["kind"]), body["sent_at"]
+        data = {k: body[k] for k in ("text", "sent_at", "author")}
+        if kind == "message":
+            data["precedence"] = h.Precedence[body["precedence"]].name
+    except (KeyError, TypeError, ValueError):
+        return "malformed hotline traffic"
+    data["delivered_at"] = deps.clock().isoformat()
+    uow.hotline.put_traffic(channel["id"], sender, seq, kind, data,
+                            datetime.fromisoformat(sent_at))
+    record(uow, deps, f"peer:{sender}", f"hotline.{kind}.received", f"hotline:{channel['id']}",
+           {"seq": seq, "precedence": data.get("precedence")})
+    return None
+
+
+def apply_ack(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | None:
+    channel = uow.hotline.channel(str(body.get("channel")))
+    item = uow.hotline.get_traffic(str(body.get("channel")), deps.party,
+                                   int(body.get("seq", 0))) if channel else None
+    if channel is None or item is None or channel["partner"] != sender:
+        return "no message of ours matches this acknowledgement"
+    item.update(acknowledged_at=str(body.get("at")), acknowledged_by=f"{sender}: "
+                f"{body.get('by')}")
+    uow.hotline.put_traffic(channel["id"], deps.party, item["seq"], item["kind"], item,
+                            datetime.fromisoformat(item["sent_at"]))
+    if item["kind"] == "check_call" and not item.get("outcome"):
+        _outcome(uow, deps, channel, item, h.CallOutcome.ANSWERED, deps.clock())
+    return None
+
+
+def apply_sever(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | None:
+    channel = uow.hotline.channel(str(body.get("channel")))
+    if channel is None or channel["partner"] != sender:
+        return "no such hotline channel here"
+    if channel["status"]["state"] != h.LineState.SEVERED:
+        channel["status"] = _status_to(h.sever(_status_from(channel["status"]), sender))
+        uow.hotline.put_channel(channel["id"], channel)
+    record(uow, deps, f"peer:{sender}", "hotline.severed", f"hotline:{channel['id']}",
+           {"by": sender})
+    return None
+
+
+APPLIERS = {"hotline": apply_traffic, "hotline_ack": apply_ack, "hotline_sever": apply_sever}

@@ -1,0 +1,86 @@
+"""The KOR–CHN defense hotline between two real node processes (DOMAIN.md: Hotline)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .node_fixtures import PASSWORD
+from .processes import NodeProcess, wait_for
+
+CHANNEL = "KOR-CHN-HOTLINE-MOU"
+
+
+@pytest.fixture
+def line(tmp_path: Path) -> Iterator[tuple[NodeProcess, NodeProcess, str, str]]:
+    kor, chn = NodeProcess("KOR", tmp_path), NodeProcess("CHN", tmp_path)
+    prints = {n.party: n.init() for n in (kor, chn)}
+    for node in (kor, chn):
+        node.start()
+        node.login()
+    kor.trust(chn, prints["CHN"])
+    chn.trust(kor, prints["KOR"])
+    tokens = []
+    for node, level in ((kor, "군사I급비밀"), (chn, "绝密")):
+        node.call("POST", "/api/hotline", json={"agreement_id": CHANNEL,
+                                                "times": ["09:00", "16:00"],
+                                                "weekdays": list(range(7)),
+                                                "tz": "Asia/Seoul"})
+        node.call("POST", "/api/users", json={"username": "watch", "roles": ["watch_officer"],
+                                              "clearance": level, "password": PASSWORD})
+        tokens.append(node.login("watch"))
+    yield kor, chn, tokens[0], tokens[1]
+    for node in (kor, chn):
+        node.stop()
+
+
+def traffic(node: NodeProcess, token: str) -> list[dict[str, object]]:
+    return list(node.call("GET", f"/api/hotline/{CHANNEL}", token)["traffic"])
+
+
+def test_flash_is_delivered_in_order_and_acknowledged(
+        line: tuple[NodeProcess, NodeProcess, str, str]) -> None:
+    """Delivery to the other node and a person's acknowledgement are different events."""
+    kor, chn, kt, ct = line
+    for prec, text in (("ROUTINE", "weekly schedule"), ("FLASH", "two ballistic missiles "
+                                                        "launched from Sunchon 16:35 KST")):
+        kor.call("POST", f"/api/hotline/{CHANNEL}/messages", kt,
+                 json={"precedence": prec, "text": text})
+    got = wait_for(lambda: len(t := traffic(chn, ct)) == 2 and t, what="delivery at CHN")
+    assert [m["seq"] for m in got] == [1, 2]
+    assert got[1]["precedence"] == "FLASH"
+    assert got[1]["delivered_at"]
+    assert not got[1].get("acknowledged_at")
+    chn.call("POST", f"/api/hotline/{CHANNEL}/acknowledgements", ct,
+             json={"sender": "KOR", "seq": 2})
+    acked = wait_for(lambda: (t := traffic(kor, kt))[1].get("acknowledged_at") and t,
+                     what="acknowledgement at KOR")
+    assert acked[1]["overdue"] is False
+    assert str(acked[1]["acknowledged_by"]).startswith("CHN")
+    assert acked[0]["overdue"] is False
+
+
+def test_check_call_answered_then_severance(
+        line: tuple[NodeProcess, NodeProcess, str, str]) -> None:
+    """An answered call makes the line NORMAL; a severed line carries nothing."""
+    kor, chn, kt, ct = line
+    kor.call("POST", f"/api/hotline/{CHANNEL}/check-calls", kt)
+    wait_for(lambda: traffic(chn, ct), what="check call at CHN")
+    chn.call("POST", f"/api/hotline/{CHANNEL}/acknowledgements", ct,
+             json={"sender": "KOR", "seq": 1})
+
+    def kor_call() -> dict[str, object]:
+        return traffic(kor, kt)[0]
+
+    wait_for(lambda: kor_call().get("outcome") == "answered", what="answered call")
+    status = kor.call("GET", f"/api/hotline/{CHANNEL}", kt)["status"]
+    assert status["state"] == "NORMAL"
+    chn.call("POST", f"/api/hotline/{CHANNEL}/sever", ct)
+    wait_for(lambda: kor.call("GET", f"/api/hotline/{CHANNEL}", kt)["status"]["state"] ==
+             "SEVERED", what="severance at KOR")
+    refused = kor.call_raw("POST", f"/api/hotline/{CHANNEL}/messages", kt,
+                           json={"precedence": "FLASH", "text": "are you there"})
+    assert refused.status_code == 409
+    assert "severed by CHN" in refused.json()["error"]["message"]
