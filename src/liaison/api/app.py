@@ -23,7 +23,7 @@ from liaison.api import (
 )
 from liaison.api.security import LoginThrottle
 from liaison.bootstrap import Node
-from liaison.federation.sender import OutboxSender
+from liaison.federation.sender import HotlineClock, OutboxSender
 from liaison.federation.transport import HttpTransport
 from liaison.services import agreements, hotline, protection, receiving, requests
 
@@ -40,9 +40,11 @@ def create_app(node: Node, *, send: bool = True) -> FastAPI:
             sender = OutboxSender(node.deps, app.state.transport)
             app.state.sender = sender
             task = asyncio.create_task(sender.run())
+            clock_task = asyncio.create_task(HotlineClock(node.deps, sender).run())
         yield
         if task is not None:
             task.cancel()
+            clock_task.cancel()
         await app.state.transport.close()
 
     app = FastAPI(

@@ -24,6 +24,7 @@ class ChannelIn(Body):
     times: list[str] = Field(min_length=1, description="local check-call times, HH:MM")
     weekdays: list[int] = Field(default=[0, 1, 2, 3, 4], description="0 = Monday")
     tz: str = Field(description="the channel's time zone, e.g. Asia/Seoul")
+    places_calls: bool = Field(default=True, description="this side places the check calls")
 
 
 class MessageIn(Body):
@@ -39,7 +40,7 @@ class AckIn(Body):
 @router.post("", status_code=201, summary="Open a hotline channel under an MOU (admin)")
 def open_channel(body: ChannelIn, user: CurrentUser, deps: NodeDeps) -> dict[str, Any]:
     return hotline.open_channel(deps, user, body.agreement_id, body.times, body.weekdays,
-                                body.tz)
+                                body.tz, body.places_calls)
 
 
 @router.get("", summary="Hotline channels and their line status")

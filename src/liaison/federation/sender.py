@@ -59,3 +59,23 @@ class OutboxSender:
         answer = await self.transport.send(peer, wire)
         await asyncio.to_thread(federation.settle_receipt, self.deps, peer, header, messages,
                                 answer)
+
+
+class HotlineClock:
+    """Places scheduled check calls and records unanswered ones as missed."""
+
+    def __init__(self, deps: Deps, sender: OutboxSender, tick_s: float = 15.0) -> None:
+        self.deps, self.sender, self.tick_s = deps, sender, tick_s
+
+    async def run(self) -> None:
+        from liaison.services import hotline
+
+        while True:
+            try:
+                placed = await asyncio.to_thread(hotline.place_due_calls, self.deps)
+                await asyncio.to_thread(hotline.sweep, self.deps)
+                if placed:
+                    self.sender.wake.set()
+            except Exception as exc:
+                log.warning("hotline clock: %s", exc)
+            await asyncio.sleep(self.tick_s)

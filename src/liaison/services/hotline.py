@@ -49,7 +49,7 @@ def _channel(uow: UnitOfWork, channel_id: str) -> dict[str, Any]:
 
 
 def open_channel(deps: Deps, user: User, agreement_id: str, times: list[str],
-                 weekdays: list[int], tz: str) -> dict[str, Any]:
+                 weekdays: list[int], tz: str, places_calls: bool = True) -> dict[str, Any]:
     """A channel exists only under an MOU (or agreement) that opens a hotline."""
     require(user, Role.ADMIN)
     try:
@@ -67,7 +67,8 @@ def open_channel(deps: Deps, user: User, agreement_id: str, times: list[str],
         channel = {"id": agreement_id, "partner": partners[0], "agreement": agreement_id,
                    "schedule": {"times": [t.isoformat("minutes") for t in schedule.times],
                                 "weekdays": sorted(schedule.weekdays), "tz": tz},
-                   "status": _status_to(h.LineStatus())}
+                   "status": _status_to(h.LineStatus()), "places_calls": places_calls,
+                   "calls_placed_until": deps.clock().isoformat()}
         uow.hotline.put_channel(agreement_id, channel)
         record(uow, deps, user.username, "hotline.opened", f"hotline:{agreement_id}",
                {"partner": channel["partner"], "schedule": channel["schedule"]})
@@ -164,6 +165,29 @@ def _set_status(uow: UnitOfWork, channel: dict[str, Any], change: Any) -> None:
     except h.HotlineError as exc:
         raise Refused(str(exc)) from exc
     uow.hotline.put_channel(channel["id"], channel)
+
+
+def place_due_calls(deps: Deps) -> int:
+    """Place the check calls whose slots have come since the last pass (this side calls
+    only where ``places_calls``); a severed line gets none."""
+    now, placed = deps.clock(), []
+    with deps.uow() as uow:
+        for channel in uow.hotline.channels():
+            if not channel.get("places_calls"):
+                continue
+            since = datetime.fromisoformat(channel["calls_placed_until"])
+            due = h.calls_due(_status_from(channel["status"]), schedule_of(channel), since, now)
+            channel["calls_placed_until"] = now.isoformat()
+            uow.hotline.put_channel(channel["id"], channel)
+            if due:  # one call for the slots just passed, however many
+                placed.append(channel["id"])
+        uow.commit()
+    for channel_id in placed:
+        try:
+            check_call(deps, "scheduler", channel_id)
+        except Refused:
+            continue
+    return len(placed)
 
 
 def sweep(deps: Deps) -> int:

@@ -47,6 +47,9 @@ class MemoryState:
     outbox: dict[str, OutboxMessage] = field(default_factory=dict)
     inbox: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
     requests: dict[tuple[str, str], PartnerRequest] = field(default_factory=dict)
+    channels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    traffic: dict[tuple[str, str, int], tuple[str, dict[str, Any], datetime]] = field(
+        default_factory=dict)
 
 
 def _add(table: dict[str, Any], key: str, value: Any, what: str) -> None:
@@ -314,6 +317,40 @@ class MemoryRequests:
                 and direction in (None, r.direction)]
 
 
+class MemoryHotline:
+    def __init__(self, s: MemoryState) -> None:
+        self.s = s
+
+    def channel(self, channel_id: str) -> dict[str, Any] | None:
+        found = self.s.channels.get(channel_id)
+        return copy.deepcopy(found) if found else None
+
+    def channels(self) -> list[dict[str, Any]]:
+        return [copy.deepcopy(self.s.channels[k]) for k in sorted(self.s.channels)]
+
+    def put_channel(self, channel_id: str, data: Mapping[str, Any]) -> None:
+        self.s.channels[channel_id] = copy.deepcopy(dict(data))
+
+    def traffic(self, channel_id: str) -> list[dict[str, Any]]:
+        rows = sorted(((k, v) for k, v in self.s.traffic.items() if k[0] == channel_id),
+                      key=lambda kv: (kv[1][2], kv[0][2]))
+        return [{**copy.deepcopy(v[1]), "sender": k[1], "seq": k[2], "kind": v[0]}
+                for k, v in rows]
+
+    def get_traffic(self, channel_id: str, sender: str, seq: int) -> dict[str, Any] | None:
+        found = self.s.traffic.get((channel_id, sender, seq))
+        if found is None:
+            return None
+        return {**copy.deepcopy(found[1]), "sender": sender, "seq": seq, "kind": found[0]}
+
+    def put_traffic(self, channel_id: str, sender: str, seq: int, kind: str,
+                    data: Mapping[str, Any], sent_at: datetime) -> None:
+        self.s.traffic[channel_id, sender, seq] = (kind, copy.deepcopy(dict(data)), sent_at)
+
+    def last_seq(self, channel_id: str, sender: str) -> int:
+        return max((k[2] for k in self.s.traffic if k[:2] == (channel_id, sender)), default=0)
+
+
 class MemoryUnitOfWork:
     """Works on a copy of the shared state; ``commit`` publishes the copy."""
 
@@ -330,6 +367,7 @@ class MemoryUnitOfWork:
         self.audit, self.settings = MemoryAudit(s), MemorySettings(s)
         self.peers, self.outbox, self.inbox = MemoryPeers(s), MemoryOutbox(s), MemoryInbox(s)
         self.requests = MemoryRequests(s)
+        self.hotline = MemoryHotline(s)
         return self
 
     def commit(self) -> None:
