@@ -84,3 +84,20 @@ def test_check_call_answered_then_severance(
                            json={"precedence": "FLASH", "text": "are you there"})
     assert refused.status_code == 409
     assert "severed by CHN" in refused.json()["error"]["message"]
+
+
+def test_line_down_and_back_loses_nothing(
+        line: tuple[NodeProcess, NodeProcess, str, str]) -> None:
+    """Messages are kept while the other node is down and delivered, in order, on return."""
+    kor, chn, kt, ct = line
+    chn.kill()
+    sent = [("ROUTINE", "r1"), ("PRIORITY", "p1"), ("FLASH", "f1"), ("IMMEDIATE", "i1")]
+    for prec, text in sent:
+        kor.call("POST", f"/api/hotline/{CHANNEL}/messages", kt,
+                 json={"precedence": prec, "text": text})
+    chn.start()
+    ct = chn.login("watch")
+    got = wait_for(lambda: len(t := traffic(chn, ct)) == 4 and t, timeout=90,
+                   what="catch-up at CHN")
+    assert sorted(int(str(m["seq"])) for m in got) == [1, 2, 3, 4]
+    assert {m["text"] for m in got} == {"r1", "p1", "f1", "i1"}
