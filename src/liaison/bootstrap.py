@@ -64,5 +64,6 @@ def build_node(settings: Settings, clock: Callable[[], datetime] = utc_now) -> N
     deps = Deps(uow=uow, party=party, clock=clock, ids=new_id,
                 rules=LifecycleRules(settings.notice_cutoff_inclusive),
                 session_hours=settings.session_hours, keyring=load_keys(settings),
-                address=settings.address, outbox_batch=settings.outbox_batch)
+                address=settings.address, outbox_batch=settings.outbox_batch,
+                check_call_answer_s=settings.check_call_answer_s)
     return Node(settings, engine, deps)

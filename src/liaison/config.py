@@ -30,6 +30,8 @@ class Settings:
     public_url: str = ""  # how partners reach the federation listener; empty: https://host:fport
     federation_port: int = 8471  # mutual TLS 1.3 listener for partners' envelopes
     outbox_batch: int = 256  # messages per envelope (one signature and encryption each)
+    check_call_answer_s: int = 600  # a check call unanswered this long is missed (I)
+    hotline_tick_s: float = 15.0  # how often scheduled calls and missed calls are checked
 
     @property
     def address(self) -> str:
@@ -48,7 +50,7 @@ class Settings:
             "data_dir": Path, "database_url": str, "host": str, "port": int,
             "session_hours": int, "notice_cutoff_inclusive": _flag,
             "login_attempts_per_minute": int, "public_url": str, "outbox_batch": int,
-            "federation_port": int,
+            "federation_port": int, "check_call_answer_s": int, "hotline_tick_s": float,
         }
         for name, read in readers.items():
             raw = env.get("LIAISON_" + name.upper())

@@ -40,7 +40,8 @@ def create_app(node: Node, *, send: bool = True) -> FastAPI:
             sender = OutboxSender(node.deps, app.state.transport)
             app.state.sender = sender
             task = asyncio.create_task(sender.run())
-            clock_task = asyncio.create_task(HotlineClock(node.deps, sender).run())
+            clock_task = asyncio.create_task(
+                HotlineClock(node.deps, sender, node.settings.hotline_tick_s).run())
         yield
         if task is not None:
             task.cancel()

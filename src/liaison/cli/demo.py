@@ -29,7 +29,9 @@ from rich.table import Table
 
 from liaison.cli.demo_story import Story
 
-PARTIES = ("KOR", "USA", "JPN")
+PARTIES = ("KOR", "USA", "JPN", "CHN", "PRK")
+# Demo speed: check calls count as missed after 3 s and the hotline clock ticks each second.
+DEMO_ENV = {"LIAISON_CHECK_CALL_ANSWER_S": "3", "LIAISON_HOTLINE_TICK_S": "1"}
 
 
 @dataclass
@@ -107,16 +109,17 @@ def _start(node: DemoNode, console: Console) -> None:
         node.process = subprocess.Popen(
             [sys.executable, "-m", "liaison.cli.main", "serve", "--data-dir", data,
              "--port", port, "--federation-port", federation_port], stdout=log,
-            stderr=subprocess.STDOUT)
+            stderr=subprocess.STDOUT, env={**os.environ, **DEMO_ENV})
 
 
 def _demo_seed(directory: Path) -> Path:
-    """The seed without KOR's 2019–2023 notes on the KOR–JPN GSOMIA: the demo sends them
-    as signed notes between the nodes instead."""
+    """The seed without KOR's 2019–2023 notes on the KOR–JPN GSOMIA (the demo sends them as
+    signed notes between the nodes) and with the inter-Korean line still open (the demo
+    plays June 2020 on it)."""
     seed = yaml.safe_load(resources.files("liaison.reference").joinpath("seed.yaml")
                           .read_text(encoding="utf-8"))
     for agreement in seed["agreements"]:
-        if agreement["id"] == "KOR-JPN-GSOMIA":
+        if agreement["id"] in ("KOR-JPN-GSOMIA", "KOR-PRK-LIAISON"):
             agreement["events"] = [e for e in agreement["events"] if e["kind"] in
                                    ("SIGNED", "ENTERED_INTO_FORCE")]
     path = directory / "seed.yaml"

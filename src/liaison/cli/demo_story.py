@@ -136,6 +136,10 @@ class Story:
         self.consent_flow(officer)
         self.step("TISA, 2015: before the GSOMIA, KOR → JPN goes through the US hub")
         self.relay_flow(officer)
+        self.step("The KOR–CHN defense hotline: a check call, then a FLASH acknowledged")
+        self.hotline_china()
+        self.step("The inter-Korean line, June 2020: calls unanswered, then severed")
+        self.hotline_north()
         self.step("Bad input is refused with a reason and changes nothing")
         self.bad_input(officer, kor)
         self.step("Both parties' nodes answer for their agreement the same on every date")
@@ -320,6 +324,66 @@ class Story:
         _poll(lambda: api(officer, "GET", "/api/consent-requests")[0]["state"] == "granted")
         self.say("the signed grant is back at KOR and recorded as USA's written consent")
         self.show_decision(officer, "JPN", "2019-11-25", "after the US consent")
+
+    def _watch(self, party: str, clearance: str) -> httpx.Client:
+        if (party, "watch") in self.sessions:
+            return self.sessions[party, "watch"]
+        admin = self.sign_in(party, "admin", self.admin_passwords[party])
+        api(admin, "POST", "/api/users", json={"username": "watch", "roles": ["watch_officer"],
+                                               "clearance": clearance,
+                                               "password": self.password})
+        return self.sign_in(party, "watch", self.password)
+
+    def _open_line(self, channel: str, caller: str, callee: str, times: list[str],
+                   weekdays: list[int]) -> None:
+        for party in (caller, callee):
+            admin = self.sign_in(party, "admin", self.admin_passwords[party])
+            api(admin, "POST", "/api/hotline", json={
+                "agreement_id": channel, "times": times, "weekdays": weekdays,
+                "tz": "Asia/Seoul", "places_calls": party == caller})
+
+    def hotline_china(self) -> None:
+        line = "KOR-CHN-HOTLINE-MOU"
+        self._open_line(line, "KOR", "CHN", ["09:00", "16:00"], list(range(7)))
+        kor, chn = self._watch("KOR", "군사I급비밀"), self._watch("CHN", "绝密")
+        api(kor, "POST", f"/api/hotline/{line}/check-calls")
+        call = _poll(lambda: api(chn, "GET", f"/api/hotline/{line}")["traffic"])[0]
+        api(chn, "POST", f"/api/hotline/{line}/acknowledgements",
+            json={"sender": "KOR", "seq": call["seq"]})
+        status = _poll(lambda: (s := api(kor, "GET", f"/api/hotline/{line}")["status"])[
+            "last_answered"] and s)
+        self.say(f"check call answered by CHN: line {status['state']}")
+        api(kor, "POST", f"/api/hotline/{line}/messages", json={
+            "precedence": "FLASH", "text": "Two ballistic missiles launched from Sunchon at "
+                                           "16:35 and 16:38 KST, about 370 km."})
+        flash = _poll(lambda: [m for m in api(chn, "GET", f"/api/hotline/{line}")["traffic"]
+                               if m.get("precedence") == "FLASH"])[0]
+        self.say(f"CHN received FLASH {flash['seq']} at {flash['delivered_at'][11:19]}, "
+                 f"answer due within 10 minutes")
+        api(chn, "POST", f"/api/hotline/{line}/acknowledgements",
+            json={"sender": "KOR", "seq": flash["seq"]})
+        acked = _poll(lambda: [m for m in api(kor, "GET", f"/api/hotline/{line}")["traffic"]
+                               if m.get("acknowledged_at") and m["kind"] == "message"])[0]
+        self.say(f"KOR sees it acknowledged by {acked['acknowledged_by']}; overdue "
+                 f"{acked['overdue']}")
+
+    def hotline_north(self) -> None:
+        line = "KOR-PRK-LIAISON"
+        self._open_line(line, "KOR", "PRK", ["09:00", "17:00"], list(range(5)))
+        kor, prk = self._watch("KOR", "군사I급비밀"), self._watch("PRK", "1급비밀")
+        api(kor, "POST", f"/api/hotline/{line}/check-calls")
+        status = _poll(lambda: (s := api(kor, "GET", f"/api/hotline/{line}")["status"])[
+            "state"] == "UNRESPONSIVE" and s)
+        self.say(f"PRK did not answer: line {status['state']}, "
+                 f"{status['missed_days']} missed day(s)")
+        api(prk, "POST", f"/api/hotline/{line}/sever")
+        status = _poll(lambda: (s := api(kor, "GET", f"/api/hotline/{line}")["status"])[
+            "state"] == "SEVERED" and s)
+        self.say(f"PRK declares the line severed: KOR's side shows {status['state']} "
+                 f"(by {status['severed_by']})")
+        code, msg = refused(kor, "POST", f"/api/hotline/{line}/messages",
+                            json={"precedence": "FLASH", "text": "please answer"})
+        self.say(f"a message on the severed line → {code}: {msg}")
 
     def relay_flow(self, officer: httpx.Client) -> None:
         analyst = self.sign_in("KOR", "kim.analyst", self.password)

@@ -31,3 +31,4 @@ class Deps:
     keyring: KeyRing | None = None  # None: this node cannot federate (no keys)
     address: str = ""  # this node's federation URL, as partners reach it
     outbox_batch: int = 256
+    check_call_answer_s: int = 600

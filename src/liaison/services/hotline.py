@@ -17,7 +17,6 @@ from liaison.services.errors import Invalid, NotFound, Refused
 from liaison.services.ports import UnitOfWork
 
 RULES = h.HotlineRules()
-CALL_ANSWER_WINDOW = timedelta(minutes=10)  # an unanswered check call is missed after (I)
 
 
 def _status_to(s: h.LineStatus) -> dict[str, Any]:
@@ -193,12 +192,13 @@ def place_due_calls(deps: Deps) -> int:
 def sweep(deps: Deps) -> int:
     """Record check calls left unanswered past the answer window as missed."""
     now, missed = deps.clock(), 0
+    window = timedelta(seconds=deps.check_call_answer_s)
     with deps.uow() as uow:
         for channel in uow.hotline.channels():
             for call in uow.hotline.traffic(channel["id"]):
                 if call["kind"] != "check_call" or call["sender"] != deps.party or \
                         call.get("outcome") or \
-                        datetime.fromisoformat(call["sent_at"]) + CALL_ANSWER_WINDOW > now:
+                        datetime.fromisoformat(call["sent_at"]) + window > now:
                     continue
                 _outcome(uow, deps, channel, call, h.CallOutcome.UNANSWERED, now)
                 missed += 1
