@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from liaison.config import Settings
 from liaison.domain.agreements import LifecycleRules
 from liaison.federation.keystore import Keystore
+from liaison.realtime.bus import LocalBus
 from liaison.services.context import Deps, new_id, utc_now
 from liaison.services.ports import UnitOfWork
 from liaison.services.setup import PARTY_SETTING
@@ -31,6 +32,7 @@ class Node:
     settings: Settings
     engine: Engine
     deps: Deps
+    bus: LocalBus
 
 
 def open_storage(settings: Settings) -> tuple[Engine, Callable[[], UnitOfWork]]:
@@ -61,9 +63,10 @@ def build_node(settings: Settings, clock: Callable[[], datetime] = utc_now) -> N
         engine.dispose()
         raise NodeNotInitialised(
             f"no node initialised at {settings.effective_database_url}: run `liaison init`")
-    deps = Deps(uow=uow, party=party, clock=clock, ids=new_id,
+    bus = LocalBus()
+    deps = Deps(uow=uow, party=party, clock=clock, ids=new_id, publish=bus.publish,
                 rules=LifecycleRules(settings.notice_cutoff_inclusive),
                 session_hours=settings.session_hours, keyring=load_keys(settings),
                 address=settings.address, outbox_batch=settings.outbox_batch,
                 check_call_answer_s=settings.check_call_answer_s)
-    return Node(settings, engine, deps)
+    return Node(settings, engine, deps, bus)

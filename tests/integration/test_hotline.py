@@ -101,3 +101,55 @@ def test_line_down_and_back_loses_nothing(
                    what="catch-up at CHN")
     assert sorted(int(str(m["seq"])) for m in got) == [1, 2, 3, 4]
     assert {m["text"] for m in got} == {"r1", "p1", "f1", "i1"}
+
+
+def test_the_live_console_gets_a_flash_pushed(
+        line: tuple[NodeProcess, NodeProcess, str, str]) -> None:
+    """Watch officers see traffic live (WebSocket); the console page is served offline."""
+    import asyncio
+    import json
+
+    import httpx
+    import websockets
+
+    kor, chn, kt, ct = line
+    page = httpx.get(chn.url + "/console/hotline.html")
+    assert page.status_code == 200
+    assert "FLASH from" in page.text
+
+    async def watch() -> dict[str, object]:
+        url = f"ws://127.0.0.1:{chn.port}/api/hotline/{CHANNEL}/live?token={ct}"
+        async with websockets.connect(url) as ws:
+            first = json.loads(await ws.recv())
+            assert first["traffic"] == []
+            await asyncio.to_thread(kor.call, "POST", f"/api/hotline/{CHANNEL}/messages", kt,
+                                    json={"precedence": "FLASH", "text": "launch"})
+            while True:
+                view = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                if view["traffic"]:
+                    return dict(view)
+
+    view = asyncio.run(watch())
+    assert view["traffic"][0]["precedence"] == "FLASH"  # type: ignore[index]
+
+
+def test_the_live_console_refuses_a_bad_token(
+        line: tuple[NodeProcess, NodeProcess, str, str]) -> None:
+    import asyncio
+
+    import websockets
+
+    _, chn, _, _ = line
+
+    async def attempt() -> int:
+        url = f"ws://127.0.0.1:{chn.port}/api/hotline/{CHANNEL}/live?token=lsn_forged"
+        try:
+            async with websockets.connect(url) as ws:
+                await ws.recv()
+        except websockets.exceptions.InvalidStatus as exc:
+            return int(exc.response.status_code)
+        except websockets.exceptions.ConnectionClosed as exc:
+            return int(exc.rcvd.code) if exc.rcvd else 0
+        return 200
+
+    assert asyncio.run(attempt()) in (403, 4401)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.staticfiles import StaticFiles
 
 from liaison import __version__
 from liaison.api import (
@@ -33,6 +35,7 @@ def create_app(node: Node, *, send: bool = True) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        node.bus.attach(asyncio.get_running_loop())
         ring = node.deps.keyring
         app.state.transport = HttpTransport(ring.tls_files if ring else None)
         task = None
@@ -58,6 +61,7 @@ def create_app(node: Node, *, send: bool = True) -> FastAPI:
         docs_url="/api/docs", openapi_url="/api/openapi.json", redoc_url=None,
     )
     app.state.deps = node.deps
+    app.state.bus = node.bus
     app.state.sender = None
 
     @app.middleware("http")
@@ -77,6 +81,9 @@ def create_app(node: Node, *, send: bool = True) -> FastAPI:
     app.include_router(routes_federation.admin)
     app.include_router(routes_requests.router)
     app.include_router(routes_hotline.router)
+
+    static = Path(__file__).parent.parent / "web" / "static"
+    app.mount("/console", StaticFiles(directory=static, html=True), name="console")
 
     @app.get("/api/health", tags=["node"], summary="Liveness and the node's party")
     def health() -> dict[str, Any]:

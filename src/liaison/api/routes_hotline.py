@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse, Response
 from pydantic import Field
 
 from liaison.api.schemas import Body
 from liaison.api.security import CurrentUser, NodeDeps
 from liaison.domain.users import Role
-from liaison.services import hotline
+from liaison.services import auth, hotline
 from liaison.services.auth_roles import require
+from liaison.services.errors import ServiceError
 
 router = APIRouter(prefix="/api/hotline", tags=["hotline"])
 
@@ -96,3 +98,28 @@ def transcript(channel_id: str, user: CurrentUser, deps: NodeDeps,
             f"<th>seq</th><th>precedence</th><th>text</th><th>acknowledged / outcome</th></tr>"
             f"{rows}</table>")
     return HTMLResponse(page)
+
+
+@router.websocket("/{channel_id}/live")
+async def live(websocket: WebSocket, channel_id: str, token: str = "") -> None:
+    """The channel's state, pushed on every change (browsers cannot set headers on a
+    WebSocket, so the bearer token comes as ``?token=``)."""
+    deps = websocket.app.state.deps
+    try:
+        user = await asyncio.to_thread(auth.authenticate, deps, token)
+        first = await asyncio.to_thread(hotline.view, deps, user, channel_id)
+    except ServiceError as exc:
+        await websocket.close(code=4403 if exc.status == 403 else 4401, reason=exc.message)
+        return
+    await websocket.accept()
+    async with websocket.app.state.bus.subscribe(f"hotline:{channel_id}") as queue:
+        await websocket.send_json(first)
+        try:
+            while True:
+                await queue.get()
+                while not queue.empty():
+                    queue.get_nowait()
+                view = await asyncio.to_thread(hotline.view, deps, user, channel_id)
+                await websocket.send_json(view)
+        except WebSocketDisconnect:
+            return

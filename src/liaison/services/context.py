@@ -32,3 +32,4 @@ class Deps:
     address: str = ""  # this node's federation URL, as partners reach it
     outbox_batch: int = 256
     check_call_answer_s: int = 600
+    publish: Callable[[str], None] = lambda _topic: None  # real-time bus: "hotline:<id>"

@@ -185,7 +185,16 @@ def receive(deps: Deps, wire: bytes, appliers: dict[str, Applier]) -> bytes:
                {"sender": header.sender, "sha256": hashlib.sha256(wire).hexdigest(),
                 "messages": [[r.message_id, r.outcome, r.reason] for r in results]})
         uow.commit()
+    for topic in _topics(messages):
+        deps.publish(topic)
     return _receipt(deps, peers[header.sender], header, results)
+
+
+def _topics(messages: list[Any]) -> set[str]:
+    """Real-time topics touched by a batch (after its commit), e.g. ``hotline:<channel>``."""
+    return {f"hotline:{m['payload'].get('channel')}" for m in messages
+            if isinstance(m, dict) and str(m.get("kind", "")).startswith("hotline")
+            and isinstance(m.get("payload"), dict)}
 
 
 def _receive_one(uow: UnitOfWork, deps: Deps, header: Header, message: Any,

@@ -116,6 +116,7 @@ def _place(deps: Deps, actor: str, channel_id: str, kind: str,
         record(uow, deps, actor, f"hotline.{kind}.sent", f"hotline:{channel_id}",
                {"seq": seq, **data})
         uow.commit()
+    deps.publish(f"hotline:{channel_id}")
     return {"channel": channel_id, "sender": deps.party, "seq": seq, "kind": kind, **body}
 
 
@@ -141,6 +142,7 @@ def acknowledge(deps: Deps, user: User, channel_id: str, sender: str,
         record(uow, deps, user.username, "hotline.acknowledged", f"hotline:{channel_id}",
                {"sender": sender, "seq": seq})
         uow.commit()
+    deps.publish(f"hotline:{channel_id}")
     return item
 
 
@@ -155,6 +157,7 @@ def sever(deps: Deps, user: User, channel_id: str) -> dict[str, Any]:
                            payload={"channel": channel_id})
         record(uow, deps, user.username, "hotline.severed", f"hotline:{channel_id}", {})
         uow.commit()
+    deps.publish(f"hotline:{channel_id}")
     return channel
 
 
