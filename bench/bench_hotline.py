@@ -20,7 +20,7 @@ import httpx
 import websockets
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_federation import PASSWORD, port, serve, setup, trust  # noqa: E402
+from bench_federation import PASSWORD, port, serve, setup, trust
 
 CHANNEL = "KOR-CHN-HOTLINE-MOU"
 

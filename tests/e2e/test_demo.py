@@ -31,3 +31,11 @@ def test_bench_release_quick_prints_its_figures() -> None:
     names = {line.split()[1] for line in result.stdout.splitlines()
              if line.startswith("BENCH ")}
     assert {"release_decisions_per_s", "release_decisions_cold_per_s"} <= names
+
+
+def test_bench_hotline_quick_prints_its_figures() -> None:
+    bench = Path(__file__).parents[2] / "bench" / "bench_hotline.py"
+    result = subprocess.run([sys.executable, str(bench), "--quick"], capture_output=True,
+                            text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "BENCH hotline_p99_ms" in result.stdout
