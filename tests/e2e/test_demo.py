@@ -21,6 +21,7 @@ def test_demo_walks_through_and_exits_zero(tmp_path: Path) -> None:
     assert "JPN's RFI is answered" in out
     assert "check call answered by CHN: line NORMAL" in out
     assert "KOR's side shows SEVERED (by PRK)" in out
+    assert "PRK did not answer: line UNRESPONSIVE" in out
 
 
 def test_bench_release_quick_prints_its_figures() -> None:

@@ -85,3 +85,15 @@ def test_a_severed_line_refuses_traffic_and_calls(setup: tuple[Deps, Clock,
         hotline.send(deps, WATCH, CHANNEL, "FLASH", "hello")
     clock.now += timedelta(days=2)
     assert hotline.place_due_calls(deps) == 0
+
+
+def test_a_severed_line_reopens_while_its_mou_is_in_force(
+        setup: tuple[Deps, Clock, MemoryState]) -> None:
+    deps, _, state = setup
+    hotline.sever(deps, WATCH, CHANNEL)
+    hotline.reopen(deps, WATCH, CHANNEL)
+    assert hotline.view(deps, WATCH, CHANNEL)["status"]["state"] == "NORMAL"
+    hotline.send(deps, WATCH, CHANNEL, "ROUTINE", "line restored")
+    assert len(state.traffic) == 1
+    with pytest.raises(Refused, match="not severed"):
+        hotline.reopen(deps, WATCH, CHANNEL)

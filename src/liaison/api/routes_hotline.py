@@ -78,6 +78,11 @@ def sever(channel_id: str, user: CurrentUser, deps: NodeDeps) -> dict[str, Any]:
     return hotline.sever(deps, user, channel_id)
 
 
+@router.post("/{channel_id}/reopen", summary="Re-open a severed line while its MOU is in force")
+def reopen(channel_id: str, user: CurrentUser, deps: NodeDeps) -> dict[str, Any]:
+    return hotline.reopen(deps, user, channel_id)
+
+
 @router.get("/{channel_id}/transcript", summary="The permanent transcript, JSON or HTML",
             response_model=None)
 def transcript(channel_id: str, user: CurrentUser, deps: NodeDeps,

@@ -161,6 +161,24 @@ def sever(deps: Deps, user: User, channel_id: str) -> dict[str, Any]:
     return channel
 
 
+def reopen(deps: Deps, user: User, channel_id: str) -> dict[str, Any]:
+    """Re-open a severed line, while its MOU is in force; the partner is told."""
+    require(user, Role.WATCH_OFFICER, Role.ADMIN)
+    with deps.uow() as uow:
+        channel = _channel(uow, channel_id)
+        agreement = uow.agreements.get(channel["agreement"])
+        in_force = bool(agreement and status_at(agreement, deps.clock().date(),
+                                                deps.rules).in_force)
+        _set_status(uow, channel, lambda s: h.reopen(s, in_force))
+        uow.outbox.enqueue(message_id=deps.ids(), peer=channel["partner"],
+                           kind="hotline_reopen", at=deps.clock(),
+                           payload={"channel": channel_id})
+        record(uow, deps, user.username, "hotline.reopened", f"hotline:{channel_id}", {})
+        uow.commit()
+    deps.publish(f"hotline:{channel_id}")
+    return channel
+
+
 def _set_status(uow: UnitOfWork, channel: dict[str, Any], change: Any) -> None:
     try:
         channel["status"] = _status_to(change(_status_from(channel["status"])))
@@ -301,4 +319,21 @@ def apply_sever(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | No
     return None
 
 
-APPLIERS = {"hotline": apply_traffic, "hotline_ack": apply_ack, "hotline_sever": apply_sever}
+def apply_reopen(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | None:
+    channel = uow.hotline.channel(str(body.get("channel")))
+    if channel is None or channel["partner"] != sender:
+        return "no such hotline channel here"
+    agreement = uow.agreements.get(channel["agreement"])
+    in_force = bool(agreement and status_at(agreement, deps.clock().date(),
+                                            deps.rules).in_force)
+    try:
+        channel["status"] = _status_to(h.reopen(_status_from(channel["status"]), in_force))
+    except h.HotlineError as exc:
+        return str(exc)
+    uow.hotline.put_channel(channel["id"], channel)
+    record(uow, deps, f"peer:{sender}", "hotline.reopened", f"hotline:{channel['id']}", {})
+    return None
+
+
+APPLIERS = {"hotline": apply_traffic, "hotline_ack": apply_ack, "hotline_sever": apply_sever,
+            "hotline_reopen": apply_reopen}
