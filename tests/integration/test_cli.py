@@ -38,7 +38,7 @@ def node_dir(tmp_path: Path) -> Path:
 
 
 def agreement_count(data: Path) -> int:
-    with sqlite3.connect(data / "liaison.db") as db:
+    with closing(sqlite3.connect(data / "liaison.db")) as db, db:
         return int(db.execute("select count(*) from agreements").fetchone()[0])
 
 
@@ -78,7 +78,7 @@ def test_broken_import_names_the_line_and_stores_nothing(node_dir: Path,
 def test_audit_verify_catches_a_tampered_record(node_dir: Path) -> None:
     """MISSION 10: an altered record is detected."""
     liaison("import", str(SEED), "--data-dir", str(node_dir))
-    with sqlite3.connect(node_dir / "liaison.db") as db:
+    with closing(sqlite3.connect(node_dir / "liaison.db")) as db, db:
         db.execute("update audit set actor = 'mallory' where seq = 2")
     code, out = liaison("audit", "verify", "--data-dir", str(node_dir))
     assert code == 1

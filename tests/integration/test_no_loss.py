@@ -48,7 +48,7 @@ def enqueue(data_dir: str, start: int, count: int) -> None:
 
 
 def received(data_dir: str) -> list[tuple[str, int]]:
-    with sqlite3.connect(Path(data_dir) / "liaison.db") as db:
+    with closing(sqlite3.connect(Path(data_dir) / "liaison.db")) as db, db:
         return list(db.execute("select message_id, seq from inbox where sender = 'KOR' "
                                "order by received_at, seq"))
 
