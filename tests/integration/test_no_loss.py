@@ -7,6 +7,7 @@ import os
 import random
 import sqlite3
 import time
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
