@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -44,6 +44,10 @@ def open_storage(settings: Settings) -> tuple[Engine, Callable[[], UnitOfWork]]:
     return engine, lambda: SqlUnitOfWork(engine)
 
 
+def _ahead(clock: Callable[[], datetime], offset: timedelta) -> Callable[[], datetime]:
+    return lambda: clock() + offset
+
+
 def keys_dir(settings: Settings) -> Path:
     return settings.data_dir / "keys"
 
@@ -63,6 +67,8 @@ def build_node(settings: Settings, clock: Callable[[], datetime] = utc_now) -> N
         engine.dispose()
         raise NodeNotInitialised(
             f"no node initialised at {settings.effective_database_url}: run `liaison init`")
+    if settings.clock_offset_s:
+        clock = _ahead(clock, timedelta(seconds=settings.clock_offset_s))
     bus = LocalBus()
     deps = Deps(uow=uow, party=party, clock=clock, ids=new_id, publish=bus.publish,
                 rules=LifecycleRules(settings.notice_cutoff_inclusive),

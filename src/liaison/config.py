@@ -32,6 +32,7 @@ class Settings:
     outbox_batch: int = 256  # messages per envelope (one signature and encryption each)
     check_call_answer_s: int = 600  # a check call unanswered this long is missed (I)
     hotline_tick_s: float = 15.0  # how often scheduled calls and missed calls are checked
+    clock_offset_s: float = 0.0  # exercises and tests: run the node's clock ahead
 
     @property
     def address(self) -> str:
@@ -51,6 +52,7 @@ class Settings:
             "session_hours": int, "notice_cutoff_inclusive": _flag,
             "login_attempts_per_minute": int, "public_url": str, "outbox_batch": int,
             "federation_port": int, "check_call_answer_s": int, "hotline_tick_s": float,
+            "clock_offset_s": float,
         }
         for name, read in readers.items():
             raw = env.get("LIAISON_" + name.upper())

@@ -153,3 +153,26 @@ def test_the_live_console_refuses_a_bad_token(
         return 200
 
     assert asyncio.run(attempt()) in (403, 4401)
+
+
+def test_overdue_flash_and_missed_call_under_a_controlled_clock(
+        line: tuple[NodeProcess, NodeProcess, str, str]) -> None:
+    """Both nodes restarted 16 minutes ahead: the unacknowledged FLASH is overdue and
+    escalated on both sides; the unanswered check call is recorded as missed."""
+    kor, chn, kt, ct = line
+    kor.call("POST", f"/api/hotline/{CHANNEL}/messages", kt,
+             json={"precedence": "FLASH", "text": "launch detected"})
+    kor.call("POST", f"/api/hotline/{CHANNEL}/check-calls", kt)
+    wait_for(lambda: len(traffic(chn, ct)) == 2, what="delivery at CHN")
+    ahead = {"LIAISON_CLOCK_OFFSET_S": str(16 * 60), "LIAISON_HOTLINE_TICK_S": "0.5"}
+    for node in (kor, chn):
+        node.stop()
+        node.start(ahead)
+    kt, ct = kor.login("watch"), chn.login("watch")
+    for node, token in ((kor, kt), (chn, ct)):
+        flash = next(m for m in traffic(node, token) if m.get("precedence") == "FLASH")
+        assert flash["overdue"] is True
+        assert flash["escalation"] == ["re-alert", "duty officer"]
+    status = wait_for(lambda: (s := kor.call("GET", f"/api/hotline/{CHANNEL}", kt)["status"])[
+        "state"] == "UNRESPONSIVE" and s, what="missed call recorded")
+    assert status["missed_days"] == 1
