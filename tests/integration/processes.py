@@ -42,6 +42,7 @@ class NodeProcess:
     federation_port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     token: str = ""
+    started: bool = False
 
     @property
     def url(self) -> str:
@@ -60,20 +61,36 @@ class NodeProcess:
         return found.group(1)
 
     def start(self, env: dict[str, str] | None = None) -> None:
+        """Start and wait until healthy. Before partners know its address, a port taken
+        in the meantime by another process is replaced and the start retried."""
+        for _ in range(3):
+            if self._launch(env):
+                self.started = True
+                return
+            if self.started or "already in use" not in self._log_tail():
+                break
+            self.port, self.federation_port = free_port(), free_port()
+        raise RuntimeError(f"{self.party} did not start:\n{self._log_tail()}")
+
+    def _launch(self, env: dict[str, str] | None) -> bool:
         with (Path(self.data) / "serve.log").open("ab") as log:
             self.proc = subprocess.Popen([*CLI, "serve", "--data-dir", self.data, "--port",
                                           str(self.port), "--federation-port",
                                           str(self.federation_port)], stdout=log,
                                          stderr=subprocess.STDOUT,
                                          env={**os.environ, **(env or {})})
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and self.proc.poll() is None:
             try:
                 if httpx.get(self.url + "/api/health", timeout=0.5).status_code == 200:
-                    return
+                    return True
             except httpx.HTTPError:
                 time.sleep(0.05)
-        raise RuntimeError(f"{self.party} did not start")
+        self.kill()
+        return False
+
+    def _log_tail(self) -> str:
+        return (Path(self.data) / "serve.log").read_text(errors="replace")[-2000:]
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:

@@ -17,18 +17,20 @@ STAFF = {"kim": ["analyst"], "lee": ["release_officer"], "park": ["reviewer"],
 @pytest.fixture
 def pair(tmp_path: Path) -> Iterator[tuple[NodeProcess, NodeProcess]]:
     kor, jpn = NodeProcess("KOR", tmp_path), NodeProcess("JPN", tmp_path)
-    prints = {n.party: n.init() for n in (kor, jpn)}
-    for node in (kor, jpn):
-        node.start()
-        node.login()
-    kor.trust(jpn, prints["JPN"])
-    jpn.trust(kor, prints["KOR"])
-    for name, roles in STAFF.items():
-        kor.call("POST", "/api/users", json={"username": name, "roles": roles,
-                                             "clearance": "군사I급비밀", "password": PASSWORD})
-    yield kor, jpn
-    for node in (kor, jpn):
-        node.stop()
+    try:
+        prints = {n.party: n.init() for n in (kor, jpn)}
+        for node in (kor, jpn):
+            node.start()
+            node.login()
+        kor.trust(jpn, prints["JPN"])
+        jpn.trust(kor, prints["KOR"])
+        for name, roles in STAFF.items():
+            kor.call("POST", "/api/users", json={"username": name, "roles": roles,
+                                                 "clearance": "군사I급비밀", "password": PASSWORD})
+        yield kor, jpn
+    finally:
+        for node in (kor, jpn):
+            node.stop()
 
 
 def label(level: str, **kw: object) -> dict[str, object]:
@@ -164,21 +166,23 @@ def test_termination_note_updates_the_partner(pair: tuple[NodeProcess, NodeProce
 @pytest.fixture
 def trio(tmp_path: Path) -> Iterator[tuple[NodeProcess, NodeProcess, NodeProcess]]:
     nodes = [NodeProcess(p, tmp_path) for p in ("KOR", "USA", "JPN")]
-    prints = {n.party: n.init() for n in nodes}
-    for node in nodes:
-        node.start()
-        node.login()
-    for a in nodes:
-        for b in nodes:
-            if a is not b:
-                a.trust(b, prints[b.party])
-    for name, roles in STAFF.items():
-        nodes[0].call("POST", "/api/users", json={"username": name, "roles": roles,
-                                                  "clearance": "군사I급비밀",
-                                                  "password": PASSWORD})
-    yield nodes[0], nodes[1], nodes[2]
-    for node in nodes:
-        node.stop()
+    try:
+        prints = {n.party: n.init() for n in nodes}
+        for node in nodes:
+            node.start()
+            node.login()
+        for a in nodes:
+            for b in nodes:
+                if a is not b:
+                    a.trust(b, prints[b.party])
+        for name, roles in STAFF.items():
+            nodes[0].call("POST", "/api/users", json={"username": name, "roles": roles,
+                                                      "clearance": "군사I급비밀",
+                                                      "password": PASSWORD})
+        yield nodes[0], nodes[1], nodes[2]
+    finally:
+        for node in nodes:
+            node.stop()
 
 
 def test_tisa_relay_through_the_us_hub(trio: tuple[NodeProcess, NodeProcess,

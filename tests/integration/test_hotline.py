@@ -16,24 +16,26 @@ CHANNEL = "KOR-CHN-HOTLINE-MOU"
 @pytest.fixture
 def line(tmp_path: Path) -> Iterator[tuple[NodeProcess, NodeProcess, str, str]]:
     kor, chn = NodeProcess("KOR", tmp_path), NodeProcess("CHN", tmp_path)
-    prints = {n.party: n.init() for n in (kor, chn)}
-    for node in (kor, chn):
-        node.start()
-        node.login()
-    kor.trust(chn, prints["CHN"])
-    chn.trust(kor, prints["KOR"])
-    tokens = []
-    for node, level in ((kor, "군사I급비밀"), (chn, "绝密")):
-        node.call("POST", "/api/hotline", json={"agreement_id": CHANNEL,
-                                                "times": ["09:00", "16:00"],
-                                                "weekdays": list(range(7)),
-                                                "tz": "Asia/Seoul"})
-        node.call("POST", "/api/users", json={"username": "watch", "roles": ["watch_officer"],
-                                              "clearance": level, "password": PASSWORD})
-        tokens.append(node.login("watch"))
-    yield kor, chn, tokens[0], tokens[1]
-    for node in (kor, chn):
-        node.stop()
+    try:
+        prints = {n.party: n.init() for n in (kor, chn)}
+        for node in (kor, chn):
+            node.start()
+            node.login()
+        kor.trust(chn, prints["CHN"])
+        chn.trust(kor, prints["KOR"])
+        tokens = []
+        for node, level in ((kor, "군사I급비밀"), (chn, "绝密")):
+            node.call("POST", "/api/hotline", json={"agreement_id": CHANNEL,
+                                                    "times": ["09:00", "16:00"],
+                                                    "weekdays": list(range(7)),
+                                                    "tz": "Asia/Seoul"})
+            node.call("POST", "/api/users", json={"username": "watch", "roles": ["watch_officer"],
+                                                  "clearance": level, "password": PASSWORD})
+            tokens.append(node.login("watch"))
+        yield kor, chn, tokens[0], tokens[1]
+    finally:
+        for node in (kor, chn):
+            node.stop()
 
 
 def traffic(node: NodeProcess, token: str) -> list[dict[str, object]]:

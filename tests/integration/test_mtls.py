@@ -19,14 +19,16 @@ from .processes import NodeProcess
 @pytest.fixture
 def pair(tmp_path: Path) -> Iterator[tuple[NodeProcess, NodeProcess, dict[str, str]]]:
     kor, jpn = NodeProcess("KOR", tmp_path), NodeProcess("JPN", tmp_path)
-    prints = {n.party: n.init() for n in (kor, jpn)}
-    for node in (kor, jpn):
-        node.start()
-        node.login()
-    jpn.trust(kor, prints["KOR"])
-    yield kor, jpn, prints
-    for node in (kor, jpn):
-        node.stop()
+    try:
+        prints = {n.party: n.init() for n in (kor, jpn)}
+        for node in (kor, jpn):
+            node.start()
+            node.login()
+        jpn.trust(kor, prints["KOR"])
+        yield kor, jpn, prints
+    finally:
+        for node in (kor, jpn):
+            node.stop()
 
 
 def handshake(port: int, ctx: ssl.SSLContext) -> bool:
