@@ -3,6 +3,7 @@ severance — each carried node to node as a signed message (see ``domain.hotlin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -147,33 +148,34 @@ def acknowledge(deps: Deps, user: User, channel_id: str, sender: str,
 
 
 def sever(deps: Deps, user: User, channel_id: str) -> dict[str, Any]:
-    """Either side may declare the line severed, unilaterally."""
-    require(user, Role.WATCH_OFFICER, Role.ADMIN)
-    with deps.uow() as uow:
-        channel = _channel(uow, channel_id)
-        _set_status(uow, channel, lambda s: h.sever(s, deps.party))
-        uow.outbox.enqueue(message_id=deps.ids(), peer=channel["partner"],
-                           kind="hotline_sever", at=deps.clock(),
-                           payload={"channel": channel_id})
-        record(uow, deps, user.username, "hotline.severed", f"hotline:{channel_id}", {})
-        uow.commit()
-    deps.publish(f"hotline:{channel_id}")
-    return channel
+    """Either side may declare the line severed, unilaterally; the partner is told."""
+    return _change_line(deps, user, channel_id, "sever",
+                        lambda uow, channel: lambda s: h.sever(s, deps.party))
 
 
 def reopen(deps: Deps, user: User, channel_id: str) -> dict[str, Any]:
     """Re-open a severed line, while its MOU is in force; the partner is told."""
+    return _change_line(deps, user, channel_id, "reopen",
+                        lambda uow, channel: lambda s: h.reopen(s, _mou_in_force(uow, deps,
+                                                                                 channel)))
+
+
+def _mou_in_force(uow: UnitOfWork, deps: Deps, channel: dict[str, Any]) -> bool:
+    agreement = uow.agreements.get(channel["agreement"])
+    return bool(agreement and status_at(agreement, deps.clock().date(), deps.rules).in_force)
+
+
+def _change_line(deps: Deps, user: User, channel_id: str, act: str, change: Any,
+                 ) -> dict[str, Any]:
+    """Change the line's state here and send the same act to the partner's node."""
     require(user, Role.WATCH_OFFICER, Role.ADMIN)
     with deps.uow() as uow:
         channel = _channel(uow, channel_id)
-        agreement = uow.agreements.get(channel["agreement"])
-        in_force = bool(agreement and status_at(agreement, deps.clock().date(),
-                                                deps.rules).in_force)
-        _set_status(uow, channel, lambda s: h.reopen(s, in_force))
+        _set_status(uow, channel, change(uow, channel))
         uow.outbox.enqueue(message_id=deps.ids(), peer=channel["partner"],
-                           kind="hotline_reopen", at=deps.clock(),
+                           kind=f"hotline_{act}", at=deps.clock(),
                            payload={"channel": channel_id})
-        record(uow, deps, user.username, "hotline.reopened", f"hotline:{channel_id}", {})
+        record(uow, deps, user.username, f"hotline.{act}", f"hotline:{channel_id}", {})
         uow.commit()
     deps.publish(f"hotline:{channel_id}")
     return channel
@@ -308,30 +310,29 @@ def apply_ack(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | None
 
 
 def apply_sever(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | None:
-    channel = uow.hotline.channel(str(body.get("channel")))
-    if channel is None or channel["partner"] != sender:
-        return "no such hotline channel here"
-    if channel["status"]["state"] != h.LineState.SEVERED:
-        channel["status"] = _status_to(h.sever(_status_from(channel["status"]), sender))
-        uow.hotline.put_channel(channel["id"], channel)
-    record(uow, deps, f"peer:{sender}", "hotline.severed", f"hotline:{channel['id']}",
-           {"by": sender})
-    return None
+    return _apply_line(uow, deps, sender, body, "sever",
+                       lambda status, _in_force: status
+                       if status.state is h.LineState.SEVERED else h.sever(status, sender))
 
 
 def apply_reopen(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | None:
+    return _apply_line(uow, deps, sender, body, "reopen", h.reopen)
+
+
+def _apply_line(uow: UnitOfWork, deps: Deps, sender: str, body: Any, act: str,
+                change: Callable[[h.LineStatus, bool], h.LineStatus]) -> str | None:
+    """The partner's sever or reopen, applied to this side's copy of the line."""
     channel = uow.hotline.channel(str(body.get("channel")))
     if channel is None or channel["partner"] != sender:
         return "no such hotline channel here"
-    agreement = uow.agreements.get(channel["agreement"])
-    in_force = bool(agreement and status_at(agreement, deps.clock().date(),
-                                            deps.rules).in_force)
     try:
-        channel["status"] = _status_to(h.reopen(_status_from(channel["status"]), in_force))
+        status = _status_from(channel["status"])
+        channel["status"] = _status_to(change(status, _mou_in_force(uow, deps, channel)))
     except h.HotlineError as exc:
         return str(exc)
     uow.hotline.put_channel(channel["id"], channel)
-    record(uow, deps, f"peer:{sender}", "hotline.reopened", f"hotline:{channel['id']}", {})
+    record(uow, deps, f"peer:{sender}", f"hotline.{act}", f"hotline:{channel['id']}",
+           {"by": sender})
     return None
 
 
