@@ -178,3 +178,27 @@ def test_overdue_flash_and_missed_call_under_a_controlled_clock(
     status = wait_for(lambda: (s := kor.call("GET", f"/api/hotline/{CHANNEL}", kt)["status"])[
         "state"] == "UNRESPONSIVE" and s, what="missed call recorded")
     assert status["missed_days"] == 1
+
+
+def test_the_cli_drives_the_hotline(line: tuple[NodeProcess, NodeProcess, str, str]) -> None:
+    from typer.testing import CliRunner
+
+    from liaison.cli.main import app
+
+    kor, chn, kt, ct = line
+    runner = CliRunner()
+    kor_env = {"LIAISON_URL": kor.url, "LIAISON_TOKEN": kt, "COLUMNS": "200"}
+    sent = runner.invoke(app, ["hotline", "send", CHANNEL, "--precedence", "flash", "--text",
+                               "launch detected"], env=kor_env)
+    assert sent.exit_code == 0, sent.output
+    wait_for(lambda: traffic(chn, ct), what="delivery at CHN")
+    chn_env = {"LIAISON_URL": chn.url, "LIAISON_TOKEN": ct, "COLUMNS": "200"}
+    acked = runner.invoke(app, ["hotline", "ack", CHANNEL, "--sender", "KOR", "--seq", "1"],
+                          env=chn_env)
+    assert acked.exit_code == 0, acked.output
+    page = runner.invoke(app, ["hotline", "transcript", CHANNEL, "--html"], env=chn_env)
+    assert "launch detected" in page.output
+    too_long = runner.invoke(app, ["hotline", "send", CHANNEL, "--precedence", "FLASH",
+                                   "--text", "word " * 201], env=kor_env)
+    assert too_long.exit_code == 1
+    assert "at most 200 words" in too_long.output

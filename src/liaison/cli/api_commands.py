@@ -26,6 +26,8 @@ audit = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 users = typer.Typer(help="Users of the node (admin).", no_args_is_help=True)
 peer = typer.Typer(help="Partner nodes.", no_args_is_help=True)
 rfi = typer.Typer(help="Requests for information between partners.", no_args_is_help=True)
+hotline = typer.Typer(help="The hotline: traffic, acknowledgements, check calls.",
+                      no_args_is_help=True)
 
 
 def _date(value: str | None) -> str | None:
@@ -359,3 +361,76 @@ def consent_answer(request_id: str, grant: Annotated[bool, typer.Option("--grant
     data = Api(url, token).post(f"/api/consent-requests/{request_id}/answer",
                                 {"grant": grant, "reason": reason})
     out.emit(data, as_json, lambda r: out.console.print(f"consent {r['id']}: {r['state']}"))
+
+
+def _render_line(view: dict[str, Any]) -> None:
+    status = view["status"]
+    out.console.print(f"[bold]{view['id']}[/] with {view['partner']}: {status['state']}"
+                      + (f", {status['missed_days']} missed day(s)" if status["missed_days"]
+                         else ""))
+    out.table("traffic", ["sent", "from", "seq", "precedence", "text", "ack / outcome",
+                          "overdue"],
+              [[t["sent_at"][:19], t["sender"], t["seq"], t.get("precedence") or t["kind"],
+                t["text"], t.get("acknowledged_by") or t.get("outcome") or "",
+                "OVERDUE" if t.get("overdue") else ""] for t in view.get("traffic", [])])
+
+
+@hotline.command("show")
+def hotline_show(channel: str, as_json: Json = False, url: Url = None,
+                 token: Token = None) -> None:
+    """A channel's line status and traffic, with deadlines and overdue flags."""
+    out.emit(Api(url, token).get(f"/api/hotline/{channel}"), as_json, _render_line)
+
+
+@hotline.command("send")
+def hotline_send(channel: str,
+                 precedence: Annotated[str, typer.Option(help="FLASH, IMMEDIATE, PRIORITY "
+                                                         "or ROUTINE")],
+                 text: Annotated[str, typer.Option()], as_json: Json = False,
+                 url: Url = None, token: Token = None) -> None:
+    """Send a message (watch officer)."""
+    data = Api(url, token).post(f"/api/hotline/{channel}/messages",
+                                {"precedence": precedence.upper(), "text": text})
+    out.emit(data, as_json, lambda m: out.console.print(f"sent {m['kind']} {m['seq']}"))
+
+
+@hotline.command("ack")
+def hotline_ack(channel: str, sender: Annotated[str, typer.Option(help="the partner")],
+                seq: Annotated[int, typer.Option()], as_json: Json = False,
+                url: Url = None, token: Token = None) -> None:
+    """Acknowledge a received message or answer a check call."""
+    data = Api(url, token).post(f"/api/hotline/{channel}/acknowledgements",
+                                {"sender": sender.upper(), "seq": seq})
+    out.emit(data, as_json, lambda m: out.console.print(f"acknowledged {m['seq']}"))
+
+
+@hotline.command("call")
+def hotline_call(channel: str, as_json: Json = False, url: Url = None,
+                 token: Token = None) -> None:
+    """Place a check call now."""
+    data = Api(url, token).post(f"/api/hotline/{channel}/check-calls", {})
+    out.emit(data, as_json, lambda m: out.console.print(f"check call {m['seq']} placed"))
+
+
+@hotline.command("sever")
+def hotline_sever(channel: str, as_json: Json = False, url: Url = None,
+                  token: Token = None) -> None:
+    """Declare the line severed (unilateral)."""
+    out.emit(Api(url, token).post(f"/api/hotline/{channel}/sever", {}), as_json, _render_line)
+
+
+@hotline.command("reopen")
+def hotline_reopen(channel: str, as_json: Json = False, url: Url = None,
+                   token: Token = None) -> None:
+    """Re-open a severed line while its MOU is in force."""
+    out.emit(Api(url, token).post(f"/api/hotline/{channel}/reopen", {}), as_json,
+             _render_line)
+
+
+@hotline.command("transcript")
+def hotline_transcript(channel: str, html: Annotated[bool, typer.Option(
+                           "--html", help="HTML instead of JSON")] = False,
+                       url: Url = None, token: Token = None) -> None:
+    """Print the permanent transcript (JSON, or HTML with --html)."""
+    print(Api(url, token).text(f"/api/hotline/{channel}/transcript",
+                               format="html" if html else "json"))

@@ -59,13 +59,20 @@ class Api:
 
     def call(self, method: str, path: str, **kw: Any) -> Any:
         """The JSON answer; on an error, print the node's message and exit 1."""
+        return self.response(method, path, **kw).json()
+
+    def text(self, path: str, **params: Any) -> str:
+        """A text answer (e.g. an HTML transcript), with the same error handling."""
+        return self.response("GET", path, params=params).text
+
+    def response(self, method: str, path: str, **kw: Any) -> httpx.Response:
         try:
-            return self._call(method, path, **kw)
+            return self._request(method, path, **kw)
         except ApiError as exc:
             Console(stderr=True).print(f"[red]error:[/] {exc.message}")
             raise typer.Exit(1) from exc
 
-    def _call(self, method: str, path: str, **kw: Any) -> Any:
+    def _request(self, method: str, path: str, **kw: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         try:
             response = httpx.request(method, self.url + path, headers=headers, timeout=60.0,
@@ -75,7 +82,7 @@ class Api:
                            f"running?") from exc
         if response.status_code >= 400:
             raise ApiError(_message(response), response.status_code)
-        return response.json()
+        return response
 
     def get(self, path: str, **params: Any) -> Any:
         return self.call("GET", path, params={k: v for k, v in params.items() if v is not None})

@@ -22,7 +22,8 @@ app.command()(api_commands.ledger)
 for name, group in (("agreements", api_commands.agreements), ("items", api_commands.items),
                     ("release", api_commands.release), ("consent", api_commands.consent),
                     ("audit", api_commands.audit), ("users", api_commands.users),
-                    ("peer", api_commands.peer), ("rfi", api_commands.rfi)):
+                    ("peer", api_commands.peer), ("rfi", api_commands.rfi),
+                    ("hotline", api_commands.hotline)):
     app.add_typer(group, name=name)
 keys = typer.Typer(help="This node's keys.", no_args_is_help=True)
 keys.command("show")(node_commands.keys_show)
