@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 from liaison.domain import audit as chain
 from liaison.domain.agreements import Agreement
@@ -52,7 +52,12 @@ class MemoryState:
         default_factory=dict)
 
 
-def _add(table: dict[str, Any], key: str, value: Any, what: str) -> None:
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _add(table: dict[K, V], key: K, value: V, what: str) -> None:
+    """Insert; ``Conflict`` naming ``what`` when the key exists (as a primary key would)."""
     if key in table:
         raise Conflict(f"{what} already exists")
     table[key] = value
@@ -106,7 +111,10 @@ class MemoryItems:
         return len(self.s.items)
 
     def replace(self, stored: StoredItem, min_rank: int) -> None:
-        self.s.items[stored.item.id] = (stored, min_rank)
+        old = self.s.items.get(stored.item.id)
+        if old:
+            kept = replace(stored, created_by=old[0].created_by, created_at=old[0].created_at)
+            self.s.items[stored.item.id] = (kept, min_rank)
 
     def remove(self, item_id: str) -> None:
         self.s.items.pop(item_id, None)
@@ -126,7 +134,8 @@ class MemoryReleases:
         self.s.releases[request.id] = request
 
     def list(self, *, state: str | None, limit: int, offset: int) -> list[ReleaseRequest]:
-        rows = [r for r in self.s.releases.values() if state in (None, r.state.value)]
+        rows = sorted((r for r in self.s.releases.values() if state in (None, r.state.value)),
+                      key=lambda r: r.id)
         rows.sort(key=lambda r: r.requested_at, reverse=True)
         return rows[offset:offset + limit]
 
@@ -139,7 +148,7 @@ class MemoryConsents:
         _add(self.s.consents, stored.id, stored, f"consent {stored.id}")
 
     def list(self) -> list[StoredConsent]:
-        return sorted(self.s.consents.values(), key=lambda c: c.recorded_at)
+        return sorted(self.s.consents.values(), key=lambda c: (c.recorded_at, c.id))
 
 
 class MemoryLedger:
@@ -170,14 +179,18 @@ class MemoryUsers:
         _add(self.s.users, user.username, (user, password_hash), f"user {user.username}")
 
     def update(self, user: User) -> None:
-        self.s.users[user.username] = (user, self.s.users[user.username][1])
+        entry = self.s.users.get(user.username)
+        if entry:
+            self.s.users[user.username] = (user, entry[1])
 
     def password_hash(self, username: str) -> str | None:
         entry = self.s.users.get(username)
         return entry[1] if entry else None
 
     def set_password_hash(self, username: str, password_hash: str) -> None:
-        self.s.users[username] = (self.s.users[username][0], password_hash)
+        entry = self.s.users.get(username)
+        if entry:
+            self.s.users[username] = (entry[0], password_hash)
 
 
 class MemoryTokens:
@@ -191,10 +204,13 @@ class MemoryTokens:
         return self.s.tokens.get(token_hash)
 
     def revoke(self, token_hash: str) -> None:
-        self.s.tokens[token_hash] = replace(self.s.tokens[token_hash], revoked=True)
+        token = self.s.tokens.get(token_hash)
+        if token:
+            self.s.tokens[token_hash] = replace(token, revoked=True)
 
     def list(self, username: str) -> list[TokenRecord]:
-        return [t for t in self.s.tokens.values() if t.username == username]
+        return sorted((t for t in self.s.tokens.values() if t.username == username),
+                      key=lambda t: (t.created_at, t.token_hash))
 
 
 class MemoryAudit:
@@ -262,8 +278,8 @@ class MemoryOutbox:
 
     def settle(self, message_id: str, state: str, at: datetime,
                receipt: Mapping[str, Any]) -> None:
-        m = self.s.outbox[message_id]
-        if m.state == "pending":
+        m = self.s.outbox.get(message_id)
+        if m and m.state == "pending":
             self.s.outbox[message_id] = replace(m, state=state, delivered_at=at,
                                                 receipt=dict(receipt), attempts=m.attempts + 1)
 
@@ -277,7 +293,10 @@ class MemoryOutbox:
                    and state in (None, m.state))
 
     def list(self, *, peer: str | None, limit: int) -> list[OutboxMessage]:
-        return [m for m in self.s.outbox.values() if peer in (None, m.peer)][:limit]
+        rows = sorted((m for m in self.s.outbox.values() if peer in (None, m.peer)),
+                      key=lambda m: m.id)
+        rows.sort(key=lambda m: m.created_at, reverse=True)
+        return rows[:limit]
 
 
 class MemoryInbox:
@@ -292,8 +311,8 @@ class MemoryInbox:
 
     def add(self, *, sender: str, message_id: str, seq: int, kind: str, envelope_id: str,
             outcome: str, reason: str, at: datetime) -> None:
-        _add(self.s.inbox, (sender, message_id), (seq, outcome),  # type: ignore[arg-type]
-             f"message {message_id}")
+        _add(self.s.inbox, (sender, message_id), (seq, outcome),
+             f"message {message_id} from {sender}")
 
     def count(self, *, sender: str | None = None) -> int:
         return sum(1 for s, _ in self.s.inbox if sender in (None, s))
@@ -313,8 +332,10 @@ class MemoryRequests:
         self.s.requests[request.id, request.direction] = request
 
     def list(self, *, kind: str | None, direction: str | None) -> list[PartnerRequest]:
-        return [r for r in self.s.requests.values() if kind in (None, r.kind)
-                and direction in (None, r.direction)]
+        rows = sorted((r for r in self.s.requests.values() if kind in (None, r.kind)
+                       and direction in (None, r.direction)), key=lambda r: (r.direction, r.id))
+        rows.sort(key=lambda r: r.created_at, reverse=True)
+        return rows
 
 
 class MemoryHotline:
@@ -333,7 +354,7 @@ class MemoryHotline:
 
     def traffic(self, channel_id: str) -> list[dict[str, Any]]:
         rows = sorted(((k, v) for k, v in self.s.traffic.items() if k[0] == channel_id),
-                      key=lambda kv: (kv[1][2], kv[0][2]))
+                      key=lambda kv: (kv[1][2], kv[0][2], kv[0][1]))
         return [{**copy.deepcopy(v[1]), "sender": k[1], "seq": k[2], "kind": v[0]}
                 for k, v in rows]
 
@@ -352,7 +373,9 @@ class MemoryHotline:
 
 
 class MemoryUnitOfWork:
-    """Works on a copy of the shared state; ``commit`` publishes the copy."""
+    """Works on a private copy of ``shared`` taken at ``__enter__``; ``commit`` publishes
+    the copy, leaving without it drops it. Units of work are not isolated from each other
+    beyond that: the last commit wins (unit tests run one at a time)."""
 
     def __init__(self, shared: MemoryState) -> None:
         self.shared = shared

@@ -95,7 +95,8 @@ class SqlOutbox:
         return int(self.conn.execute(query).scalar_one())
 
     def list(self, *, peer: str | None, limit: int) -> list[OutboxMessage]:
-        query = sa.select(t.outbox).order_by(t.outbox.c.created_at.desc()).limit(limit)
+        query = (sa.select(t.outbox).order_by(t.outbox.c.created_at.desc(), t.outbox.c.id)
+                 .limit(limit))
         if peer:
             query = query.where(t.outbox.c.peer == peer)
         return [self._decode(r) for r in self.conn.execute(query)]
@@ -160,7 +161,8 @@ class SqlRequests:
             "created_at": request.created_at, "updated_at": request.updated_at})
 
     def list(self, *, kind: str | None, direction: str | None) -> list[PartnerRequest]:
-        query = sa.select(t.partner_requests).order_by(t.partner_requests.c.created_at.desc())
+        query = sa.select(t.partner_requests).order_by(t.partner_requests.c.created_at.desc(),
+                                                       t.partner_requests.c.id)
         if kind:
             query = query.where(t.partner_requests.c.kind == kind)
         if direction:
@@ -198,8 +200,9 @@ class SqlHotline:
 
     def traffic(self, channel_id: str) -> list[dict[str, Any]]:
         rows = self.conn.execute(sa.select(t.hotline_messages).where(
-            t.hotline_messages.c.channel == channel_id).order_by(t.hotline_messages.c.sent_at,
-                                                                 t.hotline_messages.c.seq))
+            t.hotline_messages.c.channel == channel_id).order_by(
+                t.hotline_messages.c.sent_at, t.hotline_messages.c.seq,
+                t.hotline_messages.c.sender))
         return [{**r.data, "sender": r.sender, "seq": r.seq, "kind": r.kind} for r in rows]
 
     def get_traffic(self, channel_id: str, sender: str, seq: int) -> dict[str, Any] | None:

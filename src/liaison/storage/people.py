@@ -84,7 +84,8 @@ class SqlTokens:
                           .values(revoked=True))
 
     def list(self, username: str) -> list[TokenRecord]:
-        rows = self.conn.execute(sa.select(t.tokens).where(t.tokens.c.username == username))
+        rows = self.conn.execute(sa.select(t.tokens).where(t.tokens.c.username == username)
+                                 .order_by(t.tokens.c.created_at, t.tokens.c.token_hash))
         return [self._decode(r) for r in rows]
 
     @staticmethod

@@ -44,6 +44,7 @@ class SqlParties:
     def __init__(self, conn: sa.Connection) -> None:
         self.conn = conn
         self._all: list[Party] | None = None  # cached for the unit of work
+        self.version = 0  # bumped by every ``put``; tells ``PartyCache`` to reload
 
     def get(self, code: str) -> Party | None:
         row = self.conn.execute(sa.select(t.parties.c.data)
@@ -58,22 +59,25 @@ class SqlParties:
 
     def put(self, party: Party) -> None:
         self._all = None
+        self.version += 1
         self.conn.execute(t.parties.delete().where(t.parties.c.code == party.code))
         self.conn.execute(t.parties.insert().values(code=party.code, data=codec.party_to(party)))
 
 
 class PartyCache:
-    """The parties needed to decode agreements and items, loaded once per transaction."""
+    """The parties needed to decode agreements and items: the built-in defaults overlaid
+    with the stored ones. Loaded once per transaction and again after a ``put``."""
 
     def __init__(self, parties: SqlParties) -> None:
         self._repo = parties
         self._parties: dict[str, Party] | None = None
+        self._version = -1
 
     def __call__(self) -> dict[str, Party]:
-        if self._parties is None:
+        if self._parties is None or self._version != self._repo.version:
             merged = default_parties()
             merged.update({p.code: p for p in self._repo.list()})
-            self._parties = merged
+            self._parties, self._version = merged, self._repo.version
         return self._parties
 
 
@@ -121,8 +125,12 @@ class SqlItems:
                topic=item.topic, discipline=item.discipline.value, originator=item.originator)
 
     def replace(self, stored: StoredItem, min_rank: int) -> None:
-        self.conn.execute(t.items.update().where(t.items.c.id == stored.item.id).values(
-            data=codec.item_to(stored.item), min_rank=min_rank))
+        """Overwrite the item and the columns derived from it; keeps who created it and
+        when. No effect when the id is unknown."""
+        item = stored.item
+        self.conn.execute(t.items.update().where(t.items.c.id == item.id).values(
+            data=codec.item_to(item), min_rank=min_rank, topic=item.topic,
+            discipline=item.discipline.value, originator=item.originator))
 
     def remove(self, item_id: str) -> None:
         self.conn.execute(t.items.delete().where(t.items.c.id == item_id))
@@ -180,7 +188,8 @@ class SqlConsents:
                recorded_at=stored.recorded_at)
 
     def list(self) -> list[StoredConsent]:
-        rows = self.conn.execute(sa.select(t.consents).order_by(t.consents.c.recorded_at))
+        rows = self.conn.execute(sa.select(t.consents).order_by(t.consents.c.recorded_at,
+                                                                t.consents.c.id))
         return [self._decode(r) for r in rows]
 
     @staticmethod

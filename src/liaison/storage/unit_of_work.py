@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
@@ -27,6 +28,10 @@ from liaison.storage.repositories import (
 
 
 class SqlUnitOfWork:
+    """``with SqlUnitOfWork(engine) as u:`` opens a connection and a transaction (on SQLite
+    ``BEGIN IMMEDIATE``: writers queue here); ``u.commit()`` makes the work visible;
+    leaving the block without it rolls everything back. One use per instance."""
+
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         self._committed = False
@@ -63,3 +68,8 @@ class SqlUnitOfWork:
                 self.tx.rollback()
         finally:
             self.conn.close()
+
+
+def uow_factory(engine: sa.Engine) -> Callable[[], SqlUnitOfWork]:
+    """What the services take as ``Deps.uow``: a fresh unit of work per call."""
+    return lambda: SqlUnitOfWork(engine)
