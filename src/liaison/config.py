@@ -33,6 +33,10 @@ class Settings:
     check_call_answer_s: int = 600  # a check call unanswered this long is missed (I)
     hotline_tick_s: float = 15.0  # how often scheduled calls and missed calls are checked
     clock_offset_s: float = 0.0  # exercises and tests: run the node's clock ahead
+    cot_port: int = 0  # TAK-style CoT over TCP (sensors in, TAK clients out); 0: off
+    cot_feed: str = ""  # the registered feed CoT sent to cot_port belongs to; empty: refused
+    cot_user: str = ""  # the account whose clearance decides what cot_port streams out
+    track_refresh_s: float = 2.0  # how often the track-sharing policy is recomputed
 
     @property
     def address(self) -> str:
@@ -52,7 +56,8 @@ class Settings:
             "session_hours": int, "notice_cutoff_inclusive": _flag,
             "login_attempts_per_minute": int, "public_url": str, "outbox_batch": int,
             "federation_port": int, "check_call_answer_s": int, "hotline_tick_s": float,
-            "clock_offset_s": float,
+            "clock_offset_s": float, "cot_port": int, "cot_feed": str, "cot_user": str,
+            "track_refresh_s": float,
         }
         for name, read in readers.items():
             raw = env.get("LIAISON_" + name.upper())

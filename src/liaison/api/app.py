@@ -22,12 +22,14 @@ from liaison.api import (
     routes_items,
     routes_releases,
     routes_requests,
+    routes_tracks,
 )
 from liaison.api.security import LoginThrottle
 from liaison.bootstrap import Node
 from liaison.federation.sender import HotlineClock, OutboxSender
 from liaison.federation.transport import HttpTransport
-from liaison.services import agreements, hotline, protection, receiving, requests
+from liaison.services import agreements, areas, hotline, protection, receiving, requests
+from liaison.tracks.hub import TrackHub
 
 
 def create_app(node: Node, *, send: bool = True) -> FastAPI:
@@ -36,6 +38,7 @@ def create_app(node: Node, *, send: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         node.bus.attach(asyncio.get_running_loop())
+        await app.state.tracks.start()
         ring = node.deps.keyring
         app.state.transport = HttpTransport(ring.tls_files if ring else None)
         task = None
@@ -49,6 +52,7 @@ def create_app(node: Node, *, send: bool = True) -> FastAPI:
         if task is not None:
             task.cancel()
             clock_task.cancel()
+        await app.state.tracks.stop()
         await app.state.transport.close()
 
     app = FastAPI(
@@ -63,6 +67,7 @@ def create_app(node: Node, *, send: bool = True) -> FastAPI:
     app.state.deps = node.deps
     app.state.bus = node.bus
     app.state.sender = None
+    app.state.tracks = TrackHub(node.deps, node.settings.track_refresh_s)
 
     @app.middleware("http")
     async def wake_sender(request: Request, call_next: Any) -> Any:
@@ -81,6 +86,7 @@ def create_app(node: Node, *, send: bool = True) -> FastAPI:
     app.include_router(routes_federation.admin)
     app.include_router(routes_requests.router)
     app.include_router(routes_hotline.router)
+    app.include_router(routes_tracks.router)
 
     static = Path(__file__).parent.parent / "web" / "static"
     app.mount("/console", StaticFiles(directory=static, html=True), name="console")
@@ -105,7 +111,9 @@ def create_federation_app(node: Node) -> FastAPI:
     app.state.deps = node.deps
     app.state.appliers = {"release": receiving.apply_release,
                           "note": agreements.apply_note, **requests.APPLIERS,
-                          **protection.APPLIERS, **hotline.APPLIERS}
+                          **protection.APPLIERS, **hotline.APPLIERS, **areas.APPLIERS}
+    app.state.tracks = None  # the API app's hub, shared by ``serve``
     errors.install(app)
     app.include_router(routes_federation.inbox_router)
+    app.include_router(routes_tracks.federation_router)
     return app

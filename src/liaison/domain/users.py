@@ -17,6 +17,7 @@ class Role(StrEnum):
     RELEASE_OFFICER = "release_officer"
     REVIEWER = "reviewer"
     WATCH_OFFICER = "watch_officer"
+    SENSOR = "sensor"  # a sensor service account: may feed tracks, sees nothing else
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,8 @@ from liaison.api.app import create_app, create_federation_app, wake
 from liaison.bootstrap import Node
 from liaison.federation.tls import server_context, trust
 from liaison.services.federation import list_peers
+from liaison.tracks.cot_server import CotServer
+from liaison.tracks.hub import TrackHub
 
 GRACE_S = 3  # open partner connections get this long to finish on shutdown
 
@@ -40,6 +42,7 @@ async def serve_node(node: Node) -> None:
         ctx = server_context(*ring.tls_files, pins)
         api.state.trust_hooks.append(lambda pem: trust(ctx, pem))
         federation = create_federation_app(node)
+        federation.state.tracks = api.state.tracks
 
         @federation.middleware("http")
         async def wake_after_inbox(request: Any, call_next: Any) -> Any:
@@ -58,7 +61,21 @@ async def serve_node(node: Node) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, _stop, servers)
-    await asyncio.gather(*(s.serve() for s in servers))
+    cot = await _start_cot(node, api.state.tracks) if settings.cot_port else None
+    try:
+        await asyncio.gather(*(s.serve() for s in servers))
+    finally:
+        if cot is not None:
+            await cot.stop()
+
+
+async def _start_cot(node: Node, hub: TrackHub) -> CotServer:
+    """The TAK-style CoT port, streaming what ``cot_user`` may see."""
+    settings = node.settings
+    server = CotServer(node.deps, hub, settings.cot_feed, settings.cot_user)
+    await server.start(settings.host, settings.cot_port)
+    hub.cot = server
+    return server
 
 
 def _stop(servers: list[_Listener]) -> None:

@@ -50,6 +50,12 @@ class MemoryState:
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)
     traffic: dict[tuple[str, str, int], tuple[str, dict[str, Any], datetime]] = field(
         default_factory=dict)
+    feeds: dict[str, dict[str, Any]] = field(default_factory=dict)
+    areas: dict[str, dict[str, Any]] = field(default_factory=dict)
+    numbers: dict[tuple[str, str], int] = field(default_factory=dict)
+    launches: dict[tuple[str, int], tuple[dict[str, Any], datetime]] = field(
+        default_factory=dict)
+    alerts: list[tuple[dict[str, Any], datetime]] = field(default_factory=list)
 
 
 K = TypeVar("K")
@@ -372,6 +378,59 @@ class MemoryHotline:
         return max((k[2] for k in self.s.traffic if k[:2] == (channel_id, sender)), default=0)
 
 
+class MemoryTracks:
+    def __init__(self, s: MemoryState) -> None:
+        self.s = s
+
+    def put_feed(self, name: str, data: dict[str, Any], at: datetime) -> None:
+        self.s.feeds[name] = copy.deepcopy(data)
+
+    def feeds(self) -> list[dict[str, Any]]:
+        return [copy.deepcopy(self.s.feeds[k]) for k in sorted(self.s.feeds)]
+
+    def put_area(self, area_id: str, data: dict[str, Any], at: datetime) -> None:
+        self.s.areas[area_id] = copy.deepcopy(data)
+
+    def remove_area(self, area_id: str) -> bool:
+        return self.s.areas.pop(area_id, None) is not None
+
+    def areas(self) -> list[dict[str, Any]]:
+        return [copy.deepcopy(self.s.areas[k]) for k in sorted(self.s.areas)]
+
+    def number_for(self, source: str, uid: str, at: datetime) -> int:
+        key = (source, uid)
+        if key not in self.s.numbers:
+            self.s.numbers[key] = max(self.s.numbers.values(), default=0) + 1
+        return self.s.numbers[key]
+
+    def numbers(self) -> dict[tuple[str, str], int]:
+        return dict(self.s.numbers)
+
+    def add_launch(self, event_id: str, revision: int, data: dict[str, Any],
+                   at: datetime) -> None:
+        _add(self.s.launches, (event_id, revision), (copy.deepcopy(data), at),
+             f"launch event {event_id} revision {revision}")
+
+    def launches(self, limit: int) -> list[dict[str, Any]]:
+        latest: dict[str, tuple[int, dict[str, Any], datetime]] = {}
+        for (eid, rev), (data, at) in self.s.launches.items():
+            if eid not in latest or rev > latest[eid][0]:
+                latest[eid] = (rev, data, at)
+        rows = sorted(latest.values(), key=lambda r: r[2], reverse=True)
+        return [copy.deepcopy(r[1]) for r in rows[:limit]]
+
+    def launch_history(self, event_id: str) -> list[dict[str, Any]]:
+        return [copy.deepcopy(d) for (eid, _), (d, _) in sorted(self.s.launches.items())
+                if eid == event_id]
+
+    def add_alert(self, alert_id: str, area: str, data: dict[str, Any], at: datetime) -> None:
+        self.s.alerts.append((copy.deepcopy(data), at))
+
+    def alerts(self, limit: int) -> list[dict[str, Any]]:
+        rows = sorted(self.s.alerts, key=lambda r: r[1], reverse=True)
+        return [copy.deepcopy(d) for d, _ in rows[:limit]]
+
+
 class MemoryUnitOfWork:
     """Works on a private copy of ``shared`` taken at ``__enter__``; ``commit`` publishes
     the copy, leaving without it drops it. Units of work are not isolated from each other
@@ -391,6 +450,7 @@ class MemoryUnitOfWork:
         self.peers, self.outbox, self.inbox = MemoryPeers(s), MemoryOutbox(s), MemoryInbox(s)
         self.requests = MemoryRequests(s)
         self.hotline = MemoryHotline(s)
+        self.tracks = MemoryTracks(s)
         return self
 
     def commit(self) -> None:

@@ -105,12 +105,13 @@ def _agreement(uow: UnitOfWork, deps: Deps, sender: str, agreement_id: str) -> A
 def remark(item: Item, sender: Party, agreement: Agreement, own: Party) -> Item:
     """GSOMIA Art. 4: the receiver marks every portion with the originator's name and its
     own equivalent level; a level with no equivalent is refused (``LabelError``)."""
-    portions = tuple(Portion(p.id, p.kind, p.content, _remark(p.label, sender, agreement, own))
+    portions = tuple(Portion(p.id, p.kind, p.content,
+                             remark_label(p.label, sender, agreement, own))
                      for p in item.portions)
     return replace(item, id=received_id(item.id, sender.code), portions=portions)
 
 
-def _remark(label: Label, sender: Party, agreement: Agreement, own: Party) -> Label:
+def remark_label(label: Label, sender: Party, agreement: Agreement, own: Party) -> Label:
     theirs = sender.scheme.level(label.classification)
     lowest = own.scheme.levels[-1]
     if theirs.rank == 0:

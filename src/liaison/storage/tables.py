@@ -188,3 +188,41 @@ hotline_messages = sa.Table(
     sa.Column("data", Json, nullable=False),
     sa.Column("sent_at", UtcDateTime, nullable=False),
 )
+
+track_feeds = sa.Table(
+    "track_feeds", metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("data", Json, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+track_numbers = sa.Table(  # (source, source's track id) -> this node's track number, forever
+    "track_numbers", metadata,
+    sa.Column("source", sa.String(80), primary_key=True),
+    sa.Column("uid", sa.String(128), primary_key=True),
+    sa.Column("number", sa.BigInteger, nullable=False, unique=True),
+    sa.Column("first_seen", UtcDateTime, nullable=False),
+)
+
+launch_events = sa.Table(  # append-only: a revision is never overwritten
+    "launch_events", metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("revision", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("data", Json, nullable=False),
+    sa.Column("recorded_at", UtcDateTime, nullable=False),
+)
+
+areas = sa.Table(
+    "areas", metadata,
+    sa.Column("id", sa.String(128), primary_key=True),
+    sa.Column("data", Json, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+alerts = sa.Table(
+    "alerts", metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("area", sa.String(128), nullable=False),
+    sa.Column("data", Json, nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False, index=True),
+)

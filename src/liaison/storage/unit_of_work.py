@@ -25,6 +25,7 @@ from liaison.storage.repositories import (
     SqlParties,
     SqlReleases,
 )
+from liaison.storage.track_repos import SqlTracks
 
 
 class SqlUnitOfWork:
@@ -55,6 +56,7 @@ class SqlUnitOfWork:
         self.inbox = SqlInbox(self.conn)
         self.requests = SqlRequests(self.conn)
         self.hotline = SqlHotline(self.conn)
+        self.tracks = SqlTracks(self.conn)
         return self
 
     def commit(self) -> None:

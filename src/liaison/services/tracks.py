@@ -1,0 +1,223 @@
+"""Track feeds, the track-sharing policy, launch events and alerts (storage side).
+
+The real-time path (``liaison.tracks.hub``) never touches the database per update: it works
+from a ``TrackPolicy`` snapshot computed here, refreshed every few seconds and whenever an
+agreement or feed changes. A snapshot that cannot be computed is replaced by an empty one:
+nothing goes out (fail closed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from liaison.domain.agreements import Agreement, status_at
+from liaison.domain.codec import CodecError, field_of, label_from, label_to
+from liaison.domain.items import Discipline, Grade
+from liaison.domain.labels import Label, LabelError, Party
+from liaison.domain.release import Outcome, ReleasePolicy
+from liaison.domain.tracks import DEFAULT_GRADE, Feed, feed_item, validate_feed
+from liaison.domain.users import Role, User
+from liaison.services.agreements import load_parties
+from liaison.services.audit_trail import record
+from liaison.services.auth_roles import require
+from liaison.services.context import Deps
+from liaison.services.errors import Invalid, NotFound
+from liaison.services.releases import facts
+
+FEED_ROLES = (Role.ADMIN, Role.RELEASE_OFFICER)
+READERS = (Role.ANALYST, Role.RELEASE_OFFICER, Role.REVIEWER, Role.WATCH_OFFICER, Role.ADMIN)
+
+
+# --- feeds ---------------------------------------------------------------------------
+
+
+def feed_from(data: dict[str, Any], parties: dict[str, Party], own: str) -> Feed:
+    try:
+        label = label_from(field_of(data, "label", "", dict), parties, "label")
+        feed = Feed(name=field_of(data, "name", "", str), title=field_of(data, "title", "", str),
+                    label=label, topic=field_of(data, "topic", "", str, default="DPRK/missile"),
+                    discipline=Discipline(field_of(data, "discipline", "", str,
+                                                   default="MASINT")),
+                    grade=Grade.parse(field_of(data, "grade", "", str,
+                                               default=str(DEFAULT_GRADE))))
+        validate_feed(feed)
+    except (CodecError, LabelError, ValueError) as exc:
+        raise Invalid(str(exc)) from exc
+    if label.policy != own:
+        raise Invalid(f"label.policy: a feed's label is in this node's scheme ({own})")
+    return feed
+
+
+def feed_to(feed: Feed) -> dict[str, Any]:
+    return {"name": feed.name, "title": feed.title, "label": label_to(feed.label),
+            "topic": feed.topic, "discipline": feed.discipline.value,
+            "grade": str(feed.grade)}
+
+
+def register_feed(deps: Deps, user: User, data: dict[str, Any]) -> dict[str, Any]:
+    """Register or change a feed: the release officer's standing decision on the label
+    its tracks carry (the engine still decides per partner and date)."""
+    require(user, *FEED_ROLES)
+    with deps.uow() as uow:
+        parties = load_parties(uow)
+        feed = feed_from(data, parties, deps.party)
+        out = feed_to(feed)
+        uow.tracks.put_feed(feed.name, out, deps.clock())
+        record(uow, deps, user.username, "track_feed.registered", f"feed:{feed.name}",
+               {"label": out["label"], "topic": feed.topic})
+        uow.commit()
+    deps.publish("tracks:policy")
+    return out
+
+
+def list_feeds(deps: Deps, user: User) -> list[dict[str, Any]]:
+    require(user, *READERS)
+    with deps.uow() as uow:
+        return uow.tracks.feeds()
+
+
+def load_feeds(deps: Deps) -> dict[str, Feed]:
+    with deps.uow() as uow:
+        parties = load_parties(uow)
+        return {d["name"]: feed_from(d, parties, deps.party) for d in uow.tracks.feeds()}
+
+
+# --- the sharing policy snapshot -----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    partner: str
+    agreement: str
+    level: str  # the partner's equivalent level
+
+
+@dataclass(frozen=True)
+class TrackPolicy:
+    day: date
+    own: str
+    parties: dict[str, Party] = field(default_factory=dict)
+    feeds: dict[str, Feed] = field(default_factory=dict)
+    routes: dict[str, tuple[Route, ...]] = field(default_factory=dict)  # feed -> partners
+    refusals: dict[str, dict[str, str]] = field(default_factory=dict)  # feed -> partner -> why
+    inbound: dict[str, dict[str, Agreement]] = field(default_factory=dict)  # peer -> id -> ag
+    error: str = ""
+
+    def may_receive_from(self, sender: str, agreement_id: str) -> Agreement | None:
+        return self.inbound.get(sender, {}).get(agreement_id)
+
+
+def track_policy(deps: Deps) -> TrackPolicy:
+    """Which partner may receive which feed today, and under which agreement each partner
+    may send tracks here. Only direct routes: tracks are never relayed."""
+    day = deps.clock().date()
+    try:
+        with deps.uow() as uow:
+            f = facts(uow, deps)
+            peers = [p.party for p in uow.peers.list()]
+            parties = load_parties(uow)
+            feeds = {d["name"]: feed_from(d, parties, deps.party) for d in uow.tracks.feeds()}
+    except Exception as exc:  # fail closed: an empty policy sends nothing
+        return TrackPolicy(day, deps.party, error=f"{exc.__class__.__name__}: {exc}")
+    policy = ReleasePolicy(f)
+    routes: dict[str, list[Route]] = {name: [] for name in feeds}
+    refusals: dict[str, dict[str, str]] = {name: {} for name in feeds}
+    for partner in peers:
+        per = policy.for_partner(partner, day)
+        for name, feed in feeds.items():
+            decision = per.decide(feed_item(feed, deps.party))
+            if (decision.outcome is Outcome.ALLOWED and not decision.route
+                    and decision.agreement_id and decision.recipient_level):
+                routes[name].append(Route(partner, decision.agreement_id,
+                                          decision.recipient_level))
+            else:
+                refusals[name][partner] = decision.summary
+    inbound: dict[str, dict[str, Agreement]] = {}
+    for ag in f.agreements:
+        if deps.party in ag.parties and status_at(ag, day, deps.rules).in_force:
+            for party in ag.parties:
+                if party != deps.party and party in peers:
+                    inbound.setdefault(party, {})[ag.id] = ag
+    return TrackPolicy(day, deps.party, parties, feeds,
+                       {k: tuple(v) for k, v in routes.items()}, refusals, inbound)
+
+
+def policy_view(policy: TrackPolicy) -> dict[str, Any]:
+    return {"day": policy.day.isoformat(), "error": policy.error,
+            "feeds": {name: {"to": [{"partner": r.partner, "agreement": r.agreement,
+                                     "level": r.level} for r in policy.routes.get(name, ())],
+                             "not_to": policy.refusals.get(name, {})}
+                      for name in policy.feeds},
+            "accepting_from": {p: sorted(a) for p, a in policy.inbound.items()}}
+
+
+# --- launch events and alerts --------------------------------------------------------
+
+
+def visible(user: User, data: dict[str, Any]) -> bool:
+    """A launch event or alert carries the label of the track it came from."""
+    try:
+        return user.clearance.may_see(_label_of(data), int(data["rank"]), str(data["topic"]))
+    except (KeyError, TypeError, ValueError):
+        return False  # unreadable: hidden (fail closed)
+
+
+def _label_of(data: dict[str, Any]) -> Label:
+    label = data["_label"]
+    if not isinstance(label, Label):
+        raise TypeError("no label")
+    return label
+
+
+def record_launch(deps: Deps, data: dict[str, Any]) -> None:
+    with deps.uow() as uow:
+        uow.tracks.add_launch(data["id"], int(data["revision"]), data, deps.clock())
+        record(uow, deps, "tracks", "launch_event.revised", f"launch:{data['id']}",
+               {"revision": data["revision"], "summary": data.get("summary", "")})
+        uow.commit()
+
+
+def record_alert(deps: Deps, data: dict[str, Any]) -> None:
+    with deps.uow() as uow:
+        uow.tracks.add_alert(data["id"], data["area_id"], data, deps.clock())
+        uow.commit()
+
+
+def _readable(deps: Deps, user: User, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    with deps.uow() as uow:
+        parties = load_parties(uow)
+    out = []
+    for row in rows:
+        try:
+            label = label_from(row["label"], parties, "label")
+        except (CodecError, KeyError, TypeError):
+            continue
+        if visible(user, {**row, "_label": label}):
+            out.append(row)
+    return out
+
+
+def list_launches(deps: Deps, user: User, limit: int) -> list[dict[str, Any]]:
+    require(user, *READERS)
+    with deps.uow() as uow:
+        rows = uow.tracks.launches(10_000)
+    return _readable(deps, user, rows)[:limit]
+
+
+def launch_history(deps: Deps, user: User, event_id: str) -> list[dict[str, Any]]:
+    require(user, *READERS)
+    with deps.uow() as uow:
+        rows = uow.tracks.launch_history(event_id)
+    seen = _readable(deps, user, rows)
+    if not seen:
+        raise NotFound(f"no launch event {event_id} that you may see")
+    return seen
+
+
+def list_alerts(deps: Deps, user: User, limit: int) -> list[dict[str, Any]]:
+    require(user, *READERS)
+    with deps.uow() as uow:
+        rows = uow.tracks.alerts(10_000)
+    return _readable(deps, user, rows)[:limit]

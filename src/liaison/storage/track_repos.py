@@ -1,0 +1,94 @@
+"""Tracks: feeds, the track-number map, launch-event revisions, areas and alerts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from liaison.services.ports import Conflict
+from liaison.storage import tables as t
+
+
+class SqlTracks:
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    # feeds and areas: whole JSON documents keyed by name / id
+    def put_feed(self, name: str, data: dict[str, Any], at: datetime) -> None:
+        self.conn.execute(t.track_feeds.delete().where(t.track_feeds.c.name == name))
+        self.conn.execute(t.track_feeds.insert().values(name=name, data=data, updated_at=at))
+
+    def feeds(self) -> list[dict[str, Any]]:
+        rows = self.conn.execute(sa.select(t.track_feeds.c.data)
+                                 .order_by(t.track_feeds.c.name))
+        return [dict(r.data) for r in rows]
+
+    def put_area(self, area_id: str, data: dict[str, Any], at: datetime) -> None:
+        self.conn.execute(t.areas.delete().where(t.areas.c.id == area_id))
+        self.conn.execute(t.areas.insert().values(id=area_id, data=data, updated_at=at))
+
+    def remove_area(self, area_id: str) -> bool:
+        return bool(self.conn.execute(t.areas.delete().where(t.areas.c.id == area_id))
+                    .rowcount)
+
+    def areas(self) -> list[dict[str, Any]]:
+        rows = self.conn.execute(sa.select(t.areas.c.data).order_by(t.areas.c.id))
+        return [dict(r.data) for r in rows]
+
+    def number_for(self, source: str, uid: str, at: datetime) -> int:
+        """This node's number for a source's track, allocated on first sight and never
+        given to another track (numbers only grow)."""
+        found = self.conn.execute(sa.select(t.track_numbers.c.number).where(
+            t.track_numbers.c.source == source, t.track_numbers.c.uid == uid)).scalar()
+        if found is not None:
+            return int(found)
+        top = self.conn.execute(sa.select(sa.func.max(t.track_numbers.c.number))).scalar()
+        number = int(top or 0) + 1
+        self.conn.execute(t.track_numbers.insert().values(source=source, uid=uid,
+                                                          number=number, first_seen=at))
+        return number
+
+    def numbers(self) -> dict[tuple[str, str], int]:
+        rows = self.conn.execute(sa.select(t.track_numbers))
+        return {(r.source, r.uid): int(r.number) for r in rows}
+
+    def add_launch(self, event_id: str, revision: int, data: dict[str, Any],
+                   at: datetime) -> None:
+        stmt = (sa.insert(t.launch_events).values(id=event_id, revision=revision, data=data,
+                                                  recorded_at=at)
+                .prefix_with("OR IGNORE", dialect="sqlite"))
+        if self.conn.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+            stmt = pg_insert(t.launch_events).values(
+                id=event_id, revision=revision, data=data, recorded_at=at,
+            ).on_conflict_do_nothing()
+        if not self.conn.execute(stmt).rowcount:
+            raise Conflict(f"launch event {event_id} revision {revision} is already recorded")
+
+    def launches(self, limit: int) -> list[dict[str, Any]]:
+        """The latest revision of each launch event, newest launch first."""
+        latest = (sa.select(t.launch_events.c.id,
+                            sa.func.max(t.launch_events.c.revision).label("rev"))
+                  .group_by(t.launch_events.c.id).subquery())
+        rows = self.conn.execute(
+            sa.select(t.launch_events.c.data).join(latest, sa.and_(
+                t.launch_events.c.id == latest.c.id,
+                t.launch_events.c.revision == latest.c.rev))
+            .order_by(t.launch_events.c.recorded_at.desc()).limit(limit))
+        return [dict(r.data) for r in rows]
+
+    def launch_history(self, event_id: str) -> list[dict[str, Any]]:
+        rows = self.conn.execute(sa.select(t.launch_events.c.data)
+                                 .where(t.launch_events.c.id == event_id)
+                                 .order_by(t.launch_events.c.revision))
+        return [dict(r.data) for r in rows]
+
+    def add_alert(self, alert_id: str, area: str, data: dict[str, Any], at: datetime) -> None:
+        self.conn.execute(t.alerts.insert().values(id=alert_id, area=area, data=data, at=at))
+
+    def alerts(self, limit: int) -> list[dict[str, Any]]:
+        rows = self.conn.execute(sa.select(t.alerts.c.data)
+                                 .order_by(t.alerts.c.at.desc()).limit(limit))
+        return [dict(r.data) for r in rows]

@@ -1,0 +1,120 @@
+"""A TAK-style CoT port: what clients send is ingested into one registered feed; what the
+node holds is streamed back to every connected client, cut to the clearance of one account
+(the port has no per-client identity, so bind it to loopback or a protected segment).
+
+Bad events are refused and counted, never crash the stream; an event without its end tag
+within ``MAX_EVENT`` bytes closes that connection (its framing is lost).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from liaison.domain.tracks import TrackUpdate
+from liaison.domain.users import User
+from liaison.services.context import Deps
+from liaison.tracks.cot import MAX_EVENT, StreamStats, iter_events, to_event
+from liaison.tracks.hub import Published, TrackHub
+
+log = logging.getLogger("liaison.cot")
+
+
+@dataclass
+class CotStats:
+    connections: int = 0
+    stream: StreamStats = field(default_factory=StreamStats)
+    sent: int = 0
+    refused_by_hub: int = 0
+
+    def view(self) -> dict[str, Any]:
+        return {"connections": self.connections, "events_in": self.stream.events,
+                "refused_in": self.stream.refused + self.refused_by_hub,
+                "last_error": self.stream.last_error, "events_out": self.sent}
+
+
+class CotServer:
+    def __init__(self, deps: Deps, hub: TrackHub, feed: str, username: str) -> None:
+        self.deps, self.hub, self.feed, self.username = deps, hub, feed, username
+        self.stats = CotStats()
+        self._server: asyncio.Server | None = None
+
+    async def start(self, host: str, port: int) -> None:
+        self._server = await asyncio.start_server(self._client, host, port,
+                                                  limit=MAX_EVENT + 1024)
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 2)
+
+    async def _client(self, reader: asyncio.StreamReader,
+                      writer: asyncio.StreamWriter) -> None:
+        self.stats.connections += 1
+        user = await asyncio.to_thread(self._user) if self.username else None
+        out = asyncio.create_task(self._stream_out(writer, user)) if user else None
+        try:
+            async for update in iter_events(reader, self.stats.stream):
+                if not self.feed:
+                    self.stats.refused_by_hub += 1
+                    self.stats.stream.last_error = ("this CoT port takes no input: set "
+                                                    "LIAISON_COT_FEED")
+                    continue
+                _, refusals = self.hub.ingest(self.feed, [update])
+                if refusals:
+                    self.stats.refused_by_hub += 1
+                    self.stats.stream.last_error = refusals[0]
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            self.stats.connections -= 1
+            if out is not None:
+                if out.done() and not out.cancelled() and out.exception():
+                    log.error("CoT stream out failed: %r", out.exception())
+                out.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await out
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    def _user(self) -> User | None:
+        """Looked up per connection: a disabled account or a lowered clearance applies to
+        the next connection."""
+        with self.deps.uow() as uow:
+            user = uow.users.get(self.username)
+        return None if user is None or user.disabled else user
+
+    async def _stream_out(self, writer: asyncio.StreamWriter, user: User) -> None:
+        sub = self.hub.subscribe(user)
+        try:
+            for track in self.hub.snapshot(user):
+                current = self.hub.current.get(int(track["number"]))
+                if current is not None:
+                    writer.write(_cot(current))
+            while True:
+                item = await sub.queue.get()
+                if isinstance(item, Published):
+                    writer.write(_cot(item))
+                    self.stats.sent += 1
+                if sub.queue.empty():
+                    await writer.drain()
+        finally:
+            self.hub.unsubscribe(sub)
+
+
+def _cot(p: Published) -> bytes:
+    """TAK identifies a track by uid: this node's track number is stable and unique."""
+    u = p.update
+    shown = TrackUpdate(f"liaison-{u.number}", u.time, u.lat, u.lon, u.alt_m, u.kind,
+                        u.speed_ms, u.course_deg, u.ce_m, u.callsign or u.uid, u.number)
+    return to_event(shown, marking=p.marking, source=p.source)

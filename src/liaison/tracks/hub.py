@@ -1,0 +1,489 @@
+"""The node's real-time track hub: ingest from feeds, fan-out to entitled partners and to
+local subscribers, receipt from partners, and the analytics (launch events, areas,
+correlation) off the hot path.
+
+Hot path per update (in the event loop, no database): validate, number, queue to each
+partner link the policy snapshot allows for the feed, offer to each subscriber whose
+clearance and need-to-know cover the label. Everything else (launch events, area alerts,
+correlation, storage) runs in a separate task fed by a bounded queue; what it cannot keep
+up with is counted, never silently lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from liaison.crypto.envelope import EnvelopeError
+from liaison.domain.agreements import Agreement
+from liaison.domain.areas import Area, AreaWatch
+from liaison.domain.codec import CodecError, label_from, label_to
+from liaison.domain.correlation import Correlator, Report
+from liaison.domain.labels import Label, LabelError, portion_mark
+from liaison.domain.launch import LaunchDetector, Sample, event_to
+from liaison.domain.tracks import TrackUpdate, is_missile, validate_update
+from liaison.domain.users import User
+from liaison.services import areas as area_service
+from liaison.services import tracks as track_service
+from liaison.services.context import Deps
+from liaison.services.federation import open_from_peer
+from liaison.services.ports import Peer
+from liaison.services.receiving import remark_label
+from liaison.services.tracks import TrackPolicy
+from liaison.tracks.links import PartnerLink
+
+log = logging.getLogger("liaison.tracks")
+SUBSCRIBER_QUEUE = 20_000
+ANALYTICS_QUEUE = 100_000
+CURRENT_MAX_AGE_S = 600.0
+TICK_S = 5.0
+
+
+@dataclass(slots=True)
+class Published:
+    """One update as this node shows it: the label is in this node's scheme."""
+
+    update: TrackUpdate
+    source: str  # "feed:<name>" or "peer:<party>"
+    label: Label
+    rank: int
+    topic: str
+    marking: str
+    arrived: float = 0.0  # monotonic time it reached this node (ages the picture)
+    _json: dict[str, Any] | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        if self._json is None:
+            u = self.update
+            self._json = {"type": "track", "number": u.number, "uid": u.uid,
+                          "source": self.source, "time": u.time.isoformat(), "lat": u.lat,
+                          "lon": u.lon, "alt_m": u.alt_m, "kind": u.kind,
+                          "speed_ms": u.speed_ms, "course_deg": u.course_deg, "ce_m": u.ce_m,
+                          "callsign": u.callsign, "marking": self.marking,
+                          "topic": self.topic}
+        return self._json
+
+
+@dataclass(eq=False)  # identity: kept in a set
+class Subscription:
+    user: User
+    queue: asyncio.Queue[Published | dict[str, Any]]
+    dropped: int = 0
+
+    def offer(self, item: Published | dict[str, Any], label: Label, rank: int,
+              topic: str) -> None:
+        if not self.user.clearance.may_see(label, rank, topic):
+            return
+        try:
+            self.queue.put_nowait(item)
+        except asyncio.QueueFull:
+            self.dropped += 1
+
+
+@dataclass
+class HubStats:
+    ingested: int = 0
+    refused: int = 0
+    received: int = 0
+    received_refused: int = 0
+    frames_in: int = 0
+    frames_refused: int = 0
+    frames_duplicate: int = 0
+    analytics_dropped: int = 0
+    subscriber_dropped: int = 0
+    launch_revisions: int = 0
+    alerts: int = 0
+    last_refusal: str = ""
+    refusals: dict[str, int] = field(default_factory=dict)
+
+    def refuse(self, why: str, n: int = 1) -> None:
+        self.last_refusal = why[:300]
+        key = why.split(":")[0][:80]
+        self.refusals[key] = self.refusals.get(key, 0) + n
+
+
+class TrackHub:
+    def __init__(self, deps: Deps, refresh_s: float = 2.0) -> None:
+        self.deps, self.refresh_s = deps, refresh_s
+        self.policy = TrackPolicy(deps.clock().date(), deps.party, error="not loaded yet")
+        self.peers: dict[str, Peer] = {}
+        self.links: dict[str, PartnerLink] = {}
+        self.subscribers: set[Subscription] = set()
+        self.numbers: dict[tuple[str, str], int] = {}
+        self.current: dict[int, Published] = {}
+        self.seen: dict[str, tuple[int, int]] = {}  # sender -> (epoch, seq) last applied
+        self.stats = HubStats()
+        self.watch = AreaWatch()
+        self.areas: dict[str, Area] = {}
+        self.correlator = Correlator()
+        self.detectors: dict[str, LaunchDetector] = {}
+        self._last_sample: dict[str, tuple[datetime, float]] = {}
+        self._labels: dict[tuple[str, str, str], tuple[Label, int]] = {}
+        self._groups: dict[str, dict[str, Any]] = {}
+        self._analytics: asyncio.Queue[Published] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.cot: Any = None  # the CoT port, when ``serve`` opened one (for its counters)
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.numbers = await asyncio.to_thread(self._load_numbers)
+        await self.refresh()
+        self._analytics = asyncio.Queue(ANALYTICS_QUEUE)
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._refresher()), loop.create_task(self._analyse())]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for link in self.links.values():
+            await link.stop()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def _load_numbers(self) -> dict[tuple[str, str], int]:
+        with self.deps.uow() as uow:
+            return uow.tracks.numbers()
+
+    async def refresh(self) -> None:
+        """A new policy snapshot (fail closed: on error the snapshot is empty)."""
+        policy = await asyncio.to_thread(track_service.track_policy, self.deps)
+        peers = await asyncio.to_thread(self._load_peers)
+        try:
+            areas = await asyncio.to_thread(area_service.load_areas, self.deps)
+        except Exception as exc:
+            log.warning("areas not loaded: %s", exc)
+            areas = list(self.areas.values())
+        self.policy, self.peers, self._groups = policy, peers, {}
+        self.areas = {a.id: a for a in areas}
+        self.watch.set_areas(areas)
+        for routes in policy.routes.values():
+            for route in routes:
+                self._link(route.partner)
+
+    def _load_peers(self) -> dict[str, Peer]:
+        with self.deps.uow() as uow:
+            return {p.party: p for p in uow.peers.list()}
+
+    async def _refresher(self) -> None:
+        while True:
+            await asyncio.sleep(self.refresh_s)
+            try:
+                await self.refresh()
+            except Exception as exc:  # keep refreshing; an empty policy meanwhile
+                log.warning("track policy refresh failed: %s", exc)
+                self.policy = TrackPolicy(self.deps.clock().date(), self.deps.party,
+                                          error=str(exc))
+            self._prune()
+
+    def _prune(self) -> None:
+        now = time.monotonic()
+        for number in [n for n, p in self.current.items()
+                       if now - p.arrived > CURRENT_MAX_AGE_S]:
+            del self.current[number]
+
+    def _link(self, partner: str) -> PartnerLink:
+        link = self.links.get(partner)
+        if link is None:
+            link = PartnerLink(self.deps, partner, lambda: self.peers.get(partner), self._group)
+            self.links[partner] = link
+            link.start()
+        return link
+
+    def _group(self, key: str) -> dict[str, Any]:
+        group = self._groups.get(key)
+        if group is None:
+            feed_name, agreement = key.split("|", 1)
+            feed = self.policy.feeds[feed_name]
+            group = self._groups[key] = {"feed": feed_name, "agreement": agreement,
+                                         "label": label_to(feed.label), "topic": feed.topic}
+        return group
+
+    # --- numbers -----------------------------------------------------------------------
+
+    def _number(self, source: str, uid: str) -> int:
+        key = (source, uid)
+        number = self.numbers.get(key)
+        if number is None:  # first sight of this track: one short transaction
+            with self.deps.uow() as uow:
+                number = uow.tracks.number_for(source, uid, self.deps.clock())
+                uow.commit()
+            self.numbers[key] = number
+        return number
+
+    # --- ingest (own sensors) ----------------------------------------------------------
+
+    def ingest(self, feed_name: str, updates: Iterable[TrackUpdate]) -> tuple[int, list[str]]:
+        """Accept updates from a local feed; the count accepted and the refusals."""
+        feed = self.policy.feeds.get(feed_name)
+        refusals: list[str] = []
+        if feed is None:
+            why = (f"no feed {feed_name!r} is registered (or the track policy could not be "
+                   f"loaded: {self.policy.error})" if self.policy.error else
+                   f"no feed {feed_name!r} is registered: `liaison tracks feed-add`")
+            items = list(updates)
+            self.stats.refused += len(items)
+            self.stats.refuse(why, len(items))
+            return 0, [why] * len(items)
+        source = f"feed:{feed_name}"
+        own = self.policy.parties[self.deps.party].scheme
+        rank = own.level(feed.label.classification).rank
+        marking = portion_mark(feed.label, own)
+        routes = self.policy.routes.get(feed_name, ())
+        accepted = 0
+        for u in updates:
+            try:
+                validate_update(u)
+            except LabelError as exc:
+                refusals.append(str(exc))
+                self.stats.refused += 1
+                self.stats.refuse(f"invalid update: {exc}")
+                continue
+            u = _numbered(u, self._number(source, u.uid))
+            row = _row(u)
+            for route in routes:
+                self._link(route.partner).push(f"{feed_name}|{route.agreement}", row)
+            self._publish(Published(u, source, feed.label, rank, feed.topic, marking))
+            accepted += 1
+        self.stats.ingested += accepted
+        return accepted, refusals
+
+    # --- receipt (partners) ------------------------------------------------------------
+
+    def receive_frame(self, wire: bytes) -> tuple[dict[str, Any], bool]:
+        """Open, check and apply one frame from a partner. The answer to send back and
+        whether the connection should stay open (a forged frame closes it)."""
+        self.stats.frames_in += 1
+        try:
+            header, payload = open_from_peer(self.deps, wire, self.peers)
+            if header.kind != "tracks":
+                raise EnvelopeError(f"a {header.kind!r} envelope on the track link")
+            body = json.loads(payload)
+            epoch, seq, groups = int(body["epoch"]), int(body["seq"]), list(body["groups"])
+        except (EnvelopeError, ValueError, KeyError, TypeError) as exc:
+            self.stats.frames_refused += 1
+            self.stats.refuse(f"frame refused: {exc}")
+            return {"error": f"frame refused: {exc}"}, False
+        sender = header.sender
+        last = self.seen.get(sender)
+        if last and (epoch < last[0] or (epoch == last[0] and seq <= last[1])):
+            self.stats.frames_duplicate += 1
+            return {"ack": seq, "duplicate": True}, True
+        self.seen[sender] = (epoch, seq)
+        refused, reason = 0, ""
+        for group in groups:
+            n, why = self._apply_group(sender, group)
+            refused += n
+            reason = why or reason
+        return {"ack": seq, "refused": refused, "reason": reason}, True
+
+    def _apply_group(self, sender: str, group: Any) -> tuple[int, str]:
+        try:
+            rows = list(group["updates"])
+            agreement_id, feed = str(group["agreement"]), str(group["feed"])
+            label_data, topic = group["label"], str(group["topic"])
+        except (KeyError, TypeError) as exc:
+            return self._refuse_received(1, f"malformed group: {exc}")
+        agreement = self.policy.may_receive_from(sender, agreement_id)
+        if agreement is None:
+            return self._refuse_received(len(rows), f"no agreement {agreement_id} in force "
+                                         f"with {sender} here: tracks refused")
+        try:
+            label, rank = self._remarked(sender, agreement, label_data)
+        except (LabelError, CodecError, KeyError, TypeError, ValueError) as exc:
+            return self._refuse_received(len(rows), f"label refused: {exc}")
+        source = f"peer:{sender}"
+        marking = portion_mark(label, self.policy.parties[self.deps.party].scheme)
+        refused, why = 0, ""
+        for row in rows:
+            try:
+                u = _from_row(row)
+                validate_update(u)
+            except (LabelError, ValueError, TypeError, IndexError) as exc:
+                refused += 1
+                why = f"invalid update from {sender}: {exc}"
+                continue
+            u = _numbered(u, self._number(source, f"{feed}/{row[10]}"))
+            self.stats.received += 1
+            self._publish(Published(u, source, label, rank, topic, marking))
+        if refused:
+            self._refuse_received(refused, why)
+        return refused, why
+
+    def _refuse_received(self, n: int, why: str) -> tuple[int, str]:
+        self.stats.received_refused += n
+        self.stats.refuse(why, n)
+        return n, why
+
+    def _remarked(self, sender: str, agreement: Agreement,
+                  data: dict[str, Any]) -> tuple[Label, int]:
+        key = (sender, agreement.id, json.dumps(data, sort_keys=True))
+        hit = self._labels.get(key)
+        if hit is None:
+            parties = self.policy.parties
+            theirs = label_from(data, parties, "label")
+            if theirs.policy != sender:
+                raise LabelError(f"{sender} sent a label in {theirs.policy}'s scheme")
+            own = parties[self.deps.party]
+            label = remark_label(theirs, parties[sender], agreement, own)
+            hit = (label, own.scheme.level(label.classification).rank)
+            self._labels[key] = hit
+        return hit
+
+    # --- local fan-out -----------------------------------------------------------------
+
+    def _publish(self, p: Published) -> None:
+        p.arrived = time.monotonic()
+        self.current[p.update.number] = p
+        for sub in self.subscribers:
+            before = sub.dropped
+            sub.offer(p, p.label, p.rank, p.topic)
+            self.stats.subscriber_dropped += sub.dropped - before
+        if self._analytics is not None:
+            try:
+                self._analytics.put_nowait(p)
+            except asyncio.QueueFull:
+                self.stats.analytics_dropped += 1
+
+    def subscribe(self, user: User, maxsize: int = SUBSCRIBER_QUEUE) -> Subscription:
+        sub = Subscription(user, asyncio.Queue(maxsize))
+        self.subscribers.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        self.subscribers.discard(sub)
+
+    def snapshot(self, user: User) -> list[dict[str, Any]]:
+        return [p.as_json() for p in sorted(self.current.values(),
+                                            key=lambda p: p.update.number)
+                if user.clearance.may_see(p.label, p.rank, p.topic)]
+
+    def system_tracks(self, user: User) -> list[dict[str, Any]]:
+        """Correlated tracks, shown only when the user may see every source track."""
+        meta = {(p.source, p.update.uid): p for p in self.current.values()}
+        out = []
+        for st in self.correlator.tracks():
+            parts = [meta.get(s) for s in st.sources]
+            if not parts or any(p is None or not user.clearance.may_see(p.label, p.rank,
+                                                                       p.topic)
+                                for p in parts):
+                continue
+            out.append({"number": st.number, "time": st.time.isoformat(), "lat": st.lat,
+                        "lon": st.lon, "alt_m": st.alt_m,
+                        "sources": [{"source": s, "uid": u} for s, u in st.sources],
+                        "tracks": [p.update.number for p in parts if p]})
+        return out
+
+    def view(self) -> dict[str, Any]:
+        s = self.stats
+        return {"ingested": s.ingested, "refused": s.refused, "received": s.received,
+                "received_refused": s.received_refused, "frames_in": s.frames_in,
+                "frames_refused": s.frames_refused, "frames_duplicate": s.frames_duplicate,
+                "analytics_dropped": s.analytics_dropped,
+                "subscriber_dropped": s.subscriber_dropped, "subscribers":
+                len(self.subscribers), "launch_revisions": s.launch_revisions,
+                "alerts": s.alerts, "last_refusal": s.last_refusal, "refusals": s.refusals,
+                "tracks_current": len(self.current),
+                "cot": self.cot.stats.view() if self.cot is not None else None,
+                "partners": {p: link.view() for p, link in sorted(self.links.items())},
+                "policy": track_service.policy_view(self.policy)}
+
+    # --- analytics (off the hot path) --------------------------------------------------
+
+    async def _analyse(self) -> None:
+        assert self._analytics is not None
+        queue = self._analytics
+        last_tick = 0.0
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                p = await asyncio.wait_for(queue.get(), TICK_S)
+            except TimeoutError:
+                p = None
+            try:
+                if p is not None:
+                    await self._analyse_one(p)
+                if loop.time() - last_tick >= TICK_S:
+                    last_tick = loop.time()
+                    await self._tick()
+            except Exception:  # analytics must never stop the hub
+                log.exception("track analytics failed")
+
+    async def _tick(self) -> None:
+        """Objects gone quiet end their flight: launch events may become ANALYSED."""
+        loop_now = asyncio.get_running_loop().time()
+        for source, detector in self.detectors.items():
+            # in the sensor's time: replayed or delayed data ages as the wall clock runs
+            sample_time, arrived = self._last_sample[source]
+            for rev in detector.tick(sample_time + timedelta(seconds=loop_now - arrived)):
+                await self._launch(source, rev)
+
+    async def _analyse_one(self, p: Published) -> None:
+        u = p.update
+        self.correlator.update([Report(p.source, u.uid, u.time, u.lat, u.lon, u.alt_m,
+                                       max(u.ce_m, 1.0))])
+        if is_missile(u.kind):
+            detector = self.detectors.get(p.source)
+            if detector is None:
+                detector = self.detectors[p.source] = LaunchDetector(self.deps.ids)
+            self._last_sample[p.source] = (u.time, asyncio.get_running_loop().time())
+            for rev in detector.observe(str(u.number), Sample(u.time, u.lat, u.lon, u.alt_m)):
+                await self._launch(p.source, rev, p)
+        for alert in self.watch.observe(f"track:{u.number}", u.lat, u.lon, u.time):
+            area = self.areas.get(alert.area_id)
+            label, rank, topic = p.label, p.rank, p.topic
+            if area is not None:
+                own = self.policy.parties[self.deps.party].scheme
+                area_rank = own.level(area.label.classification).rank
+                if area_rank > rank:
+                    label, rank = area.label, area_rank
+            data = {"type": "alert", "id": self.deps.ids(), "area_id": alert.area_id,
+                    "area_name": alert.area_name, "priority": alert.priority,
+                    "subject": alert.subject, "event": alert.event,
+                    "at": alert.at.isoformat(), "lat": alert.lat, "lon": alert.lon,
+                    "track_source": p.source, "label": label_to(label), "rank": rank,
+                    "topic": topic, "marking": portion_mark(
+                        label, self.policy.parties[self.deps.party].scheme)}
+            self.stats.alerts += 1
+            await asyncio.to_thread(track_service.record_alert, self.deps, data)
+            for sub in self.subscribers:
+                sub.offer(data, label, rank, topic)
+
+    async def _launch(self, source: str, rev: Any, p: Published | None = None) -> None:
+        sample = p or next((q for q in self.current.values() if q.source == source), None)
+        if sample is None:
+            return
+        data = {"type": "launch", **event_to(rev), "source": source,
+                "label": label_to(sample.label), "rank": sample.rank, "topic": sample.topic,
+                "marking": sample.marking}
+        self.stats.launch_revisions += 1
+        await asyncio.to_thread(track_service.record_launch, self.deps, data)
+        for sub in self.subscribers:
+            sub.offer(data, sample.label, sample.rank, sample.topic)
+
+
+def _numbered(u: TrackUpdate, number: int) -> TrackUpdate:
+    return TrackUpdate(u.uid, u.time, u.lat, u.lon, u.alt_m, u.kind, u.speed_ms,
+                       u.course_deg, u.ce_m, u.callsign, number)
+
+
+def _row(u: TrackUpdate) -> list[Any]:
+    return [u.uid, u.time.timestamp(), u.lat, u.lon, u.alt_m, u.kind, u.speed_ms,
+            u.course_deg, u.ce_m, u.callsign, u.number]
+
+
+def _from_row(row: Any) -> TrackUpdate:
+    if not isinstance(row, list) or len(row) != 11:
+        raise ValueError("an update row has 11 fields")
+    uid, t, lat, lon, alt, kind, speed, course, ce, callsign, _number = row
+    return TrackUpdate(str(uid), datetime.fromtimestamp(float(t), UTC), float(lat), float(lon),
+                       float(alt), str(kind), None if speed is None else float(speed),
+                       None if course is None else float(course), float(ce), str(callsign))

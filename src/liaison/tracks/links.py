@@ -1,0 +1,207 @@
+"""One long-lived link per partner for track updates: a WebSocket over the partner's mutual
+TLS 1.3 federation listener (pinned to its card's certificate), each frame a signed and
+encrypted envelope holding a batch.
+
+Under light load a frame holds one update (lowest latency); under load a frame takes
+everything queued, up to ``MAX_BATCH`` (one signature and one encryption per frame).
+Frames are numbered ``(epoch, seq)``; the partner acknowledges each, and frames not yet
+acknowledged are sent again after a reconnect (the partner drops repeats), so a dropped
+connection loses nothing. Each partner has its own queue and task: a slow partner never
+slows another. A full queue refuses the update and counts it; an update that waited longer
+than ``STALE_S`` is discarded and counted (old positions mislead a watch officer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import WebSocketException
+
+from liaison.crypto.envelope import Header, payload_json, seal, utc
+from liaison.crypto.keys import x25519_public
+from liaison.federation.tls import client_context
+from liaison.services.context import Deps
+from liaison.services.ports import Peer
+
+PATH = "/federation/v1/tracks"
+MAX_BATCH = 1_000
+WINDOW = 512  # frames in flight before waiting for acknowledgements
+STALE_S = 30.0
+LIFETIME = timedelta(seconds=120)
+
+
+@dataclass
+class LinkStats:
+    queued: int = 0
+    sent_updates: int = 0
+    frames: int = 0
+    acked_frames: int = 0
+    resent_frames: int = 0
+    dropped_overflow: int = 0
+    stale_discarded: int = 0
+    connects: int = 0
+    errors: int = 0
+    last_error: str = ""
+    connected: bool = False
+    refused_by_partner: int = 0
+    largest_batch: int = 0
+
+    def view(self, queue: int, in_flight: int) -> dict[str, Any]:
+        return {"connected": self.connected, "queue": queue, "in_flight_frames": in_flight,
+                "sent_updates": self.sent_updates, "frames": self.frames,
+                "acked_frames": self.acked_frames, "resent_frames": self.resent_frames,
+                "dropped_overflow": self.dropped_overflow,
+                "stale_discarded": self.stale_discarded, "connects": self.connects,
+                "errors": self.errors, "last_error": self.last_error,
+                "refused_by_partner": self.refused_by_partner,
+                "largest_batch": self.largest_batch}
+
+
+Entry = tuple[float, str, list[Any]]  # (queued at, group key, wire row)
+
+
+class PartnerLink:
+    def __init__(self, deps: Deps, partner: str, peer: Callable[[], Peer | None],
+                 groups: Callable[[str], dict[str, Any]], queue_max: int = 200_000) -> None:
+        self.deps, self.partner, self._peer, self._groups = deps, partner, peer, groups
+        self.queue: deque[Entry] = deque()
+        self.queue_max = queue_max
+        self.unacked: dict[int, bytes] = {}
+        self.stats = LinkStats()
+        self.epoch = time.time_ns()
+        self.seq = 0
+        self._ready = asyncio.Event()
+        self._acked = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def push(self, group: str, row: list[Any]) -> bool:
+        if len(self.queue) >= self.queue_max:
+            self.stats.dropped_overflow += 1
+            return False
+        self.queue.append((time.monotonic(), group, row))
+        self.stats.queued += 1
+        self._ready.set()
+        return True
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self.run())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def view(self) -> dict[str, Any]:
+        return self.stats.view(len(self.queue), len(self.unacked))
+
+    async def run(self) -> None:
+        backoff = 0.2
+        while True:
+            peer = self._peer()
+            if peer is None or self.deps.keyring is None:
+                await asyncio.sleep(1.0)
+                continue
+            try:
+                await self._session(peer)
+                backoff = 0.2
+            except (TimeoutError, OSError, WebSocketException, ValueError) as exc:
+                self.stats.errors += 1
+                self.stats.last_error = f"{exc.__class__.__name__}: {exc}"[:300]
+            self.stats.connected = False
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
+
+    async def _session(self, peer: Peer) -> None:
+        assert self.deps.keyring is not None
+        ctx = client_context(*self.deps.keyring.tls_files, peer.card.tls_cert)
+        uri = peer.address.replace("https://", "wss://").replace("http://", "ws://") + PATH
+        async with connect(uri, ssl=ctx if uri.startswith("wss://") else None,
+                           max_size=16 * 1024 * 1024, open_timeout=10,
+                           compression=None) as ws:
+            self.stats.connects += 1
+            self.stats.connected = True
+            reader = asyncio.create_task(self._read_acks(ws))
+            try:
+                for seq in sorted(self.unacked):  # what the last connection left unconfirmed
+                    await ws.send(self.unacked[seq])
+                    self.stats.resent_frames += 1
+                while not reader.done():
+                    await self._send_some(ws, peer)
+            finally:
+                reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError, WebSocketException):
+                    await reader
+            reader.result()
+
+    async def _send_some(self, ws: ClientConnection, peer: Peer) -> None:
+        if not self.queue:
+            self._ready.clear()
+            await self._ready.wait()
+        while len(self.unacked) >= WINDOW:
+            self._acked.clear()
+            await self._acked.wait()
+        now = self.deps.clock()
+        enc = next((k for k in reversed(peer.card.encryption_keys) if k.usable(now)), None)
+        if enc is None:  # before taking anything from the queue: nothing is lost
+            raise ValueError(f"{self.partner} has no usable encryption key: refresh its card")
+        batch = self._take()
+        if not batch:
+            return
+        wire = self._seal(enc, batch)
+        self.unacked[self.seq] = wire
+        await ws.send(wire)
+        self.stats.frames += 1
+        self.stats.sent_updates += sum(len(g["updates"]) for g in batch)
+
+    def _take(self) -> list[dict[str, Any]]:
+        now = time.monotonic()
+        groups: dict[str, dict[str, Any]] = {}
+        n = 0
+        while self.queue and n < MAX_BATCH:
+            queued_at, key, row = self.queue.popleft()
+            if now - queued_at > STALE_S:
+                self.stats.stale_discarded += 1
+                continue
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = {**self._groups(key), "updates": []}
+            group["updates"].append(row)
+            n += 1
+        self.stats.largest_batch = max(self.stats.largest_batch, n)
+        return list(groups.values())
+
+    def _seal(self, enc: Any, batch: list[dict[str, Any]]) -> bytes:
+        assert self.deps.keyring is not None
+        now = self.deps.clock()
+        key_id, signer = self.deps.keyring.signer(now)
+        self.seq += 1
+        header = Header(self.deps.party, self.partner, f"{self.epoch}-{self.seq}", "tracks",
+                        "", utc(now), utc(now + LIFETIME), key_id, enc.id)
+        body = {"epoch": self.epoch, "seq": self.seq, "groups": batch}
+        return seal(header, payload_json(body), signer, x25519_public(enc))
+
+    async def _read_acks(self, ws: ClientConnection) -> None:
+        async for message in ws:
+            try:
+                data = json.loads(message)
+                seq = int(data["ack"])
+            except (ValueError, KeyError, TypeError):
+                continue
+            if data.get("refused"):
+                self.stats.refused_by_partner += int(data["refused"])
+                self.stats.last_error = str(data.get("reason", ""))[:300]
+            for done in [s for s in self.unacked if s <= seq]:
+                del self.unacked[done]
+                self.stats.acked_frames += 1
+            self._acked.set()

@@ -1,0 +1,194 @@
+"""Track data between real node processes: a TAK client (the third-party ``pytak``) sends
+CoT to the US node; the Korean node's CoT stream hands the shared tracks to another
+``pytak`` client; Japan, outside the feed's releasability, receives nothing, also under
+load; the Korean node derives the launch event of the seed case."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from configparser import ConfigParser
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytak
+import pytest
+import websockets
+
+from liaison.tracks.cot import to_event
+from liaison.tracks.synthetic import seed_salvo
+
+from .node_fixtures import PASSWORD
+from .processes import NodeProcess, free_port, wait_for
+
+FEED = {"name": "sbirs", "title": "US space-based infrared, East Asia",
+        "topic": "DPRK/missile", "discipline": "MASINT",
+        "label": {"policy": "USA", "classification": "SECRET", "originator": "USA",
+                  "created": "2019-10-31T00:00:00+00:00", "rel_to": ["USA", "KOR"]}}
+
+
+@pytest.fixture
+def trio(tmp_path: Path) -> Iterator[dict[str, NodeProcess]]:
+    nodes = {p: NodeProcess(p, tmp_path) for p in ("USA", "KOR", "JPN")}
+    cot = {"USA": free_port(), "KOR": free_port()}
+    env = {"USA": {"LIAISON_COT_PORT": str(cot["USA"]), "LIAISON_COT_FEED": "sbirs"},
+           "KOR": {"LIAISON_COT_PORT": str(cot["KOR"]), "LIAISON_COT_USER": "tak"},
+           "JPN": {}}
+    try:
+        prints = {p: n.init() for p, n in nodes.items()}
+        for p, n in nodes.items():
+            n.start({**env[p], "LIAISON_TRACK_REFRESH_S": "0.5"})
+            n.login()
+            n.cot_port = cot.get(p, 0)  # type: ignore[attr-defined]
+        usa = nodes["USA"]
+        for p in ("KOR", "JPN"):
+            usa.trust(nodes[p], prints[p])
+            nodes[p].trust(usa, prints["USA"])
+        usa.call("POST", "/api/users", json={"username": "sensor", "roles": ["sensor"],
+                                             "clearance": "SECRET", "password": PASSWORD})
+        usa.call("POST", "/api/tracks/feeds", json=FEED)
+        nodes["KOR"].call("POST", "/api/users", json={
+            "username": "tak", "roles": ["watch_officer"], "clearance": "군사II급비밀",
+            "password": PASSWORD})
+        nodes["JPN"].call("POST", "/api/users", json={
+            "username": "watch", "roles": ["watch_officer"], "clearance": "極秘",
+            "password": PASSWORD})
+        wait_for(lambda: [r["partner"] for r in usa.call("GET", "/api/tracks/stats")
+                          ["policy"]["feeds"]["sbirs"]["to"]] == ["KOR"],
+                 what="the US feed routed to KOR only")
+        yield nodes
+    finally:
+        for n in nodes.values():
+            n.stop()
+
+
+def tak_config(port: int) -> Any:
+    config = ConfigParser()
+    config["tak"] = {"COT_URL": f"tcp://127.0.0.1:{port}"}
+    return config["tak"]
+
+
+class Collect(pytak.RXWorker):  # type: ignore[misc]
+    async def handle_data(self, data: bytes) -> None:
+        await self.queue.put(data)
+
+
+async def tak_exchange(usa: NodeProcess, kor: NodeProcess, events: list[bytes],
+                       want: int) -> list[bytes]:
+    """One pytak client listens at KOR, another sends CoT to USA; what the listener got."""
+    send_port, listen_port = usa.cot_port, kor.cot_port  # type: ignore[attr-defined]
+    rx_reader, rx_writer = await pytak.protocol_factory(tak_config(listen_port))
+    async with asyncio.timeout(30):
+        while (await asyncio.to_thread(kor.call, "GET", "/api/tracks/stats"))[
+                "subscribers"] < 1:
+            await asyncio.sleep(0.05)
+    received: asyncio.Queue[bytes] = asyncio.Queue()
+    listener = Collect(received, tak_config(listen_port), rx_reader)
+    _, tx_writer = await pytak.protocol_factory(tak_config(send_port))
+    sender = pytak.TXWorker(asyncio.Queue(), tak_config(send_port), tx_writer)
+    for event in events:
+        await sender.send_data(event)
+    got: list[bytes] = []
+    try:
+        async with asyncio.timeout(30):
+            while len(got) < want:
+                await listener.run_once()
+                while not received.empty():
+                    got.append(received.get_nowait())
+    finally:
+        for w in (rx_writer, tx_writer):
+            w.close()
+    return got
+
+
+def exchange(usa: NodeProcess, kor: NodeProcess, events: list[bytes],
+             want: int) -> list[bytes]:
+    try:
+        return asyncio.run(tak_exchange(usa, kor, events, want))
+    except TimeoutError:
+        raise AssertionError(
+            f"CoT did not arrive.\nUSA: {usa.call('GET', '/api/tracks/stats')}\n"
+            f"KOR: {kor.call('GET', '/api/tracks/stats')}") from None
+
+
+def test_pytak_to_us_node_and_out_of_the_korean_cot_stream(
+        trio: dict[str, NodeProcess]) -> None:
+    usa, kor, jpn = trio["USA"], trio["KOR"], trio["JPN"]
+    salvo = seed_salvo()
+    events = [to_event(u) for u in salvo]
+    got = exchange(usa, kor, events, len(events))
+    assert len(got) == len(events)
+    assert all(b'type="a-h-A-M-F"' in e and b"(S//REL TO USA, KOR)" not in e for e in got)
+    assert all(b"RECEIVED FROM" not in e for e in got)
+    assert b"USA-SBIRS-1" in got[0]  # the sensor's callsign; the uid is KOR's number
+    print(f"\npytak: sent {len(events)} CoT events to USA, received {len(got)} of "
+          f"{len(events)} from KOR's CoT stream")
+
+    stats = usa.call("GET", "/api/tracks/stats")
+    assert stats["partners"]["KOR"]["sent_updates"] == len(events)
+    assert "JPN" not in stats["partners"]
+    assert "REL TO KOR, USA" in stats["policy"]["feeds"]["sbirs"]["not_to"]["JPN"]
+    assert jpn.call("GET", "/api/tracks/stats")["received"] == 0
+    assert jpn.call("GET", "/api/tracks") == []
+
+    launches = wait_for(lambda: [e for e in kor.call("GET", "/api/launches")
+                                 if e["status"] == "ANALYSED"], what="launch event")
+    [event] = launches
+    assert len(event["objects"]) == 2
+    assert event["range_km"] == pytest.approx(370, rel=0.02)
+    assert event["apogee_km"] == pytest.approx(90, abs=2)
+    assert event["source"] == "peer:USA"
+    print(f"KOR launch event: {event['summary']}")
+    history = kor.call("GET", f"/api/launches/{event['id']}")
+    assert [h["revision"] for h in history] == list(range(1, len(history) + 1))
+    assert history[0]["status"] == "PRELIMINARY"
+
+
+def test_a_partner_without_entitlement_receives_nothing_under_load(
+        trio: dict[str, NodeProcess]) -> None:
+    usa, kor, jpn = trio["USA"], trio["KOR"], trio["JPN"]
+    sensor = usa.login("sensor")
+    n = 5_000
+    now = datetime.now(UTC).timestamp()
+
+    async def flood() -> None:
+        uri = f"ws://127.0.0.1:{usa.port}/api/tracks/ingest/ws?feed=sbirs&token={sensor}"
+        async with websockets.connect(uri) as ws:
+            for chunk in range(0, n, 500):
+                rows = [{"uid": f"T{i % 50}", "time": datetime.fromtimestamp(
+                    now + i / 1000, UTC).isoformat(), "lat": 38 + (i % 50) / 100,
+                    "lon": 128.0, "alt_m": 9000, "kind": "a-h-A"}
+                    for i in range(chunk, chunk + 500)]
+                await ws.send(json.dumps(rows))
+                answer = json.loads(await ws.recv())
+                assert answer["accepted"] == 500, answer
+
+    asyncio.run(flood())
+    wait_for(lambda: kor.call("GET", "/api/tracks/stats")["received"] == n,
+             what=f"KOR receives all {n}")
+    jpn_stats = jpn.call("GET", "/api/tracks/stats")
+    assert jpn_stats["received"] == 0 and jpn_stats["frames_in"] == 0
+    usa_stats = usa.call("GET", "/api/tracks/stats")
+    assert usa_stats["partners"]["KOR"]["dropped_overflow"] == 0
+    print(f"\nunder load: KOR received {n} of {n}; JPN received 0 of 0 entitled "
+          f"({n} withheld)")
+
+
+def test_bad_cot_is_refused_and_counted_without_breaking_the_stream(
+        trio: dict[str, NodeProcess]) -> None:
+    usa, kor = trio["USA"], trio["KOR"]
+    bad = [b"<event><point/></event>",
+           b'<!DOCTYPE x [<!ENTITY a "aaaa">]><event uid="x">&a;</event>',
+           b'<event version="2.0" uid="Z" type="a-h-A" time="yesterday"><point lat="1" '
+           b'lon="2"/></event>',
+           b'<event version="2.0" uid="Z" type="a-h-A" time="2019-10-31T07:00:00Z">'
+           b'<point lat="91" lon="2"/></event>']
+    good = [to_event(u) for u in seed_salvo()[:3]]
+    got = exchange(usa, kor, [*bad, *good], len(good))
+    assert len(got) == len(good)
+    cot = usa.call("GET", "/api/tracks/stats")["cot"]
+    assert cot["refused_in"] == len(bad) and cot["events_in"] == len(good)
+    print(f"\nbad CoT refused {cot['refused_in']} of {len(bad)}; good accepted "
+          f"{cot['events_in']} of {len(good)}")
