@@ -22,6 +22,9 @@ def test_demo_walks_through_and_exits_zero(tmp_path: Path) -> None:
     assert "check call answered by CHN: line NORMAL" in out
     assert "KOR's side shows SEVERED (by PRK)" in out
     assert "PRK did not answer: line UNRESPONSIVE" in out
+    assert "KOR's node received 252 of 252" in out
+    assert "JPN's node received 0 track updates" in out
+    assert "JPN's node received 252 of 252" in out
 
 
 def test_bench_release_quick_prints_its_figures() -> None:
@@ -40,3 +43,12 @@ def test_bench_hotline_quick_prints_its_figures() -> None:
                             text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stderr
     assert "BENCH hotline_p99_ms" in result.stdout
+
+
+def test_bench_tracks_quick_prints_its_figures() -> None:
+    bench = Path(__file__).parents[2] / "bench" / "bench_tracks.py"
+    result = subprocess.run([sys.executable, str(bench), "--quick"], capture_output=True,
+                            text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stderr
+    for name in ("track_p99_ms_at_1000", "track_sustained_per_s", "track_p99_ms_1_partner"):
+        assert f"BENCH {name}" in result.stdout

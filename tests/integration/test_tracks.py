@@ -192,3 +192,56 @@ def test_bad_cot_is_refused_and_counted_without_breaking_the_stream(
     assert cot["refused_in"] == len(bad) and cot["events_in"] == len(good)
     print(f"\nbad CoT refused {cot['refused_in']} of {len(bad)}; good accepted "
           f"{cot['events_in']} of {len(good)}")
+
+
+def test_the_cli_drives_tracks_launches_and_areas(trio: dict[str, NodeProcess],
+                                                  tmp_path: Path) -> None:
+    from dataclasses import asdict
+
+    from typer.testing import CliRunner
+
+    from liaison.cli.main import app
+
+    usa, kor = trio["USA"], trio["KOR"]
+    runner = CliRunner()
+    updates = [{**{k: v for k, v in asdict(u).items() if k != "number"},
+                "time": u.time.isoformat()} for u in seed_salvo()[:3]]
+    file = tmp_path / "updates.json"
+    file.write_text(json.dumps(updates), encoding="utf-8")
+    sensor_env = {"LIAISON_URL": usa.url, "LIAISON_TOKEN": usa.login("sensor"),
+                  "COLUMNS": "200"}
+    sent = runner.invoke(app, ["tracks", "send", str(file), "--feed", "sbirs"],
+                         env=sensor_env)
+    assert sent.exit_code == 0, sent.output
+    assert "3 accepted, 0 refused" in sent.output
+    usa_env = {"LIAISON_URL": usa.url, "LIAISON_TOKEN": usa.token, "COLUMNS": "200"}
+    stats = runner.invoke(app, ["tracks", "stats"], env=usa_env)
+    assert stats.exit_code == 0, stats.output
+    assert "│ KOR " in stats.output and "goes to: KOR (" in stats.output
+    assert "not to JPN" in stats.output
+    unknown = runner.invoke(app, ["tracks", "send", str(file), "--feed", "nosuch"],
+                            env=sensor_env)
+    assert unknown.exit_code == 1, unknown.output
+    assert "0 accepted, 3 refused" in unknown.output
+    assert "no feed 'nosuch' is registered" in unknown.output
+
+    usa.call("POST", "/api/users", json={"username": "analyst", "roles": ["analyst"],
+                                         "clearance": "SECRET", "password": PASSWORD})
+    analyst_env = {**usa_env, "LIAISON_TOKEN": usa.login("analyst")}
+    area = tmp_path / "area.json"
+    area.write_text(json.dumps({
+        "id": "sunchon", "name": "Sunchon launch area", "kind": "launch_site", "priority": 1,
+        "center": [39.43, 125.93], "radius_m": 30000,
+        "label": {"policy": "USA", "classification": "SECRET", "originator": "USA",
+                  "created": "2019-10-31T00:00:00+00:00", "rel_to": ["USA", "KOR"]}}),
+        encoding="utf-8")
+    added = runner.invoke(app, ["areas", "add", str(area), "--json"], env=analyst_env)
+    assert added.exit_code == 0, added.output
+    answer = json.loads(added.output)
+    assert answer["shared_with"] == ["KOR"] and "JPN" in answer["not_shared"]
+    kor_env = {"LIAISON_URL": kor.url, "LIAISON_TOKEN": kor.token, "COLUMNS": "200"}
+    shown = wait_for(lambda: (r := runner.invoke(app, ["areas", "list"], env=kor_env))
+                     .exit_code == 0 and "USA:sunchon" in r.output and r.output,
+                     what="the area at KOR")
+    assert "Sunchon launch area" in shown
+    print(f"\n{sent.output}{stats.output}{added.output}{shown}")

@@ -90,6 +90,10 @@ class Api:
     def post(self, path: str, body: Any) -> Any:
         return self.call("POST", path, json=body)
 
+    def delete(self, path: str) -> None:
+        """DELETE; the node answers 204 without a body."""
+        self.response("DELETE", path)
+
 
 def _message(response: httpx.Response) -> str:
     try:

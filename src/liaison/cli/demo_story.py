@@ -10,6 +10,8 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from liaison.cli import demo_tracks
+
 OUTCOME_STYLE = {"allowed": "green", "held": "yellow", "denied": "red"}
 
 KOR_USERS = {
@@ -140,6 +142,10 @@ class Story:
         self.hotline_china()
         self.step("The inter-Korean line, June 2020: calls unanswered, then severed")
         self.hotline_north()
+        self.step("Real-time tracks, 2019-10-31: a US sensor feed shared with KOR, not JPN")
+        demo_tracks.share_salvo(self)
+        self.step("December 2023: the US widens the feed to JPN; JPN's node receives it")
+        demo_tracks.widen_to_japan(self)
         self.step("Bad input is refused with a reason and changes nothing")
         self.bad_input(officer, kor)
         self.step("Both parties' nodes answer for their agreement the same on every date")

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from liaison import __version__
-from liaison.cli import api_commands, node_commands
+from liaison.cli import api_commands, node_commands, track_commands
 from liaison.cli.client import Api, ApiError, forget_session, save_session
 from liaison.cli.output import console, emit, errors
 
@@ -25,6 +25,9 @@ for name, group in (("agreements", api_commands.agreements), ("items", api_comma
                     ("peer", api_commands.peer), ("rfi", api_commands.rfi),
                     ("hotline", api_commands.hotline)):
     app.add_typer(group, name=name)
+app.add_typer(track_commands.tracks, name="tracks")
+app.add_typer(track_commands.launches, name="launches")
+app.add_typer(track_commands.areas, name="areas")
 keys = typer.Typer(help="This node's keys.", no_args_is_help=True)
 keys.command("show")(node_commands.keys_show)
 keys.command("rotate")(node_commands.keys_rotate)
