@@ -102,7 +102,7 @@ def tracks_stats(as_json: Json = False, url: Url = None, token: Token = None) ->
 
 def _render_stats(s: dict[str, Any]) -> None:
     keys = ["connected", "sent_updates", "frames", "acked_frames", "queue", "dropped_overflow",
-            "stale_discarded", "errors"]
+            "stale_discarded", "withdrawn", "errors"]
     out.table("partner links", ["partner", *keys],
               [[p, *(link.get(k) for k in keys)] for p, link in s["partners"].items()])
     for key in ("ingested", "refused", "received", "received_refused", "frames_refused"):

@@ -126,7 +126,7 @@ class TrackHub:
         self.detectors: dict[str, LaunchDetector] = {}
         self._last_sample: dict[str, tuple[datetime, float]] = {}
         self._labels: dict[tuple[str, str, str], tuple[Label, int]] = {}
-        self._groups: dict[str, dict[str, Any]] = {}
+        self._groups: dict[str, dict[str, Any] | None] = {}  # per policy snapshot
         self._analytics: asyncio.Queue[Published] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.cot: Any = None  # the CoT port, when ``serve`` opened one (for its counters)
@@ -182,6 +182,7 @@ class TrackHub:
                 log.warning("track policy refresh failed: %s", exc)
                 self.policy = TrackPolicy(self.deps.clock().date(), self.deps.party,
                                           error=str(exc))
+                self._groups = {}  # cached routes belong to the old policy
             self._prune()
 
     def _prune(self) -> None:
@@ -198,14 +199,20 @@ class TrackHub:
             link.start()
         return link
 
-    def _group(self, key: str) -> dict[str, Any]:
-        group = self._groups.get(key)
-        if group is None:
+    def _group(self, partner: str, key: str) -> dict[str, Any] | None:
+        """The frame header of a feed's updates to ``partner`` under an agreement, or
+        ``None`` when the current policy no longer routes that feed there that way."""
+        cache_key = f"{partner}|{key}"
+        if cache_key not in self._groups:
             feed_name, agreement = key.split("|", 1)
-            feed = self.policy.feeds[feed_name]
-            group = self._groups[key] = {"feed": feed_name, "agreement": agreement,
-                                         "label": label_to(feed.label), "topic": feed.topic}
-        return group
+            feed = self.policy.feeds.get(feed_name)
+            routed = feed is not None and any(
+                r.partner == partner and r.agreement == agreement
+                for r in self.policy.routes.get(feed_name, ()))
+            self._groups[cache_key] = None if feed is None or not routed else {
+                "feed": feed_name, "agreement": agreement, "label": label_to(feed.label),
+                "topic": feed.topic}
+        return self._groups[cache_key]
 
     # --- numbers -----------------------------------------------------------------------
 

@@ -8,7 +8,9 @@ Frames are numbered ``(epoch, seq)``; the partner acknowledges each, and frames 
 acknowledged are sent again after a reconnect (the partner drops repeats), so a dropped
 connection loses nothing. Each partner has its own queue and task: a slow partner never
 slows another. A full queue refuses the update and counts it; an update that waited longer
-than ``STALE_S`` is discarded and counted (old positions mislead a watch officer).
+than ``STALE_S`` is discarded and counted (old positions mislead a watch officer); an update
+whose route the current policy no longer allows (feed changed, agreement ended, policy not
+loadable) is withdrawn and counted: the policy at sending time decides (fail closed).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class LinkStats:
     resent_frames: int = 0
     dropped_overflow: int = 0
     stale_discarded: int = 0
+    withdrawn: int = 0
     connects: int = 0
     errors: int = 0
     last_error: str = ""
@@ -60,7 +63,8 @@ class LinkStats:
                 "sent_updates": self.sent_updates, "frames": self.frames,
                 "acked_frames": self.acked_frames, "resent_frames": self.resent_frames,
                 "dropped_overflow": self.dropped_overflow,
-                "stale_discarded": self.stale_discarded, "connects": self.connects,
+                "stale_discarded": self.stale_discarded, "withdrawn": self.withdrawn,
+                "connects": self.connects,
                 "errors": self.errors, "last_error": self.last_error,
                 "refused_by_partner": self.refused_by_partner,
                 "largest_batch": self.largest_batch}
@@ -71,7 +75,8 @@ Entry = tuple[float, str, list[Any]]  # (queued at, group key, wire row)
 
 class PartnerLink:
     def __init__(self, deps: Deps, partner: str, peer: Callable[[], Peer | None],
-                 groups: Callable[[str], dict[str, Any]], queue_max: int = 200_000) -> None:
+                 groups: Callable[[str, str], dict[str, Any] | None],
+                 queue_max: int = 200_000) -> None:
         self.deps, self.partner, self._peer, self._groups = deps, partner, peer, groups
         self.queue: deque[Entry] = deque()
         self.queue_max = queue_max
@@ -166,20 +171,24 @@ class PartnerLink:
 
     def _take(self) -> list[dict[str, Any]]:
         now = time.monotonic()
-        groups: dict[str, dict[str, Any]] = {}
+        groups: dict[str, dict[str, Any] | None] = {}
         n = 0
         while self.queue and n < MAX_BATCH:
             queued_at, key, row = self.queue.popleft()
             if now - queued_at > STALE_S:
                 self.stats.stale_discarded += 1
                 continue
-            group = groups.get(key)
+            if key not in groups:
+                allowed = self._groups(self.partner, key)
+                groups[key] = None if allowed is None else {**allowed, "updates": []}
+            group = groups[key]
             if group is None:
-                group = groups[key] = {**self._groups(key), "updates": []}
+                self.stats.withdrawn += 1
+                continue
             group["updates"].append(row)
             n += 1
         self.stats.largest_batch = max(self.stats.largest_batch, n)
-        return list(groups.values())
+        return [g for g in groups.values() if g is not None]
 
     def _seal(self, enc: Any, batch: list[dict[str, Any]]) -> bytes:
         assert self.deps.keyring is not None
