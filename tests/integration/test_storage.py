@@ -407,6 +407,31 @@ def test_partner_requests_and_hotline_round_trip(uow: UowFactory) -> None:
 # --- transactions ------------------------------------------------------------------
 
 
+def test_tracks_feeds_numbers_launches_areas_alerts(uow: UowFactory) -> None:
+    with uow() as u:
+        u.tracks.put_feed("radar", {"name": "radar", "v": 1}, NOW)
+        u.tracks.put_feed("radar", {"name": "radar", "v": 2}, NOW)
+        first = u.tracks.number_for("feed:radar", "T1", NOW)
+        assert u.tracks.number_for("feed:radar", "T1", NOW) == first
+        second = u.tracks.number_for("peer:USA", "T1", NOW)
+        u.tracks.add_launch("L1", 1, {"id": "L1", "revision": 1}, NOW)
+        u.tracks.add_launch("L1", 2, {"id": "L1", "revision": 2}, NOW + timedelta(seconds=1))
+        with pytest.raises(Conflict, match="launch event L1 revision 2"):
+            u.tracks.add_launch("L1", 2, {"id": "L1", "revision": 99}, NOW)
+        u.tracks.put_area("A1", {"id": "A1"}, NOW)
+        u.tracks.add_alert("X1", "A1", {"id": "X1"}, NOW)
+        u.commit()
+    with uow() as u:
+        assert u.tracks.feeds() == [{"name": "radar", "v": 2}]
+        assert second == first + 1
+        assert u.tracks.numbers() == {("feed:radar", "T1"): first, ("peer:USA", "T1"): second}
+        assert u.tracks.launches(10) == [{"id": "L1", "revision": 2}]
+        assert [h["revision"] for h in u.tracks.launch_history("L1")] == [1, 2]
+        assert u.tracks.areas() == [{"id": "A1"}]
+        assert u.tracks.remove_area("A1") and not u.tracks.remove_area("A1")
+        assert u.tracks.alerts(10) == [{"id": "X1"}]
+
+
 def fill(u: UnitOfWork) -> None:
     """One write in most repositories."""
     u.settings.put("k", "v")

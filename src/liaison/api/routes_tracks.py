@@ -91,18 +91,25 @@ def feeds(user: CurrentUser, deps: NodeDeps) -> list[dict[str, Any]]:
 async def add_feed(body: FeedIn, request: Request, user: CurrentUser,
                    deps: NodeDeps) -> dict[str, Any]:
     out = await asyncio.to_thread(tracks.register_feed, deps, user, body.model_dump())
-    hub = getattr(request.app.state, "tracks", None)
+    await _refresh(request)
+    return out
+
+
+async def _refresh(request: Request) -> None:
+    """A feed or area changed: the hub takes the new policy before the answer goes back."""
+    hub: TrackHub | None = getattr(request.app.state, "tracks", None)
     if hub is not None:
         await hub.refresh()
-    return out
+
+
+def _answer(accepted: int, refusals: list[str]) -> dict[str, Any]:
+    return {"accepted": accepted, "refused": len(refusals), "reasons": sorted(set(refusals))}
 
 
 @router.post("/tracks/ingest", summary="Ingest a batch of track updates from a feed")
 def ingest(body: IngestIn, request: Request, user: CurrentUser) -> dict[str, Any]:
     require(user, *INGEST_ROLES)
-    accepted, refusals = hub_of(request.app).ingest(body.feed,
-                                                    [u.domain() for u in body.updates])
-    return {"accepted": accepted, "refused": len(refusals), "reasons": sorted(set(refusals))}
+    return _answer(*hub_of(request.app).ingest(body.feed, [u.domain() for u in body.updates]))
 
 
 @router.get("/tracks", summary="Current tracks you may see")
@@ -149,9 +156,7 @@ async def add_area(body: AreaIn, request: Request, user: CurrentUser,
                    deps: NodeDeps) -> dict[str, Any]:
     data = body.model_dump(exclude={"share_with"})
     out = await asyncio.to_thread(areas.add_area, deps, user, data, body.share_with)
-    hub = getattr(request.app.state, "tracks", None)
-    if hub is not None:
-        await hub.refresh()
+    await _refresh(request)
     return out
 
 
@@ -159,9 +164,7 @@ async def add_area(body: AreaIn, request: Request, user: CurrentUser,
 async def remove_area(area_id: str, request: Request, user: CurrentUser,
                       deps: NodeDeps) -> None:
     await asyncio.to_thread(areas.remove_area, deps, user, area_id)
-    hub = getattr(request.app.state, "tracks", None)
-    if hub is not None:
-        await hub.refresh()
+    await _refresh(request)
 
 
 async def _socket_user(websocket: WebSocket, token: str) -> User | None:
@@ -232,8 +235,7 @@ def _ingest_frame(hub: TrackHub, feed: str, text: str) -> dict[str, Any]:
         updates = [UpdateIn.model_validate(r).domain() for r in rows]
     except ValueError as exc:
         return {"accepted": 0, "refused": 1, "reasons": [f"malformed frame: {exc}"[:500]]}
-    accepted, refusals = hub.ingest(feed, updates)
-    return {"accepted": accepted, "refused": len(refusals), "reasons": sorted(set(refusals))}
+    return _answer(*hub.ingest(feed, updates))
 
 
 @federation_router.websocket("/tracks")

@@ -47,7 +47,7 @@ def share_salvo(story: Any) -> None:
     answer = api(sensor, "POST", "/api/tracks/ingest", json={"feed": "sbirs", "updates": rows})
     story.say(f"the sensor replays the salvo of 2019-10-31: {answer['accepted']} updates "
               f"accepted at the US node")
-    got = _poll(lambda: _received(story, "KOR") >= len(rows) and _received(story, "KOR"))
+    got = _poll(lambda: _all_received(story, "KOR", len(rows)))
     story.say(f"KOR's node received {got} of {len(rows)} over the signed, encrypted track link "
               f"(re-marked as {api(kor_watch, 'GET', '/api/tracks')[0]['marking']})")
     event = _poll(lambda: next((e for e in api(kor_watch, "GET", "/api/launches")
@@ -71,7 +71,7 @@ def widen_to_japan(story: Any) -> None:
     sensor = story.sign_in("USA", "sbirs.sensor", story.password)
     rows = salvo_rows("SBIRS-REPLAY")
     api(sensor, "POST", "/api/tracks/ingest", json={"feed": "sbirs", "updates": rows})
-    got = _poll(lambda: _received(story, "JPN") >= len(rows) and _received(story, "JPN"))
+    got = _poll(lambda: _all_received(story, "JPN", len(rows)))
     story.say(f"JPN's node received {got} of {len(rows)}")
     jpn_watch = story._watch("JPN", "極秘")
     event = _poll(lambda: next((e for e in api(jpn_watch, "GET", "/api/launches")
@@ -83,6 +83,12 @@ def _received(story: Any, party: str) -> int:
     from liaison.cli.demo_story import api
     admin = story.sign_in(party, "admin", story.admin_passwords[party])
     return int(api(admin, "GET", "/api/tracks/stats")["received"])
+
+
+def _all_received(story: Any, party: str, n: int) -> int:
+    """The count received once it reaches ``n``; 0 (keep polling) before."""
+    got = _received(story, party)
+    return got if got >= n else 0
 
 
 def show_event(story: Any, event: dict[str, Any], title: str) -> None:

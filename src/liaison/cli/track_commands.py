@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 import yaml
@@ -15,6 +15,7 @@ import yaml
 from liaison.cli import output as out
 from liaison.cli.api_commands import Json, Token, Url
 from liaison.cli.client import Api
+from liaison.cli.node_commands import fail
 from liaison.interop.documents import DocumentError, load_document
 
 MAX_INGEST = 10_000  # the node's limit per ingest request
@@ -26,17 +27,12 @@ areas = typer.Typer(help="Areas and targets of interest, shared with partners; a
                     no_args_is_help=True)
 
 
-def _fail(message: str) -> NoReturn:
-    out.errors.print(f"[red]error:[/] {message}")
-    raise typer.Exit(1)
-
-
 def _document(file: Path) -> dict[str, Any]:
     """A JSON or YAML mapping from a file named on the command line."""
     try:
         data: dict[str, Any] = load_document(file.read_text(encoding="utf-8"), file.name).data
     except (OSError, DocumentError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     return data
 
 
@@ -129,11 +125,11 @@ def _updates(file: Path) -> list[dict[str, Any]]:
         text = file.read_text(encoding="utf-8")
         data = json.loads(text) if file.name.endswith(".json") else yaml.safe_load(text)
     except (OSError, ValueError, yaml.YAMLError) as exc:
-        _fail(f"{file}: {exc}")
+        fail(f"{file}: {exc}")
     if isinstance(data, dict) and isinstance(data.get("updates"), list):
         data = data["updates"]
     if not isinstance(data, list) or not data or not all(isinstance(u, dict) for u in data):
-        _fail(f"{file}: expected a non-empty list of updates (uid, time, lat, lon, ...)")
+        fail(f"{file}: expected a non-empty list of updates (uid, time, lat, lon, ...)")
     return [{k: _plain(v) for k, v in u.items()} for u in data]
 
 

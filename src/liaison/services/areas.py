@@ -4,10 +4,9 @@ A partner's area is re-marked on receipt (GSOMIA Art. 4) and kept under the part
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
-from liaison.domain.agreements import Agreement, status_at
+from liaison.domain.agreements import status_at
 from liaison.domain.areas import Area, AreaKind, validate_area
 from liaison.domain.codec import CodecError, field_of, label_from, label_to
 from liaison.domain.items import Discipline, Grade, Item, Portion, PortionKind
@@ -88,7 +87,6 @@ def add_area(deps: Deps, user: User, data: dict[str, Any],
         record(uow, deps, user.username, "area.saved", f"area:{area.id}",
                {"shared_with": shared, "not_shared": not_shared})
         uow.commit()
-    deps.publish("tracks:policy")
     return {**area_to(area), "shared_with": shared, "not_shared": not_shared}
 
 
@@ -135,7 +133,6 @@ def remove_area(deps: Deps, user: User, area_id: str) -> None:
             raise NotFound(f"no area {area_id}")
         record(uow, deps, user.username, "area.removed", f"area:{area_id}", {})
         uow.commit()
-    deps.publish("tracks:policy")
 
 
 def apply_area(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | None:
@@ -145,8 +142,8 @@ def apply_area(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | Non
     except (KeyError, TypeError, ValueError):
         return "malformed area"
     agreement = uow.agreements.get(agreement_id)
-    if agreement is None or sender not in agreement.parties or not _in_force(
-            agreement, deps.clock().date(), deps):
+    if agreement is None or sender not in agreement.parties or not status_at(
+            agreement, deps.clock().date(), deps.rules).in_force:
         return f"no agreement {agreement_id} in force with {sender} here"
     parties = load_parties(uow)
     try:
@@ -156,12 +153,7 @@ def apply_area(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | Non
         return str(exc)
     local = {**area_to(theirs), "id": f"{sender}:{theirs.id}", "label": label_to(label)}
     uow.tracks.put_area(local["id"], local, deps.clock())
-    deps.publish("tracks:policy")
     return None
-
-
-def _in_force(agreement: Agreement, day: date, deps: Deps) -> bool:
-    return status_at(agreement, day, deps.rules).in_force
 
 
 APPLIERS = {"area": apply_area}

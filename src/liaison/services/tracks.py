@@ -1,9 +1,9 @@
 """Track feeds, the track-sharing policy, launch events and alerts (storage side).
 
 The real-time path (``liaison.tracks.hub``) never touches the database per update: it works
-from a ``TrackPolicy`` snapshot computed here, refreshed every few seconds and whenever an
-agreement or feed changes. A snapshot that cannot be computed is replaced by an empty one:
-nothing goes out (fail closed).
+from a ``TrackPolicy`` snapshot computed here, refreshed every few seconds and at once when
+a feed or area changes through the API. A snapshot that cannot be computed is replaced by
+an empty one: nothing goes out (fail closed).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 from liaison.domain.agreements import Agreement, status_at
 from liaison.domain.codec import CodecError, field_of, label_from, label_to
 from liaison.domain.items import Discipline, Grade
-from liaison.domain.labels import Label, LabelError, Party
+from liaison.domain.labels import LabelError, Party
 from liaison.domain.release import Outcome, ReleasePolicy
 from liaison.domain.tracks import DEFAULT_GRADE, Feed, feed_item, validate_feed
 from liaison.domain.users import Role, User
@@ -24,6 +24,7 @@ from liaison.services.audit_trail import record
 from liaison.services.auth_roles import require
 from liaison.services.context import Deps
 from liaison.services.errors import Invalid, NotFound
+from liaison.services.ports import UnitOfWork
 from liaison.services.releases import facts
 
 FEED_ROLES = (Role.ADMIN, Role.RELEASE_OFFICER)
@@ -68,7 +69,6 @@ def register_feed(deps: Deps, user: User, data: dict[str, Any]) -> dict[str, Any
         record(uow, deps, user.username, "track_feed.registered", f"feed:{feed.name}",
                {"label": out["label"], "topic": feed.topic})
         uow.commit()
-    deps.publish("tracks:policy")
     return out
 
 
@@ -117,7 +117,7 @@ def track_policy(deps: Deps) -> TrackPolicy:
         with deps.uow() as uow:
             f = facts(uow, deps)
             peers = [p.party for p in uow.peers.list()]
-            parties = load_parties(uow)
+            parties = dict(f.parties)
             feeds = {d["name"]: feed_from(d, parties, deps.party) for d in uow.tracks.feeds()}
     except Exception as exc:  # fail closed: an empty policy sends nothing
         return TrackPolicy(day, deps.party, error=f"{exc.__class__.__name__}: {exc}")
@@ -156,21 +156,6 @@ def policy_view(policy: TrackPolicy) -> dict[str, Any]:
 # --- launch events and alerts --------------------------------------------------------
 
 
-def visible(user: User, data: dict[str, Any]) -> bool:
-    """A launch event or alert carries the label of the track it came from."""
-    try:
-        return user.clearance.may_see(_label_of(data), int(data["rank"]), str(data["topic"]))
-    except (KeyError, TypeError, ValueError):
-        return False  # unreadable: hidden (fail closed)
-
-
-def _label_of(data: dict[str, Any]) -> Label:
-    label = data["_label"]
-    if not isinstance(label, Label):
-        raise TypeError("no label")
-    return label
-
-
 def record_launch(deps: Deps, data: dict[str, Any]) -> None:
     with deps.uow() as uow:
         uow.tracks.add_launch(data["id"], int(data["revision"]), data, deps.clock())
@@ -185,16 +170,19 @@ def record_alert(deps: Deps, data: dict[str, Any]) -> None:
         uow.commit()
 
 
-def _readable(deps: Deps, user: User, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    with deps.uow() as uow:
-        parties = load_parties(uow)
+def _readable(uow: UnitOfWork, user: User,
+              rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The launch events or alerts ``user`` may see: each carries the label of the track
+    it came from; an unreadable one is hidden (fail closed)."""
+    parties = load_parties(uow)
     out = []
     for row in rows:
         try:
             label = label_from(row["label"], parties, "label")
-        except (CodecError, KeyError, TypeError):
+            seen = user.clearance.may_see(label, int(row["rank"]), str(row["topic"]))
+        except (CodecError, KeyError, TypeError, ValueError):
             continue
-        if visible(user, {**row, "_label": label}):
+        if seen:
             out.append(row)
     return out
 
@@ -202,15 +190,13 @@ def _readable(deps: Deps, user: User, rows: list[dict[str, Any]]) -> list[dict[s
 def list_launches(deps: Deps, user: User, limit: int) -> list[dict[str, Any]]:
     require(user, *READERS)
     with deps.uow() as uow:
-        rows = uow.tracks.launches(10_000)
-    return _readable(deps, user, rows)[:limit]
+        return _readable(uow, user, uow.tracks.launches(10_000))[:limit]
 
 
 def launch_history(deps: Deps, user: User, event_id: str) -> list[dict[str, Any]]:
     require(user, *READERS)
     with deps.uow() as uow:
-        rows = uow.tracks.launch_history(event_id)
-    seen = _readable(deps, user, rows)
+        seen = _readable(uow, user, uow.tracks.launch_history(event_id))
     if not seen:
         raise NotFound(f"no launch event {event_id} that you may see")
     return seen
@@ -219,5 +205,4 @@ def launch_history(deps: Deps, user: User, event_id: str) -> list[dict[str, Any]
 def list_alerts(deps: Deps, user: User, limit: int) -> list[dict[str, Any]]:
     require(user, *READERS)
     with deps.uow() as uow:
-        rows = uow.tracks.alerts(10_000)
-    return _readable(deps, user, rows)[:limit]
+        return _readable(uow, user, uow.tracks.alerts(10_000))[:limit]

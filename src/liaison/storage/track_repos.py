@@ -7,8 +7,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from liaison.services.ports import Conflict
 from liaison.storage import tables as t
+from liaison.storage.repositories import insert
 
 
 class SqlTracks:
@@ -56,16 +56,8 @@ class SqlTracks:
 
     def add_launch(self, event_id: str, revision: int, data: dict[str, Any],
                    at: datetime) -> None:
-        stmt = (sa.insert(t.launch_events).values(id=event_id, revision=revision, data=data,
-                                                  recorded_at=at)
-                .prefix_with("OR IGNORE", dialect="sqlite"))
-        if self.conn.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-            stmt = pg_insert(t.launch_events).values(
-                id=event_id, revision=revision, data=data, recorded_at=at,
-            ).on_conflict_do_nothing()
-        if not self.conn.execute(stmt).rowcount:
-            raise Conflict(f"launch event {event_id} revision {revision} is already recorded")
+        insert(self.conn, t.launch_events, f"launch event {event_id} revision {revision}",
+               id=event_id, revision=revision, data=data, recorded_at=at)
 
     def launches(self, limit: int) -> list[dict[str, Any]]:
         """The latest revision of each launch event, newest launch first."""
