@@ -37,7 +37,7 @@ import websockets
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_federation import PASSWORD, port, serve, setup, trust
+from bench_federation import PASSWORD, port, serve, setup
 from liaison.bootstrap import open_storage
 from liaison.config import Settings
 from liaison.domain.codec import party_from
@@ -93,6 +93,14 @@ class Cluster:
         self.urls: dict[str, str] = {}
 
     def __enter__(self) -> Cluster:
+        try:
+            self._start()
+        except BaseException:
+            self.__exit__()  # no node process outlives a failed start
+            raise
+        return self
+
+    def _start(self) -> None:
         parties = ["USA", "KOR", *self.codes]
         self.root.mkdir(parents=True, exist_ok=True)
         doc = partner_yaml(self.root, self.codes)
@@ -112,11 +120,13 @@ class Cluster:
             p = port()
             self.procs.append(serve(made[party][0], p))
             self.urls[party] = f"http://127.0.0.1:{p}"
+        # one sign-in per node: sign-ins are rate-limited per user and address
+        self.admins = {party: login(url, "admin") for party, url in self.urls.items()}
         usa = self.urls["USA"]
         for party in parties[1:]:
-            self.admin = trust(usa, party, self.urls[party], made[party][1])
-            trust(self.urls[party], "USA", usa, made["USA"][1])
-        headers = {"Authorization": f"Bearer {self.admin}"}
+            add_peer(usa, self.admins["USA"], party, self.urls[party], made[party][1])
+            add_peer(self.urls[party], self.admins[party], "USA", usa, made["USA"][1])
+        headers = {"Authorization": f"Bearer {self.admins['USA']}"}
         httpx.post(usa + "/api/users", headers=headers, json={
             "username": "sensor", "roles": ["sensor"], "clearance": "SECRET",
             "password": PASSWORD}, timeout=30).raise_for_status()
@@ -125,9 +135,8 @@ class Cluster:
             "label": {**LABEL, "rel_to": ["USA", "KOR", *self.codes]}},
             timeout=30).raise_for_status()
         self.sensor = login(usa, "sensor")
-        kor_admin = login(self.urls["KOR"], "admin")
         httpx.post(self.urls["KOR"] + "/api/users", headers={
-            "Authorization": f"Bearer {kor_admin}"}, json={
+            "Authorization": f"Bearer {self.admins['KOR']}"}, json={
             "username": "watch", "roles": ["watch_officer"], "clearance": "군사II급비밀",
             "password": PASSWORD}, timeout=30).raise_for_status()
         self.watch = login(self.urls["KOR"], "watch")
@@ -140,12 +149,10 @@ class Cluster:
             time.sleep(0.25)
         else:
             raise RuntimeError(f"the feed reaches {len(routes)} partners, not {want}")
-        return self
 
     def stats(self, party: str = "USA") -> dict[str, Any]:
-        token = login(self.urls[party], "admin")
         return dict(httpx.get(self.urls[party] + "/api/tracks/stats", headers={
-            "Authorization": f"Bearer {token}"}, timeout=30).json())
+            "Authorization": f"Bearer {self.admins[party]}"}, timeout=30).json())
 
     def __exit__(self, *exc: object) -> None:
         for p in self.procs:
@@ -155,6 +162,12 @@ class Cluster:
                 p.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 p.kill()
+
+
+def add_peer(url: str, token: str, party: str, address: str, fingerprint: str) -> None:
+    httpx.post(url + "/api/peers", headers={"Authorization": f"Bearer {token}"},
+               json={"party": party, "address": address, "fingerprint": fingerprint},
+               timeout=30).raise_for_status()
 
 
 def login(url: str, user: str) -> str:
