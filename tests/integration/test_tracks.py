@@ -156,6 +156,9 @@ def test_a_partner_without_entitlement_receives_nothing_under_load(
     async def flood() -> None:
         uri = f"ws://127.0.0.1:{usa.port}/api/tracks/ingest/ws?feed=sbirs&token={sensor}"
         async with websockets.connect(uri) as ws:
+            await ws.send("{not json")
+            bad = json.loads(await ws.recv())
+            assert bad["accepted"] == 0 and "malformed frame" in bad["reasons"][0], bad
             for chunk in range(0, n, 500):
                 rows = [{"uid": f"T{i % 50}", "time": datetime.fromtimestamp(
                     now + i / 1000, UTC).isoformat(), "lat": 38 + (i % 50) / 100,
@@ -174,6 +177,19 @@ def test_a_partner_without_entitlement_receives_nothing_under_load(
     assert usa_stats["partners"]["KOR"]["dropped_overflow"] == 0
     print(f"\nunder load: KOR received {n} of {n}; JPN received 0 of 0 entitled "
           f"({n} withheld)")
+
+
+def test_a_bad_area_is_refused_with_the_rule_and_nothing_is_kept(
+        trio: dict[str, NodeProcess]) -> None:
+    usa = trio["USA"]
+    usa.call("POST", "/api/users", json={"username": "ana", "roles": ["analyst"],
+                                         "clearance": "SECRET", "password": PASSWORD})
+    token = usa.login("ana")
+    area = {"id": "line", "name": "two points", "label": FEED["label"],
+            "polygon": [[38.0, 127.0], [38.5, 127.5]]}
+    r = usa.call_raw("POST", "/api/areas", token, json=area)
+    assert r.status_code == 422 and "polygon" in r.text, r.text
+    assert usa.call("GET", "/api/areas", token) == []
 
 
 def test_bad_cot_is_refused_and_counted_without_breaking_the_stream(
