@@ -121,6 +121,27 @@ def _render_item(i: dict[str, Any]) -> None:
     out.console.print(f"[bold]{i['banner']}[/]")
 
 
+@items.command("search")
+def items_search(text: Annotated[str, typer.Argument(help='words, "phrases", prefix*')] = "",
+                 discipline: str | None = None, topic: str | None = None,
+                 level: str | None = None,
+                 place: Annotated[str | None, typer.Option(
+                     help="south,west,north,east")] = None,
+                 since: str | None = None, until: str | None = None,
+                 source: str | None = None, limit: int = 50, offset: int = 0,
+                 as_json: Json = False, url: Url = None, token: Token = None) -> None:
+    """Search the items you may see: text and fields (discipline, topic, level, place,
+    time, source)."""
+    params = {k: v for k, v in {"q": text, "discipline": discipline, "topic": topic,
+                                "level": level, "place": place, "since": since,
+                                "until": until, "source": source}.items() if v}
+    data = Api(url, token).get("/api/search", limit=limit, offset=offset, **params)
+    out.emit(data, as_json, lambda d: out.table(
+        f"{d['total']} item(s) found", ["id", "banner", "title", "matched", "snippet"],
+        [[i["id"], i["banner"], i["title"], ", ".join(i["matched"]),
+          next(iter(i["snippets"].values()), "")] for i in d["items"]]))
+
+
 @items.command("add")
 def items_add(file: Path, as_json: Json = False, url: Url = None, token: Token = None) -> None:
     """Create an item from a YAML or JSON file."""

@@ -18,7 +18,9 @@ from liaison.domain.agreements import Agreement
 from liaison.domain.audit import AuditRecord
 from liaison.domain.labels import Party
 from liaison.domain.ledger import LedgerEntry
+from liaison.domain.parties import default_parties
 from liaison.domain.review import ReleaseRequest
+from liaison.domain.search import SearchPage, SearchQuery, Visibility, index_rows, page_of
 from liaison.domain.users import User
 from liaison.services.ports import (
     Conflict,
@@ -124,6 +126,20 @@ class MemoryItems:
 
     def remove(self, item_id: str) -> None:
         self.s.items.pop(item_id, None)
+
+
+class MemorySearch:
+    """The reference semantics of ``domain.search`` over the items held in memory."""
+
+    def __init__(self, s: MemoryState) -> None:
+        self.s = s
+
+    def query(self, q: SearchQuery, vis: Visibility) -> SearchPage:
+        parties = default_parties() | self.s.parties
+        rows = [row for stored, _ in self.s.items.values()
+                for row in index_rows(stored.item,
+                                      parties[stored.item.portions[0].label.policy].scheme)]
+        return page_of(rows, q, vis)
 
 
 class MemoryReleases:
@@ -451,6 +467,7 @@ class MemoryUnitOfWork:
         self.requests = MemoryRequests(s)
         self.hotline = MemoryHotline(s)
         self.tracks = MemoryTracks(s)
+        self.search = MemorySearch(s)
         return self
 
     def commit(self) -> None:

@@ -25,6 +25,7 @@ from liaison.domain.labels import Party
 from liaison.domain.ledger import LedgerEntry
 from liaison.domain.release import Consent
 from liaison.domain.review import ReleaseRequest
+from liaison.domain.search import SearchPage, SearchQuery, Visibility
 from liaison.domain.users import User
 
 
@@ -258,6 +259,12 @@ class TrackRepo(Protocol):
     def alerts(self, limit: int) -> list[dict[str, Any]]: ...
 
 
+class SearchRepo(Protocol):
+    """The items repository keeps the index; this answers queries over it."""
+
+    def query(self, q: SearchQuery, vis: Visibility) -> SearchPage: ...
+
+
 class UnitOfWork(Protocol):
     @property
     def parties(self) -> PartyRepo: ...
@@ -291,6 +298,8 @@ class UnitOfWork(Protocol):
     def hotline(self) -> HotlineRepo: ...
     @property
     def tracks(self) -> TrackRepo: ...
+    @property
+    def search(self) -> SearchRepo: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -12,13 +12,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from liaison.domain import codec
 from liaison.domain.agreements import Agreement
-from liaison.domain.labels import Party
+from liaison.domain.items import Item
+from liaison.domain.labels import Party, Scheme
 from liaison.domain.ledger import Direction, LedgerEntry
 from liaison.domain.parties import default_parties
 from liaison.domain.release import Consent
 from liaison.domain.review import ReleaseRequest
 from liaison.services.ports import Conflict, StoredConsent, StoredItem
 from liaison.storage import tables as t
+from liaison.storage.search_repos import index_item, unindex_item
 
 _INSERTS: dict[tuple[str, str], Any] = {}
 
@@ -123,6 +125,10 @@ class SqlItems:
         insert(self.conn, t.items, f"item {item.id}", id=item.id, data=codec.item_to(item),
                created_by=stored.created_by, created_at=stored.created_at, min_rank=min_rank,
                topic=item.topic, discipline=item.discipline.value, originator=item.originator)
+        index_item(self.conn, item, self._scheme(item))
+
+    def _scheme(self, item: Item) -> Scheme:
+        return self.parties()[item.portions[0].label.policy].scheme
 
     def replace(self, stored: StoredItem, min_rank: int) -> None:
         """Overwrite the item and the columns derived from it; keeps who created it and
@@ -131,9 +137,12 @@ class SqlItems:
         self.conn.execute(t.items.update().where(t.items.c.id == item.id).values(
             data=codec.item_to(item), min_rank=min_rank, topic=item.topic,
             discipline=item.discipline.value, originator=item.originator))
+        if self.get(item.id) is not None:
+            index_item(self.conn, item, self._scheme(item))
 
     def remove(self, item_id: str) -> None:
         self.conn.execute(t.items.delete().where(t.items.c.id == item_id))
+        unindex_item(self.conn, item_id)
 
     def list(self, *, max_min_rank: int, limit: int, offset: int) -> list[StoredItem]:
         query = (sa.select(t.items).where(t.items.c.min_rank <= max_min_rank)

@@ -226,3 +226,56 @@ alerts = sa.Table(
     sa.Column("data", Json, nullable=False),
     sa.Column("at", UtcDateTime, nullable=False, index=True),
 )
+
+# One row per item portion, the item's title included in its text. SQLite indexes ``body``
+# in the FTS5 table ``search_fts`` (external content, kept by triggers); PostgreSQL in a
+# generated ``tsv`` column with a GIN index. Both live in migration 0006, not here.
+search_portions = sa.Table(
+    "search_portions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("item_id", sa.String(128), nullable=False, index=True),
+    sa.Column("portion_id", sa.String(64), nullable=False),
+    sa.Column("rank", sa.Integer, nullable=False),
+    sa.Column("compartments", sa.String(512), nullable=False),  # "A,B" sorted; "" for none
+    sa.Column("topic", sa.String(256), nullable=False),
+    sa.Column("discipline", sa.String(16), nullable=False),
+    sa.Column("source", sa.String(3), nullable=False),
+    sa.Column("reported_at", UtcDateTime, nullable=False),
+    sa.Column("lat", sa.Float, nullable=True),
+    sa.Column("lon", sa.Float, nullable=True),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Index("ix_search_portions_reported", "reported_at", "item_id"),
+)
+SEARCH_INDEX_OBJECTS = frozenset({"search_fts", "search_fts_data", "search_fts_idx",
+                                  "search_fts_docsize", "search_fts_config",
+                                  "ix_search_portions_tsv", "tsv"})
+
+taxii_objects = sa.Table(  # one row per (collection, object, version); seq orders additions
+    "taxii_objects", metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("collection", sa.String(64), nullable=False),
+    sa.Column("stix_id", sa.String(128), nullable=False),
+    sa.Column("type", sa.String(64), nullable=False),
+    sa.Column("version", sa.String(40), nullable=False),
+    sa.Column("date_added", UtcDateTime, nullable=False),
+    sa.Column("data", Json, nullable=False),
+    sa.UniqueConstraint("collection", "stix_id", "version", name="uq_taxii_object_version"),
+    sa.Index("ix_taxii_objects_collection", "collection", "seq"),
+)
+
+taxii_status = sa.Table(
+    "taxii_status", metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("data", Json, nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+)
+
+blobs = sa.Table(  # attachments: the bytes are in the encrypted blob store, by address
+    "blobs", metadata,
+    sa.Column("address", sa.String(64), primary_key=True),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("media_type", sa.String(64), nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)

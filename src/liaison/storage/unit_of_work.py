@@ -25,6 +25,7 @@ from liaison.storage.repositories import (
     SqlParties,
     SqlReleases,
 )
+from liaison.storage.search_repos import SqlSearch
 from liaison.storage.track_repos import SqlTracks
 
 
@@ -57,6 +58,7 @@ class SqlUnitOfWork:
         self.requests = SqlRequests(self.conn)
         self.hotline = SqlHotline(self.conn)
         self.tracks = SqlTracks(self.conn)
+        self.search = SqlSearch(self.conn)
         return self
 
     def commit(self) -> None:

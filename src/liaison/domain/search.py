@@ -1,0 +1,228 @@
+"""Search over items: the query a user asks and what they may see of the answer. Pure.
+
+Full-text terms are parsed here into words, "quoted phrases" and prefixes (``missil*``);
+nothing of the user's text reaches a search engine's own query syntax, so an error can only
+come from the query itself — never from what is stored (DOMAIN: existence never leaks).
+
+Visibility is per portion and decided before anything is counted, ordered or paged:
+a portion matches only if the user may see it (level, compartments, topic scope). The
+item's title is searched as part of each of its portions, so a title matches exactly when
+some portion the user may see exists. Results are ordered by report time, never by a
+relevance score: a score depends on corpus statistics, hidden items included.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import combinations
+
+from liaison.domain.items import PARENT_DISCIPLINE, TOPIC, Discipline, Item
+from liaison.domain.labels import Clearance, Scheme, topic_in
+
+MAX_QUERY = 500
+MAX_TERMS = 16
+MAX_COMPARTMENTS = 12  # visibility is the set of subsets of a user's compartments
+WORD = re.compile(r"[^\W_]+")  # letters and digits: the tokenizers' idea of a word
+TOKEN = re.compile(r'"([^"]*)"|(\S+)')
+
+
+class SearchError(ValueError):
+    """A query that cannot be run, with the reason; depends on the query alone."""
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """Words that must appear in this order (one word: anywhere); ``prefix`` lets the
+    last word match any word it begins."""
+
+    words: tuple[str, ...]
+    prefix: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Box:
+    south: float
+    west: float
+    north: float
+    east: float
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    terms: tuple[Term, ...] = ()
+    disciplines: frozenset[str] | None = None  # with their children: SIGINT covers COMINT
+    topic: str | None = None  # the topic and everything under it
+    level_rank: int | None = None  # portions at exactly this level
+    box: Box | None = None  # the item's place
+    since: datetime | None = None  # reported at or after
+    until: datetime | None = None  # reported before
+    source: str | None = None  # the originating party
+    limit: int = 50
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """What a user may see, in the form a search engine filters on."""
+
+    max_rank: int
+    compartment_sets: frozenset[str]  # canonical "A,B" of every subset a portion may carry
+    topics: frozenset[str] | None  # None = every topic
+
+
+def fold(word: str) -> str:
+    return unicodedata.normalize("NFKC", word).lower()
+
+
+def parse_text(text: str) -> tuple[Term, ...]:
+    """Words, "phrases" and ``prefix*``; punctuation separates words as the index does."""
+    if len(text) > MAX_QUERY:
+        raise SearchError(f"the search text is longer than {MAX_QUERY} characters")
+    terms: list[Term] = []
+    for phrase, bare in TOKEN.findall(text):
+        raw = phrase if phrase else bare
+        prefix = not phrase and raw.endswith("*")
+        words = tuple(fold(w) for w in WORD.findall(raw))
+        if words:
+            terms.append(Term(words, prefix))
+    if len(terms) > MAX_TERMS:
+        raise SearchError(f"at most {MAX_TERMS} words or phrases in one search")
+    return tuple(terms)
+
+
+def discipline_filter(name: str) -> frozenset[str]:
+    try:
+        wanted = Discipline(name.upper())
+    except ValueError:
+        names = ", ".join(d.value for d in Discipline)
+        raise SearchError(f"discipline {name!r} is not one of {names}") from None
+    return frozenset({wanted.value} | {c.value for c, p in PARENT_DISCIPLINE.items()
+                                       if p is wanted})
+
+
+def topic_filter(topic: str) -> str:
+    if not TOPIC.match(topic):
+        raise SearchError(f"topic {topic!r} must look like 'DPRK/missile'")
+    return topic
+
+
+def box_filter(text: str) -> Box:
+    """``south,west,north,east`` in degrees."""
+    try:
+        south, west, north, east = (float(v) for v in text.split(","))
+    except ValueError:
+        raise SearchError("place must be 'south,west,north,east' in degrees, e.g. "
+                          "'37,124,43,131'") from None
+    if not (-90 <= south <= north <= 90 and -180 <= west <= 180 and -180 <= east <= 180):
+        raise SearchError("place: latitudes within ±90 with south ≤ north, longitudes "
+                          "within ±180")
+    return Box(south, west, north, east)
+
+
+def visibility(clearance: Clearance) -> Visibility:
+    comps = sorted(clearance.compartments)
+    if len(comps) > MAX_COMPARTMENTS:
+        raise SearchError(f"search supports users with up to {MAX_COMPARTMENTS} "
+                          f"compartments; ask an administrator to split the account")
+    sets = {",".join(c) for n in range(len(comps) + 1) for c in combinations(comps, n)}
+    return Visibility(clearance.level_rank, frozenset(sets), clearance.topics)
+
+
+def compartment_key(compartments: frozenset[str]) -> str:
+    return ",".join(sorted(compartments))
+
+
+def in_box(box: Box, lat: float, lon: float) -> bool:
+    """Boxes may cross the antimeridian (west > east)."""
+    if not box.south <= lat <= box.north:
+        return False
+    return box.west <= lon <= box.east if box.west <= box.east else (
+        lon >= box.west or lon <= box.east)
+
+
+def matches(terms: tuple[Term, ...], text: str) -> bool:
+    """The reference semantics both search engines implement: every term appears."""
+    words = [fold(w) for w in WORD.findall(text)]
+    return all(_has(term, words) for term in terms)
+
+
+def _has(term: Term, words: list[str]) -> bool:
+    n = len(term.words)
+    for i in range(len(words) - n + 1):
+        head, last = words[i:i + n - 1], words[i + n - 1]
+        if list(term.words[:-1]) == head and (
+                last == term.words[-1] or (term.prefix and last.startswith(term.words[-1]))):
+            return True
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class IndexRow:
+    """What the index holds of one portion."""
+
+    item_id: str
+    portion_id: str
+    rank: int
+    compartments: str
+    topic: str
+    discipline: str
+    source: str
+    reported_at: datetime
+    lat: float | None
+    lon: float | None
+    body: str
+
+
+def index_rows(item: Item, scheme: Scheme) -> list[IndexRow]:
+    """One row per portion; the text is NFKC-normalised (so full-width letters match) and
+    carries the item's title."""
+    lat, lon = (item.place.lat, item.place.lon) if item.place else (None, None)
+    return [IndexRow(item.id, p.id, scheme.level(p.label.classification).rank,
+                     compartment_key(p.label.compartments), item.topic, item.discipline.value,
+                     item.originator, item.reported_at, lat, lon,
+                     unicodedata.normalize("NFKC", f"{item.title}\n{p.content}"))
+            for p in item.portions]
+
+
+def row_visible(row: IndexRow, vis: Visibility) -> bool:
+    return (row.rank <= vis.max_rank and row.compartments in vis.compartment_sets
+            and (vis.topics is None or topic_in(row.topic, vis.topics)))
+
+
+def row_selected(row: IndexRow, q: SearchQuery) -> bool:
+    """The reference semantics of every filter (the memory index uses it; the SQL ones
+    are tested against it)."""
+    return ((q.disciplines is None or row.discipline in q.disciplines)
+            and (q.topic is None or topic_in(row.topic, frozenset({q.topic})))
+            and (q.level_rank is None or row.rank == q.level_rank)
+            and (q.box is None or (row.lat is not None and row.lon is not None
+                                   and in_box(q.box, row.lat, row.lon)))
+            and (q.since is None or row.reported_at >= q.since)
+            and (q.until is None or row.reported_at < q.until)
+            and (q.source is None or row.source == q.source)
+            and matches(q.terms, row.body))
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """Item ids of one page, newest report first, with the portions that matched; the
+    total counts items."""
+
+    item_ids: tuple[str, ...]
+    matched: dict[str, tuple[str, ...]]
+    total: int
+
+
+def page_of(rows: list[IndexRow], q: SearchQuery, vis: Visibility) -> SearchPage:
+    """Search a list of rows (the memory index, and the model the SQL indexes follow)."""
+    hits: dict[str, list[IndexRow]] = {}
+    for row in rows:
+        if row_visible(row, vis) and row_selected(row, q):
+            hits.setdefault(row.item_id, []).append(row)
+    order = sorted(hits, key=lambda i: (-max(r.reported_at for r in hits[i]).timestamp(), i))
+    page = tuple(order[q.offset:q.offset + q.limit])
+    return SearchPage(page, {i: tuple(sorted(r.portion_id for r in hits[i])) for i in page},
+                      len(order))
