@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,6 +18,7 @@ from liaison.realtime.bus import LocalBus
 from liaison.services.context import Deps, new_id, utc_now
 from liaison.services.ports import UnitOfWork
 from liaison.services.setup import PARTY_SETTING
+from liaison.storage.blobs import BlobStore
 from liaison.storage.engine import make_engine
 from liaison.storage.schema import migrate
 from liaison.storage.unit_of_work import SqlUnitOfWork
@@ -58,6 +61,28 @@ def load_keys(settings: Settings) -> Keystore | None:
     return Keystore.load(directory) if (directory / "keys.json").exists() else None
 
 
+def blob_store(settings: Settings) -> BlobStore:
+    """The attachment store under the data directory. Its key is made on first use and
+    kept beside the node's other keys (owner-only); an HSM or KMS would hold it in a
+    deployment that has one."""
+    directory = keys_dir(settings)
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key_file = directory / "blob.key"
+    if not key_file.exists():
+        scratch = directory / f"blob.key.{os.getpid()}"
+        fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(secrets.token_bytes(32))
+            os.fsync(out.fileno())
+        try:
+            os.link(scratch, key_file)  # the first worker's key wins; others use it
+        except FileExistsError:
+            pass
+        finally:
+            scratch.unlink()
+    return BlobStore(settings.data_dir / "blobs", key_file.read_bytes())
+
+
 def build_node(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Node:
     """A ready node; ``NodeNotInitialised`` when ``liaison init`` has not run."""
     engine, uow = open_storage(settings)
@@ -74,5 +99,6 @@ def build_node(settings: Settings, clock: Callable[[], datetime] = utc_now) -> N
                 rules=LifecycleRules(settings.notice_cutoff_inclusive),
                 session_hours=settings.session_hours, keyring=load_keys(settings),
                 address=settings.address, outbox_batch=settings.outbox_batch,
-                check_call_answer_s=settings.check_call_answer_s)
+                check_call_answer_s=settings.check_call_answer_s, blobs=blob_store(settings),
+                max_attachment=settings.max_attachment_mb * 1024 * 1024)
     return Node(settings, engine, deps, bus)

@@ -37,6 +37,7 @@ class Settings:
     cot_feed: str = ""  # the registered feed CoT sent to cot_port belongs to; empty: refused
     cot_user: str = ""  # the account whose clearance decides what cot_port streams out
     track_refresh_s: float = 2.0  # how often the track-sharing policy is recomputed
+    max_attachment_mb: int = 256  # the largest file one upload may store
 
     @property
     def address(self) -> str:
@@ -57,7 +58,7 @@ class Settings:
             "login_attempts_per_minute": int, "public_url": str, "outbox_batch": int,
             "federation_port": int, "check_call_answer_s": int, "hotline_tick_s": float,
             "clock_offset_s": float, "cot_port": int, "cot_feed": str, "cot_user": str,
-            "track_refresh_s": float,
+            "track_refresh_s": float, "max_attachment_mb": int,
         }
         for name, read in readers.items():
             raw = env.get("LIAISON_" + name.upper())

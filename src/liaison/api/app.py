@@ -22,6 +22,7 @@ from liaison.api import (
     routes_items,
     routes_releases,
     routes_requests,
+    routes_taxii,
     routes_tracks,
 )
 from liaison.api.security import LoginThrottle
@@ -87,6 +88,7 @@ def create_app(node: Node, *, send: bool = True) -> FastAPI:
     app.include_router(routes_requests.router)
     app.include_router(routes_hotline.router)
     app.include_router(routes_tracks.router)
+    app.include_router(routes_taxii.router)
 
     static = Path(__file__).parent.parent / "web" / "static"
     app.mount("/console", StaticFiles(directory=static, html=True), name="console")

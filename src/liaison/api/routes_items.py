@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import queue
+from collections.abc import Iterator
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
 
 from liaison.api.schemas import ItemIn, plain
 from liaison.api.security import CurrentUser, NodeDeps
 from liaison.api.views import item_summary, item_view
-from liaison.services import items
+from liaison.services import attachments, items
 from liaison.services import search as find
 from liaison.services.agreements import list_parties
 
@@ -65,3 +69,48 @@ def search(user: CurrentUser, deps: NodeDeps,
     return {"total": total, "limit": limit, "offset": offset,
             "items": [{**item_summary(h.item, party), "matched": list(h.portions),
                        "snippets": h.snippets} for h in hits]}
+
+
+@router.post("/attachments", status_code=201,
+             summary="Upload a file (raw body; Content-Type is its media type), streamed to "
+                     "the encrypted store; refer to it from a portion by its sha256")
+async def upload_attachment(request: Request, user: CurrentUser,
+                            deps: NodeDeps) -> dict[str, Any]:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip()
+    parts: queue.Queue[bytes | None] = queue.Queue(maxsize=16)
+
+    def chunks() -> Iterator[bytes]:
+        while (part := parts.get()) is not None:
+            yield part
+
+    loop = asyncio.get_running_loop()
+    stored = loop.run_in_executor(None, attachments.upload, deps, user, chunks(), media_type)
+    try:
+        async for part in request.stream():
+            while not stored.done():  # back-pressure, and stop feeding a refused upload
+                try:
+                    parts.put(part, timeout=0.05)
+                    break
+                except queue.Full:
+                    await asyncio.sleep(0)
+            if stored.done():
+                break
+    finally:
+        while not stored.done():
+            try:
+                parts.put(None, timeout=0.05)
+                break
+            except queue.Full:
+                await asyncio.sleep(0)
+    rec = await stored
+    return {"sha256": rec.sha256, "size": rec.size, "media_type": rec.media_type}
+
+
+@router.get("/items/{item_id}/portions/{portion_id}/attachment",
+            summary="The file of a portion you may see, streamed")
+def download_attachment(item_id: str, portion_id: str, user: CurrentUser,
+                        deps: NodeDeps) -> StreamingResponse:
+    found, chunks = items.open_attachment(deps, user, item_id, portion_id)
+    return StreamingResponse(chunks, media_type=found.media_type,
+                             headers={"X-Content-SHA256": found.sha256,
+                                      "Content-Length": str(found.size)})

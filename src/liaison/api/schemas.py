@@ -31,6 +31,8 @@ class UserIn(Body):
     compartments: list[str] = []
     topics: list[str] | None = Field(default=None, description="need-to-know; null = all")
     password: str | None = Field(default=None, min_length=12, max_length=1024)
+    party: str | None = Field(default=None, description="for the partner role: the partner "
+                              "whose TAXII collection this account reads")
 
 
 class PasswordIn(Body):

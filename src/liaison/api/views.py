@@ -22,7 +22,7 @@ def user_view(user: User, party: Party) -> dict[str, Any]:
             "roles": sorted(user.roles), "clearance": level.name,
             "compartments": sorted(user.clearance.compartments),
             "topics": sorted(user.clearance.topics) if user.clearance.topics is not None else None,
-            "disabled": user.disabled}
+            "disabled": user.disabled, "party": user.party}
 
 
 def agreement_view(a: Agreement, status: AgreementStatus) -> dict[str, Any]:

@@ -277,10 +277,13 @@ def users_add(username: Annotated[str, typer.Option()],
               clearance: Annotated[str, typer.Option(help="a level of the node's scheme")],
               password: Annotated[str | None, typer.Option()] = None,
               topics: Annotated[str | None, typer.Option(help="need-to-know, comma-sep")] = None,
+              party: Annotated[str | None, typer.Option(
+                  help="with --roles partner: the partner this account reads for")] = None,
               as_json: Json = False, url: Url = None, token: Token = None) -> None:
     """Create a user (admin)."""
     body = {"username": username, "roles": roles.split(","), "clearance": clearance,
-            "password": password, "topics": topics.split(",") if topics else None}
+            "password": password, "topics": topics.split(",") if topics else None,
+            "party": party}
     out.emit(Api(url, token).post("/api/users", body), as_json,
              lambda u: out.console.print(f"user {u['username']} created"))
 

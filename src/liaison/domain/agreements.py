@@ -85,6 +85,9 @@ class Scope:
     disciplines: frozenset[str] | None = None
     topics: frozenset[str] | None = None
     max_level: Mapping[str, str] = field(default_factory=dict)  # party -> its ceiling level
+    # the finest imagery (ground sample distance, metres) either party may receive: finer
+    # images go as a reduced copy, never the original
+    imagery_min_gsd_m: float | None = None
 
     def covers_discipline(self, family: frozenset[str]) -> bool:
         """``family`` is a discipline with its parent (COMINT, SIGINT)."""

@@ -22,7 +22,17 @@ from liaison.domain.agreements import (
     Scope,
     validate_agreement,
 )
-from liaison.domain.items import Discipline, Grade, Item, Place, Portion, PortionKind, validate_item
+from liaison.domain.imagery import meta_from, meta_to
+from liaison.domain.items import (
+    Attachment,
+    Discipline,
+    Grade,
+    Item,
+    Place,
+    Portion,
+    PortionKind,
+    validate_item,
+)
 from liaison.domain.labels import (
     CAVEAT,
     COMPARTMENT,
@@ -207,10 +217,14 @@ def _scope_from(data: Data, path: str) -> Scope:
             enum_value(Discipline, d, f"{path}.disciplines[{i}]")
     topics = str_list(data, "topics", path)
     max_level = field_of(data, "max_level", path, dict, default={})
+    gsd = field_of(data, "imagery_min_gsd_m", path, float, default=None)
+    if gsd is not None and not gsd > 0:
+        raise CodecError(_join(path, "imagery_min_gsd_m"), "must be a number of metres > 0")
     return Scope(
         disciplines=frozenset(disciplines) if disciplines is not None else None,
         topics=frozenset(topics) if topics is not None else None,
         max_level={str(k): str(v) for k, v in max_level.items()},
+        imagery_min_gsd_m=gsd,
     )
 
 
@@ -245,6 +259,7 @@ def agreement_to(a: Agreement) -> dict[str, Any]:
             "disciplines": sorted(a.scope.disciplines) if a.scope.disciplines is not None else None,
             "topics": sorted(a.scope.topics) if a.scope.topics is not None else None,
             "max_level": dict(a.scope.max_level),
+            "imagery_min_gsd_m": a.scope.imagery_min_gsd_m,
         },
         "table": [{"common": r.common, "levels": {p: list(v) for p, v in r.levels.items()}}
                   for r in a.table.rows],
@@ -309,7 +324,9 @@ def item_from(data: Data, parties: Mapping[str, Party], owner: str, path: str = 
                                                    f"scheme (got {label.policy})")
         kind = _enum(PortionKind, p, "kind", pp, default="text")
         portions.append(Portion(field_of(p, "id", pp, str, default=f"p{i + 1}"), kind,
-                                field_of(p, "content", pp, str), label))
+                                field_of(p, "content", pp, str), label,
+                                _attachment_from(field_of(p, "attachment", pp, dict,
+                                                          default=None), f"{pp}.attachment")))
     item = Item(
         id=field_of(data, "id", path, str),
         originator=field_of(data, "originator", path, str, default=owner),
@@ -326,6 +343,24 @@ def item_from(data: Data, parties: Mapping[str, Party], owner: str, path: str = 
     )
     guarded(path, lambda: validate_item(item, parties[owner].scheme))
     return item
+
+
+def _attachment_from(data: Data | None, path: str) -> Attachment | None:
+    if data is None:
+        return None
+    image = field_of(data, "image", path, dict, default=None)
+    return Attachment(
+        sha256=field_of(data, "sha256", path, str), size=field_of(data, "size", path, int),
+        media_type=field_of(data, "media_type", path, str),
+        address=field_of(data, "address", path, str, default=""),
+        image=guarded(_join(path, "image"), lambda: meta_from(image)) if image else None,
+        derived_from=field_of(data, "derived_from", path, str, default=None))
+
+
+def attachment_to(a: Attachment) -> dict[str, Any]:
+    return {"sha256": a.sha256, "size": a.size, "media_type": a.media_type,
+            "address": a.address, "image": meta_to(a.image) if a.image else None,
+            "derived_from": a.derived_from}
 
 
 def _place_from(data: Data | None, path: str) -> Place | None:
@@ -349,7 +384,9 @@ def item_to(item: Item) -> dict[str, Any]:
         "place": ({"lat": item.place.lat, "lon": item.place.lon, "name": item.place.name}
                   if item.place else None),
         "portions": [{"id": p.id, "kind": p.kind.value, "content": p.content,
-                      "label": label_to(p.label)} for p in item.portions],
+                      "label": label_to(p.label),
+                      **({"attachment": attachment_to(p.attachment)} if p.attachment else {})}
+                     for p in item.portions],
     }
 
 

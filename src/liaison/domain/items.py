@@ -12,6 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from functools import cached_property
 
+from liaison.domain.imagery import ImageMeta, validate_meta
 from liaison.domain.labels import Label, LabelError, Level, Scheme, banner, validate_label
 
 
@@ -71,12 +72,32 @@ class PortionKind(StrEnum):
     TRACK = "track"
 
 
+MEDIA_TYPES = frozenset({"image/png", "image/jpeg", "image/tiff", "application/pdf",
+                         "text/plain", "application/octet-stream"})
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file carried by a portion: the bytes are in the node's encrypted blob store at
+    ``address`` (node-local); ``sha256`` is the content hash partners compare. An image
+    carries its metadata; ``derived_from`` names the portion a reduced copy was made of."""
+
+    sha256: str
+    size: int
+    media_type: str
+    address: str = ""
+    image: ImageMeta | None = None
+    derived_from: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Portion:
     id: str
     kind: PortionKind
-    content: str
+    content: str  # text, or an attachment's caption
     label: Label
+    attachment: Attachment | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,5 +153,22 @@ def validate_item(item: Item, scheme: Scheme) -> None:
     for p in item.portions:
         try:
             validate_label(p.label, scheme)
-        except LabelError as exc:
+            _validate_attachment(p)
+        except (LabelError, ValueError) as exc:
             raise LabelError(f"item {item.id}, portion {p.id}: {exc}") from exc
+
+
+def _validate_attachment(p: Portion) -> None:
+    a = p.attachment
+    if p.kind is PortionKind.IMAGE and (a is None or a.image is None):
+        raise LabelError("an image portion carries an attachment with image metadata "
+                         "(sensor, taken_at, footprint, resolution_m, width, height)")
+    if a is None:
+        return
+    if not SHA256.match(a.sha256) or a.size < 0:
+        raise LabelError("attachment: sha256 is 64 lower-case hex digits, size ≥ 0")
+    if a.media_type not in MEDIA_TYPES:
+        raise LabelError(f"attachment: media type {a.media_type!r} is not one of "
+                         + ", ".join(sorted(MEDIA_TYPES)))
+    if a.image is not None:
+        validate_meta(a.image)

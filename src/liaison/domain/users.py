@@ -18,6 +18,7 @@ class Role(StrEnum):
     REVIEWER = "reviewer"
     WATCH_OFFICER = "watch_officer"
     SENSOR = "sensor"  # a sensor service account: may feed tracks, sees nothing else
+    PARTNER = "partner"  # a partner's tool (TAXII client): reads what was released to it
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,7 @@ class User:
     roles: frozenset[Role]
     clearance: Clearance
     disabled: bool = False
+    party: str | None = None  # the partner a ``partner`` account acts for
 
     def has(self, *roles: Role) -> bool:
         """True when the user holds any of ``roles`` and is not disabled."""
@@ -43,5 +45,12 @@ def validate_user(user: User) -> None:
                         f"digits, '.', '_' or '-', starting with a letter")
     if not user.roles:
         raise UserError(f"user {user.username} needs at least one role")
+    if (Role.PARTNER in user.roles) != (user.party is not None):
+        raise UserError(f"user {user.username}: a partner account names its party "
+                        f"(--party), and only a partner account does")
+    if Role.PARTNER in user.roles and len(user.roles) > 1:
+        raise UserError(f"user {user.username}: the partner role is held alone")
+    if user.party is not None and not re.match(r"^[A-Z]{3}$", user.party):
+        raise UserError(f"user {user.username}: party {user.party!r} is not an alpha-3 code")
     if user.clearance.level_rank < 0:
         raise UserError(f"user {user.username}: clearance rank must be >= 0")

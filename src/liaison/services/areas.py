@@ -13,6 +13,7 @@ from liaison.domain.items import Discipline, Grade, Item, Portion, PortionKind
 from liaison.domain.labels import LabelError, Party
 from liaison.domain.release import Outcome, ReleasePolicy
 from liaison.domain.users import Role, User
+from liaison.services import taxii
 from liaison.services.agreements import load_parties
 from liaison.services.audit_trail import record
 from liaison.services.auth_roles import require
@@ -105,6 +106,7 @@ def _share(uow: UnitOfWork, deps: Deps, area: Area,
         if decision.outcome is Outcome.ALLOWED and not decision.route:
             enqueue(uow, deps, partner, "area", {"agreement": decision.agreement_id,
                                                  "area": area_to(area)})
+            taxii.publish_area(uow, deps, partner, area)
             shared.append(partner)
         else:
             refused[partner] = decision.summary

@@ -38,7 +38,8 @@ def user_from(data: dict[str, Any], party_levels: dict[str, int]) -> User:
     topics = data.get("topics")
     user = User(str(data.get("username", "")), str(data.get("display_name") or ""),
                 roles, Clearance(party_levels[level], frozenset(data.get("compartments") or []),
-                                 frozenset(topics) if topics is not None else None))
+                                 frozenset(topics) if topics is not None else None),
+                party=data.get("party") or None)
     try:
         validate_user(user)
     except UserError as exc:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from liaison.domain.agreements import LifecycleRules
-from liaison.services.ports import KeyRing, UnitOfWork
+from liaison.services.ports import BlobPort, KeyRing, UnitOfWork
 
 
 def utc_now() -> datetime:
@@ -33,3 +33,5 @@ class Deps:
     outbox_batch: int = 256
     check_call_answer_s: int = 600
     publish: Callable[[str], None] = lambda _topic: None  # real-time bus: "hotline:<id>"
+    blobs: BlobPort | None = None  # None: this node stores no attachments
+    max_attachment: int = 256 * 1024 * 1024

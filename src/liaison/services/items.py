@@ -3,13 +3,15 @@ need-to-know allow (GSOMIA Art. 8: clearance at the level AND need-to-know)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
 from liaison.domain.codec import CodecError, item_from
-from liaison.domain.items import Item
+from liaison.domain.items import Attachment, Item
 from liaison.domain.labels import Party
 from liaison.domain.users import Role, User
+from liaison.services import attachments
 from liaison.services.agreements import load_parties
 from liaison.services.audit_trail import record
 from liaison.services.auth_roles import require
@@ -43,6 +45,7 @@ def create_item(deps: Deps, user: User, data: dict[str, Any]) -> Item:
             item = item_from(data, parties, deps.party)
         except CodecError as exc:
             raise Invalid(str(exc)) from exc
+        item = attachments.resolve(uow, deps, item)
         if visible_part(item, user, parties[deps.party]) != item:
             raise Forbidden("you may only create portions within your clearance and "
                             "need-to-know")
@@ -88,3 +91,19 @@ def list_items(deps: Deps, user: User, limit: int, offset: int) -> tuple[list[It
                                     offset=0)
     seen = [v for s in candidates if (v := visible_part(s.item, user, party)) is not None]
     return seen[offset:offset + limit], len(seen)
+
+
+def open_attachment(deps: Deps, user: User, item_id: str,
+                    portion_id: str) -> tuple[Attachment, Iterator[bytes]]:
+    """The file of a portion the user may see (the same answer for hidden and missing)."""
+    require(user, *READERS)
+    with deps.uow() as uow:
+        stored, party = uow.items.get(item_id), load_parties(uow)[deps.party]
+    seen = visible_part(stored.item, user, party) if stored else None
+    if seen is None:
+        raise not_found(item_id)
+    portion = next((p for p in seen.portions if p.id == portion_id), None)
+    if portion is None or portion.attachment is None:
+        raise NotFound(f"no attachment on portion {portion_id} of item {item_id} that you "
+                       f"may see")
+    return portion.attachment, attachments.store(deps).open(portion.attachment.address)

@@ -7,7 +7,7 @@ later units of work only after ``commit()``.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
@@ -16,19 +16,22 @@ from typing import Any, Self, TypeVar
 from liaison.domain import audit as chain
 from liaison.domain.agreements import Agreement
 from liaison.domain.audit import AuditRecord
-from liaison.domain.labels import Party
+from liaison.domain.labels import Party, topic_in
 from liaison.domain.ledger import LedgerEntry
 from liaison.domain.parties import default_parties
 from liaison.domain.review import ReleaseRequest
 from liaison.domain.search import SearchPage, SearchQuery, Visibility, index_rows, page_of
 from liaison.domain.users import User
 from liaison.services.ports import (
+    BlobRecord,
     Conflict,
     OutboxMessage,
     PartnerRequest,
     Peer,
     StoredConsent,
     StoredItem,
+    TaxiiObject,
+    TaxiiQuery,
     TokenRecord,
 )
 
@@ -58,6 +61,9 @@ class MemoryState:
     launches: dict[tuple[str, int], tuple[dict[str, Any], datetime]] = field(
         default_factory=dict)
     alerts: list[tuple[dict[str, Any], datetime]] = field(default_factory=list)
+    taxii: list[tuple[str, int, datetime, TaxiiObject]] = field(default_factory=list)
+    taxii_status: dict[str, dict[str, Any]] = field(default_factory=dict)
+    blobs: dict[str, BlobRecord] = field(default_factory=dict)
 
 
 K = TypeVar("K")
@@ -140,6 +146,61 @@ class MemorySearch:
                 for row in index_rows(stored.item,
                                       parties[stored.item.portions[0].label.policy].scheme)]
         return page_of(rows, q, vis)
+
+
+class MemoryTaxii:
+    def __init__(self, s: MemoryState) -> None:
+        self.s = s
+
+    def add(self, collection: str, objects: Sequence[TaxiiObject], at: datetime) -> int:
+        have = {(c, o.data["id"], o.version) for c, _, _, o in self.s.taxii}
+        added = 0
+        for o in objects:
+            if (collection, o.data["id"], o.version) not in have:
+                have.add((collection, o.data["id"], o.version))
+                self.s.taxii.append((collection, len(self.s.taxii) + 1, at, o))
+                added += 1
+        return added
+
+    def page(self, q: TaxiiQuery) -> list[tuple[int, datetime, TaxiiObject]]:
+        rows = [(seq, at, o) for c, seq, at, o in self.s.taxii if c == q.collection]
+        versions: dict[str, list[str]] = {}
+        for _, _, o in rows:
+            versions.setdefault(o.data["id"], []).append(o.version)
+
+        def wanted(seq: int, at: datetime, o: TaxiiObject) -> bool:
+            vis, mine = q.visibility, versions[o.data["id"]]
+            return (seq > q.after_seq
+                    and (vis is None or (o.rank <= vis.max_rank
+                                         and o.compartments in vis.compartment_sets
+                                         and (vis.topics is None or o.topic == ""
+                                              or topic_in(o.topic, vis.topics))))
+                    and (q.added_after is None or at > q.added_after)
+                    and (not q.ids or o.data["id"] in q.ids)
+                    and (not q.types or o.data["type"] in q.types)
+                    and (q.versions == "all"
+                         or (q.versions == "last" and o.version == max(mine))
+                         or (q.versions == "first" and o.version == min(mine))
+                         or o.version in q.versions.split(",")))
+        return [r for r in rows if wanted(*r)][:q.limit + 1]
+
+    def put_status(self, status_id: str, data: Mapping[str, Any], at: datetime) -> None:
+        self.s.taxii_status[status_id] = dict(data)
+
+    def status(self, status_id: str) -> dict[str, Any] | None:
+        found = self.s.taxii_status.get(status_id)
+        return dict(found) if found else None
+
+
+class MemoryBlobs:
+    def __init__(self, s: MemoryState) -> None:
+        self.s = s
+
+    def add(self, record: BlobRecord) -> None:
+        self.s.blobs.setdefault(record.sha256, record)
+
+    def by_sha256(self, sha256: str) -> BlobRecord | None:
+        return self.s.blobs.get(sha256)
 
 
 class MemoryReleases:
@@ -468,6 +529,8 @@ class MemoryUnitOfWork:
         self.hotline = MemoryHotline(s)
         self.tracks = MemoryTracks(s)
         self.search = MemorySearch(s)
+        self.taxii = MemoryTaxii(s)
+        self.blobs = MemoryBlobs(s)
         return self
 
     def commit(self) -> None:

@@ -7,7 +7,7 @@ until ``commit``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -259,6 +259,63 @@ class TrackRepo(Protocol):
     def alerts(self, limit: int) -> list[dict[str, Any]]: ...
 
 
+@dataclass(frozen=True)
+class TaxiiObject:
+    """A STIX object in a collection, with who at this node may read it (the partner whose
+    collection it is reads all of it)."""
+
+    data: Mapping[str, Any]
+    version: str  # the object's ``modified`` (or ``created``)
+    rank: int = 0
+    compartments: str = ""  # canonical "A,B"
+    topic: str = ""  # "" = not bound to a topic
+
+
+@dataclass(frozen=True)
+class TaxiiQuery:
+    collection: str
+    visibility: Visibility | None  # None: the partner's own collection, all of it
+    after_seq: int = 0
+    limit: int = 100
+    added_after: datetime | None = None
+    ids: frozenset[str] = frozenset()
+    types: frozenset[str] = frozenset()
+    versions: str = "last"  # last | first | all | comma-separated versions
+
+
+class TaxiiRepo(Protocol):
+    def add(self, collection: str, objects: Sequence[TaxiiObject], at: datetime) -> int: ...
+    def page(self, q: TaxiiQuery) -> list[tuple[int, datetime, TaxiiObject]]: ...
+    def put_status(self, status_id: str, data: Mapping[str, Any], at: datetime) -> None: ...
+    def status(self, status_id: str) -> dict[str, Any] | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BlobRecord:
+    address: str
+    sha256: str
+    size: int
+    media_type: str
+    created_by: str
+    created_at: datetime
+
+
+class BlobRepo(Protocol):
+    """Records of the files in the blob store (the bytes are in the store itself)."""
+
+    def add(self, record: BlobRecord) -> None:
+        """Insert; a second upload of the same content is a no-op."""
+    def by_sha256(self, sha256: str) -> BlobRecord | None: ...
+
+
+class BlobPort(Protocol):
+    """The encrypted, content-addressed file store (``storage.blobs.BlobStore``)."""
+
+    def put_stream(self, chunks: Iterable[bytes], max_size: int) -> Any: ...
+    def open(self, address: str) -> Iterator[bytes]: ...
+    def read_all(self, address: str, max_size: int) -> bytes: ...
+
+
 class SearchRepo(Protocol):
     """The items repository keeps the index; this answers queries over it."""
 
@@ -300,6 +357,10 @@ class UnitOfWork(Protocol):
     def tracks(self) -> TrackRepo: ...
     @property
     def search(self) -> SearchRepo: ...
+    @property
+    def taxii(self) -> TaxiiRepo: ...
+    @property
+    def blobs(self) -> BlobRepo: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

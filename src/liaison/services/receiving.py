@@ -12,9 +12,11 @@ from liaison.domain.codec import CodecError, item_from
 from liaison.domain.items import Item, Portion
 from liaison.domain.labels import Category, CategoryType, Label, LabelError, Party
 from liaison.domain.ledger import Direction, LedgerEntry
+from liaison.services import attachments
 from liaison.services.agreements import load_parties
 from liaison.services.audit_trail import record
 from liaison.services.context import Deps
+from liaison.services.errors import ServiceError
 from liaison.services.ports import Conflict, StoredItem, UnitOfWork
 
 RECEIVED_FROM = "RECEIVED FROM"
@@ -43,9 +45,11 @@ def apply_release(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | 
     if final != deps.party:
         return _relay(uow, deps, sender, body, agreement, item, final)
     try:
+        attachments.take_inline(deps, uow, body["item"], sender)
+        item = item_from(body["item"], parties, origin, "item")
         local = remark(item, parties[origin], agreement, parties[deps.party])
-    except LabelError as exc:
-        return str(exc)
+    except (LabelError, CodecError, ValueError, ServiceError) as exc:
+        return exc.message if isinstance(exc, ServiceError) else str(exc)
     own = parties[deps.party].scheme
     try:
         uow.items.add(StoredItem(local, f"peer:{sender}", deps.clock()),

@@ -25,6 +25,7 @@ from liaison.domain.review import (
     ready,
 )
 from liaison.domain.users import Role, User
+from liaison.services import attachments, taxii
 from liaison.services.agreements import load_parties
 from liaison.services.audit_trail import record
 from liaison.services.auth_roles import require
@@ -144,11 +145,17 @@ def _send(uow: UnitOfWork, deps: Deps, request: ReleaseRequest, item: Item) -> N
     """Queue the tearline for the partner in the release's own transaction (a release is
     never committed without its message, nor a message without its release)."""
     cut = replace(item, portions=tuple(p for p in item.portions if p.id in request.tearline))
+    agreement = uow.agreements.get(str(request.decision.agreement_id))
+    if agreement is None:
+        raise Refused(f"agreement {request.decision.agreement_id} is gone; nothing is released")
+    cut, files = attachments.for_partner(deps, cut, agreement)
     hop = request.decision.route[0] if request.decision.route else request.recipient
     enqueue(uow, deps, hop, "release", {
-        "item": item_to(cut), "agreement": request.decision.agreement_id,
+        "item": attachments.inline(item_to(cut), files),
+        "agreement": request.decision.agreement_id,
         "request_id": request.id, "recipient": request.recipient,
         "route": list(request.decision.route), "purpose": request.purpose})
+    taxii.publish_release(uow, deps, request.recipient, cut)
 
 
 def _ledger_given(uow: UnitOfWork, deps: Deps, request: ReleaseRequest, item: Item,

@@ -24,14 +24,15 @@ def user_to(user: User) -> dict[str, Any]:
     return {"display_name": user.display_name, "roles": sorted(user.roles),
             "clearance_rank": c.level_rank, "compartments": sorted(c.compartments),
             "topics": sorted(c.topics) if c.topics is not None else None,
-            "disabled": user.disabled}
+            "disabled": user.disabled, "party": user.party}
 
 
 def user_from(username: str, d: Mapping[str, Any]) -> User:
     topics = d["topics"]
     return User(username, d["display_name"], frozenset(Role(r) for r in d["roles"]),
                 Clearance(d["clearance_rank"], frozenset(d["compartments"]),
-                          frozenset(topics) if topics is not None else None), d["disabled"])
+                          frozenset(topics) if topics is not None else None), d["disabled"],
+                d.get("party"))
 
 
 class SqlUsers:

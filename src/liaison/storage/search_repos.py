@@ -49,8 +49,9 @@ def _like_prefix(topic: str) -> str:
     return topic.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"
 
 
-def _topic_under(topics: frozenset[str] | set[str]) -> Any:
-    return sa.or_(*(sa.or_(sp.c.topic == s, sp.c.topic.like(_like_prefix(s), escape="\\"))
+def topic_under(column: Any, topics: frozenset[str] | set[str]) -> Any:
+    """``column`` holds one of ``topics`` or a topic under one of them."""
+    return sa.or_(*(sa.or_(column == s, column.like(_like_prefix(s), escape="\\"))
                     for s in sorted(topics)))
 
 
@@ -62,11 +63,11 @@ class SqlSearch:
         where: list[Any] = [sp.c.rank <= vis.max_rank,
                             sp.c.compartments.in_(sorted(vis.compartment_sets))]
         if vis.topics is not None:
-            where.append(_topic_under(vis.topics) if vis.topics else sa.false())
+            where.append(topic_under(sp.c.topic, vis.topics) if vis.topics else sa.false())
         if q.disciplines is not None:
             where.append(sp.c.discipline.in_(sorted(q.disciplines)))
         if q.topic is not None:
-            where.append(_topic_under({q.topic}))
+            where.append(topic_under(sp.c.topic, {q.topic}))
         if q.level_rank is not None:
             where.append(sp.c.rank == q.level_rank)
         if q.box is not None:

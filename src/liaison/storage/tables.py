@@ -258,6 +258,10 @@ taxii_objects = sa.Table(  # one row per (collection, object, version); seq orde
     sa.Column("type", sa.String(64), nullable=False),
     sa.Column("version", sa.String(40), nullable=False),
     sa.Column("date_added", UtcDateTime, nullable=False),
+    # who at this node may read the object (the partner reads its whole collection):
+    sa.Column("rank", sa.Integer, nullable=False),
+    sa.Column("compartments", sa.String(512), nullable=False),
+    sa.Column("topic", sa.String(256), nullable=False),  # "" = not topic-bound
     sa.Column("data", Json, nullable=False),
     sa.UniqueConstraint("collection", "stix_id", "version", name="uq_taxii_object_version"),
     sa.Index("ix_taxii_objects_collection", "collection", "seq"),

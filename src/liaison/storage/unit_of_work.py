@@ -8,6 +8,7 @@ from typing import Self
 
 import sqlalchemy as sa
 
+from liaison.storage.blob_repos import SqlBlobs
 from liaison.storage.federation_repos import (
     SqlHotline,
     SqlInbox,
@@ -26,6 +27,7 @@ from liaison.storage.repositories import (
     SqlReleases,
 )
 from liaison.storage.search_repos import SqlSearch
+from liaison.storage.taxii_repos import SqlTaxii
 from liaison.storage.track_repos import SqlTracks
 
 
@@ -59,6 +61,8 @@ class SqlUnitOfWork:
         self.hotline = SqlHotline(self.conn)
         self.tracks = SqlTracks(self.conn)
         self.search = SqlSearch(self.conn)
+        self.taxii = SqlTaxii(self.conn)
+        self.blobs = SqlBlobs(self.conn)
         return self
 
     def commit(self) -> None:

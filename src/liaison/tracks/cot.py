@@ -40,6 +40,8 @@ def parse_event(raw: bytes) -> TrackUpdate:
         raise CotError(f"forbidden XML construct: {exc.__class__.__name__}") from exc
     except SafeET.ParseError as exc:
         raise CotError(f"not well-formed XML: {exc}") from exc
+    except LookupError as exc:  # expat: an unknown encoding in the XML declaration
+        raise CotError(f"unknown XML encoding: {exc}") from exc
     if root.tag != "event":
         raise CotError(f"root element is <{root.tag}>, not <event>")
     point = root.find("point")

@@ -1,0 +1,249 @@
+"""TAXII 2.1 collections: what was released to each partner, and an inbox for labelled
+STIX bundles.
+
+``released-to-XXX`` holds, as STIX 2.1, exactly what the release engine let go to partner
+XXX (the tearline portions, with their labels as marking-definitions) and the areas shared
+with it; objects are added in the release's own transaction. It is read by that partner's
+tool (an account with the ``partner`` role for XXX, which sees only its own collection) and
+by release officers and reviewers here, within their clearance. ``inbox`` takes bundles
+from analysts' tools: every note must carry a Liaison label marking in this node's scheme;
+unlabelled input is refused.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from liaison.domain.areas import Area
+from liaison.domain.items import Item
+from liaison.domain.labels import Label, Party
+from liaison.domain.search import SearchError, compartment_key, visibility
+from liaison.domain.users import Role, User
+from liaison.interop import stix
+from liaison.services import items as item_service
+from liaison.services.agreements import load_parties
+from liaison.services.context import Deps
+from liaison.services.errors import Forbidden, Invalid, NotFound, ServiceError
+from liaison.services.ports import TaxiiObject, TaxiiQuery, UnitOfWork
+
+MEDIA = "application/taxii+json;version=2.1"
+STIX_MEDIA = "application/stix+json;version=2.1"
+INBOX = "inbox"
+RELEASED = "released-to-"
+MAX_PAGE = 1000
+MAX_BUNDLE = 10 * 1024 * 1024
+LOCAL_READERS = (Role.RELEASE_OFFICER, Role.REVIEWER)
+WRITERS = (Role.ANALYST, Role.RELEASE_OFFICER)
+
+
+@dataclass(frozen=True)
+class Collection:
+    key: str  # "inbox" | "released-to-KOR"
+    id: str  # a UUID, stable per node and key
+    title: str
+    description: str
+    can_read: bool
+    can_write: bool
+
+    def view(self) -> dict[str, Any]:
+        return {"id": self.id, "title": self.title, "description": self.description,
+                "can_read": self.can_read, "can_write": self.can_write,
+                "media_types": [STIX_MEDIA]}
+
+
+@dataclass(frozen=True)
+class Page:
+    objects: list[dict[str, Any]]
+    more: bool
+    next: str | None
+    first_added: datetime | None
+    last_added: datetime | None
+    versions: list[tuple[str, str, datetime]]  # (id, version, date_added) for manifests
+
+
+def collection_id(deps: Deps, key: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"liaison:{deps.party}:taxii:{key}"))
+
+
+def collections(deps: Deps, user: User) -> list[Collection]:
+    """The collections ``user`` may read or write; others are not even named."""
+    if user.disabled:
+        return []
+    with deps.uow() as uow:
+        partners = sorted(p.party for p in uow.peers.list())
+    found = []
+    for partner in partners:
+        if (user.has(Role.PARTNER) and user.party == partner) or user.has(*LOCAL_READERS):
+            key = RELEASED + partner
+            found.append(Collection(key, collection_id(deps, key), f"Released to {partner}",
+                                    f"What {deps.party} released to {partner}, as STIX 2.1",
+                                    True, False))
+    if user.has(*WRITERS):
+        found.append(Collection(INBOX, collection_id(deps, INBOX), "Inbox",
+                                "Post labelled STIX 2.1 bundles; each report becomes an "
+                                "item", False, True))
+    return found
+
+
+def collection(deps: Deps, user: User, cid: str) -> Collection:
+    for c in collections(deps, user):
+        if c.id == cid:
+            return c
+    raise NotFound(f"no collection {cid} that you may use")
+
+
+def page(deps: Deps, user: User, cid: str, params: Mapping[str, Any]) -> Page:
+    """One page of a collection, oldest addition first; ``next`` continues it."""
+    c = collection(deps, user, cid)
+    if not c.can_read:
+        raise Forbidden(f"collection {c.title} is write-only: post bundles to it")
+    q = _query(c.key, user, params)
+    with deps.uow() as uow:
+        rows = uow.taxii.page(q)
+    more, rows = len(rows) > q.limit, rows[:q.limit]
+    return Page([dict(o.data) for _, _, o in rows], more,
+                str(rows[-1][0]) if more else None,
+                rows[0][1] if rows else None, rows[-1][1] if rows else None,
+                [(o.data["id"], o.version, at) for _, at, o in rows])
+
+
+def _query(key: str, user: User, params: Mapping[str, Any]) -> TaxiiQuery:
+    try:
+        vis = None if user.has(Role.PARTNER) else visibility(user.clearance)
+    except SearchError as exc:
+        raise Invalid(str(exc)) from exc
+    try:
+        after = int(params.get("next") or 0)
+        limit = int(params.get("limit") or 100)
+    except ValueError:
+        raise Invalid("next and limit are whole numbers (next as returned by the "
+                      "previous page)") from None
+    if not 1 <= limit <= MAX_PAGE or after < 0:
+        raise Invalid(f"limit is 1–{MAX_PAGE}")
+    added_after = params.get("added_after")
+    try:
+        since = datetime.fromisoformat(added_after) if added_after else None
+    except ValueError:
+        raise Invalid(f"added_after {added_after!r} is not an RFC 3339 timestamp") from None
+    if since is not None and since.tzinfo is None:
+        raise Invalid("added_after needs a time zone, e.g. 2019-10-31T00:00:00Z")
+    versions = params.get("version") or "last"
+    return TaxiiQuery(key, vis, after, limit, since, _set(params.get("id")),
+                      _set(params.get("type")), versions)
+
+
+def _set(raw: str | None) -> frozenset[str]:
+    return frozenset(v for v in (raw or "").split(",") if v)
+
+
+def one_object(deps: Deps, user: User, cid: str, object_id: str,
+               params: Mapping[str, Any]) -> Page:
+    found = page(deps, user, cid, {**params, "id": object_id})
+    if not found.objects:
+        raise NotFound(f"no object {object_id} in this collection that you may see")
+    return found
+
+
+# --- filling the collections (in the caller's transaction) ---------------------------
+
+
+def publish_release(uow: UnitOfWork, deps: Deps, partner: str, item: Item) -> int:
+    """Add the released tearline ``item`` to ``partner``'s collection."""
+    parties = load_parties(uow)
+    scheme = parties[deps.party].scheme
+    portions = {p.id: p for p in item.portions}
+
+    def row(obj: dict[str, Any]) -> TaxiiObject:
+        portion = portions.get(str(obj.get("x_liaison_portion_id", "")))
+        if obj["type"] == "note" and portion is not None:
+            return _row(obj, scheme.level(portion.label.classification).rank,
+                        portion.label, item.topic)
+        if obj["type"] in ("report", "location"):  # visible to those who see all of it
+            top = max(item.portions, key=lambda p: scheme.level(p.label.classification).rank)
+            comps = frozenset().union(*(p.label.compartments for p in item.portions))
+            return TaxiiObject(obj, _version(obj), scheme.level(top.label.classification).rank,
+                               compartment_key(comps), item.topic)
+        return TaxiiObject(obj, _version(obj))
+    objects = [row(o) for o in stix.item_objects(item, parties)]
+    return uow.taxii.add(RELEASED + partner, objects, deps.clock())
+
+
+def publish_area(uow: UnitOfWork, deps: Deps, partner: str, area: Area) -> int:
+    parties = load_parties(uow)
+    rank = parties[deps.party].scheme.level(area.label.classification).rank
+    objects = [_row(o, rank, area.label, "") if o["type"] == "location"
+               else TaxiiObject(o, _version(o)) for o in stix.area_objects(area, parties)]
+    return uow.taxii.add(RELEASED + partner, objects, deps.clock())
+
+
+def _row(obj: dict[str, Any], rank: int, label: Label, topic: str) -> TaxiiObject:
+    return TaxiiObject(obj, _version(obj), rank, compartment_key(label.compartments), topic)
+
+
+def _version(obj: Mapping[str, Any]) -> str:
+    return str(obj.get("modified") or obj.get("created") or "")
+
+
+# --- the inbox -----------------------------------------------------------------------
+
+
+def add_bundle(deps: Deps, user: User, cid: str, envelope: Any) -> dict[str, Any]:
+    """Import every report of a labelled bundle as an item; the status resource."""
+    c = collection(deps, user, cid)
+    if not c.can_write:
+        raise Forbidden(f"collection {c.title} is read-only")
+    if not isinstance(envelope, dict) or not isinstance(envelope.get("objects"), list):
+        raise Invalid("send a TAXII envelope: {\"objects\": [...]} of STIX 2.1 objects")
+    objects = envelope["objects"]
+    with deps.uow() as uow:
+        parties: Mapping[str, Party] = load_parties(uow)
+    successes: list[dict[str, Any]] = []
+    failures: list[dict[str, Any]] = []
+    try:
+        found = stix.item_from_bundle({"type": "bundle", "id": f"bundle--{uuid.uuid4()}",
+                                       "objects": objects}, parties, deps.party)
+    except stix.StixError as exc:
+        failures = [_failure(o, str(exc)) for o in objects]
+    else:
+        reports = {o.get("id") for o in objects if isinstance(o, dict)
+                   and o.get("type") == "report"}
+        for data in found:
+            try:
+                item_service.create_item(deps, user, data)
+                successes.append({"id": data["stix_id"], "version": data.get("version", "")})
+            except ServiceError as exc:
+                failures.append({"id": data["stix_id"], "message": exc.message})
+        ok = not failures
+        for o in objects:
+            if o.get("id") not in reports:
+                (successes if ok else failures).append(
+                    {"id": o.get("id"), "version": _version(o)} if ok else
+                    _failure(o, "not imported: a report of this bundle was refused"))
+    status_id = str(uuid.uuid4())
+    status: dict[str, Any] = {"id": status_id, "status": "complete",
+              "request_timestamp": deps.clock().isoformat(), "total_count": len(objects),
+              "success_count": len(successes), "successes": successes,
+              "failure_count": len(failures), "failures": failures,
+              "pending_count": 0, "pending": []}
+    with deps.uow() as uow:
+        uow.taxii.put_status(status_id, {**status, "by": user.username}, deps.clock())
+        uow.commit()
+    return status
+
+
+def _failure(obj: Any, message: str) -> dict[str, Any]:
+    return {"id": obj.get("id", "") if isinstance(obj, dict) else "", "message": message}
+
+
+def status(deps: Deps, user: User, status_id: str) -> dict[str, Any]:
+    if not user.has(*WRITERS):
+        raise NotFound(f"no status {status_id} that you may see")
+    with deps.uow() as uow:
+        found = uow.taxii.status(status_id)
+    if found is None or found.pop("by", None) != user.username:
+        raise NotFound(f"no status {status_id} that you may see")
+    return found

@@ -1,0 +1,601 @@
+"""STIX 2.1 forms of items, areas and launch events; items back from STIX bundles.
+
+``stix2`` is the reference validator here only (the module builds plain dicts). Importing
+and parsing with it emits no warnings, so the suite's ``filterwarnings = error`` needs no
+exception.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+import stix2
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from liaison.domain.areas import Area, AreaKind, geodesic_distance_m
+from liaison.domain.codec import item_from, label_to
+from liaison.domain.imagery import ImageMeta
+from liaison.domain.items import (
+    Attachment,
+    Discipline,
+    Grade,
+    Item,
+    Place,
+    Portion,
+    PortionKind,
+)
+from liaison.domain.labels import Label, make_label
+from liaison.domain.launch import Arc, LaunchEvent, LaunchStatus, event_to
+from liaison.interop.stix import (
+    LABEL_EXTENSION_ID,
+    MAX_OBJECTS,
+    MISSILE_EXTENSION_ID,
+    MISSILE_TYPE,
+    NAMESPACE,
+    StixError,
+    area_objects,
+    bundle,
+    extension_definition,
+    item_from_bundle,
+    item_objects,
+    launch_objects,
+    marking_definition,
+    stix_id,
+)
+
+from factories import CREATED, KOR, PARTIES, label
+
+KST = timezone(timedelta(hours=9))
+TOP = label("군사II급비밀", rel_to={"USA"})
+MID = label("군사III급비밀", rel_to={"USA", "JPN"}, caveats={"ORCON"}, compartments={"TK"},
+            informative={"SOURCE": frozenset({"radar"})}, review=CREATED + timedelta(days=365))
+LOW = label("대외비")
+REPORTED = datetime(2019, 10, 31, 7, 35, 12, 345678, tzinfo=UTC)  # microseconds on purpose
+META = ImageMeta("EO-1", datetime(2019, 10, 31, 16, 0, tzinfo=KST),
+                 ((39.40, 125.90), (39.40, 125.96), (39.46, 125.96), (39.46, 125.90)),
+                 0.5, 4000, 3000)
+IMAGE = Attachment("ab" * 32, 123_456, "image/png", image=META)
+ITEM = Item(
+    id="I-2019-1031", originator="KOR", discipline=Discipline.SIGINT, topic="DPRK/missile",
+    grade=Grade("B", 2), title="Two SRBMs from Sunchon", reported_at=REPORTED,
+    portions=(
+        Portion("p1", PortionKind.TEXT, "Two objects launched eastward.", TOP),
+        Portion("p2", PortionKind.IMAGE, "TEL on the apron", MID, IMAGE),
+        Portion("p3", PortionKind.TRACK, "", LOW),
+    ),
+    observed_at=datetime(2019, 10, 31, 7, 10, tzinfo=KST),
+    place=Place(39.43, 125.93, "Sunchon"),
+)
+POLYGON = ((39.35, 125.85), (39.34, 125.97), (39.41, 126.04), (39.52, 126.01),
+           (39.53, 125.88), (39.46, 125.82))
+AREA = Area("A-1", "Sunchon launch site", AreaKind.LAUNCH_SITE, 2, TOP, "KOR", polygon=POLYGON)
+CIRCLE = Area("A-2", "Sohae", AreaKind.LAUNCH_SITE, 1, MID, "KOR", center=(39.66, 124.70),
+              radius_m=15_000.0)
+LAUNCH = datetime(2019, 10, 31, 7, 35, 0, 250000, tzinfo=UTC)
+EVENT = LaunchEvent(
+    id="L1", revision=3, status=LaunchStatus.ANALYSED, launch_time=LAUNCH,
+    launch_lat=39.43, launch_lon=125.93,
+    objects=(
+        Arc("M1", LAUNCH, 39.43, 125.93, LAUNCH + timedelta(seconds=271), 40.1, 130.1, 370.2,
+            90.1, 271.0, True),
+        Arc("M2", LAUNCH + timedelta(seconds=180), 39.44, 125.94,
+            LAUNCH + timedelta(seconds=449.5), 40.0, 130.0, 365.0, 89.0, 269.5, False),
+    ),
+)
+
+
+def of_type(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [o for o in objects if o["type"] == kind]
+
+
+def by_id(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {o["id"]: o for o in objects}
+
+
+def json_bundle(*items: Item) -> dict[str, Any]:
+    """The items' bundle as a partner receives it: through JSON."""
+    objs = [o for it in items for o in item_objects(it, PARTIES)]
+    data: dict[str, Any] = json.loads(json.dumps(bundle(objs)))
+    return data
+
+
+def mark_of(lb: Label) -> str:
+    return str(marking_definition(lb, PARTIES)["id"])
+
+
+# --- valid STIX --------------------------------------------------------------------------
+
+PRODUCERS: dict[str, Callable[[], list[dict[str, Any]]]] = {
+    "item": lambda: item_objects(ITEM, PARTIES),
+    "polygon area": lambda: area_objects(AREA, PARTIES),
+    "circle area": lambda: area_objects(CIRCLE, PARTIES),
+    "launch event": lambda: launch_objects(EVENT, TOP, PARTIES),
+}
+
+
+@pytest.mark.parametrize("producer", PRODUCERS.values(), ids=PRODUCERS.keys())
+def test_every_object_and_the_bundle_parse_with_stix2(
+        producer: Callable[[], list[dict[str, Any]]]) -> None:
+    objects = producer()
+    for obj in objects:
+        parsed = stix2.parse(json.dumps(obj), allow_custom=True)
+        if obj["type"] == MISSILE_TYPE:
+            assert parsed == obj  # an extension-defined SCO: stix2 hands it back as a dict
+        else:
+            assert parsed.id == obj["id"]  # a real stix2 object, fully validated
+            assert obj["spec_version"] == "2.1"
+    parsed_bundle = stix2.parse(bundle(objects), allow_custom=True)
+    assert len(parsed_bundle.objects) == len(objects)
+    assert len({o["id"] for o in objects}) == len(objects)  # no duplicates
+
+
+@pytest.mark.parametrize("producer", PRODUCERS.values(), ids=PRODUCERS.keys())
+def test_timestamps_are_utc_rfc3339_with_milliseconds(
+        producer: Callable[[], list[dict[str, Any]]]) -> None:
+    for obj in producer():
+        for prop in ("created", "modified"):
+            if prop in obj:
+                stamp = obj[prop]
+                assert stamp.endswith("Z") and len(stamp) == len("2019-10-31T07:35:12.345Z")
+
+
+def test_ids_are_deterministic_uuid5_in_the_project_namespace() -> None:
+    first, again = item_objects(ITEM, PARTIES), item_objects(ITEM, PARTIES)
+    assert first == again
+    for obj in first:
+        kind, _, raw = obj["id"].partition("--")
+        assert kind == obj["type"]
+        if obj["type"] != "extension-definition" and obj["id"] != first[0]["id"]:
+            assert uuid.UUID(raw).version == 5
+    report = of_type(first, "report")[0]
+    assert report["id"] == f"report--{uuid.uuid5(NAMESPACE, 'report/item/KOR/I-2019-1031')}"
+    assert report["id"] == stix_id("report", "item/KOR/I-2019-1031")
+    other = of_type(item_objects(replace(ITEM, id="I-2"), PARTIES), "report")[0]
+    assert other["id"] != report["id"]
+
+
+def test_a_label_has_one_id_whatever_time_zone_its_dates_are_in() -> None:
+    in_kst = replace(TOP, created=TOP.created.astimezone(KST))
+    assert in_kst == TOP
+    assert marking_definition(in_kst, PARTIES) == marking_definition(TOP, PARTIES)
+
+
+# --- labels as marking-definitions -------------------------------------------------------
+
+
+def test_one_marking_definition_per_distinct_label() -> None:
+    doubled = replace(ITEM, portions=(*ITEM.portions, Portion("p4", PortionKind.TEXT, "x", TOP)))
+    objects = item_objects(doubled, PARTIES)
+    markings = of_type(objects, "marking-definition")
+    assert len(markings) == 3
+    notes = {n["x_liaison_portion_id"]: n for n in of_type(objects, "note")}
+    assert notes["p1"]["object_marking_refs"] == notes["p4"]["object_marking_refs"]
+    assert len({n["object_marking_refs"][0] for n in notes.values()}) == 3
+
+
+def test_a_marking_definition_carries_the_label_in_the_extension() -> None:
+    md = marking_definition(TOP, PARTIES)
+    ext = md["extensions"][LABEL_EXTENSION_ID]
+    assert ext["extension_type"] == "property-extension"
+    assert ext["label"] == {k: v for k, v in label_to(TOP).items() if v not in (None, {})}
+    assert "review" not in ext["label"]  # STIX has no nulls
+    assert md["name"] == ext["banner"] == "군사II급비밀//REL TO KOR, USA"
+    assert "definition_type" not in md
+    mid = marking_definition(MID, PARTIES)["name"]
+    assert mid == "군사III급비밀//TK//REL TO KOR, JPN, USA//ORCON"
+    custom = marking_definition(TOP, PARTIES, lambda lb: f"<{lb.classification}>")
+    assert custom["name"] == "<군사II급비밀>"
+    assert custom["id"] == md["id"]  # the id depends on the label only
+
+
+def test_the_extension_definition_is_exported_with_its_author() -> None:
+    ext = extension_definition()
+    assert ext["id"] == LABEL_EXTENSION_ID
+    assert ext["extension_types"] == ["property-extension"]
+    objects = by_id(item_objects(ITEM, PARTIES))
+    assert objects[LABEL_EXTENSION_ID] == ext
+    assert objects[ext["created_by_ref"]]["type"] == "identity"
+    stix2.parse(ext)
+
+
+# --- items -------------------------------------------------------------------------------
+
+
+def test_an_item_is_a_report_of_notes_and_a_location() -> None:
+    objects = item_objects(ITEM, PARTIES)
+    [report] = of_type(objects, "report")
+    notes = of_type(objects, "note")
+    [place] = of_type(objects, "location")
+    kor = next(o for o in of_type(objects, "identity") if o.get("x_liaison_party") == "KOR")
+    assert kor["name"] == "Republic of Korea" and kor["identity_class"] == "organization"
+    assert report["name"] == ITEM.title
+    assert report["published"] == "2019-10-31T07:35:12.345678Z"
+    assert report["created"] == "2019-10-31T07:35:12.345Z"
+    assert report["x_liaison_observed_at"] == "2019-10-30T22:10:00.000Z"
+    assert (report["x_liaison_topic"], report["x_liaison_grade"]) == ("DPRK/missile", "B2")
+    assert report["report_types"] == ["threat-report", "liaison-sigint"]
+    assert report["created_by_ref"] == kor["id"]
+    assert report["object_refs"] == [n["id"] for n in notes] + [place["id"]]
+    assert report["object_marking_refs"] == [mark_of(TOP)]  # the highest portion
+    assert place["object_marking_refs"] == [mark_of(TOP)]
+    assert (place["latitude"], place["longitude"], place["name"]) == (39.43, 125.93, "Sunchon")
+    for note, portion in zip(notes, ITEM.portions, strict=True):
+        assert note["content"] == portion.content
+        assert note["object_marking_refs"] == [mark_of(portion.label)]
+        assert note["x_liaison_portion_id"] == portion.id
+        assert note["x_liaison_portion_kind"] == portion.kind.value
+        assert note["object_refs"] == [kor["id"]]  # unmarked, always there, no cycle
+
+
+def test_an_attachment_travels_without_its_node_local_address() -> None:
+    stored = replace(ITEM.portions[1], attachment=replace(IMAGE, address="blob/7f/ab12"))
+    held = replace(ITEM, portions=(ITEM.portions[0], stored, ITEM.portions[2]))
+    data = json_bundle(held)
+    note = find(data, "note", 1)
+    assert note["x_liaison_attachment"]["sha256"] == IMAGE.sha256
+    assert note["x_liaison_attachment"]["image"]["resolution_m"] == 0.5
+    assert "blob/7f" not in json.dumps(data)
+    note["x_liaison_attachment"]["address"] = "blob/00/someone-elses"  # a partner's choice
+    [back] = item_from_bundle(data, PARTIES, "KOR")
+    assert item_from(back, PARTIES, "KOR") == ITEM  # address "": never taken from a bundle
+
+
+def test_labels_tied_at_the_highest_level_all_mark_the_report() -> None:
+    noforn = label("군사II급비밀", caveats={"NOFORN"})
+    tied = replace(ITEM, portions=(*ITEM.portions, Portion("p4", PortionKind.TEXT, "x", noforn)))
+    [report] = of_type(item_objects(tied, PARTIES), "report")
+    assert report["object_marking_refs"] == [mark_of(TOP), mark_of(noforn)]
+
+
+def test_an_item_round_trips_through_a_bundle() -> None:
+    data = json_bundle(ITEM)
+    dicts = item_from_bundle(data, PARTIES, "KOR")
+    assert len(dicts) == 1
+    assert item_from(dicts[0], PARTIES, "KOR") == ITEM
+    report = find(data, "report")
+    assert (dicts[0]["stix_id"], dicts[0]["version"]) == (report["id"], report["modified"])
+
+
+def test_several_items_share_identities_and_markings_in_one_bundle() -> None:
+    bare = replace(ITEM, id="I-2", place=None, observed_at=None,
+                   portions=(Portion("only", PortionKind.TEXT, "text", TOP),))
+    data = json_bundle(ITEM, bare)
+    ids = [o["id"] for o in data["objects"]]
+    assert len(ids) == len(set(ids))
+    back = [item_from(d, PARTIES, "KOR") for d in item_from_bundle(data, PARTIES, "KOR")]
+    assert back == [ITEM, bare]
+
+
+def test_export_refuses_what_it_cannot_mark() -> None:
+    with pytest.raises(StixError, match="unknown party 'GBR'"):
+        item_objects(replace(ITEM, originator="GBR"), PARTIES)
+    with pytest.raises(StixError, match="no time zone"):
+        item_objects(replace(ITEM, reported_at=datetime(2019, 10, 31)), PARTIES)
+    with pytest.raises(StixError, match="at least one portion"):
+        item_objects(replace(ITEM, portions=()), PARTIES)
+
+
+# --- areas and launch events -------------------------------------------------------------
+
+
+def test_a_polygon_area_is_a_point_whose_precision_covers_every_vertex() -> None:
+    objects = area_objects(AREA, PARTIES)
+    [loc] = of_type(objects, "location")
+    assert loc["latitude"] == pytest.approx(sum(v[0] for v in POLYGON) / len(POLYGON))
+    assert loc["longitude"] == pytest.approx(sum(v[1] for v in POLYGON) / len(POLYGON))
+    farthest = max(geodesic_distance_m(loc["latitude"], loc["longitude"], *v) for v in POLYGON)
+    assert farthest <= loc["precision"] < farthest + 1
+    assert loc["x_liaison_area"]["polygon"] == [list(v) for v in POLYGON]
+    assert loc["x_liaison_area"]["kind"] == "launch_site"
+    assert loc["object_marking_refs"] == [mark_of(TOP)]
+    assert loc["name"] == AREA.name
+
+
+def test_a_circle_area_keeps_its_centre_and_radius() -> None:
+    later = datetime(2024, 5, 1, tzinfo=UTC)
+    [loc] = of_type(area_objects(CIRCLE, PARTIES, modified=later), "location")
+    assert (loc["latitude"], loc["longitude"], loc["precision"]) == (39.66, 124.70, 15_000.0)
+    assert loc["x_liaison_area"]["center"] == [39.66, 124.70]
+    assert loc["x_liaison_area"]["radius_m"] == 15_000.0
+    assert loc["modified"] == "2024-05-01T00:00:00.000Z" > loc["created"]
+    assert loc["object_marking_refs"] == [mark_of(MID)]
+    with pytest.raises(StixError, match="radius_m"):
+        area_objects(replace(CIRCLE, radius_m=0.0), PARTIES)
+
+
+def test_a_launch_event_is_observed_data_of_missiles_tied_to_locations() -> None:
+    objects = launch_objects(EVENT, TOP, PARTIES)
+    index = by_id(objects)
+    [od] = of_type(objects, "observed-data")
+    assert od["first_observed"] == "2019-10-31T07:35:00.250Z"
+    assert od["last_observed"] == "2019-10-31T07:42:29.750Z"  # M2: launched +180 s, 269.5 s
+    assert od["number_observed"] == 2
+    assert od["x_liaison_launch"] == event_to(EVENT)
+    missiles = [index[r] for r in od["object_refs"] if r.startswith(MISSILE_TYPE)]
+    rels = [index[r] for r in od["object_refs"] if r.startswith("relationship--")]
+    assert [m["track"] for m in missiles] == ["M1", "M2"]
+    assert [m["impact"] for m in missiles] == ["observed", "predicted"]
+    assert all(MISSILE_EXTENSION_ID in m["extensions"] for m in missiles)
+    assert len(rels) == 4
+    launched = {index[r["target_ref"]]["id"] for r in rels
+                if r["relationship_type"] == "launched-from"}
+    assert len(launched) == 1
+    assert (index[launched.pop()]["latitude"], EVENT.launch_lat) == (39.43, 39.43)
+    impacts = {index[r["source_ref"]]["track"]: index[r["target_ref"]] for r in rels
+               if r["relationship_type"] == "impacts-at"}
+    assert (impacts["M1"]["latitude"], impacts["M1"]["longitude"]) == (40.1, 130.1)
+    assert impacts["M2"]["x_liaison_impact"] == "predicted"
+    marked = [o for o in objects if o["type"] in
+              {"observed-data", "location", "relationship", MISSILE_TYPE}]
+    assert len(marked) == 1 + 3 + 4 + 2
+    assert all(o["object_marking_refs"] == [mark_of(TOP)] for o in marked)
+    next_revision = by_id(launch_objects(replace(EVENT, revision=4), TOP, PARTIES))
+    assert od["id"] not in next_revision  # revisions are appended, never overwritten
+
+
+def test_a_launch_event_without_objects_is_refused() -> None:
+    with pytest.raises(StixError, match="L1 revision 3: has no objects"):
+        launch_objects(replace(EVENT, objects=()), TOP, PARTIES)
+
+
+# --- refusals on import ------------------------------------------------------------------
+
+
+def find(data: dict[str, Any], kind: str, index: int = 0) -> dict[str, Any]:
+    return of_type(data["objects"], kind)[index]
+
+
+TLP_AMBER: dict[str, Any] = json.loads(stix2.TLP_AMBER.serialize())
+STATEMENT: dict[str, Any] = {
+    "type": "marking-definition", "spec_version": "2.1",
+    "id": "marking-definition--0a9d4c3e-6a4b-4b39-9d1f-5b1d8f1e2c3a",
+    "created": "2019-10-31T08:00:00.000Z", "definition_type": "statement",
+    "definition": {"statement": "Copyright 2019"},
+}
+
+
+def no_note_marking(d: dict[str, Any]) -> str:
+    note = find(d, "note", 1)
+    del note["object_marking_refs"]
+    return str(note["id"])
+
+
+def no_report_marking(d: dict[str, Any]) -> str:
+    report = find(d, "report")
+    report["object_marking_refs"] = []
+    return str(report["id"])
+
+
+def tlp_only(d: dict[str, Any]) -> str:
+    note = find(d, "note")
+    note["object_marking_refs"] = [TLP_AMBER["id"]]
+    d["objects"].append(TLP_AMBER)
+    return str(note["id"])
+
+
+def tlp_not_in_bundle(d: dict[str, Any]) -> str:
+    note = find(d, "note")
+    note["object_marking_refs"] = [TLP_AMBER["id"]]
+    return str(note["id"])
+
+
+def statement_marking(d: dict[str, Any]) -> str:
+    note = find(d, "note")
+    note["object_marking_refs"] = [STATEMENT["id"]]
+    d["objects"].append(STATEMENT)
+    return str(STATEMENT["id"])
+
+
+def extension_stripped(d: dict[str, Any]) -> str:
+    md = find(d, "marking-definition")
+    md.pop("extensions")
+    return str(md["id"])
+
+
+def location_missing(d: dict[str, Any]) -> str:
+    loc = find(d, "location")
+    d["objects"].remove(loc)
+    return str(loc["id"])
+
+
+def report_type_wrong(d: dict[str, Any]) -> str:
+    d["type"] = "report"
+    return "type 'report'"
+
+
+def bundle_spec_20(d: dict[str, Any]) -> str:
+    d["spec_version"] = "2.0"
+    return "STIX 2.0"
+
+
+def report_spec_20(d: dict[str, Any]) -> str:
+    report = find(d, "report")
+    report["spec_version"] = "2.0"
+    return str(report["id"])
+
+
+def note_without_spec(d: dict[str, Any]) -> str:
+    note = find(d, "note")
+    del note["spec_version"]
+    return str(note["id"])
+
+
+def too_many(d: dict[str, Any]) -> str:
+    d["objects"] = d["objects"] + [find(d, "identity")] * MAX_OBJECTS
+    return "at most 10,000"
+
+
+def two_labels_on_a_note(d: dict[str, Any]) -> str:
+    notes = of_type(d["objects"], "note")
+    notes[1]["object_marking_refs"].append(notes[0]["object_marking_refs"][0])
+    return str(notes[1]["id"])
+
+
+def report_marked_above_its_notes(d: dict[str, Any]) -> str:
+    higher = marking_definition(label("군사I급비밀"), PARTIES)
+    d["objects"].append(higher)
+    report = find(d, "report")
+    report["object_marking_refs"] = [higher["id"]]
+    return str(report["id"])
+
+
+def topic_missing(d: dict[str, Any]) -> str:
+    report = find(d, "report")
+    del report["x_liaison_topic"]
+    return str(report["id"])
+
+
+def bad_grade(d: dict[str, Any]) -> str:
+    report = find(d, "report")
+    report["x_liaison_grade"] = "Z9"
+    return str(report["id"])
+
+
+def bad_id(d: dict[str, Any]) -> str:
+    find(d, "note")["id"] = "note--not-a-uuid"
+    return "note--not-a-uuid"
+
+
+def granular_marking(d: dict[str, Any]) -> str:
+    note = find(d, "note")
+    note["granular_markings"] = [{"selectors": ["content"],
+                                  "marking_ref": note["object_marking_refs"][0]}]
+    return str(note["id"])
+
+
+def foreign_object_in_report(d: dict[str, Any]) -> str:
+    d["objects"].append(STATEMENT)
+    find(d, "report")["object_refs"].append(STATEMENT["id"])
+    return str(STATEMENT["id"])
+
+
+def conflicting_versions(d: dict[str, Any]) -> str:
+    report = find(d, "report")
+    d["objects"].append({**report, "name": "another title"})
+    return str(report["id"])
+
+
+REFUSALS: dict[str, tuple[Callable[[dict[str, Any]], str], str]] = {
+    "note without marking": (no_note_marking, "has no object_marking_refs"),
+    "report without marking": (no_report_marking, "has no object_marking_refs"),
+    "TLP marking only": (tlp_only, "TLP is not a classification label; mark each note with "
+                                   "a Liaison label marking"),
+    "TLP marking not in bundle": (tlp_not_in_bundle, "not in the bundle.*TLP:AMBER"),
+    "statement marking": (statement_marking, "no Liaison label extension"),
+    "marking without extension": (extension_stripped, "no Liaison label extension"),
+    "reference not in bundle": (location_missing, "object_refs refers to .* not in the bundle"),
+    "wrong bundle type": (report_type_wrong, "expected a STIX bundle"),
+    "2.0 bundle": (bundle_spec_20, "reads STIX 2.1"),
+    "2.0 object": (report_spec_20, "spec_version '2.0' is not '2.1'"),
+    "object without spec_version": (note_without_spec, "has no spec_version"),
+    "too many objects": (too_many, "split it"),
+    "two labels on a note": (two_labels_on_a_note, "carries 2 Liaison labels"),
+    "report above its notes": (report_marked_above_its_notes, "none of the report's notes"),
+    "missing item field": (topic_missing, "x_liaison_topic"),
+    "codec error": (bad_grade, "not a valid item: grade"),
+    "malformed id": (bad_id, "is not 'note--<uuid>'"),
+    "conflicting versions": (conflicting_versions, "appears twice"),
+    "granular markings": (granular_marking, "granular_markings"),
+    "foreign object in report": (foreign_object_in_report, "holds notes"),
+}
+
+
+@pytest.mark.parametrize(("mutate", "message"), REFUSALS.values(), ids=REFUSALS.keys())
+def test_import_refuses_with_a_message_naming_the_object(
+        mutate: Callable[[dict[str, Any]], str], message: str) -> None:
+    data = json_bundle(ITEM)
+    named = mutate(data)
+    with pytest.raises(StixError, match=message) as caught:
+        item_from_bundle(data, PARTIES, "KOR")
+    assert named in str(caught.value)
+
+
+@pytest.mark.parametrize("data", [[], "bundle", None, 3])
+def test_import_refuses_what_is_not_a_json_object(data: Any) -> None:
+    with pytest.raises(StixError, match="a STIX bundle is a JSON object"):
+        item_from_bundle(data, PARTIES, "KOR")
+
+
+def test_import_refuses_labels_outside_the_owners_scheme() -> None:
+    with pytest.raises(StixError, match=r"report--.*labels on this node are in USA's scheme "
+                                        r"\(got KOR\) \(note note--"):
+        item_from_bundle(json_bundle(ITEM), PARTIES, "USA")
+
+
+def test_import_leaves_the_bundle_alone_and_keeps_the_latest_version() -> None:
+    data = json_bundle(ITEM)
+    report = find(data, "report")
+    data["objects"].append({**report, "name": "revised", "modified": "2019-11-01T00:00:00.000Z"})
+    before = copy.deepcopy(data)
+    [item] = item_from_bundle(data, PARTIES, "KOR")
+    assert item["title"] == "revised"
+    assert data == before
+
+
+# --- property ----------------------------------------------------------------------------
+
+LEVELS = [lv.name for lv in KOR.scheme.levels]
+TIMES = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2040, 1, 1),
+                     timezones=st.sampled_from([UTC, KST]))
+
+
+FILES = st.builds(Attachment, st.text("0123456789abcdef", min_size=64, max_size=64),
+                  st.integers(min_value=0, max_value=2**40),
+                  st.sampled_from(["text/plain", "application/pdf"]),
+                  derived_from=st.none() | st.just("p1"))
+
+
+@st.composite
+def labels(draw: st.DrawFn) -> Label:
+    level = draw(st.sampled_from(LEVELS))
+    created = draw(TIMES)
+    review = draw(st.none() | st.timedeltas(min_value=timedelta(0),
+                                            max_value=timedelta(days=3650)))
+    controlled = KOR.scheme.level(level).rank > 0
+    rel = draw(st.none() | st.sets(st.sampled_from(["USA", "JPN", "KOR"]), min_size=1))
+    return make_label(
+        KOR.scheme, level, originator=draw(st.sampled_from(["KOR", "USA"])), created=created,
+        rel_to=rel if controlled else None,
+        caveats=draw(st.sets(st.sampled_from(["ORCON", "PROPIN"]))) if controlled else set(),
+        compartments=draw(st.sets(st.sampled_from(["TK", "SI-G"]), max_size=2)),
+        informative=draw(st.dictionaries(st.sampled_from(["SOURCE", "Handling note"]),
+                                         st.frozensets(st.text(max_size=8), max_size=2),
+                                         max_size=1)),
+        review=created + review if review is not None else None,
+    )
+
+
+@st.composite
+def items(draw: st.DrawFn) -> Item:
+    n = draw(st.integers(min_value=1, max_value=4))
+    portions = tuple(
+        Portion(f"p{i}", kind, draw(st.text(max_size=40)), draw(labels()),
+                IMAGE if kind is PortionKind.IMAGE else draw(st.none() | FILES))
+        for i, kind in enumerate(draw(st.lists(st.sampled_from(list(PortionKind)),
+                                               min_size=n, max_size=n)), start=1))
+    place = draw(st.none() | st.builds(
+        Place, st.floats(min_value=-90, max_value=90), st.floats(min_value=-180, max_value=180),
+        st.text(max_size=20)))
+    return Item(
+        id=draw(st.text(min_size=1, max_size=12)), originator=draw(st.sampled_from(["KOR", "USA"])),
+        discipline=draw(st.sampled_from(list(Discipline))),
+        topic=draw(st.sampled_from(["DPRK", "DPRK/missile", "CHN/navy/East Sea"])),
+        grade=Grade(draw(st.sampled_from("ABCDEF")), draw(st.integers(1, 6))),
+        title=draw(st.text(max_size=30)), reported_at=draw(TIMES), portions=portions,
+        observed_at=draw(st.none() | TIMES), place=place,
+    )
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(items())
+def test_any_item_round_trips_through_stix(item: Item) -> None:
+    [data] = item_from_bundle(json_bundle(item), PARTIES, "KOR")
+    assert item_from(data, PARTIES, "KOR") == item
