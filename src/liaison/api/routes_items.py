@@ -7,13 +7,15 @@ import queue
 from collections.abc import Iterator
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
+from pydantic import Field
 
-from liaison.api.schemas import ItemIn, plain
+from liaison.api.schemas import Body, ItemIn, plain
 from liaison.api.security import CurrentUser, NodeDeps
 from liaison.api.views import item_summary, item_view
-from liaison.services import attachments, items
+from liaison.domain.codec import label_to
+from liaison.services import attachments, items, nato_labels
 from liaison.services import search as find
 from liaison.services.agreements import list_parties
 
@@ -114,3 +116,34 @@ def download_attachment(item_id: str, portion_id: str, user: CurrentUser,
     return StreamingResponse(chunks, media_type=found.media_type,
                              headers={"X-Content-SHA256": found.sha256,
                                       "Content-Length": str(found.size)})
+
+
+@router.get("/items/{item_id}/portions/{portion_id}/label",
+            summary="The portion's label as STANAG 4774 XML", response_class=Response)
+def portion_label(item_id: str, portion_id: str, user: CurrentUser,
+                  deps: NodeDeps) -> Response:
+    return Response(nato_labels.label_xml(deps, user, item_id, portion_id),
+                    media_type="application/xml")
+
+
+@router.get("/items/{item_id}/portions/{portion_id}/binding",
+            summary="STANAG 4778-style binding of the label to the portion's data, signed "
+                    "by this node", response_class=Response)
+def portion_binding(item_id: str, portion_id: str, user: CurrentUser,
+                    deps: NodeDeps) -> Response:
+    return Response(nato_labels.binding_xml(deps, user, item_id, portion_id),
+                    media_type="application/xml")
+
+
+class BindingIn(Body):
+    binding: str = Field(max_length=200_000, description="the BindingInformation XML")
+    data_sha256: str = Field(pattern=r"^[0-9a-f]{64}$",
+                             description="SHA-256 of the data the label is bound to")
+    signer: str = Field(min_length=3, max_length=3, description="the signing node's party")
+
+
+@router.post("/labels/verify", summary="Verify a bound label; its label when it verifies")
+def verify_binding(body: BindingIn, user: CurrentUser, deps: NodeDeps) -> dict[str, Any]:
+    label = nato_labels.verify(deps, user, body.binding.encode("utf-8"), body.data_sha256,
+                               body.signer.upper())
+    return {"verified": True, "label": label_to(label)}

@@ -17,7 +17,7 @@ from liaison.api.views import (
     request_view,
 )
 from liaison.domain.ledger import balances_by_agreement
-from liaison.services import releases
+from liaison.services import content, releases
 
 router = APIRouter(prefix="/api", tags=["release"])
 
@@ -50,6 +50,22 @@ def list_releases(user: CurrentUser, deps: NodeDeps,
 @router.get("/releases/{request_id}", summary="One release request")
 def get_release(request_id: str, user: CurrentUser, deps: NodeDeps) -> dict[str, Any]:
     return request_view(releases.get_request(deps, user, request_id))
+
+
+@router.get("/releases/{request_id}/content-check",
+            summary="Findings of the content check over the request's tearline")
+def content_check(request_id: str, user: CurrentUser, deps: NodeDeps) -> dict[str, Any]:
+    return releases.content_check(deps, user, request_id)
+
+
+@router.get("/content-check/wordlist", summary="The content check's word list")
+def get_wordlist(user: CurrentUser, deps: NodeDeps) -> dict[str, Any]:
+    return content.get_wordlist(deps, user)
+
+
+@router.put("/content-check/wordlist", summary="Replace the word list (admin)")
+def set_wordlist(body: dict[str, Any], user: CurrentUser, deps: NodeDeps) -> dict[str, Any]:
+    return content.set_wordlist(deps, user, body)
 
 
 @router.post("/releases/{request_id}/reviews",

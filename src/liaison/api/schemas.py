@@ -52,11 +52,31 @@ class LabelIn(Body):
     informative: dict[str, list[str]] = {}
 
 
+class ImageMetaIn(Body):
+    sensor: str = Field(max_length=200)
+    taken_at: str
+    footprint: list[list[float]] = Field(min_length=3, max_length=10_000,
+                                         description="[lat, lon] vertices")
+    resolution_m: float = Field(description="ground sample distance, metres per pixel")
+    width: int
+    height: int
+
+
+class AttachmentIn(Body):
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$",
+                        description="as answered by POST /api/attachments")
+    size: int = Field(0, description="filled in from the stored file")
+    media_type: str = Field("application/octet-stream",
+                            description="filled in from the stored file")
+    image: ImageMetaIn | None = None
+
+
 class PortionIn(Body):
     id: str = Field(min_length=1, max_length=64)
-    kind: str = "text"
-    content: str = Field(max_length=1_000_000)
+    kind: str = Field("text", description="text | image | track")
+    content: str = Field(max_length=1_000_000, description="text, or a file's caption")
     label: LabelIn
+    attachment: AttachmentIn | None = None
 
 
 class PlaceIn(Body):

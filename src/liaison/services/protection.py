@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from liaison.domain.items import Item, Portion
+from liaison.domain.items import Item
 from liaison.domain.labels import LabelError
 from liaison.domain.ledger import Direction
 from liaison.domain.users import Role, User
@@ -66,7 +66,7 @@ def regrade(deps: Deps, user: User, item_id: str, portion_id: str, level: str,
 
 
 def _with_level(item: Item, portion_id: str, level: str) -> Item:
-    portions = tuple(Portion(p.id, p.kind, p.content, replace(p.label, classification=level))
+    portions = tuple(replace(p, label=replace(p.label, classification=level))
                      if p.id == portion_id else p for p in item.portions)
     return replace(item, portions=portions)
 

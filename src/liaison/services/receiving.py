@@ -9,7 +9,7 @@ from typing import Any
 
 from liaison.domain.agreements import Agreement, AgreementKind, status_at
 from liaison.domain.codec import CodecError, item_from
-from liaison.domain.items import Item, Portion
+from liaison.domain.items import Item
 from liaison.domain.labels import Category, CategoryType, Label, LabelError, Party
 from liaison.domain.ledger import Direction, LedgerEntry
 from liaison.services import attachments
@@ -109,8 +109,7 @@ def _agreement(uow: UnitOfWork, deps: Deps, sender: str, agreement_id: str) -> A
 def remark(item: Item, sender: Party, agreement: Agreement, own: Party) -> Item:
     """GSOMIA Art. 4: the receiver marks every portion with the originator's name and its
     own equivalent level; a level with no equivalent is refused (``LabelError``)."""
-    portions = tuple(Portion(p.id, p.kind, p.content,
-                             remark_label(p.label, sender, agreement, own))
+    portions = tuple(replace(p, label=remark_label(p.label, sender, agreement, own))
                      for p in item.portions)
     return replace(item, id=received_id(item.id, sender.code), portions=portions)
 

@@ -25,7 +25,7 @@ from liaison.domain.review import (
     ready,
 )
 from liaison.domain.users import Role, User
-from liaison.services import attachments, taxii
+from liaison.services import attachments, content, taxii
 from liaison.services.agreements import load_parties
 from liaison.services.audit_trail import record
 from liaison.services.auth_roles import require
@@ -105,6 +105,14 @@ def review(deps: Deps, user: User, request_id: str, approve: bool,
     with deps.uow() as uow:
         request = _locked_request(uow, request_id)
         chosen = tuple(tearline) if tearline is not None else request.tearline
+        stored = uow.items.get(request.item_id)
+        if approve and stored is not None:
+            found = content.check(uow, deps, stored.item, chosen)
+            if found.hold:
+                raise Refused("the content check holds this release: "
+                              + " ".join(found.reasons())
+                              + " Leave those portions out of the tearline or correct the "
+                                "item.")
         try:
             request = add_review(request, Review(user.username, approve, chosen, comment.strip(),
                                                  deps.clock()))
@@ -172,6 +180,14 @@ def _common_level(agreement: Agreement, item: Item, request: ReleaseRequest,
               key=lambda p: f.owner.scheme.level(p.label.classification).rank)
     name = agreement.table.common_name(f.owner.code, top.label.classification)
     return name or "UNCLASSIFIED"
+
+
+def content_check(deps: Deps, user: User, request_id: str) -> dict[str, Any]:
+    """What the reviewer sees: findings over the request's current tearline."""
+    request = get_request(deps, user, request_id)
+    item = whole_item(deps, user, request.item_id)
+    with deps.uow() as uow:
+        return content.result_view(content.check(uow, deps, item, request.tearline))
 
 
 def get_request(deps: Deps, user: User, request_id: str) -> ReleaseRequest:

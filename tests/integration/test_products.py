@@ -1,11 +1,16 @@
-"""TAXII 2.1 with the third-party client ``taxii2-client`` against real node processes:
-a partner's tool reads exactly what was released to it; labelled bundles go in,
-unlabelled ones are refused and change nothing."""
+"""Products between real node processes: TAXII 2.1 with the third-party client
+``taxii2-client`` (a partner's tool reads exactly what was released to it; labelled bundles
+go in, unlabelled ones are refused and change nothing), imagery, bound NATO labels, the
+content check and search through the API."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,9 +21,10 @@ from taxii2client.v21 import ApiRoot, Server, as_pages
 from liaison.domain import codec
 from liaison.domain.parties import default_parties
 from liaison.interop import stix
+from tests.samples import image_item, png
 
 from .node_fixtures import PASSWORD
-from .processes import NodeProcess
+from .processes import NodeProcess, wait_for
 from .test_federation import ITEM, STAFF, label, release
 
 AREA = {"id": "A-SUNCHON", "name": "Sunchon airfield", "kind": "target", "priority": 1,
@@ -151,3 +157,91 @@ def test_bad_requests_get_taxii_errors(pair: tuple[NodeProcess, NodeProcess]) ->
     bad = kor.call_raw("GET", f"/taxii2/liaison/collections/{cid}/objects/", lee,
                        params={"limit": "0"})
     assert bad.status_code == 422 and "limit" in bad.json()["description"]
+
+
+def test_an_image_travels_to_the_partner_and_is_stored_there_encrypted(
+        pair: tuple[NodeProcess, NodeProcess]) -> None:
+    """Upload streamed over HTTP, released, received, kept in JPN's own blob store."""
+    kor, jpn = pair
+    data = png()
+    kim = kor.login("kim")
+    up = httpx.post(f"{kor.url}/api/attachments", content=iter(
+        [data[i:i + 4096] for i in range(0, len(data), 4096)]), headers={
+        "Authorization": f"Bearer {kim}", "Content-Type": "image/png"}, timeout=30)
+    assert up.status_code == 201, up.text
+    item = image_item(up.json()["sha256"])
+    release(kor, item, "JPN")
+    wait_for(lambda: jpn.call_raw("GET", "/api/items/IMG1@KOR").status_code == 200,
+             what="the image item at JPN")
+    got = jpn.call_raw("GET", "/api/items/IMG1@KOR/portions/p2/attachment")
+    assert got.status_code == 200 and got.content == data
+    assert got.headers["x-content-sha256"] == up.json()["sha256"]
+    stored = list((Path(jpn.data) / "blobs").rglob("*"))
+    assert not any(data[:64] in f.read_bytes() for f in stored if f.is_file())  # encrypted
+
+
+def test_a_bound_label_verifies_and_a_tampered_one_is_rejected(
+        pair: tuple[NodeProcess, NodeProcess]) -> None:
+    """STANAG 4774 XML out; a 4778-style binding signed by KOR verifies at JPN against
+    KOR's published keys; a changed label, changed data or another signer are refused."""
+    kor, jpn = pair
+    kim = kor.login("kim")
+    xml = kor.call_raw("GET", "/api/items/R1/portions/p1/label", kim)
+    assert xml.status_code == 200 and b"ConfidentialityLabel" in xml.content
+    binding = kor.call_raw("GET", "/api/items/R1/portions/p1/binding", kim).text
+    digest = hashlib.sha256(b"TEL sighted").hexdigest()
+    ok = jpn.call("POST", "/api/labels/verify", json={
+        "binding": binding, "data_sha256": digest, "signer": "KOR"})
+    assert ok["label"]["classification"] == "군사II급비밀"
+    signed = re.search(r'<Metadata Encoding="base64">([^<]+)</Metadata>', binding)
+    assert signed
+    lowered = base64.b64decode(signed.group(1)).replace(
+        "군사II급비밀".encode(), "군사III급비밀".encode())
+    forged = binding.replace(signed.group(1), base64.b64encode(lowered).decode())
+    cases = {"tampered label": (forged, digest, "KOR"),
+             "other data": (binding, hashlib.sha256(b"TEL not sighted").hexdigest(), "KOR"),
+             "wrong signer": (binding, digest, "JPN")}
+    rejected = 0
+    for case, (b, d, signer) in cases.items():
+        r = jpn.call_raw("POST", "/api/labels/verify", json={
+            "binding": b, "data_sha256": d, "signer": signer})
+        assert r.status_code == 422, case
+        assert "binding rejected" in r.json()["error"]["message"], case
+        rejected += 1
+    print(f"\nbound labels: tampered or misattributed rejected {rejected} of {len(cases)}")
+
+
+def test_the_content_check_holds_a_portion_marked_above_its_label(
+        pair: tuple[NodeProcess, NodeProcess]) -> None:
+    kor, _ = pair
+    tokens = {n: kor.login(n) for n in STAFF}
+    kor.call("PUT", "/api/content-check/wordlist", json={"terms": [
+        {"term": "HAMMER RIDGE", "severity": "warn", "note": "operation name"}]})
+    item = {**ITEM, "id": "R-HOLD", "portions": [
+        {"id": "p1", "content": "TEL sighted near Hammer Ridge (I) per source",
+         "label": label("군사II급비밀", rel_to=["JPN", "USA"])},
+        {"id": "p2", "content": "weather clear", "label": label("군사II급비밀",
+                                                               rel_to=["JPN", "USA"])}]}
+    kor.call("POST", "/api/items", tokens["kim"], json=item)
+    req = kor.call("POST", "/api/releases", tokens["lee"], json={
+        "item_id": "R-HOLD", "recipient": "JPN", "purpose": "early warning"})
+    found = kor.call("GET", f"/api/releases/{req['id']}/content-check", tokens["park"])
+    assert found["hold"] and {f["kind"] for f in found["findings"]} == {"marking", "dirty_word"}
+    refused = kor.call_raw("POST", f"/api/releases/{req['id']}/reviews", tokens["park"],
+                           json={"approve": True})
+    assert refused.status_code == 409 and "content check" in refused.json()["error"]["message"]
+    narrowed = kor.call("POST", f"/api/releases/{req['id']}/reviews", tokens["park"],
+                        json={"approve": True, "tearline": ["p2"]})
+    assert narrowed["approvals"] == 1
+
+
+def test_search_finds_only_what_the_user_may_see(pair: tuple[NodeProcess,
+                                                             NodeProcess]) -> None:
+    kor, _ = pair
+    kim = kor.login("kim")
+    hits = kor.call("GET", "/api/search", kim, params={"q": "TEL sighted", "topic": "DPRK"})
+    assert "R1" in {h["id"] for h in hits["items"]}
+    source = kor.call("GET", "/api/search", kim, params={"q": "source"})
+    assert next(h for h in source["items"] if h["id"] == "R1")["matched"] == ["p2"]
+    bad = kor.call_raw("GET", "/api/search", kim, params={"discipline": "PSYOPS"})
+    assert bad.status_code == 422 and "discipline" in bad.json()["error"]["message"]
