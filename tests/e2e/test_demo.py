@@ -25,6 +25,10 @@ def test_demo_walks_through_and_exits_zero(tmp_path: Path) -> None:
     assert "KOR's node received 252 of 252" in out
     assert "JPN's node received 0 track updates" in out
     assert "JPN's node received 252 of 252" in out
+    assert "as jung.analyst (군사III급비밀): 0 item(s)" in out
+    assert "SHA-256 matches" in out
+    assert "JPN verifies KOR's STANAG 4778-style binding" in out
+    assert "JPN's TAXII client at KOR sees: Released to JPN" in out
 
 
 def test_bench_release_quick_prints_its_figures() -> None:
@@ -52,3 +56,12 @@ def test_bench_tracks_quick_prints_its_figures() -> None:
     assert result.returncode == 0, result.stderr
     for name in ("track_p99_ms_at_1000", "track_sustained_per_s", "track_p99_ms_1_partner"):
         assert f"BENCH {name}" in result.stdout
+
+
+def test_bench_products_quick_prints_its_figures() -> None:
+    bench = Path(__file__).parents[2] / "bench" / "bench_products.py"
+    result = subprocess.run([sys.executable, str(bench), "--quick"], capture_output=True,
+                            text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "BENCH taxii_objects_per_s" in result.stdout
+    assert "BENCH search_p99_ms_20k_items" in result.stdout

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import secrets
-import time
 from typing import Any
 
 import httpx
 from rich.console import Console
 from rich.table import Table
 
-from liaison.cli import demo_tracks
+from liaison.cli import demo_products, demo_tracks
+from liaison.cli.demo_http import StepFailed, api, refused
+from liaison.cli.demo_http import poll as _poll
 
 OUTCOME_STYLE = {"allowed": "green", "held": "yellow", "denied": "red"}
 
@@ -81,26 +82,6 @@ CHECKS = [
 ]
 
 
-class StepFailed(RuntimeError):
-    pass
-
-
-def api(client: httpx.Client, method: str, path: str, **kw: Any) -> Any:
-    """Call the API; raise ``StepFailed`` with the node's own message on an error."""
-    response = client.request(method, path, **kw)
-    if response.status_code >= 400:
-        raise StepFailed(f"HTTP {response.status_code}: {response.json()['error']['message']}")
-    return response.json()
-
-
-def refused(client: httpx.Client, method: str, path: str, **kw: Any) -> tuple[int, str]:
-    """Call an API that must refuse; return its status and message."""
-    response = client.request(method, path, **kw)
-    if response.status_code < 400:
-        raise StepFailed(f"{method} {path} was accepted but must be refused")
-    return response.status_code, response.json()["error"]["message"]
-
-
 class Story:
     def __init__(self, console: Console, urls: dict[str, str],
                  admin_passwords: dict[str, str], fingerprints: dict[str, str]) -> None:
@@ -146,6 +127,8 @@ class Story:
         demo_tracks.share_salvo(self)
         self.step("December 2023: the US widens the feed to JPN; JPN's node receives it")
         demo_tracks.widen_to_japan(self)
+        self.step("Products: an image released with its label bound, search, TAXII for JPN")
+        demo_products.share_products(self, officer)
         self.step("Bad input is refused with a reason and changes nothing")
         self.bad_input(officer, kor)
         self.step("Both parties' nodes answer for their agreement the same on every date")
@@ -441,13 +424,3 @@ class Story:
 def _get_or_none(client: httpx.Client, path: str) -> Any:
     response = client.get(path)
     return response.json() if response.status_code == 200 else None
-
-
-def _poll(check: Any, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise StepFailed(f"nothing arrived within {timeout:.0f} s")

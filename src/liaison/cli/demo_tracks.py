@@ -9,6 +9,8 @@ from typing import Any
 
 from rich.table import Table
 
+from liaison.cli.demo_http import api
+from liaison.cli.demo_http import poll as _poll
 from liaison.tracks.synthetic import seed_salvo
 
 FEED: dict[str, Any] = {
@@ -26,7 +28,6 @@ def salvo_rows(prefix: str) -> list[dict[str, Any]]:
 
 
 def share_salvo(story: Any) -> None:
-    from liaison.cli.demo_story import _poll, api
     us_admin = story.sign_in("USA", "admin", story.admin_passwords["USA"])
     api(us_admin, "POST", "/api/users", json={"username": "sbirs.sensor", "roles": ["sensor"],
                                               "clearance": "SECRET", "password": story.password})
@@ -58,7 +59,6 @@ def share_salvo(story: Any) -> None:
 
 
 def widen_to_japan(story: Any) -> None:
-    from liaison.cli.demo_story import _poll, api
     officer = story.sign_in("USA", "us.officer", story.password)
     feed = {**FEED, "label": {**FEED["label"], "rel_to": ["USA", "KOR", "JPN"]}}
     api(officer, "POST", "/api/tracks/feeds", json=feed)
@@ -80,7 +80,6 @@ def widen_to_japan(story: Any) -> None:
 
 
 def _received(story: Any, party: str) -> int:
-    from liaison.cli.demo_story import api
     admin = story.sign_in(party, "admin", story.admin_passwords[party])
     return int(api(admin, "GET", "/api/tracks/stats")["received"])
 

@@ -7,6 +7,7 @@ later units of work only after ``commit()``.
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -182,7 +183,8 @@ class MemoryTaxii:
                          or (q.versions == "last" and o.version == max(mine))
                          or (q.versions == "first" and o.version == min(mine))
                          or o.version in q.versions.split(",")))
-        return [r for r in rows if wanted(*r)][:q.limit + 1]
+        return [(seq, at, replace(o, raw=json.dumps(dict(o.data))))
+                for seq, at, o in rows if wanted(seq, at, o)][:q.limit + 1]
 
     def put_status(self, status_id: str, data: Mapping[str, Any], at: datetime) -> None:
         self.s.taxii_status[status_id] = dict(data)

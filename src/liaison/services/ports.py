@@ -269,6 +269,7 @@ class TaxiiObject:
     rank: int = 0
     compartments: str = ""  # canonical "A,B"
     topic: str = ""  # "" = not bound to a topic
+    raw: str = ""  # the object as stored JSON text, when read back (served as it is)
 
 
 @dataclass(frozen=True)

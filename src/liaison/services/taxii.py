@@ -12,6 +12,7 @@ unlabelled input is refused.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -57,12 +58,16 @@ class Collection:
 
 @dataclass(frozen=True)
 class Page:
-    objects: list[dict[str, Any]]
+    raw: list[str]  # each object as stored JSON text, served without re-encoding
     more: bool
     next: str | None
     first_added: datetime | None
     last_added: datetime | None
     versions: list[tuple[str, str, datetime]]  # (id, version, date_added) for manifests
+
+    @property
+    def objects(self) -> list[dict[str, Any]]:
+        return [json.loads(r) for r in self.raw]
 
 
 def collection_id(deps: Deps, key: str) -> str:
@@ -105,7 +110,7 @@ def page(deps: Deps, user: User, cid: str, params: Mapping[str, Any]) -> Page:
     with deps.uow() as uow:
         rows = uow.taxii.page(q)
     more, rows = len(rows) > q.limit, rows[:q.limit]
-    return Page([dict(o.data) for _, _, o in rows], more,
+    return Page([o.raw for _, _, o in rows], more,
                 str(rows[-1][0]) if more else None,
                 rows[0][1] if rows else None, rows[-1][1] if rows else None,
                 [(o.data["id"], o.version, at) for _, at, o in rows])
@@ -143,7 +148,7 @@ def _set(raw: str | None) -> frozenset[str]:
 def one_object(deps: Deps, user: User, cid: str, object_id: str,
                params: Mapping[str, Any]) -> Page:
     found = page(deps, user, cid, {**params, "id": object_id})
-    if not found.objects:
+    if not found.raw:
         raise NotFound(f"no object {object_id} in this collection that you may see")
     return found
 

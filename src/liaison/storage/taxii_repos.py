@@ -65,10 +65,12 @@ class SqlTaxii:
                                             older.c.version < tx.c.version))
         elif q.versions != "all":
             where.append(tx.c.version.in_(sorted(q.versions.split(","))))
-        rows = self.conn.execute(sa.select(tx).where(*where).order_by(tx.c.seq)
-                                 .limit(q.limit + 1))
-        return [(r.seq, r.date_added, TaxiiObject(r.data, r.version, r.rank, r.compartments,
-                                                  r.topic)) for r in rows]
+        rows = self.conn.execute(
+            sa.select(tx.c.seq, tx.c.date_added, tx.c.stix_id, tx.c.type, tx.c.version,
+                      sa.cast(tx.c.data, sa.Text).label("raw"))
+            .where(*where).order_by(tx.c.seq).limit(q.limit + 1))
+        return [(r.seq, r.date_added, TaxiiObject({"id": r.stix_id, "type": r.type},
+                                                  r.version, raw=r.raw)) for r in rows]
 
     def put_status(self, status_id: str, data: Mapping[str, Any], at: datetime) -> None:
         self.conn.execute(t.taxii_status.insert().values(id=status_id, data=dict(data), at=at))
