@@ -33,7 +33,15 @@ from liaison.config import Settings
 from liaison.domain import codec
 from liaison.domain.labels import Clearance
 from liaison.domain.parties import default_parties
-from liaison.domain.search import SearchQuery, Term, visibility
+from liaison.domain.search import (
+    PORTION_BITS,
+    SearchQuery,
+    Term,
+    item_seq,
+    token,
+    topic_prefixes,
+    visibility,
+)
 from liaison.services import taxii
 from liaison.storage.engine import make_engine
 from liaison.storage.schema import migrate
@@ -46,6 +54,7 @@ QUICK = "--quick" in sys.argv
 KOR = default_parties()["KOR"]
 LEVELS = [lv for lv in KOR.scheme.levels if lv.rank > 0]
 T0 = datetime(2019, 1, 1, tzinfo=UTC)
+SOURCES = ["KOR", "USA", "JPN"]
 
 
 class Bearer(requests.auth.AuthBase):
@@ -107,7 +116,8 @@ def bench_taxii(items: int) -> None:
 
 
 def fill_index(path: Path, n: int) -> None:
-    """Rows straight into the index (what ``SqlItems.add`` writes per portion)."""
+    """Rows straight into the index, as ``SqlItems.add`` writes them per portion (the
+    items table is left empty: this measures the index)."""
     rng = random.Random(5)
     vocab = [f"w{i}" for i in range(5000)]
     weights = [1 / (i + 1) for i in range(len(vocab))]  # Zipf-like word frequencies
@@ -119,20 +129,24 @@ def fill_index(path: Path, n: int) -> None:
     conn.execute("PRAGMA synchronous=OFF")
     batch = []
     for i in range(n):
+        at = T0 + timedelta(minutes=i)
+        rank, comp = rng.choice(LEVELS).rank, rng.choice(comps)
+        topic, disc, src = rng.choice(topics), rng.choice(disciplines), rng.choice(SOURCES)
+        filters = " ".join([token("r", str(rank)), token("c", comp), token("d", disc),
+                            token("s", src), *(token("t", t) for t in topic_prefixes(topic))])
         words = " ".join(rng.choices(vocab, weights, k=14))
-        batch.append((f"I{i:07d}", "p1", rng.choice(LEVELS).rank, rng.choice(comps),
-                      rng.choice(topics), rng.choice(disciplines), rng.choice(["KOR", "USA",
-                                                                              "JPN"]),
-                      (T0 + timedelta(minutes=i)).strftime("%Y-%m-%d %H:%M:%S.%f"),
-                      rng.uniform(33, 43), rng.uniform(124, 131), f"report {i}\n{words}"))
+        batch.append((item_seq(at, 0) << PORTION_BITS, f"I{i:07d}", "p1", rank, comp, topic,
+                      disc, src, at.strftime("%Y-%m-%d %H:%M:%S.%f"), rng.uniform(33, 43),
+                      rng.uniform(124, 131), f"report {i}\n{words}", filters))
         if len(batch) == 50_000 or i == n - 1:
             conn.executemany(
-                "INSERT INTO search_portions (item_id, portion_id, rank, compartments, topic,"
-                " discipline, source, reported_at, lat, lon, body) VALUES "
-                "(?,?,?,?,?,?,?,?,?,?,?)", batch)
+                "INSERT INTO search_portions (id, item_id, portion_id, rank, compartments, "
+                "topic, discipline, source, reported_at, lat, lon, body, filters) VALUES "
+                "(?,?,?,?,?,?,?,?,?,?,?,?,?)", batch)
             conn.commit()
             batch = []
     conn.execute("INSERT INTO search_fts(search_fts) VALUES ('optimize')")
+    conn.execute("ANALYZE")
     conn.commit()
     conn.close()
 

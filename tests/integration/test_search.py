@@ -21,7 +21,7 @@ from liaison.domain import codec
 from liaison.domain.items import Item
 from liaison.domain.labels import Clearance
 from liaison.domain.parties import default_parties
-from liaison.domain.search import SearchPage, SearchQuery, Term, index_rows, page_of, visibility
+from liaison.domain.search import SearchPage, SearchQuery, Term, page_of, rows_in_order, visibility
 from liaison.domain.users import Role, User
 from liaison.services.items import visible_part
 from liaison.services.ports import StoredItem, UnitOfWork
@@ -142,8 +142,7 @@ def test_hidden_items_change_nothing_a_user_sees(worlds: dict[str, Uow], q: Sear
                                                  who: User) -> None:
     full, seen_only = run(worlds["full"], q, who), run(worlds[who.username], q, who)
     assert full == seen_only
-    model = page_of([r for it in ITEMS for r in index_rows(it, KOR.scheme)], q,
-                    visibility(who.clearance))
+    model = page_of(rows_in_order(ITEMS, lambda _: KOR.scheme), q, visibility(who.clearance))
     assert full == model
 
 

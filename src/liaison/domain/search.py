@@ -9,12 +9,22 @@ a portion matches only if the user may see it (level, compartments, topic scope)
 item's title is searched as part of each of its portions, so a title matches exactly when
 some portion the user may see exists. Results are ordered by report time, never by a
 relevance score: a score depends on corpus statistics, hidden items included.
+
+Each portion row has a 63-bit id that orders and groups without reading the row:
+``item_seq << PORTION_BITS | portion index``, where ``item_seq`` is the report time in
+milliseconds with a counter for items reported in the same millisecond (in the order they
+were indexed). Visibility and field filters are also written into the indexed text as
+filter tokens (``FILTER_PREFIX`` + a hash), so a full-text engine can intersect them with
+the words in its own index. A query word shaped like a filter token is refused, so users
+only ever filter through the query's fields.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import combinations
@@ -25,8 +35,13 @@ from liaison.domain.labels import Clearance, Scheme, topic_in
 MAX_QUERY = 500
 MAX_TERMS = 16
 MAX_COMPARTMENTS = 12  # visibility is the set of subsets of a user's compartments
+PORTION_BITS = 10  # up to 1,024 portions per item
+SAME_MS_BITS = 11  # up to 2,048 items reported in the same millisecond
+MAX_PORTIONS = 1 << PORTION_BITS
+FILTER_PREFIX = "ZQ"
 WORD = re.compile(r"[^\W_]+")  # letters and digits: the tokenizers' idea of a word
 TOKEN = re.compile(r'"([^"]*)"|(\S+)')
+FILTER_WORD = re.compile(r"^zq[a-z][0-9a-f]{16}$")
 
 
 class SearchError(ValueError):
@@ -86,6 +101,8 @@ def parse_text(text: str) -> tuple[Term, ...]:
         raw = phrase if phrase else bare
         prefix = not phrase and raw.endswith("*")
         words = tuple(fold(w) for w in WORD.findall(raw))
+        if any(FILTER_WORD.match(w) for w in words):
+            raise SearchError("a search word may not look like an index filter token")
         if words:
             terms.append(Term(words, prefix))
     if len(terms) > MAX_TERMS:
@@ -159,10 +176,35 @@ def _has(term: Term, words: list[str]) -> bool:
     return False
 
 
+def item_seq(reported_at: datetime, same_ms: int) -> int:
+    """The item's place in report-time order (``same_ms``: items already indexed with the
+    same millisecond). Times before 1970 share the first millisecond."""
+    if not 0 <= same_ms < 1 << SAME_MS_BITS:
+        raise ValueError(f"more than {1 << SAME_MS_BITS} items reported in one millisecond")
+    return max(0, int(reported_at.timestamp() * 1000)) << SAME_MS_BITS | same_ms
+
+
+def seq_floor(at: datetime) -> int:
+    """The smallest item sequence number of an item reported at or after ``at``."""
+    return item_seq(at, 0)
+
+
+def token(kind: str, value: str) -> str:
+    """A filter token: letters and digits only, so every tokenizer keeps it whole."""
+    digest = hashlib.blake2b(f"{kind}\0{value}".encode(), digest_size=8).hexdigest().upper()
+    return f"{FILTER_PREFIX}{kind.upper()}{digest}"
+
+
+def topic_prefixes(topic: str) -> list[str]:
+    parts = topic.split("/")
+    return ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+
+
 @dataclass(frozen=True, slots=True)
 class IndexRow:
     """What the index holds of one portion."""
 
+    id: int  # item_seq << PORTION_BITS | portion index
     item_id: str
     portion_id: str
     rank: int
@@ -173,18 +215,28 @@ class IndexRow:
     reported_at: datetime
     lat: float | None
     lon: float | None
-    body: str
+    body: str  # title and text, NFKC-normalised
+    filters: str  # the filter tokens, indexed with the text
 
 
-def index_rows(item: Item, scheme: Scheme) -> list[IndexRow]:
+def index_rows(item: Item, scheme: Scheme, seq: int) -> list[IndexRow]:
     """One row per portion; the text is NFKC-normalised (so full-width letters match) and
     carries the item's title."""
+    if len(item.portions) > MAX_PORTIONS:
+        raise ValueError(f"at most {MAX_PORTIONS} portions are searchable per item")
     lat, lon = (item.place.lat, item.place.lon) if item.place else (None, None)
-    return [IndexRow(item.id, p.id, scheme.level(p.label.classification).rank,
-                     compartment_key(p.label.compartments), item.topic, item.discipline.value,
-                     item.originator, item.reported_at, lat, lon,
-                     unicodedata.normalize("NFKC", f"{item.title}\n{p.content}"))
-            for p in item.portions]
+    rows = []
+    for i, p in enumerate(item.portions):
+        rank = scheme.level(p.label.classification).rank
+        comps = compartment_key(p.label.compartments)
+        filters = [token("r", str(rank)), token("c", comps), token("d", item.discipline.value),
+                   token("s", item.originator), *(token("t", t) for t in
+                                                  topic_prefixes(item.topic))]
+        rows.append(IndexRow(seq << PORTION_BITS | i, item.id, p.id, rank, comps, item.topic,
+                             item.discipline.value, item.originator, item.reported_at, lat,
+                             lon, unicodedata.normalize("NFKC", f"{item.title}\n{p.content}"),
+                             " ".join(filters)))
+    return rows
 
 
 def row_visible(row: IndexRow, vis: Visibility) -> bool:
@@ -216,13 +268,26 @@ class SearchPage:
     total: int
 
 
+def rows_in_order(items: list[Item], scheme_of: Callable[[Item], Scheme]) -> list[IndexRow]:
+    """Index rows of ``items`` taken in the order they were indexed."""
+    seen: dict[int, int] = {}
+    rows = []
+    for item in items:
+        base = item_seq(item.reported_at, 0)
+        seq = base + seen.get(base, 0)
+        seen[base] = seen.get(base, 0) + 1
+        rows += index_rows(item, scheme_of(item), seq)
+    return rows
+
+
 def page_of(rows: list[IndexRow], q: SearchQuery, vis: Visibility) -> SearchPage:
-    """Search a list of rows (the memory index, and the model the SQL indexes follow)."""
+    """Search a list of rows (the memory index, and the model the SQL indexes follow):
+    newest report first; items reported in the same millisecond, last indexed first."""
     hits: dict[str, list[IndexRow]] = {}
     for row in rows:
         if row_visible(row, vis) and row_selected(row, q):
             hits.setdefault(row.item_id, []).append(row)
-    order = sorted(hits, key=lambda i: (-max(r.reported_at for r in hits[i]).timestamp(), i))
+    order = sorted(hits, key=lambda i: -hits[i][0].id)
     page = tuple(order[q.offset:q.offset + q.limit])
     return SearchPage(page, {i: tuple(sorted(r.portion_id for r in hits[i])) for i in page},
                       len(order))

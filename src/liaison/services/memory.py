@@ -21,7 +21,7 @@ from liaison.domain.labels import Party, topic_in
 from liaison.domain.ledger import LedgerEntry
 from liaison.domain.parties import default_parties
 from liaison.domain.review import ReleaseRequest
-from liaison.domain.search import SearchPage, SearchQuery, Visibility, index_rows, page_of
+from liaison.domain.search import SearchPage, SearchQuery, Visibility, page_of, rows_in_order
 from liaison.domain.users import User
 from liaison.services.ports import (
     BlobRecord,
@@ -143,9 +143,8 @@ class MemorySearch:
 
     def query(self, q: SearchQuery, vis: Visibility) -> SearchPage:
         parties = default_parties() | self.s.parties
-        rows = [row for stored, _ in self.s.items.values()
-                for row in index_rows(stored.item,
-                                      parties[stored.item.portions[0].label.policy].scheme)]
+        rows = rows_in_order([stored.item for stored, _ in self.s.items.values()],
+                             lambda item: parties[item.portions[0].label.policy].scheme)
         return page_of(rows, q, vis)
 
 

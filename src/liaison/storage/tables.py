@@ -232,7 +232,8 @@ alerts = sa.Table(
 # generated ``tsv`` column with a GIN index. Both live in migration 0006, not here.
 search_portions = sa.Table(
     "search_portions", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    # item_seq << 10 | portion index: report-time order and grouping (domain.search)
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("item_id", sa.String(128), nullable=False, index=True),
     sa.Column("portion_id", sa.String(64), nullable=False),
     sa.Column("rank", sa.Integer, nullable=False),
@@ -244,7 +245,7 @@ search_portions = sa.Table(
     sa.Column("lat", sa.Float, nullable=True),
     sa.Column("lon", sa.Float, nullable=True),
     sa.Column("body", sa.Text, nullable=False),
-    sa.Index("ix_search_portions_reported", "reported_at", "item_id"),
+    sa.Column("filters", sa.Text, nullable=False),  # filter tokens, see domain.search
 )
 SEARCH_INDEX_OBJECTS = frozenset({"search_fts", "search_fts_data", "search_fts_idx",
                                   "search_fts_docsize", "search_fts_config",

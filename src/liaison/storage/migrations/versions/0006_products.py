@@ -16,12 +16,13 @@ down_revision = "0005"
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 SQLITE_FTS = (
-    "CREATE VIRTUAL TABLE search_fts USING fts5(body, content='search_portions', "
-    "content_rowid='id', tokenize='unicode61 remove_diacritics 0')",
+    "CREATE VIRTUAL TABLE search_fts USING fts5(body, filters, content='search_portions', "
+    "content_rowid='id', tokenize='unicode61 remove_diacritics 0', prefix='2 3')",
     "CREATE TRIGGER search_portions_ai AFTER INSERT ON search_portions BEGIN "
-    "INSERT INTO search_fts(rowid, body) VALUES (new.id, new.body); END",
+    "INSERT INTO search_fts(rowid, body, filters) VALUES (new.id, new.body, new.filters); END",
     "CREATE TRIGGER search_portions_ad AFTER DELETE ON search_portions BEGIN "
-    "INSERT INTO search_fts(search_fts, rowid, body) VALUES ('delete', old.id, old.body); END",
+    "INSERT INTO search_fts(search_fts, rowid, body, filters) "
+    "VALUES ('delete', old.id, old.body, old.filters); END",
 )
 POSTGRES_FTS = (
     "ALTER TABLE search_portions ADD COLUMN tsv tsvector "
@@ -33,7 +34,7 @@ POSTGRES_FTS = (
 def upgrade() -> None:
     op.create_table(
         "search_portions",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("id", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("item_id", sa.String(length=128), nullable=False),
         sa.Column("portion_id", sa.String(length=64), nullable=False),
         sa.Column("rank", sa.Integer(), nullable=False),
@@ -45,11 +46,10 @@ def upgrade() -> None:
         sa.Column("lat", sa.Float(), nullable=True),
         sa.Column("lon", sa.Float(), nullable=True),
         sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("filters", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index(op.f("ix_search_portions_item_id"), "search_portions", ["item_id"])
-    op.create_index("ix_search_portions_reported", "search_portions",
-                    ["reported_at", "item_id"])
     for statement in SQLITE_FTS if op.get_bind().dialect.name == "sqlite" else POSTGRES_FTS:
         op.execute(statement)
     op.create_table(
