@@ -38,8 +38,6 @@ from liaison.domain.search import (
     SearchQuery,
     Term,
     item_seq,
-    token,
-    topic_prefixes,
     visibility,
 )
 from liaison.services import taxii
@@ -132,17 +130,17 @@ def fill_index(path: Path, n: int) -> None:
         at = T0 + timedelta(minutes=i)
         rank, comp = rng.choice(LEVELS).rank, rng.choice(comps)
         topic, disc, src = rng.choice(topics), rng.choice(disciplines), rng.choice(SOURCES)
-        filters = " ".join([token("r", str(rank)), token("c", comp), token("d", disc),
-                            token("s", src), *(token("t", t) for t in topic_prefixes(topic))])
         words = " ".join(rng.choices(vocab, weights, k=14))
         batch.append((item_seq(at, 0) << PORTION_BITS, f"I{i:07d}", "p1", rank, comp, topic,
                       disc, src, at.strftime("%Y-%m-%d %H:%M:%S.%f"), rng.uniform(33, 43),
-                      rng.uniform(124, 131), f"report {i}\n{words}", filters))
+                      rng.uniform(124, 131), f"report {i}\n{words}"))
         if len(batch) == 50_000 or i == n - 1:
             conn.executemany(
                 "INSERT INTO search_portions (id, item_id, portion_id, rank, compartments, "
-                "topic, discipline, source, reported_at, lat, lon, body, filters) VALUES "
-                "(?,?,?,?,?,?,?,?,?,?,?,?,?)", batch)
+                "topic, discipline, source, reported_at, lat, lon) VALUES "
+                "(?,?,?,?,?,?,?,?,?,?,?)", [row[:-1] for row in batch])
+            conn.executemany("INSERT INTO search_text (id, body) VALUES (?, ?)",
+                             [(row[0], row[-1]) for row in batch])
             conn.commit()
             batch = []
     conn.execute("INSERT INTO search_fts(search_fts) VALUES ('optimize')")

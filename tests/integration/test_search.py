@@ -176,3 +176,22 @@ def test_fullwidth_phrase_and_korean(tmp_path: Path) -> None:
     with eng.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM search_fts")).scalar_one() == 1
     eng.dispose()
+
+
+def test_counting_stops_at_the_cap_the_same_way_in_every_world(
+        worlds: dict[str, Uow], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past ``TOTAL_CAP`` items the count says "at least"; the cap counts only what the
+    user may see, so hidden items never move it."""
+    monkeypatch.setattr("liaison.domain.search.TOTAL_CAP", 7)
+    monkeypatch.setattr("liaison.storage.search_repos.TOTAL_CAP", 7)
+    capped = 0
+    for user in USERS:
+        for word in WORDS[:6]:
+            q = SearchQuery(terms=(Term((word,)),), limit=5, offset=3)
+            full = run(worlds["full"], q, user)
+            assert full == run(worlds[user.username], q, user)
+            assert full == page_of(rows_in_order(ITEMS, lambda _: KOR.scheme), q,
+                                   visibility(user.clearance))
+            capped += full.capped
+            assert full.total <= 7 and len(full.item_ids) <= 4
+    assert capped > 0

@@ -62,13 +62,15 @@ def search(user: CurrentUser, deps: NodeDeps,
            until: str | None = Query(None, max_length=40, description="reported before"),
            source: str | None = Query(None, max_length=3, description="originating party"),
            limit: int = Query(50, ge=1, le=200),
-           offset: int = Query(0, ge=0, le=10**6)) -> dict[str, Any]:
+           offset: int = Query(0, ge=0, le=9_999)) -> dict[str, Any]:
+    """Items newest report first; ``total`` counts at most 10,000 (``total_capped`` says
+    there are more)."""
     params = {"q": q, "discipline": discipline, "topic": topic, "level": level,
               "place": place, "since": since, "until": until, "source": source,
               "limit": limit, "offset": offset}
-    hits, total = find.search(deps, user, find.query_from(params, deps))
+    hits, total, capped = find.search(deps, user, find.query_from(params, deps))
     party = _own(deps)
-    return {"total": total, "limit": limit, "offset": offset,
+    return {"total": total, "total_capped": capped, "limit": limit, "offset": offset,
             "items": [{**item_summary(h.item, party), "matched": list(h.portions),
                        "snippets": h.snippets} for h in hits]}
 

@@ -13,15 +13,13 @@ relevance score: a score depends on corpus statistics, hidden items included.
 Each portion row has a 63-bit id that orders and groups without reading the row:
 ``item_seq << PORTION_BITS | portion index``, where ``item_seq`` is the report time in
 milliseconds with a counter for items reported in the same millisecond (in the order they
-were indexed). Visibility and field filters are also written into the indexed text as
-filter tokens (``FILTER_PREFIX`` + a hash), so a full-text engine can intersect them with
-the words in its own index. A query word shaped like a filter token is refused, so users
-only ever filter through the query's fields.
+were indexed). A search walks the matches newest first and stops counting at
+``TOTAL_CAP`` items ("10,000 or more"), so the cost of a very common word is bounded; the
+cap applies to what the user may see, never to what is stored.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
 from collections.abc import Callable
@@ -38,10 +36,9 @@ MAX_COMPARTMENTS = 12  # visibility is the set of subsets of a user's compartmen
 PORTION_BITS = 10  # up to 1,024 portions per item
 SAME_MS_BITS = 11  # up to 2,048 items reported in the same millisecond
 MAX_PORTIONS = 1 << PORTION_BITS
-FILTER_PREFIX = "ZQ"
+TOTAL_CAP = 10_000  # items counted at most; pages reach no further
 WORD = re.compile(r"[^\W_]+")  # letters and digits: the tokenizers' idea of a word
 TOKEN = re.compile(r'"([^"]*)"|(\S+)')
-FILTER_WORD = re.compile(r"^zq[a-z][0-9a-f]{16}$")
 
 
 class SearchError(ValueError):
@@ -101,8 +98,6 @@ def parse_text(text: str) -> tuple[Term, ...]:
         raw = phrase if phrase else bare
         prefix = not phrase and raw.endswith("*")
         words = tuple(fold(w) for w in WORD.findall(raw))
-        if any(FILTER_WORD.match(w) for w in words):
-            raise SearchError("a search word may not look like an index filter token")
         if words:
             terms.append(Term(words, prefix))
     if len(terms) > MAX_TERMS:
@@ -189,17 +184,6 @@ def seq_floor(at: datetime) -> int:
     return item_seq(at, 0)
 
 
-def token(kind: str, value: str) -> str:
-    """A filter token: letters and digits only, so every tokenizer keeps it whole."""
-    digest = hashlib.blake2b(f"{kind}\0{value}".encode(), digest_size=8).hexdigest().upper()
-    return f"{FILTER_PREFIX}{kind.upper()}{digest}"
-
-
-def topic_prefixes(topic: str) -> list[str]:
-    parts = topic.split("/")
-    return ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
-
-
 @dataclass(frozen=True, slots=True)
 class IndexRow:
     """What the index holds of one portion."""
@@ -216,7 +200,6 @@ class IndexRow:
     lat: float | None
     lon: float | None
     body: str  # title and text, NFKC-normalised
-    filters: str  # the filter tokens, indexed with the text
 
 
 def index_rows(item: Item, scheme: Scheme, seq: int) -> list[IndexRow]:
@@ -227,15 +210,11 @@ def index_rows(item: Item, scheme: Scheme, seq: int) -> list[IndexRow]:
     lat, lon = (item.place.lat, item.place.lon) if item.place else (None, None)
     rows = []
     for i, p in enumerate(item.portions):
-        rank = scheme.level(p.label.classification).rank
-        comps = compartment_key(p.label.compartments)
-        filters = [token("r", str(rank)), token("c", comps), token("d", item.discipline.value),
-                   token("s", item.originator), *(token("t", t) for t in
-                                                  topic_prefixes(item.topic))]
-        rows.append(IndexRow(seq << PORTION_BITS | i, item.id, p.id, rank, comps, item.topic,
+        rows.append(IndexRow(seq << PORTION_BITS | i, item.id, p.id,
+                             scheme.level(p.label.classification).rank,
+                             compartment_key(p.label.compartments), item.topic,
                              item.discipline.value, item.originator, item.reported_at, lat,
-                             lon, unicodedata.normalize("NFKC", f"{item.title}\n{p.content}"),
-                             " ".join(filters)))
+                             lon, unicodedata.normalize("NFKC", f"{item.title}\n{p.content}")))
     return rows
 
 
@@ -266,6 +245,7 @@ class SearchPage:
     item_ids: tuple[str, ...]
     matched: dict[str, tuple[str, ...]]
     total: int
+    capped: bool = False  # total reached TOTAL_CAP: there are at least that many
 
 
 def rows_in_order(items: list[Item], scheme_of: Callable[[Item], Scheme]) -> list[IndexRow]:
@@ -288,6 +268,8 @@ def page_of(rows: list[IndexRow], q: SearchQuery, vis: Visibility) -> SearchPage
         if row_visible(row, vis) and row_selected(row, q):
             hits.setdefault(row.item_id, []).append(row)
     order = sorted(hits, key=lambda i: -hits[i][0].id)
+    capped = len(order) > TOTAL_CAP
+    order = order[:TOTAL_CAP]
     page = tuple(order[q.offset:q.offset + q.limit])
     return SearchPage(page, {i: tuple(sorted(r.portion_id for r in hits[i])) for i in page},
-                      len(order))
+                      len(order), capped)

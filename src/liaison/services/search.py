@@ -13,6 +13,7 @@ from liaison.domain.codec import CodecError, parse_datetime
 from liaison.domain.items import Item
 from liaison.domain.labels import PARTY_CODE
 from liaison.domain.search import (
+    TOTAL_CAP,
     WORD,
     SearchError,
     SearchQuery,
@@ -64,8 +65,9 @@ def query_from(params: dict[str, Any], deps: Deps) -> SearchQuery:
             limit=int(params.get("limit", 50)), offset=int(params.get("offset", 0)))
     except (SearchError, CodecError) as exc:
         raise Invalid(str(exc)) from exc
-    if not 1 <= q.limit <= MAX_PAGE or q.offset < 0:
-        raise Invalid(f"limit is 1–{MAX_PAGE} and offset ≥ 0")
+    if not 1 <= q.limit <= MAX_PAGE or not 0 <= q.offset < TOTAL_CAP:
+        raise Invalid(f"limit is 1–{MAX_PAGE} and offset 0–{TOTAL_CAP - 1}: narrow the search "
+                      f"to go further")
     return q
 
 
@@ -74,7 +76,9 @@ def _time(params: dict[str, Any], name: str) -> Any:
     return None if raw in (None, "") else parse_datetime(raw, name)
 
 
-def search(deps: Deps, user: User, q: SearchQuery) -> tuple[list[Hit], int]:
+def search(deps: Deps, user: User, q: SearchQuery) -> tuple[list[Hit], int, bool]:
+    """The page of hits, how many items match (up to ``TOTAL_CAP``) and whether there are
+    more than that."""
     require(user, *READERS)
     try:
         vis = visibility(user.clearance)
@@ -94,7 +98,7 @@ def search(deps: Deps, user: User, q: SearchQuery) -> tuple[list[Hit], int]:
         matched = tuple(p for p in page.matched[item_id] if p in ids)
         hits.append(Hit(seen, matched, {p.id: snippet(p.content, q) for p in seen.portions
                                         if p.id in matched}))
-    return hits, page.total
+    return hits, page.total, page.capped
 
 
 def snippet(text: str, q: SearchQuery) -> str:

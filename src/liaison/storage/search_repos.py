@@ -6,7 +6,6 @@ and paging (see ``domain.search``): what the user may not see never reaches a co
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,6 +15,7 @@ from liaison.domain.labels import Scheme
 from liaison.domain.search import (
     PORTION_BITS,
     SAME_MS_BITS,
+    TOTAL_CAP,
     SearchPage,
     SearchQuery,
     Term,
@@ -23,12 +23,11 @@ from liaison.domain.search import (
     index_rows,
     item_seq,
     seq_floor,
-    token,
 )
 from liaison.storage import tables as t
 
 sp = t.search_portions
-SHIFT = sa.literal_column(str(PORTION_BITS), sa.Integer)  # PostgreSQL: bigint >> integer
+st = t.search_text
 fts = sa.table("search_fts", sa.column("rowid", sa.BigInteger))  # SQLite FTS5, migration 0006
 
 
@@ -44,11 +43,14 @@ def index_item(conn: sa.Connection, item: Item, scheme: Scheme) -> None:
     conn.execute(sp.insert(), [{
         "id": r.id, "item_id": r.item_id, "portion_id": r.portion_id, "rank": r.rank,
         "compartments": r.compartments, "topic": r.topic, "discipline": r.discipline,
-        "source": r.source, "reported_at": r.reported_at, "lat": r.lat, "lon": r.lon,
-        "body": r.body, "filters": r.filters} for r in rows])
+        "source": r.source, "reported_at": r.reported_at, "lat": r.lat, "lon": r.lon}
+        for r in rows])
+    conn.execute(st.insert(), [{"id": r.id, "body": r.body} for r in rows])
 
 
 def unindex_item(conn: sa.Connection, item_id: str) -> None:
+    ids = sa.select(sp.c.id).where(sp.c.item_id == item_id).scalar_subquery()
+    conn.execute(st.delete().where(st.c.id.in_(ids)))
     conn.execute(sp.delete().where(sp.c.item_id == item_id))
 
 
@@ -74,111 +76,72 @@ def topic_under(column: Any, topics: frozenset[str] | set[str]) -> Any:
                     for s in sorted(topics)))
 
 
-def _any(kind: str, values: Iterable[object]) -> str:
-    return "(" + " OR ".join(sorted(token(kind, str(v)) for v in values)) + ")"
-
-
-def fts5_match(q: SearchQuery, vis: Visibility) -> str:
-    """The whole query as one FTS5 expression: the user's words in the text column, every
-    visibility rule and field filter as filter tokens in the filters column."""
-    groups = [_any("r", range(vis.max_rank + 1)), _any("c", vis.compartment_sets)]
-    if vis.topics is not None:
-        groups.append(_any("t", vis.topics))
-    if q.disciplines is not None:
-        groups.append(_any("d", q.disciplines))
-    if q.topic is not None:
-        groups.append(_any("t", {q.topic}))
-    if q.level_rank is not None:
-        groups.append(_any("r", {q.level_rank}))
-    if q.source is not None:
-        groups.append(_any("s", {q.source}))
-    match = "filters : (" + " AND ".join(groups) + ")"
-    return f"body : ({fts5_query(q.terms)}) AND {match}" if q.terms else match
-
-
 class SqlSearch:
     def __init__(self, conn: sa.Connection) -> None:
         self.conn = conn
 
     def query(self, q: SearchQuery, vis: Visibility) -> SearchPage:
+        """One pass over the visible matches, newest first: the page, its matched portions
+        and the count (up to ``TOTAL_CAP`` items), without sorting the whole result."""
         if vis.topics is not None and not vis.topics:
             return SearchPage((), {}, 0)
-        if self.conn.dialect.name == "postgresql":
-            return self._query_columns(q, vis)
-        return self._query_fts5(q, vis)
-
-    def _query_fts5(self, q: SearchQuery, vis: Visibility) -> SearchPage:
-        where: list[Any] = [sa.text("search_fts MATCH :m").bindparams(m=fts5_match(q, vis))]
-        if q.since is not None:
-            where.append(fts.c.rowid >= seq_floor(q.since) << PORTION_BITS)
-        if q.until is not None:
-            where.append(fts.c.rowid < seq_floor(q.until) << PORTION_BITS)
-        if q.box is not None:
-            where.append(fts.c.rowid.in_(sa.select(sp.c.id).where(*_in_box(q))))
-        seq = fts.c.rowid.op(">>")(SHIFT).label("s")
-        total = int(self.conn.execute(sa.select(sa.func.count(sa.distinct(seq)))
-                                      .select_from(fts).where(*where)).scalar_one())
-        seqs = [int(r.s) for r in self.conn.execute(
-            sa.select(seq).select_from(fts).where(*where).group_by(seq)
-            .order_by(seq.desc()).limit(q.limit).offset(q.offset))]
-        if not seqs:
-            return SearchPage((), {}, total)
-        ids = [int(r.rowid) for r in self.conn.execute(sa.select(fts.c.rowid).where(
-            *where, fts.c.rowid >= seqs[-1] << PORTION_BITS,
-            fts.c.rowid < (seqs[0] + 1) << PORTION_BITS))]
-        return self._page(seqs, [i for i in ids if i >> PORTION_BITS in set(seqs)], total)
-
-    def _page(self, seqs: list[int], ids: list[int], total: int) -> SearchPage:
-        rows = self.conn.execute(sa.select(sp.c.id, sp.c.item_id, sp.c.portion_id)
-                                 .where(sp.c.id.in_(ids)))
-        item_of: dict[int, str] = {}
+        rows = self.conn.execution_options(stream_results=True, yield_per=2000).execute(
+            self._select(q, vis))
+        first, end = q.offset, min(q.offset + q.limit, TOTAL_CAP)
+        page: list[str] = []
         matched: dict[str, list[str]] = {}
+        count, last, capped = 0, -1, False
         for r in rows:
-            item_of[r.id >> PORTION_BITS] = r.item_id
-            matched.setdefault(r.item_id, []).append(r.portion_id)
-        page = tuple(item_of[s] for s in seqs if s in item_of)
-        return SearchPage(page, {i: tuple(sorted(matched[i])) for i in page}, total)
+            seq = r.id >> PORTION_BITS
+            if seq != last:
+                last, count = seq, count + 1
+                if count > TOTAL_CAP:
+                    capped, count = True, TOTAL_CAP
+                    break
+                if first < count <= end:
+                    page.append(r.item_id)
+            if first < count <= end:
+                matched.setdefault(r.item_id, []).append(r.portion_id)
+        rows.close()
+        return SearchPage(tuple(page), {i: tuple(sorted(matched[i])) for i in page}, count,
+                          capped)
 
-    def _where(self, q: SearchQuery, vis: Visibility) -> list[Any]:
-        where: list[Any] = [sp.c.rank <= vis.max_rank,
-                            sp.c.compartments.in_(sorted(vis.compartment_sets))]
-        if vis.topics is not None:
-            where.append(topic_under(sp.c.topic, vis.topics))
-        if q.disciplines is not None:
-            where.append(sp.c.discipline.in_(sorted(q.disciplines)))
-        if q.topic is not None:
-            where.append(topic_under(sp.c.topic, {q.topic}))
-        if q.level_rank is not None:
-            where.append(sp.c.rank == q.level_rank)
-        if q.box is not None:
-            where += _in_box(q)
-        if q.since is not None:
-            where.append(sp.c.id >= seq_floor(q.since) << PORTION_BITS)
-        if q.until is not None:
-            where.append(sp.c.id < seq_floor(q.until) << PORTION_BITS)
-        if q.source is not None:
-            where.append(sp.c.source == q.source)
-        if q.terms:
-            where.append(sa.text("search_portions.tsv @@ to_tsquery('simple', :tsq)")
-                         .bindparams(tsq=tsquery(q.terms)))
-        return where
+    def _select(self, q: SearchQuery, vis: Visibility) -> Any:
+        where = _where(q, vis)
+        columns = (sp.c.id, sp.c.item_id, sp.c.portion_id)
+        if not q.terms:
+            return sa.select(*columns).where(*where).order_by(sp.c.id.desc())
+        if self.conn.dialect.name == "postgresql":
+            return (sa.select(*columns).join(st, st.c.id == sp.c.id)
+                    .where(*where, sa.text("search_text.tsv @@ to_tsquery('simple', :tsq)")
+                           .bindparams(tsq=tsquery(q.terms)))
+                    .order_by(sp.c.id.desc()))
+        match = sa.text("search_fts MATCH :m").bindparams(m=fts5_query(q.terms))
+        return (sa.select(*columns).select_from(fts.join(sp, sp.c.id == fts.c.rowid))
+                .where(match, *where).order_by(fts.c.rowid.desc()))
 
-    def _query_columns(self, q: SearchQuery, vis: Visibility) -> SearchPage:
-        """PostgreSQL: the GIN index on the text and b-tree filters, combined by the
-        planner."""
-        where = self._where(q, vis)
-        seq = sp.c.id.op(">>")(SHIFT).label("s")
-        total = int(self.conn.execute(sa.select(sa.func.count(sa.distinct(seq)))
-                                      .where(*where)).scalar_one())
-        seqs = [int(r.s) for r in self.conn.execute(
-            sa.select(seq).where(*where).group_by(seq).order_by(seq.desc())
-            .limit(q.limit).offset(q.offset))]
-        if not seqs:
-            return SearchPage((), {}, total)
-        ids = [int(r.id) for r in self.conn.execute(sa.select(sp.c.id).where(
-            *where, sp.c.id >= seqs[-1] << PORTION_BITS,
-            sp.c.id < (seqs[0] + 1) << PORTION_BITS))]
-        return self._page(seqs, [i for i in ids if i >> PORTION_BITS in set(seqs)], total)
+
+def _where(q: SearchQuery, vis: Visibility) -> list[Any]:
+    """Visibility first, then the query's fields, as column conditions."""
+    where: list[Any] = [sp.c.rank <= vis.max_rank,
+                        sp.c.compartments.in_(sorted(vis.compartment_sets))]
+    if vis.topics is not None:
+        where.append(topic_under(sp.c.topic, vis.topics))
+    if q.disciplines is not None:
+        where.append(sp.c.discipline.in_(sorted(q.disciplines)))
+    if q.topic is not None:
+        where.append(topic_under(sp.c.topic, {q.topic}))
+    if q.level_rank is not None:
+        where.append(sp.c.rank == q.level_rank)
+    if q.box is not None:
+        where += _in_box(q)
+    if q.since is not None:
+        where.append(sp.c.id >= seq_floor(q.since) << PORTION_BITS)
+    if q.until is not None:
+        where.append(sp.c.id < seq_floor(q.until) << PORTION_BITS)
+    if q.source is not None:
+        where.append(sp.c.source == q.source)
+    return where
 
 
 def _in_box(q: SearchQuery) -> list[Any]:

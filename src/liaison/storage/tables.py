@@ -227,9 +227,11 @@ alerts = sa.Table(
     sa.Column("at", UtcDateTime, nullable=False, index=True),
 )
 
-# One row per item portion, the item's title included in its text. SQLite indexes ``body``
-# in the FTS5 table ``search_fts`` (external content, kept by triggers); PostgreSQL in a
-# generated ``tsv`` column with a GIN index. Both live in migration 0006, not here.
+# One row per item portion: what visibility and the fields filter on (narrow, so walking the
+# matches reads few pages); its text, the item's title included, is in ``search_text``.
+# SQLite indexes that text in the FTS5 table ``search_fts`` (external content, kept by
+# triggers); PostgreSQL in a generated ``tsv`` column with a GIN index. Both live in
+# migration 0006, not here.
 search_portions = sa.Table(
     "search_portions", metadata,
     # item_seq << 10 | portion index: report-time order and grouping (domain.search)
@@ -244,12 +246,16 @@ search_portions = sa.Table(
     sa.Column("reported_at", UtcDateTime, nullable=False),
     sa.Column("lat", sa.Float, nullable=True),
     sa.Column("lon", sa.Float, nullable=True),
+)
+
+search_text = sa.Table(
+    "search_text", metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("body", sa.Text, nullable=False),
-    sa.Column("filters", sa.Text, nullable=False),  # filter tokens, see domain.search
 )
 SEARCH_INDEX_OBJECTS = frozenset({"search_fts", "search_fts_data", "search_fts_idx",
                                   "search_fts_docsize", "search_fts_config",
-                                  "ix_search_portions_tsv", "tsv"})
+                                  "ix_search_text_tsv", "tsv"})
 
 taxii_objects = sa.Table(  # one row per (collection, object, version); seq orders additions
     "taxii_objects", metadata,

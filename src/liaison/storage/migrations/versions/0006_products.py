@@ -16,18 +16,17 @@ down_revision = "0005"
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 SQLITE_FTS = (
-    "CREATE VIRTUAL TABLE search_fts USING fts5(body, filters, content='search_portions', "
+    "CREATE VIRTUAL TABLE search_fts USING fts5(body, content='search_text', "
     "content_rowid='id', tokenize='unicode61 remove_diacritics 0', prefix='2 3')",
-    "CREATE TRIGGER search_portions_ai AFTER INSERT ON search_portions BEGIN "
-    "INSERT INTO search_fts(rowid, body, filters) VALUES (new.id, new.body, new.filters); END",
-    "CREATE TRIGGER search_portions_ad AFTER DELETE ON search_portions BEGIN "
-    "INSERT INTO search_fts(search_fts, rowid, body, filters) "
-    "VALUES ('delete', old.id, old.body, old.filters); END",
+    "CREATE TRIGGER search_text_ai AFTER INSERT ON search_text BEGIN "
+    "INSERT INTO search_fts(rowid, body) VALUES (new.id, new.body); END",
+    "CREATE TRIGGER search_text_ad AFTER DELETE ON search_text BEGIN "
+    "INSERT INTO search_fts(search_fts, rowid, body) VALUES ('delete', old.id, old.body); END",
 )
 POSTGRES_FTS = (
-    "ALTER TABLE search_portions ADD COLUMN tsv tsvector "
+    "ALTER TABLE search_text ADD COLUMN tsv tsvector "
     "GENERATED ALWAYS AS (to_tsvector('simple', body)) STORED",
-    "CREATE INDEX ix_search_portions_tsv ON search_portions USING gin (tsv)",
+    "CREATE INDEX ix_search_text_tsv ON search_text USING gin (tsv)",
 )
 
 
@@ -45,11 +44,15 @@ def upgrade() -> None:
         sa.Column("reported_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("lat", sa.Float(), nullable=True),
         sa.Column("lon", sa.Float(), nullable=True),
-        sa.Column("body", sa.Text(), nullable=False),
-        sa.Column("filters", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index(op.f("ix_search_portions_item_id"), "search_portions", ["item_id"])
+    op.create_table(
+        "search_text",
+        sa.Column("id", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
     for statement in SQLITE_FTS if op.get_bind().dialect.name == "sqlite" else POSTGRES_FTS:
         op.execute(statement)
     op.create_table(
