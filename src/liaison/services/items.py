@@ -96,13 +96,8 @@ def list_items(deps: Deps, user: User, limit: int, offset: int) -> tuple[list[It
 def open_attachment(deps: Deps, user: User, item_id: str,
                     portion_id: str) -> tuple[Attachment, Iterator[bytes]]:
     """The file of a portion the user may see (the same answer for hidden and missing)."""
-    require(user, *READERS)
-    with deps.uow() as uow:
-        stored, party = uow.items.get(item_id), load_parties(uow)[deps.party]
-    seen = visible_part(stored.item, user, party) if stored else None
-    if seen is None:
-        raise not_found(item_id)
-    portion = next((p for p in seen.portions if p.id == portion_id), None)
+    portion = next((p for p in get_item(deps, user, item_id).portions if p.id == portion_id),
+                   None)
     if portion is None or portion.attachment is None:
         raise NotFound(f"no attachment on portion {portion_id} of item {item_id} that you "
                        f"may see")

@@ -81,34 +81,39 @@ class SqlSearch:
         self.conn = conn
 
     def query(self, q: SearchQuery, vis: Visibility) -> SearchPage:
-        """One pass over the visible matches, newest first: the page, its matched portions
-        and the count (up to ``TOTAL_CAP`` items), without sorting the whole result."""
+        """One walk over the ids of the visible matches, newest first and never sorted
+        whole, counts items (up to ``TOTAL_CAP``) and picks the page; the page's rows are
+        read afterwards."""
         if vis.topics is not None and not vis.topics:
             return SearchPage((), {}, 0)
-        rows = self.conn.execution_options(stream_results=True, yield_per=2000).execute(
-            self._select(q, vis))
+        ids = self.conn.execution_options(stream_results=True, yield_per=1000).execute(
+            self._select(q, vis)).scalars()
         first, end = q.offset, min(q.offset + q.limit, TOTAL_CAP)
-        page: list[str] = []
-        matched: dict[str, list[str]] = {}
+        hits: list[int] = []
         count, last, capped = 0, -1, False
-        for r in rows:
-            seq = r.id >> PORTION_BITS
+        for row_id in ids:
+            seq = row_id >> PORTION_BITS
             if seq != last:
                 last, count = seq, count + 1
                 if count > TOTAL_CAP:
                     capped, count = True, TOTAL_CAP
                     break
-                if first < count <= end:
-                    page.append(r.item_id)
             if first < count <= end:
+                hits.append(row_id)
+        ids.close()
+        page: dict[int, str] = {}
+        matched: dict[str, list[str]] = {}
+        if hits:
+            for r in self.conn.execute(sa.select(sp.c.id, sp.c.item_id, sp.c.portion_id)
+                                       .where(sp.c.id.in_(hits))):
+                page[r.id >> PORTION_BITS] = r.item_id
                 matched.setdefault(r.item_id, []).append(r.portion_id)
-        rows.close()
-        return SearchPage(tuple(page), {i: tuple(sorted(matched[i])) for i in page}, count,
-                          capped)
+        order = tuple(page[k] for k in sorted(page, reverse=True))
+        return SearchPage(order, {i: tuple(sorted(matched[i])) for i in order}, count, capped)
 
     def _select(self, q: SearchQuery, vis: Visibility) -> Any:
         where = _where(q, vis)
-        columns = (sp.c.id, sp.c.item_id, sp.c.portion_id)
+        columns = (sp.c.id,)
         if not q.terms:
             return sa.select(*columns).where(*where).order_by(sp.c.id.desc())
         if self.conn.dialect.name == "postgresql":
