@@ -26,6 +26,8 @@ def test_demo_walks_through_and_exits_zero(tmp_path: Path) -> None:
     assert "JPN's node received 0 track updates" in out
     assert "JPN's node received 252 of 252" in out
     assert "as jung.analyst (군사III급비밀): 0 item(s)" in out
+    assert "KOR checks: KOR verified, PRK verified" in out
+    assert "an edit after both signed → 409" in out
     assert "SHA-256 matches" in out
     assert "JPN verifies KOR's STANAG 4778-style binding" in out
     assert "JPN's TAXII client at KOR sees: Released to JPN" in out

@@ -22,6 +22,7 @@ from liaison.api import (
     routes_items,
     routes_releases,
     routes_requests,
+    routes_talks,
     routes_taxii,
     routes_tracks,
 )
@@ -29,7 +30,7 @@ from liaison.api.security import LoginThrottle
 from liaison.bootstrap import Node
 from liaison.federation.sender import HotlineClock, OutboxSender
 from liaison.federation.transport import HttpTransport
-from liaison.services import agreements, areas, hotline, protection, receiving, requests
+from liaison.services import agreements, areas, hotline, protection, receiving, requests, talks
 from liaison.tracks.hub import TrackHub
 
 
@@ -89,6 +90,7 @@ def create_app(node: Node, *, send: bool = True) -> FastAPI:
     app.include_router(routes_hotline.router)
     app.include_router(routes_tracks.router)
     app.include_router(routes_taxii.router)
+    app.include_router(routes_talks.router)
 
     static = Path(__file__).parent.parent / "web" / "static"
     app.mount("/console", StaticFiles(directory=static, html=True), name="console")
@@ -113,7 +115,8 @@ def create_federation_app(node: Node) -> FastAPI:
     app.state.deps = node.deps
     app.state.appliers = {"release": receiving.apply_release,
                           "note": agreements.apply_note, **requests.APPLIERS,
-                          **protection.APPLIERS, **hotline.APPLIERS, **areas.APPLIERS}
+                          **protection.APPLIERS, **hotline.APPLIERS, **areas.APPLIERS,
+                          **talks.APPLIERS}
     app.state.tracks = None  # the API app's hub, shared by ``serve``
     errors.install(app)
     app.include_router(routes_federation.inbox_router)

@@ -9,7 +9,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from liaison.cli import demo_products, demo_tracks
+from liaison.cli import demo_products, demo_talks, demo_tracks
 from liaison.cli.demo_http import StepFailed, api, refused
 from liaison.cli.demo_http import poll as _poll
 
@@ -123,6 +123,8 @@ class Story:
         self.hotline_china()
         self.step("The inter-Korean line, June 2020: calls unanswered, then severed")
         self.hotline_north()
+        self.step("Inter-Korean talks by video, 2021: an agreed agenda, minutes signed by both")
+        demo_talks.talks_by_video(self)
         self.step("Real-time tracks, 2019-10-31: a US sensor feed shared with KOR, not JPN")
         demo_tracks.share_salvo(self)
         self.step("December 2023: the US widens the feed to JPN; JPN's node receives it")

@@ -8,7 +8,13 @@ from typing import Annotated
 import typer
 
 from liaison import __version__
-from liaison.cli import api_commands, node_commands, product_commands, track_commands
+from liaison.cli import (
+    api_commands,
+    node_commands,
+    product_commands,
+    talk_commands,
+    track_commands,
+)
 from liaison.cli.client import Api, ApiError, forget_session, save_session
 from liaison.cli.output import console, emit, errors
 
@@ -28,6 +34,7 @@ for name, group in (("agreements", api_commands.agreements), ("items", api_comma
 app.add_typer(track_commands.tracks, name="tracks")
 app.add_typer(track_commands.launches, name="launches")
 app.add_typer(track_commands.areas, name="areas")
+app.add_typer(talk_commands.talks, name="talks")
 app.add_typer(product_commands.attachments, name="attachments")
 app.add_typer(product_commands.labels, name="labels")
 app.add_typer(product_commands.content_check, name="content-check")

@@ -18,6 +18,7 @@ class Role(StrEnum):
     REVIEWER = "reviewer"
     WATCH_OFFICER = "watch_officer"
     SENSOR = "sensor"  # a sensor service account: may feed tracks, sees nothing else
+    DELEGATE = "delegate"  # takes part in talks: proposals, the call, the minutes
     PARTNER = "partner"  # a partner's tool (TAXII client): reads what was released to it
 
 

@@ -192,9 +192,16 @@ def receive(deps: Deps, wire: bytes, appliers: dict[str, Applier]) -> bytes:
 
 def _topics(messages: list[Any]) -> set[str]:
     """Real-time topics touched by a batch (after its commit), e.g. ``hotline:<channel>``."""
-    return {f"hotline:{m['payload'].get('channel')}" for m in messages
-            if isinstance(m, dict) and str(m.get("kind", "")).startswith("hotline")
-            and isinstance(m.get("payload"), dict)}
+    topics = set()
+    for m in messages:
+        if not isinstance(m, dict) or not isinstance(m.get("payload"), dict):
+            continue
+        kind = str(m.get("kind", ""))
+        if kind.startswith("hotline"):
+            topics.add(f"hotline:{m['payload'].get('channel')}")
+        elif kind.startswith("talks"):
+            topics.add(f"talks:{m['payload'].get('talks_id')}")
+    return topics
 
 
 def _receive_one(uow: UnitOfWork, deps: Deps, header: Header, message: Any,

@@ -31,6 +31,7 @@ from liaison.services.ports import (
     Peer,
     StoredConsent,
     StoredItem,
+    TalksEvent,
     TaxiiObject,
     TaxiiQuery,
     TokenRecord,
@@ -65,6 +66,10 @@ class MemoryState:
     taxii: list[tuple[str, int, datetime, TaxiiObject]] = field(default_factory=list)
     taxii_status: dict[str, dict[str, Any]] = field(default_factory=dict)
     blobs: dict[str, BlobRecord] = field(default_factory=dict)
+    talks: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = field(
+        default_factory=dict)
+    talks_events: list[tuple[int, str, str, str, dict[str, Any], datetime]] = field(
+        default_factory=list)
 
 
 K = TypeVar("K")
@@ -202,6 +207,36 @@ class MemoryBlobs:
 
     def by_sha256(self, sha256: str) -> BlobRecord | None:
         return self.s.blobs.get(sha256)
+
+
+class MemoryTalks:
+    def __init__(self, s: MemoryState) -> None:
+        self.s = s
+
+    def get(self, talks_id: str) -> tuple[dict[str, Any], dict[str, Any] | None] | None:
+        return self.s.talks.get(talks_id)
+
+    def put(self, talks_id: str, data: Mapping[str, Any], minutes: Mapping[str, Any] | None,
+            at: datetime) -> None:
+        self.s.talks.pop(talks_id, None)
+        self.s.talks[talks_id] = (dict(data), dict(minutes) if minutes else None)
+
+    def add_event(self, talks_id: str, kind: str, party: str, data: Mapping[str, Any],
+                  at: datetime) -> None:
+        self.s.talks_events.append((len(self.s.talks_events) + 1, talks_id, kind, party,
+                                    dict(data), at))
+
+    def events(self, talks_id: str, after: int = 0,
+               kinds: tuple[str, ...] = ()) -> list[TalksEvent]:
+        return [(seq, kind, party, data, at) for seq, tid, kind, party, data, at
+                in self.s.talks_events
+                if tid == talks_id and seq > after and (not kinds or kind in kinds)]
+
+    def last_seq(self, talks_id: str) -> int:
+        return max((e[0] for e in self.s.talks_events if e[1] == talks_id), default=0)
+    def list(self) -> list[dict[str, Any]]:
+        return [data for data, _ in reversed(self.s.talks.values())]
+
 
 
 class MemoryReleases:
@@ -532,6 +567,7 @@ class MemoryUnitOfWork:
         self.search = MemorySearch(s)
         self.taxii = MemoryTaxii(s)
         self.blobs = MemoryBlobs(s)
+        self.talks = MemoryTalks(s)
         return self
 
     def commit(self) -> None:

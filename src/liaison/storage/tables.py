@@ -290,3 +290,22 @@ blobs = sa.Table(  # attachments: the bytes are in the encrypted blob store, by 
     sa.Column("created_by", sa.String(64), nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
 )
+
+talks = sa.Table(
+    "talks", metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("data", Json, nullable=False),  # domain.talks.talks_to
+    sa.Column("minutes", Json, nullable=True),  # domain.talks.minutes_to
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+talks_events = sa.Table(  # the live record: presence, WebRTC signals, chat (kept)
+    "talks_events", metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("talks_id", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # presence | signal | chat
+    sa.Column("party", sa.String(3), nullable=False),  # whose participant it comes from
+    sa.Column("data", Json, nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Index("ix_talks_events_talks", "talks_id", "seq"),
+)

@@ -27,6 +27,7 @@ from liaison.storage.repositories import (
     SqlReleases,
 )
 from liaison.storage.search_repos import SqlSearch
+from liaison.storage.talks_repos import SqlTalks
 from liaison.storage.taxii_repos import SqlTaxii
 from liaison.storage.track_repos import SqlTracks
 
@@ -63,6 +64,7 @@ class SqlUnitOfWork:
         self.search = SqlSearch(self.conn)
         self.taxii = SqlTaxii(self.conn)
         self.blobs = SqlBlobs(self.conn)
+        self.talks = SqlTalks(self.conn)
         return self
 
     def commit(self) -> None:

@@ -1,0 +1,513 @@
+"use strict";
+// Video talks between delegations. The page talks only to its own node: REST for the
+// talks' record, one WebSocket for roster, chat and WebRTC signals (the node relays
+// signals to the partner node over the federation channel). Media goes browser to
+// browser, host candidates only unless the node hands out a relay.
+(() => {
+const $ = (id) => document.getElementById(id);
+const AGENDA = [["agreed", "Matters already agreed"], ["concerns", "Concerns to discuss"],
+                ["urgent", "Urgent issues"]];
+const hooks = window.liaisonTalks = {
+  joinedAt: null, firstFrameAt: null, state: "idle",
+  async stats() {
+    const out = [];
+    for (const [id, peer] of peers) {
+      let report;
+      try { report = await peer.pc.getStats(); } catch (e) { continue; }
+      report.forEach((r) => {
+        if (r.type === "inbound-rtp" && (r.kind || r.mediaType) === "video") {
+          out.push({participant: id, framesDecoded: r.framesDecoded || 0,
+                    frameWidth: r.frameWidth || 0, frameHeight: r.frameHeight || 0});
+        }
+      });
+    }
+    return out;
+  },
+};
+const query = new URLSearchParams(location.search);
+let talksId = query.get("talks") || "";
+let token = "", me = "", myParty = "", iceServers = [];
+let ws = null, helloSeen = false, joinSent = false, wantJoined = false, retryMs = 1000;
+let localStream = null, audioTrack = null, cameraTrack = null, screenTrack = null;
+const my = {muted: false, camera: true, hand: false, sharing: false};
+let roster = [];
+const peers = new Map();   // remote participant id -> {pc, offerer, queue, stream, tile, ...}
+let framePoll = null;
+
+function fail(message) { $("alert").textContent = message; }
+function announce(text) { $("events").textContent = text; }
+function setState(s) {
+  hooks.state = s;
+  $("conn-state").textContent = {idle: "(not joined)", joining: "(joining…)",
+                                 joined: "(joined)", left: "(left)"}[s];
+  const inCall = s === "joining" || s === "joined";
+  $("join").classList.toggle("hidden", inCall);
+  for (const b of ["mute", "camera", "hand", "share", "leave"]) $(b).disabled = !inCall;
+  if (!audioTrack) $("mute").disabled = true;
+  if (!cameraTrack) $("camera").disabled = true;
+  $("local-caption").textContent = inCall ? `You (${me || "…"})` : "You (not joined)";
+}
+function send(msg) {
+  if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg));
+}
+async function api(path) {
+  const r = await fetch(path, {headers: {"Authorization": `Bearer ${token}`}});
+  const data = await r.json().catch(() => ({}));
+  if (!r.ok) {
+    const err = new Error((data.error && data.error.message) || `${path}: HTTP ${r.status}`);
+    err.status = r.status;
+    throw err;
+  }
+  return data;
+}
+
+// ---- sign-in and the talks' record ----
+function showSignin() {
+  $("signin").classList.remove("hidden");
+  $("talks-id").value = talksId;
+  $("user").focus();
+}
+$("signin").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  talksId = $("talks-id").value.trim();
+  const r = await fetch("/api/auth/login", {method: "POST",
+    headers: {"Content-Type": "application/json"},
+    body: JSON.stringify({username: $("user").value, password: $("password").value})});
+  const data = await r.json().catch(() => ({}));
+  if (!r.ok) { fail((data.error && data.error.message) || "Sign-in failed"); return; }
+  token = data.token;
+  $("password").value = "";
+  $("signin").classList.add("hidden");
+  fail("");
+  start();
+});
+
+function fmtStart(iso, tz) {
+  const d = new Date(iso);
+  if (isNaN(d)) return [String(iso), ""];
+  const opts = {weekday: "long", year: "numeric", month: "long", day: "numeric",
+                hour: "2-digit", minute: "2-digit", timeZoneName: "short"};
+  let there;
+  try { there = new Intl.DateTimeFormat(undefined, {...opts, timeZone: tz}).format(d); }
+  catch (e) { there = d.toUTCString(); }
+  return [`${there}${tz ? ` (${tz})` : ""}`, new Intl.DateTimeFormat(undefined, opts).format(d)];
+}
+function renderTalks(t) {
+  const cur = t.current || {};
+  document.title = `Liaison — ${cur.title || t.title || "talks"}`;
+  $("title").textContent = cur.title || t.title || t.id;
+  const marking = t.classification || cur.classification;
+  if (marking) $("banner").textContent = marking;
+  const [there, here] = cur.starts_at ? fmtStart(cur.starts_at, cur.tz) : ["not set", ""];
+  $("starts").textContent = there;
+  $("your-time").textContent = here && here !== there ? `Your time: ${here}` : "";
+  $("duration").textContent = cur.duration_min ? `${cur.duration_min} min` : "duration not set";
+  $("talks-state").textContent = t.state || "";
+  const del = $("delegations");
+  del.replaceChildren();
+  for (const [party, names] of Object.entries(cur.delegations || {})) {
+    const p = document.createElement("p");
+    p.textContent = `Delegation ${party}: ${(names || []).join(", ") || "—"}`;
+    del.appendChild(p);
+  }
+  const agenda = $("agenda");
+  agenda.replaceChildren();
+  const items = cur.agenda || [];
+  const kinds = [...AGENDA, ...[...new Set(items.map((i) => i.kind))]
+    .filter((k) => !AGENDA.some(([a]) => a === k)).map((k) => [k, k])];
+  for (const [kind, heading] of kinds) {
+    const group = items.filter((i) => i.kind === kind);
+    if (!group.length) continue;
+    const h = document.createElement("h3");
+    h.textContent = heading;
+    const ul = document.createElement("ul");
+    for (const i of group) {
+      const li = document.createElement("li");
+      li.textContent = i.title;
+      ul.appendChild(li);
+    }
+    agenda.append(h, ul);
+  }
+  if (!items.length) agenda.textContent = "No agenda items.";
+  $("details").classList.remove("hidden");
+  const relay = t.relay;
+  iceServers = relay && relay.urls && relay.urls.length
+    ? [{urls: relay.urls, username: relay.username, credential: relay.credential}] : [];
+}
+async function start() {
+  if (!talksId) { fail("No talks given: open this page with ?talks=<id>."); showSignin(); return; }
+  try {
+    myParty = (await api("/api/me")).node || "";
+    renderTalks(await api(`/api/talks/${encodeURIComponent(talksId)}`));
+  } catch (e) {
+    fail(e.message);
+    if (e.status === 401) showSignin();
+    return;
+  }
+  connect();
+  joinTalks();
+}
+
+// ---- the node's WebSocket ----
+function connect() {
+  helloSeen = false;
+  ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}` +
+    `/api/talks/${encodeURIComponent(talksId)}/live?token=${encodeURIComponent(token)}`);
+  ws.onmessage = (ev) => {
+    let m;
+    try { m = JSON.parse(ev.data); } catch (e) { return; }
+    if (m.type === "hello") {
+      helloSeen = true; retryMs = 1000;
+      me = m.me; myParty = me.split(":")[0] || myParty;
+      $("chat").replaceChildren();
+      for (const c of m.chat || []) addChat(c);
+      onRoster(m.roster || []);
+      sendJoinIfReady();
+    } else if (m.type === "roster") onRoster(m.roster || []);
+    else if (m.type === "signal") onSignal(m.from, m.data || {});
+    else if (m.type === "chat") addChat(m);
+    else if (m.type === "error") fail(m.message);
+  };
+  ws.onclose = (ev) => {
+    ws = null; joinSent = false;
+    for (const id of [...peers.keys()]) closePeer(id);
+    if (ev.code === 4401 || ev.code === 4403) {
+      fail(ev.reason || "Not allowed to join these talks"); setState("idle");
+      if (ev.code === 4401) showSignin();
+      return;
+    }
+    if (hooks.state === "joined") setState("joining");
+    setTimeout(connect, retryMs);
+    retryMs = Math.min(retryMs * 2, 15000);
+  };
+}
+function sendJoinIfReady() {
+  if (!wantJoined || joinSent || !localStream || !helloSeen) return;
+  if (!ws || ws.readyState !== WebSocket.OPEN) return;
+  send({type: "join"});
+  joinSent = true;
+  hooks.joinedAt = performance.now();
+  hooks.firstFrameAt = null;
+  sendState();
+}
+function sendState() { send({type: "state", ...my}); }
+
+// ---- local media and the controls ----
+async function getMedia() {
+  const tries = [{audio: true, video: {width: 640, height: 480}}, {audio: true}, {video: true}];
+  for (const c of tries) {
+    try { return await navigator.mediaDevices.getUserMedia(c); } catch (e) { /* next */ }
+  }
+  fail(window.isSecureContext ? "No camera or microphone available: you can see and hear " +
+       "the other delegation only." : "The camera and microphone need this page over https.");
+  return new MediaStream();
+}
+async function joinTalks() {
+  if (hooks.state === "joining" || hooks.state === "joined") return;
+  setState("joining");
+  wantJoined = true;
+  if (!localStream) {
+    localStream = await getMedia();
+    audioTrack = localStream.getAudioTracks()[0] || null;
+    cameraTrack = localStream.getVideoTracks()[0] || null;
+    my.muted = !audioTrack; my.camera = !!cameraTrack; my.hand = false; my.sharing = false;
+  }
+  $("local-video").muted = true;
+  $("local-video").srcObject = localStream;
+  $("local-video").play().catch(() => {});
+  setState("joining");
+  renderControls();
+  sendJoinIfReady();
+}
+function renderControls() {
+  const set = (id, pressed, label) => {
+    $(id).setAttribute("aria-pressed", String(pressed)); $(id).textContent = label;
+  };
+  set("mute", my.muted, my.muted ? "Unmute" : "Mute");
+  set("camera", !my.camera, my.camera ? "Turn camera off" : "Turn camera on");
+  set("hand", my.hand, my.hand ? "Lower hand" : "Raise hand");
+  set("share", my.sharing, my.sharing ? "Stop sharing" : "Share screen");
+  $("local-video").classList.toggle("mirror", !my.sharing);
+}
+function outgoingVideo() { return screenTrack || cameraTrack; }
+function setOutgoingVideo() {
+  const track = outgoingVideo();
+  for (const peer of peers.values()) {
+    if (peer.videoTx) peer.videoTx.sender.replaceTrack(track).catch(() => {});
+  }
+  const preview = screenTrack ? new MediaStream([screenTrack]) : localStream;
+  if ($("local-video").srcObject !== preview) $("local-video").srcObject = preview;
+}
+$("join").addEventListener("click", () => { fail(""); joinTalks(); });
+$("mute").addEventListener("click", () => {
+  my.muted = !my.muted;
+  if (audioTrack) audioTrack.enabled = !my.muted;
+  renderControls(); sendState();
+});
+$("camera").addEventListener("click", () => {
+  my.camera = !my.camera;
+  if (cameraTrack) cameraTrack.enabled = my.camera;
+  renderControls(); sendState();
+});
+$("hand").addEventListener("click", () => { my.hand = !my.hand; renderControls(); sendState(); });
+$("share").addEventListener("click", async () => {
+  if (screenTrack) { stopSharing(); return; }
+  try {
+    const s = await navigator.mediaDevices.getDisplayMedia({video: true});
+    screenTrack = s.getVideoTracks()[0];
+    screenTrack.addEventListener("ended", stopSharing);
+  } catch (e) {
+    fail(`Screen sharing is not available: ${e.message || e.name || e}`);
+    return;
+  }
+  fail("");
+  my.sharing = true;
+  setOutgoingVideo(); renderControls(); sendState();
+});
+function stopSharing() {
+  if (!screenTrack) return;
+  screenTrack.removeEventListener("ended", stopSharing);
+  screenTrack.stop();
+  screenTrack = null;
+  my.sharing = false;
+  setOutgoingVideo(); renderControls(); sendState();
+}
+$("leave").addEventListener("click", leave);
+function leave() {
+  wantJoined = false;
+  for (const id of [...peers.keys()]) {
+    send({type: "signal", to: id, data: {bye: true}});
+    closePeer(id);
+  }
+  if (joinSent) send({type: "leave"});
+  joinSent = false;
+  if (screenTrack) { screenTrack.stop(); screenTrack = null; }
+  if (localStream) localStream.getTracks().forEach((t) => t.stop());
+  localStream = audioTrack = cameraTrack = null;
+  my.sharing = my.hand = false;
+  $("local-video").srcObject = null;
+  setState("left");
+  renderControls();
+  $("join").textContent = "Join again";
+  $("join").focus();
+}
+window.addEventListener("pagehide", () => { if (joinSent) leave(); });
+
+// ---- roster ----
+function isRemote(id) { return !!myParty && !id.startsWith(`${myParty}:`); }
+function flags(p) {
+  const out = [[p.muted ? "muted" : "mic on", ""], [p.camera ? "camera on" : "camera off", ""]];
+  if (p.hand) out.push(["hand raised", "hand"]);
+  if (p.sharing) out.push(["sharing screen", ""]);
+  return out;
+}
+function onRoster(list) {
+  const before = new Map(roster.map((p) => [p.id, p]));
+  roster = list;
+  const ul = $("roster");
+  ul.replaceChildren();
+  for (const p of list) {
+    const li = document.createElement("li");
+    li.textContent = `${p.name || p.id} (${p.party})${p.id === me ? " — you" : ""}`;
+    for (const [text, cls] of flags(p)) {
+      const s = document.createElement("span");
+      s.className = `flag ${cls}`; s.textContent = text;
+      li.append(" ", s);
+    }
+    ul.appendChild(li);
+    const old = before.get(p.id);
+    if (before.size && p.id !== me) {
+      if (!old) announce(`${p.name || p.id} (${p.party}) joined`);
+      else if (p.hand && !old.hand) announce(`${p.name || p.id} raised a hand`);
+    }
+  }
+  const gone = [...before.keys()].filter((id) => !list.some((q) => q.id === id));
+  for (const id of gone) if (id !== me) announce(`${before.get(id).name || id} left`);
+  if (!list.length) ul.textContent = "Nobody has joined yet.";
+  if (joinSent && list.some((p) => p.id === me)) {
+    if (hooks.state !== "joined") setState("joined");
+  }
+  // connections follow the roster, only with the other party's delegates; a peer whose
+  // offer came ahead of its roster entry is kept until it has been seen and gone
+  for (const id of gone) closePeer(id);
+  if (hooks.state !== "joined") return;
+  for (const p of list) {
+    if (!isRemote(p.id)) continue;
+    const peer = peers.get(p.id);
+    if (!peer && me < p.id) startOffer(p.id);
+    if (peers.has(p.id)) caption(peers.get(p.id));
+  }
+}
+
+// ---- WebRTC mesh ----
+function participant(id) { return roster.find((p) => p.id === id); }
+function caption(peer) {
+  const p = participant(peer.id);
+  const status = {failed: " — connection failed", disconnected: " — reconnecting…",
+                  new: " — connecting…", connecting: " — connecting…"}[peer.pc.connectionState];
+  const extra = p ? flags(p).filter(([t]) => t !== "mic on" && t !== "camera on")
+    .map(([t]) => t).join(", ") : "";
+  peer.cap.textContent = `${p ? p.name : peer.id} (${p ? p.party : peer.id.split(":")[0]})` +
+    `${extra ? ` — ${extra}` : ""}${status || ""}`;
+}
+function markFirstFrame() {
+  if (hooks.firstFrameAt === null) hooks.firstFrameAt = performance.now();
+  if (framePoll) { clearInterval(framePoll); framePoll = null; }
+}
+function pollFrames() {
+  if (framePoll || hooks.firstFrameAt !== null) return;
+  framePoll = setInterval(async () => {
+    if (hooks.firstFrameAt !== null || !peers.size) {
+      if (hooks.firstFrameAt !== null) { clearInterval(framePoll); framePoll = null; }
+      return;
+    }
+    if ((await hooks.stats()).some((s) => s.framesDecoded > 0)) markFirstFrame();
+  }, 100);
+}
+function createPeer(id, offerer) {
+  const pc = new RTCPeerConnection({iceServers});
+  const tile = document.createElement("figure");
+  tile.className = "tile";
+  const video = document.createElement("video");
+  video.autoplay = true; video.playsInline = true;
+  const cap = document.createElement("figcaption");
+  tile.append(video, cap);
+  $("tiles").appendChild(tile);
+  const peer = {id, pc, offerer, queue: [], stream: new MediaStream(), tile, video, cap,
+                videoTx: null, chain: Promise.resolve()};
+  peers.set(id, peer);
+  video.setAttribute("aria-label", `Video of ${(participant(id) || {}).name || id}`);
+  pc.onicecandidate = (e) => {
+    if (e.candidate) send({type: "signal", to: id, data: {candidate: e.candidate.toJSON()}});
+  };
+  pc.ontrack = (e) => {
+    peer.stream.addTrack(e.track);
+    if (video.srcObject !== peer.stream) {
+      video.srcObject = peer.stream;
+      if ("requestVideoFrameCallback" in video) video.requestVideoFrameCallback(markFirstFrame);
+      video.play().catch(() => {   // autoplay with sound refused: play muted, offer sound
+        video.muted = true;
+        video.play().catch(() => {});
+        const b = document.createElement("button");
+        b.type = "button"; b.textContent = "Enable sound";
+        b.onclick = () => { video.muted = false; video.play().catch(() => {}); b.remove(); };
+        cap.after(b);
+      });
+    }
+  };
+  pc.onconnectionstatechange = () => {
+    if (peers.get(id) !== peer) return;
+    caption(peer);
+    if (pc.connectionState === "failed" && offerer) {
+      closePeer(id);   // the offerer starts over; the answerer waits for the new offer
+      setTimeout(() => {
+        if (hooks.state === "joined" && !peers.has(id) && participant(id)) startOffer(id);
+      }, 2000);
+    }
+  };
+  pollFrames();
+  caption(peer);
+  return peer;
+}
+function closePeer(id) {
+  const peer = peers.get(id);
+  if (!peer) return;
+  peers.delete(id);
+  peer.pc.close();
+  peer.video.srcObject = null;
+  peer.tile.remove();
+}
+function enqueue(peer, fn) {
+  peer.chain = peer.chain.then(fn).catch((e) => {
+    if (peers.get(peer.id) === peer) fail(`Connection with ${peer.id}: ${e.message || e}`);
+  });
+}
+async function flushCandidates(peer) {
+  for (const c of peer.queue.splice(0)) await peer.pc.addIceCandidate(c).catch(() => {});
+}
+function sendSdp(id, d) { send({type: "signal", to: id, data: {sdp: {type: d.type, sdp: d.sdp}}}); }
+function startOffer(id) {
+  const peer = createPeer(id, true);
+  enqueue(peer, async () => {
+    const pc = peer.pc;
+    pc.addTransceiver(audioTrack || "audio", {direction: "sendrecv"});
+    const v = outgoingVideo();
+    peer.videoTx = pc.addTransceiver(v || "video", {direction: "sendrecv"});
+    await pc.setLocalDescription(await pc.createOffer());
+    sendSdp(id, pc.localDescription);
+  });
+}
+async function answer(peer, sdp) {
+  const pc = peer.pc;
+  await pc.setRemoteDescription(sdp);
+  await flushCandidates(peer);
+  // send on the transceivers the offer created (sendrecv even with no track yet, so a
+  // later camera or screen track needs no renegotiation)
+  for (const [kind, track] of [["audio", audioTrack], ["video", outgoingVideo()]]) {
+    const tx = pc.getTransceivers().find((t) => t.receiver.track.kind === kind && !t.stopped);
+    if (!tx) continue;
+    tx.direction = "sendrecv";
+    if (track) await tx.sender.replaceTrack(track);
+    if (kind === "video") peer.videoTx = tx;
+  }
+  await pc.setLocalDescription(await pc.createAnswer());
+  sendSdp(peer.id, pc.localDescription);
+}
+function onSignal(from, data) {
+  if (!from || !isRemote(from) || !joinSent) return;
+  let peer = peers.get(from);
+  if (data.bye) { closePeer(from); return; }
+  if (data.sdp && data.sdp.type === "offer") {
+    if (peer && (peer.offerer || peer.pc.remoteDescription)) { closePeer(from); peer = null; }
+    if (!peer) peer = createPeer(from, false);
+    enqueue(peer, () => answer(peer, data.sdp));
+  } else if (data.sdp && data.sdp.type === "answer") {
+    if (!peer || !peer.offerer) return;
+    enqueue(peer, async () => {
+      if (peer.pc.signalingState !== "have-local-offer") return;
+      await peer.pc.setRemoteDescription(data.sdp);
+      await flushCandidates(peer);
+    });
+  } else if (data.candidate) {
+    if (!peer && me > from) peer = createPeer(from, false);   // ahead of its offer
+    if (!peer) return;
+    enqueue(peer, async () => {
+      if (peer.pc.remoteDescription) await peer.pc.addIceCandidate(data.candidate).catch(() => {});
+      else peer.queue.push(data.candidate);
+    });
+  }
+}
+
+// ---- chat ----
+function addChat(c) {
+  const li = document.createElement("li");
+  const t = document.createElement("time");
+  const d = new Date(c.at);
+  t.dateTime = c.at || "";
+  t.textContent = isNaN(d) ? "" : d.toLocaleTimeString([], {hour: "2-digit", minute: "2-digit"});
+  const who = document.createElement("strong");
+  const party = (c.from || "").split(":")[0];
+  who.textContent = `${c.name || c.from}${party ? ` (${party})` : ""}: `;
+  li.append(t, who, document.createTextNode(c.text || ""));
+  $("chat").appendChild(li);
+  $("chat").scrollTop = $("chat").scrollHeight;
+}
+$("chat-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const text = $("chat-text").value.trim().slice(0, 2000);
+  if (!text) return;
+  if (!ws || ws.readyState !== WebSocket.OPEN) { fail("Not connected to the node: chat not sent."); return; }
+  send({type: "chat", text});
+  $("chat-text").value = "";
+});
+
+// ---- start: a token in the fragment skips the sign-in form ----
+const fragment = new URLSearchParams(location.hash.slice(1));
+if (fragment.get("token")) {
+  token = fragment.get("token");
+  history.replaceState(null, "", location.pathname + location.search);
+  start();
+} else {
+  showSignin();
+}
+})();

@@ -1,0 +1,32 @@
+"""Talks in real headless Chromium (the system's, fake camera and microphone): a KOR
+delegate and a PRK delegate, each logged in to their own node, join the same talks and
+each decodes the other's video; signalling crosses the two nodes. Runs
+``bench/bench_talks.py --quick``, which fails if either side decodes no frame."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = os.environ.get("LIAISON_CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                    reason=f"no Chromium at {CHROMIUM}: install Debian's 'chromium' package "
+                           f"or set LIAISON_CHROMIUM to run the browser test")
+def test_two_delegates_see_each_other_across_two_nodes(tmp_path: Path) -> None:
+    bench = Path(__file__).parents[2] / "bench" / "bench_talks.py"
+    result = subprocess.run([sys.executable, str(bench), "--quick"], capture_output=True,
+                            text=True, timeout=300, check=False,
+                            env={**os.environ, "LIAISON_SCREENSHOTS": str(tmp_path)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "BENCH talks_first_frame_ms" in result.stdout
+    assert "KOR: first remote frame" in result.stdout
+    assert "PRK: first remote frame" in result.stdout
+    assert {p.name for p in tmp_path.glob("*.png")} == {"talks-KOR.png", "talks-PRK.png"}
+    print("\n" + "\n".join(line for line in result.stdout.splitlines()
+                           if "first remote frame" in line or line.startswith("BENCH")))
