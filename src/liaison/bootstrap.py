@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -83,6 +84,16 @@ def blob_store(settings: Settings) -> BlobStore:
     return BlobStore(settings.data_dir / "blobs", key_file.read_bytes())
 
 
+def _relay(settings: Settings) -> dict[str, Any] | None:
+    urls = [u.strip() for u in settings.talks_relay.split(",") if u.strip()]
+    bad = [u for u in urls if not u.startswith(("turn:", "turns:", "stun:"))]
+    if bad:
+        raise ValueError(f"LIAISON_TALKS_RELAY: {', '.join(bad)} is not a turn:, turns: or "
+                         f"stun: URL")
+    return {"urls": urls, "username": settings.talks_relay_username,
+            "credential": settings.talks_relay_credential} if urls else None
+
+
 def build_node(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Node:
     """A ready node; ``NodeNotInitialised`` when ``liaison init`` has not run."""
     engine, uow = open_storage(settings)
@@ -100,5 +111,6 @@ def build_node(settings: Settings, clock: Callable[[], datetime] = utc_now) -> N
                 session_hours=settings.session_hours, keyring=load_keys(settings),
                 address=settings.address, outbox_batch=settings.outbox_batch,
                 check_call_answer_s=settings.check_call_answer_s, blobs=blob_store(settings),
-                max_attachment=settings.max_attachment_mb * 1024 * 1024)
+                max_attachment=settings.max_attachment_mb * 1024 * 1024,
+                talks_relay=_relay(settings))
     return Node(settings, engine, deps, bus)

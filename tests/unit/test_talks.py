@@ -7,6 +7,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -739,3 +740,15 @@ def test_signature_type_is_plain_data() -> None:
     assert isinstance(s, Signature)
     assert (s.party, s.key_id, s.signed_at) == ("KOR", "kor-node-2021", SIGNED_AT)
     assert len(s.value) == 88  # base64 of 64 bytes
+
+
+def test_a_relay_is_configured_by_url_and_refused_otherwise(tmp_path: Path) -> None:
+    from liaison.bootstrap import _relay
+    from liaison.config import Settings
+    got = _relay(Settings(data_dir=tmp_path, talks_relay="turn:10.1.2.3:3478, turns:r:5349",
+                          talks_relay_username="u", talks_relay_credential="c"))
+    assert got == {"urls": ["turn:10.1.2.3:3478", "turns:r:5349"], "username": "u",
+                   "credential": "c"}
+    assert _relay(Settings(data_dir=tmp_path)) is None
+    with pytest.raises(ValueError, match="not a turn"):
+        _relay(Settings(data_dir=tmp_path, talks_relay="http://relay"))

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from liaison.domain.agreements import LifecycleRules
 from liaison.services.ports import BlobPort, KeyRing, UnitOfWork
@@ -35,3 +36,4 @@ class Deps:
     publish: Callable[[str], None] = lambda _topic: None  # real-time bus: "hotline:<id>"
     blobs: BlobPort | None = None  # None: this node stores no attachments
     max_attachment: int = 256 * 1024 * 1024
+    talks_relay: dict[str, Any] | None = None  # {"urls", "username", "credential"} or None

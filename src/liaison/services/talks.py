@@ -160,11 +160,12 @@ def apply_talks(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | No
     return None
 
 
-def view_of(t: dt.Talks, m: dt.Minutes | None) -> dict[str, Any]:
+def view_of(t: dt.Talks, m: dt.Minutes | None,
+            relay: dict[str, Any] | None = None) -> dict[str, Any]:
     data = dt.talks_to(t)
     data["current"] = dt.proposal_to(t.current)
     data["local_start"] = dt.local_start(t.current).isoformat()
-    data["relay"] = None  # host candidates only on a closed network; a relay when configured
+    data["relay"] = relay  # None: host candidates only (a closed network has no STUN/TURN)
     # an MOU opens talks, not the exchange of classified information (DOMAIN: Agreements)
     data["classification"] = "UNCLASSIFIED"
     data["minutes"] = dt.minutes_to(m) if m else None
@@ -176,7 +177,7 @@ def view(deps: Deps, user: User, talks_id: str) -> dict[str, Any]:
     require(user, *DELEGATES)
     with deps.uow() as uow:
         t, m = _load(uow, talks_id)
-    return view_of(t, m)
+    return view_of(t, m, deps.talks_relay)
 
 
 def list_talks(deps: Deps, user: User) -> list[dict[str, Any]]:
