@@ -54,9 +54,8 @@ def wait(check: Any, what: str, timeout: float = 30) -> Any:
     raise RuntimeError(f"timed out waiting for {what}")
 
 
-def scheduled(urls: dict[str, str], fingerprints: dict[str, str]) -> tuple[str, dict[str, str]]:
-    """Partners trusted, the MOU on both nodes, a delegate each; talks proposed by KOR and
-    accepted by PRK. The talks id and each delegate's token."""
+def delegates(urls: dict[str, str], fingerprints: dict[str, str]) -> dict[str, str]:
+    """Partners trusted, the MOU on both nodes, a delegate each: their tokens."""
     admins = {p: trust(urls[p], o, urls[o], fingerprints[o])
               for p, o in (("KOR", "PRK"), ("PRK", "KOR"))}
     tokens = {}
@@ -66,6 +65,11 @@ def scheduled(urls: dict[str, str], fingerprints: dict[str, str]) -> tuple[str, 
             "username": name, "roles": ["delegate"], "password": PASSWORD,
             "clearance": "평문" if party == "KOR" else "일반"})
         tokens[party] = login(urls[party], name)
+    return tokens
+
+
+def scheduled(urls: dict[str, str], tokens: dict[str, str]) -> str:
+    """Talks proposed by KOR and accepted by PRK (a fresh one per call): their id."""
     talks = api(urls["KOR"], tokens["KOR"], "POST", "/api/talks", TALKS)
     wait(lambda: httpx.get(urls["PRK"] + f"/api/talks/{talks['id']}", headers={
         "Authorization": f"Bearer {tokens['PRK']}"}).status_code == 200, "the proposal at PRK")
@@ -73,7 +77,19 @@ def scheduled(urls: dict[str, str], fingerprints: dict[str, str]) -> tuple[str, 
         {"action": "accept", "version": 1})
     wait(lambda: api(urls["KOR"], tokens["KOR"], "GET", f"/api/talks/{talks['id']}")[
         "state"] == "accepted", "the acceptance at KOR")
-    return str(talks["id"]), tokens
+    return str(talks["id"])
+
+
+def decoded(page: Any, timeout: float = 10) -> list[dict[str, Any]]:
+    """The page's inbound video stats once some frame is counted as decoded (``getStats``
+    lags the frame callback that sets ``firstFrameAt``); empty if none within ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        stats: list[dict[str, Any]] = page.evaluate("window.liaisonTalks.stats()")
+        if stats and max(s["framesDecoded"] for s in stats) > 0:
+            return stats
+        time.sleep(0.2)
+    return []
 
 
 def call(urls: dict[str, str], talks_id: str, tokens: dict[str, str],
@@ -97,9 +113,10 @@ def call(urls: dict[str, str], talks_id: str, tokens: dict[str, str],
             for party, page in pages.items():
                 t = page.evaluate("window.liaisonTalks.firstFrameAt - window.liaisonTalks"
                                   ".joinedAt")
-                stats = page.evaluate("window.liaisonTalks.stats()")
-                if not stats or max(s["framesDecoded"] for s in stats) <= 0:
-                    raise RuntimeError(f"{party} decoded no remote video: {stats}")
+                stats = decoded(page)
+                if not stats:
+                    raise RuntimeError(f"{party} decoded no remote video: "
+                                       f"{page.evaluate('window.liaisonTalks.stats()')}")
                 print(f"# {party}: first remote frame {t:.0f} ms after joining; {stats}")
                 took.append(float(t))
                 if shots is not None:
@@ -125,8 +142,8 @@ def main() -> int:
         procs = [serve(made[p][0], ports[p]) for p in made]
         urls = {p: f"http://127.0.0.1:{ports[p]}" for p in made}
         try:
-            talks_id, tokens = scheduled(urls, {p: made[p][1] for p in made})
-            times = [call(urls, talks_id, tokens, shots) for _ in range(runs)]
+            tokens = delegates(urls, {p: made[p][1] for p in made})
+            times = [call(urls, scheduled(urls, tokens), tokens, shots) for _ in range(runs)]
         finally:
             for p in procs:
                 p.send_signal(signal.SIGTERM)
