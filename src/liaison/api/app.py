@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from liaison import __version__
@@ -94,6 +95,10 @@ def create_app(node: Node, *, send: bool = True) -> FastAPI:
 
     static = Path(__file__).parent.parent / "web" / "static"
     app.mount("/console", StaticFiles(directory=static, html=True), name="console")
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/console/")
 
     @app.get("/api/health", tags=["node"], summary="Liveness and the node's party")
     def health() -> dict[str, Any]:
