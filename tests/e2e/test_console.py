@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from tests.integration.node_fixtures import PASSWORD
-from tests.integration.processes import NodeProcess, wait_for
+from tests.integration.processes import NodeProcess, trusting_pair, wait_for
 
 CHROMIUM = os.environ.get("LIAISON_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parents[2] / "test-artifacts" / "console"
@@ -42,23 +42,12 @@ TEXTLESS_BUTTONS = """
 
 @pytest.fixture(scope="module")
 def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, NodeProcess]]:
-    tmp = tmp_path_factory.mktemp("console")
-    kor, jpn = NodeProcess("KOR", tmp), NodeProcess("JPN", tmp)
-    try:
-        prints = {n.party: n.init() for n in (kor, jpn)}
-        for node in (kor, jpn):
-            node.start(env={"LIAISON_LOGIN_ATTEMPTS_PER_MINUTE": "1000"})
-            node.login()
-        kor.trust(jpn, prints["JPN"])
-        jpn.trust(kor, prints["KOR"])
+    with trusting_pair(tmp_path_factory.mktemp("console"), "KOR", "JPN") as (kor, jpn):
         for name, (roles, level) in STAFF.items():
             kor.call("POST", "/api/users", json={"username": name, "roles": roles,
                                                  "clearance": level, "password": PASSWORD})
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         yield {"KOR": kor, "JPN": jpn}
-    finally:
-        for node in (kor, jpn):
-            node.stop()
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -139,3 +141,22 @@ def wait_for(check: Any, timeout: float = 60.0, what: str = "condition") -> Any:
             return value
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+@contextmanager
+def trusting_pair(root: Path, first: str, second: str) -> Iterator[tuple[NodeProcess,
+                                                                          NodeProcess]]:
+    """Two started nodes that trust each other, each with a signed-in admin; sign-ins
+    are not rate-limited (tests sign in many users). Both stop on the way out."""
+    a, b = NodeProcess(first, root), NodeProcess(second, root)
+    try:
+        prints = {n.party: n.init() for n in (a, b)}
+        for node in (a, b):
+            node.start(env={"LIAISON_LOGIN_ATTEMPTS_PER_MINUTE": "1000"})
+            node.login()
+        a.trust(b, prints[second])
+        b.trust(a, prints[first])
+        yield a, b
+    finally:
+        for node in (a, b):
+            node.stop()

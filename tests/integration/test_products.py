@@ -24,7 +24,7 @@ from liaison.interop import stix
 from tests.samples import image_item, png
 
 from .node_fixtures import PASSWORD
-from .processes import NodeProcess, wait_for
+from .processes import NodeProcess, trusting_pair, wait_for
 from .test_federation import ITEM, STAFF, label, release
 
 AREA = {"id": "A-SUNCHON", "name": "Sunchon airfield", "kind": "target", "priority": 1,
@@ -44,15 +44,7 @@ class Bearer(requests.auth.AuthBase):
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[NodeProcess, NodeProcess]]:
     """KOR released ITEM's first portion to JPN and shared an area with it."""
-    tmp = tmp_path_factory.mktemp("taxii")
-    kor, jpn = NodeProcess("KOR", tmp), NodeProcess("JPN", tmp)
-    try:
-        prints = {n.party: n.init() for n in (kor, jpn)}
-        for node in (kor, jpn):
-            node.start(env={"LIAISON_LOGIN_ATTEMPTS_PER_MINUTE": "1000"})
-            node.login()
-        kor.trust(jpn, prints["JPN"])
-        jpn.trust(kor, prints["KOR"])
+    with trusting_pair(tmp_path_factory.mktemp("taxii"), "KOR", "JPN") as (kor, jpn):
         for name, roles in STAFF.items():
             kor.call("POST", "/api/users", json={"username": name, "roles": roles,
                                                  "clearance": "군사I급비밀", "password": PASSWORD})
@@ -62,9 +54,6 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[NodeProcess
         release(kor, ITEM, "JPN")
         kor.call("POST", "/api/areas", kor.login("lee"), json={**AREA, "share_with": ["JPN"]})
         yield kor, jpn
-    finally:
-        for node in (kor, jpn):
-            node.stop()
 
 
 def root_for(node: NodeProcess, user: str) -> ApiRoot:

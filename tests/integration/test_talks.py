@@ -12,20 +12,12 @@ import pytest
 from liaison.cli.demo_talks import MOU, TALKS
 
 from .node_fixtures import PASSWORD
-from .processes import NodeProcess, wait_for
+from .processes import trusting_pair, wait_for
 
 
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    tmp = tmp_path_factory.mktemp("talks")
-    kor, prk = NodeProcess("KOR", tmp), NodeProcess("PRK", tmp)
-    try:
-        prints = {n.party: n.init() for n in (kor, prk)}
-        for node in (kor, prk):
-            node.start(env={"LIAISON_LOGIN_ATTEMPTS_PER_MINUTE": "1000"})
-            node.login()
-        kor.trust(prk, prints["PRK"])
-        prk.trust(kor, prints["KOR"])
+    with trusting_pair(tmp_path_factory.mktemp("talks"), "KOR", "PRK") as (kor, prk):
         tokens = {}
         for node, name, level in ((kor, "chun", "평문"), (prk, "jon", "일반")):
             node.call("POST", "/api/agreements", json=MOU)
@@ -33,9 +25,6 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                                                   "clearance": level, "password": PASSWORD})
             tokens[node.party] = node.login(name)
         yield {"KOR": kor, "PRK": prk, "tokens": tokens}
-    finally:
-        for node in (kor, prk):
-            node.stop()
 
 
 def test_proposal_amendment_acceptance_and_signed_minutes(pair: dict[str, Any]) -> None:

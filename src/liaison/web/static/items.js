@@ -1,6 +1,6 @@
 // Items: the list and search (each row with its banner), one item's portions with their
 // marks, the release check per partner node, a release request, and a new item.
-import {ApiError, api, banner, esc, say, shell, token} from "./console.js";
+import {ApiError, api, banner, esc, highest, say, shell, token} from "./console.js";
 
 const $ = (id) => document.getElementById(id);
 const enc = encodeURIComponent;
@@ -17,35 +17,6 @@ const list = {q: "", offset: 0, total: 0};
 
 // ---- banner of the page: the highest marking of everything shown ---------------------
 
-// Combine item banners ("LEVEL//REL TO KOR, JPN//CAVEAT") as the node combines portions:
-// highest level, every caveat, REL TO the parties common to all that carry one.
-function highest(banners, own) {
-  const all = [...new Set(banners.filter(Boolean))];
-  if (all.length === 0) return "UNCLASSIFIED";
-  if (all.length === 1) return all[0];
-  let top = null, topRank = -1;
-  const caveats = new Set();
-  const rels = [];
-  for (const b of all) {
-    const [level, ...rest] = b.split("//");
-    const rank = own.rank.has(level) ? own.rank.get(level) : Infinity;  // unknown: highest
-    if (rank > topRank) { top = level; topRank = rank; }
-    for (const part of rest) {
-      if (part.startsWith("REL TO ")) {
-        rels.push(new Set(part.slice(7).split(",").map(s => s.trim())
-          .filter(c => c && c !== own.node)));
-      } else {
-        caveats.add(part);
-      }
-    }
-  }
-  const parts = [top];
-  const common = rels.length ? [...rels[0]].filter(c => rels.every(s => s.has(c))) : [];
-  if (caveats.has("NOFORN") || (rels.length && common.length === 0)) caveats.add("NOFORN");
-  else if (rels.length) parts.push("REL TO " + [own.node, ...common.sort()].join(", "));
-  parts.push(...[...caveats].sort());
-  return parts.join("//");
-}
 
 function updateBanner() {
   banner(highest([...shown.list, shown.detail, shown.created], scheme));

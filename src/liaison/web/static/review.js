@@ -1,6 +1,6 @@
 // The review queue: pending release requests with the engine's reasons and the content
 // check, approve (optionally narrowing the tearline) or reject; recorded consents.
-import {api, banner, esc, say, shell, token} from "./console.js";
+import {api, banner, esc, highest, say, shell, token} from "./console.js";
 
 const $ = (id) => document.getElementById(id);
 const enc = encodeURIComponent;
@@ -9,36 +9,6 @@ let me = null;
 let scheme = null;  // this node's own scheme: {node, rank: Map, parties}
 let shownBanners = [];
 
-// Combine item banners ("LEVEL//REL TO KOR, JPN//CAVEAT") as the node combines portions:
-// highest level, every caveat, REL TO the parties common to all that carry one.
-// (The same rule as in items.js.)
-function highest(banners, own) {
-  const all = [...new Set(banners.filter(Boolean))];
-  if (all.length === 0) return "UNCLASSIFIED";
-  if (all.length === 1) return all[0];
-  let top = null, topRank = -1;
-  const caveats = new Set();
-  const rels = [];
-  for (const b of all) {
-    const [level, ...rest] = b.split("//");
-    const rank = own.rank.has(level) ? own.rank.get(level) : Infinity;  // unknown: highest
-    if (rank > topRank) { top = level; topRank = rank; }
-    for (const part of rest) {
-      if (part.startsWith("REL TO ")) {
-        rels.push(new Set(part.slice(7).split(",").map(s => s.trim())
-          .filter(c => c && c !== own.node)));
-      } else {
-        caveats.add(part);
-      }
-    }
-  }
-  const parts = [top];
-  const common = rels.length ? [...rels[0]].filter(c => rels.every(s => s.has(c))) : [];
-  if (caveats.has("NOFORN") || (rels.length && common.length === 0)) caveats.add("NOFORN");
-  else if (rels.length) parts.push("REL TO " + [own.node, ...common.sort()].join(", "));
-  parts.push(...[...caveats].sort());
-  return parts.join("//");
-}
 
 function clearMessages() { say(""); say("", true); }
 
