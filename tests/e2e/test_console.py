@@ -185,6 +185,14 @@ def test_agreements_reciprocity_and_audit_pages(nodes: dict[str, NodeProcess],
     result = admin.wait_for_selector("#verify-result[data-ok='true']")
     assert "verified" in result.inner_text().lower()
     accessible(admin, "audit")
+    for page_name in ("hotline", "talks"):  # their own sign-in forms, before signing in
+        page = browser.new_context().new_page()
+        page.goto(f"{kor.url}/console/{page_name}.html")
+        page.wait_for_selector("form")
+        assert page.evaluate(UNLABELLED) == [], f"{page_name}: inputs without a label"
+        assert page.evaluate(TEXTLESS_BUTTONS) == [], f"{page_name}: buttons without a name"
+        assert page.get_by_role("note", name="Classification").count() >= 1
+        page.screenshot(path=str(ARTIFACTS / f"{page_name}.png"), full_page=True)
 
 
 def _now() -> str:
