@@ -68,7 +68,7 @@ def search(user: CurrentUser, deps: NodeDeps,
     params = {"q": q, "discipline": discipline, "topic": topic, "level": level,
               "place": place, "since": since, "until": until, "source": source,
               "limit": limit, "offset": offset}
-    hits, total, capped = find.search(deps, user, find.query_from(params, deps))
+    hits, total, capped = find.search(deps, user, params)
     party = _own(deps)
     return {"total": total, "total_capped": capped, "limit": limit, "offset": offset,
             "items": [{**item_summary(h.item, party), "matched": list(h.portions),

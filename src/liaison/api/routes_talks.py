@@ -89,8 +89,7 @@ def verify(talks_id: str, user: CurrentUser, deps: NodeDeps) -> dict[str, str]:
 def call_record(talks_id: str, user: CurrentUser, deps: NodeDeps) -> list[dict[str, Any]]:
     talks.view(deps, user, talks_id)
     return [{"seq": seq, "kind": kind, "party": party, "at": at.isoformat(), **data}
-            for seq, kind, party, data, at in talks.all_events(deps, talks_id)
-            if kind != "signal"]
+            for seq, kind, party, data, at in talks.record_of(deps, talks_id)[0]]
 
 
 @router.websocket("/{talks_id}/live")
@@ -101,13 +100,12 @@ async def live(websocket: WebSocket, talks_id: str, token: str = "") -> None:
     try:
         user = await asyncio.to_thread(auth.authenticate, deps, token)
         await asyncio.to_thread(talks.view, deps, user, talks_id)
-        events = await asyncio.to_thread(talks.all_events, deps, talks_id)
+        events, cursor = await asyncio.to_thread(talks.record_of, deps, talks_id)
     except ServiceError as exc:
         await websocket.close(code=4403 if exc.status == 403 else 4401, reason=exc.message)
         return
     await websocket.accept()
     me = talks.participant_id(deps, user)
-    cursor = events[-1][0] if events else 0
     await websocket.send_json({"type": "hello", "me": me, "roster": talks.roster(events),
                                "chat": [_chat(e) for e in events if e[1] == "chat"]})
     joined = False
@@ -167,8 +165,9 @@ async def _pump(websocket: WebSocket, deps: Any, talks_id: str, me: str, cursor:
             queue.get_nowait()
         events, cursor = await asyncio.to_thread(talks.live_state, deps, talks_id, cursor)
         if any(e[1] == "presence" for e in events):
-            everything = await asyncio.to_thread(talks.all_events, deps, talks_id)
-            await websocket.send_json({"type": "roster", "roster": talks.roster(everything)})
+            presence, _ = await asyncio.to_thread(talks.record_of, deps, talks_id,
+                                                  ("presence",))
+            await websocket.send_json({"type": "roster", "roster": talks.roster(presence)})
         for _, kind, _, data, at in events:
             if kind == "signal" and data.get("to") == me:
                 await websocket.send_json({"type": "signal", "from": data["from"],

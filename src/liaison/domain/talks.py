@@ -654,14 +654,7 @@ def minutes_bytes(m: Minutes) -> bytes:
     """The canonical bytes both sides sign: every field except the signatures, as JSON with
     sorted keys and no spaces, UTF-8 (non-ASCII kept as is), after a domain-separation
     prefix. Names keep their order; no Unicode normalization is applied."""
-    body = {
-        "talks_id": m.talks_id,
-        "revision": m.revision,
-        "attendance": {p: list(names) for p, names in m.attendance.items()},
-        "outcomes": dict(m.outcomes),
-        "agreed": list(m.agreed),
-        "edited_by": m.edited_by,
-    }
+    body = {k: v for k, v in minutes_to(m).items() if k != "signatures"}
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return MINUTES_DOMAIN + text.encode("utf-8")
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from liaison.domain.codec import CodecError, parse_datetime
 from liaison.domain.items import Item
-from liaison.domain.labels import PARTY_CODE
+from liaison.domain.labels import PARTY_CODE, Party
 from liaison.domain.search import (
     TOTAL_CAP,
     WORD,
@@ -42,14 +42,13 @@ class Hit:
     snippets: dict[str, str]
 
 
-def query_from(params: dict[str, Any], deps: Deps) -> SearchQuery:
+def query_from(params: dict[str, Any], own: Party) -> SearchQuery:
     """Validate request parameters into a query; ``Invalid`` names the parameter."""
+    scheme = own.scheme
     try:
-        with deps.uow() as uow:
-            scheme = load_parties(uow)[deps.party].scheme
         level = params.get("level")
         if level is not None and not scheme.has(level):
-            raise SearchError(f"level {level!r} is not a level of {deps.party}'s scheme: "
+            raise SearchError(f"level {level!r} is not a level of {own.code}'s scheme: "
                               + ", ".join(lv.name for lv in scheme.levels))
         source = params.get("source")
         if source is not None and not PARTY_CODE.match(source):
@@ -76,16 +75,18 @@ def _time(params: dict[str, Any], name: str) -> Any:
     return None if raw in (None, "") else parse_datetime(raw, name)
 
 
-def search(deps: Deps, user: User, q: SearchQuery) -> tuple[list[Hit], int, bool]:
-    """The page of hits, how many items match (up to ``TOTAL_CAP``) and whether there are
-    more than that."""
-    require(user, *READERS)
-    try:
-        vis = visibility(user.clearance)
-    except SearchError as exc:
-        raise Invalid(str(exc)) from exc
+def search(deps: Deps, user: User,
+           params: dict[str, Any]) -> tuple[list[Hit], int, bool]:
+    """The page of hits for request parameters, how many items match (up to
+    ``TOTAL_CAP``) and whether there are more than that; one unit of work."""
     with deps.uow() as uow:
         party = load_parties(uow)[deps.party]
+        q = query_from(params, party)
+        require(user, *READERS)
+        try:
+            vis = visibility(user.clearance)
+        except SearchError as exc:
+            raise Invalid(str(exc)) from exc
         page = uow.search.query(q, vis)
         stored = {i: uow.items.get(i) for i in page.item_ids}
     hits = []

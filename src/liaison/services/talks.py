@@ -350,9 +350,12 @@ def live_state(deps: Deps, talks_id: str, after: int) -> tuple[list[Any], int]:
     return events, (events[-1][0] if events else after)
 
 
-def all_events(deps: Deps, talks_id: str) -> list[Any]:
+def record_of(deps: Deps, talks_id: str,
+              kinds: tuple[str, ...] = ("presence", "chat")) -> tuple[list[Any], int]:
+    """The call's record of ``kinds`` (by default without the WebRTC signals) and the
+    newest sequence number of the whole record."""
     with deps.uow() as uow:
-        return uow.talks.events(talks_id)
+        return uow.talks.events(talks_id, kinds=kinds), uow.talks.last_seq(talks_id)
 
 
 APPLIERS = {"talks": apply_talks, "talks_minutes": apply_minutes, "talks_live": apply_live}

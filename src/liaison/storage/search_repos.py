@@ -43,7 +43,7 @@ def index_item(conn: sa.Connection, item: Item, scheme: Scheme) -> None:
     conn.execute(sp.insert(), [{
         "id": r.id, "item_id": r.item_id, "portion_id": r.portion_id, "rank": r.rank,
         "compartments": r.compartments, "topic": r.topic, "discipline": r.discipline,
-        "source": r.source, "reported_at": r.reported_at, "lat": r.lat, "lon": r.lon}
+        "source": r.source, "lat": r.lat, "lon": r.lon}
         for r in rows])
     conn.execute(st.insert(), [{"id": r.id, "body": r.body} for r in rows])
 
@@ -74,6 +74,17 @@ def topic_under(column: Any, topics: frozenset[str] | set[str]) -> Any:
     """``column`` holds one of ``topics`` or a topic under one of them."""
     return sa.or_(*(sa.or_(column == s, column.like(_like_prefix(s), escape="\\"))
                     for s in sorted(topics)))
+
+
+def visible_to(table: sa.Table, vis: Visibility) -> list[Any]:
+    """What a user may see, as conditions on a table's ``rank``, ``compartments`` and
+    ``topic`` columns; a row whose topic is "" is bound to no topic."""
+    where: list[Any] = [table.c.rank <= vis.max_rank,
+                        table.c.compartments.in_(sorted(vis.compartment_sets))]
+    if vis.topics is not None:
+        where.append(sa.or_(table.c.topic == "", topic_under(table.c.topic, vis.topics))
+                     if vis.topics else table.c.topic == "")
+    return where
 
 
 class SqlSearch:
@@ -127,11 +138,9 @@ class SqlSearch:
 
 
 def _where(q: SearchQuery, vis: Visibility) -> list[Any]:
-    """Visibility first, then the query's fields, as column conditions."""
-    where: list[Any] = [sp.c.rank <= vis.max_rank,
-                        sp.c.compartments.in_(sorted(vis.compartment_sets))]
-    if vis.topics is not None:
-        where.append(topic_under(sp.c.topic, vis.topics))
+    """Visibility first, then the query's fields, as column conditions (an item always has
+    a topic, so no index row is topic-free)."""
+    where = visible_to(sp, vis)
     if q.disciplines is not None:
         where.append(sp.c.discipline.in_(sorted(q.disciplines)))
     if q.topic is not None:

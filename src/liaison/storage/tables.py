@@ -243,7 +243,6 @@ search_portions = sa.Table(
     sa.Column("topic", sa.String(256), nullable=False),
     sa.Column("discipline", sa.String(16), nullable=False),
     sa.Column("source", sa.String(3), nullable=False),
-    sa.Column("reported_at", UtcDateTime, nullable=False),
     sa.Column("lat", sa.Float, nullable=True),
     sa.Column("lon", sa.Float, nullable=True),
 )

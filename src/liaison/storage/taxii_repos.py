@@ -9,10 +9,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from liaison.domain.search import Visibility
 from liaison.services.ports import TaxiiObject, TaxiiQuery
 from liaison.storage import tables as t
-from liaison.storage.search_repos import topic_under
+from liaison.storage.search_repos import visible_to
 
 tx = t.taxii_objects
 
@@ -46,7 +45,7 @@ class SqlTaxii:
         """Up to ``q.limit + 1`` rows after ``q.after_seq`` (one more tells of a next page)."""
         where: list[Any] = [tx.c.collection == q.collection, tx.c.seq > q.after_seq]
         if q.visibility is not None:
-            where += _visible(q.visibility)
+            where += visible_to(tx, q.visibility)
         if q.added_after is not None:
             where.append(tx.c.date_added > q.added_after)
         if q.ids:
@@ -80,11 +79,3 @@ class SqlTaxii:
                                 .where(t.taxii_status.c.id == status_id)).first()
         return dict(row.data) if row else None
 
-
-def _visible(vis: Visibility) -> list[Any]:
-    where: list[Any] = [tx.c.rank <= vis.max_rank,
-                        tx.c.compartments.in_(sorted(vis.compartment_sets))]
-    if vis.topics is not None:
-        where.append(sa.or_(tx.c.topic == "", topic_under(tx.c.topic, vis.topics))
-                     if vis.topics else tx.c.topic == "")
-    return where

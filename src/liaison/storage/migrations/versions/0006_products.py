@@ -41,7 +41,6 @@ def upgrade() -> None:
         sa.Column("topic", sa.String(length=256), nullable=False),
         sa.Column("discipline", sa.String(length=16), nullable=False),
         sa.Column("source", sa.String(length=3), nullable=False),
-        sa.Column("reported_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("lat", sa.Float(), nullable=True),
         sa.Column("lon", sa.Float(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
