@@ -105,7 +105,7 @@ def test_create_review_release_and_what_each_user_sees(nodes: dict[str, NodeProc
 
     officer = signed_in(browser, kor, "lee")
     officer.goto(f"{kor.url}/console/items.html?id=CONSOLE-1")
-    row = officer.wait_for_selector("#release-check tr[data-party='JPN']")
+    row = officer.wait_for_selector("#release-check tr[data-party='JPN'][data-outcome]")
     assert row.get_attribute("data-outcome") == "allowed"
     officer.select_option("#recipient", "JPN")
     officer.fill("#purpose", "shared early warning")
