@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from liaison.config import Settings
 from liaison.domain.agreements import LifecycleRules
 from liaison.federation.keystore import Keystore
-from liaison.realtime.bus import LocalBus
+from liaison.realtime.bus import Bus, LocalBus
 from liaison.services.context import Deps, new_id, utc_now
 from liaison.services.ports import UnitOfWork
 from liaison.services.setup import PARTY_SETTING
@@ -36,7 +36,7 @@ class Node:
     settings: Settings
     engine: Engine
     deps: Deps
-    bus: LocalBus
+    bus: Bus
 
 
 def open_storage(settings: Settings) -> tuple[Engine, Callable[[], UnitOfWork]]:
@@ -94,6 +94,18 @@ def _relay(settings: Settings) -> dict[str, Any] | None:
             "credential": settings.talks_relay_credential} if urls else None
 
 
+def make_bus(settings: Settings, party: str) -> Bus:
+    """In-process, or NATS JetStream when ``bus_url`` is set (connected when serving)."""
+    if not settings.bus_url:
+        return LocalBus()
+    if not settings.bus_url.startswith(("nats://", "tls://")):
+        raise ValueError(f"LIAISON_BUS_URL: {settings.bus_url!r} is not a nats:// or tls:// "
+                         f"URL")
+    from liaison.realtime.nats_bus import NatsBus
+
+    return NatsBus(settings.bus_url, party)
+
+
 def build_node(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Node:
     """A ready node; ``NodeNotInitialised`` when ``liaison init`` has not run."""
     engine, uow = open_storage(settings)
@@ -105,7 +117,7 @@ def build_node(settings: Settings, clock: Callable[[], datetime] = utc_now) -> N
             f"no node initialised at {settings.effective_database_url}: run `liaison init`")
     if settings.clock_offset_s:
         clock = _ahead(clock, timedelta(seconds=settings.clock_offset_s))
-    bus = LocalBus()
+    bus = make_bus(settings, party)
     deps = Deps(uow=uow, party=party, clock=clock, ids=new_id, publish=bus.publish,
                 rules=LifecycleRules(settings.notice_cutoff_inclusive),
                 session_hours=settings.session_hours, keyring=load_keys(settings),

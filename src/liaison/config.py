@@ -21,6 +21,8 @@ def _flag(value: str) -> bool:
 class Settings:
     data_dir: Path = field(default_factory=lambda: Path("var/node"))
     database_url: str = ""  # empty: SQLite file in data_dir
+    bus_url: str = ""  # nats://host:4222 (JetStream) for several workers; empty: in-process
+    workers: int = 1  # `liaison serve` processes sharing the ports (needs bus_url if > 1)
     host: str = "127.0.0.1"
     port: int = 8470
     session_hours: int = 8
@@ -58,7 +60,8 @@ class Settings:
         env = os.environ if env is None else env
         values: dict[str, object] = {}
         readers: dict[str, Callable[[str], object]] = {
-            "data_dir": Path, "database_url": str, "host": str, "port": int,
+            "data_dir": Path, "database_url": str, "bus_url": str, "workers": int,
+            "host": str, "port": int,
             "session_hours": int, "notice_cutoff_inclusive": _flag,
             "login_attempts_per_minute": int, "public_url": str, "outbox_batch": int,
             "federation_port": int, "check_call_answer_s": int, "hotline_tick_s": float,

@@ -41,22 +41,24 @@ def create_app(node: Node, *, send: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         node.bus.attach(asyncio.get_running_loop())
+        await node.bus.start()
         await app.state.tracks.start()
         ring = node.deps.keyring
         app.state.transport = HttpTransport(ring.tls_files if ring else None)
-        task = None
+        tasks = []
         if send and node.deps.keyring is not None:
             sender = OutboxSender(node.deps, app.state.transport)
             app.state.sender = sender
-            task = asyncio.create_task(sender.run())
-            clock_task = asyncio.create_task(
-                HotlineClock(node.deps, sender, node.settings.hotline_tick_s).run())
+            tasks = [asyncio.create_task(sender.run()),
+                     asyncio.create_task(sender.follow(node.bus)),
+                     asyncio.create_task(HotlineClock(node.deps, sender,
+                                                      node.settings.hotline_tick_s).run())]
         yield
-        if task is not None:
+        for task in tasks:
             task.cancel()
-            clock_task.cancel()
         await app.state.tracks.stop()
         await app.state.transport.close()
+        await node.bus.stop()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -70,7 +72,8 @@ def create_app(node: Node, *, send: bool = True) -> FastAPI:
     app.state.deps = node.deps
     app.state.bus = node.bus
     app.state.sender = None
-    app.state.tracks = TrackHub(node.deps, node.settings.track_refresh_s)
+    app.state.tracks = TrackHub(node.deps, node.settings.track_refresh_s,
+                                   node.bus)
 
     @app.middleware("http")
     async def wake_sender(request: Request, call_next: Any) -> Any:
@@ -108,9 +111,11 @@ def create_app(node: Node, *, send: bool = True) -> FastAPI:
 
 
 def wake(app: FastAPI) -> None:
+    """Wake this worker's sender, and through the bus the worker holding the lane."""
     sender = app.state.sender
     if sender is not None:
         sender.wake.set()
+    app.state.bus.publish("outbox")
 
 
 def create_federation_app(node: Node) -> FastAPI:

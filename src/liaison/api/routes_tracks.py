@@ -17,7 +17,7 @@ from liaison.domain.tracks import TrackUpdate
 from liaison.domain.users import Role, User
 from liaison.services import areas, auth, tracks
 from liaison.services.auth_roles import require
-from liaison.services.errors import Refused, ServiceError
+from liaison.services.errors import Refused, ServiceError, Unavailable
 from liaison.tracks.hub import Published, TrackHub
 
 router = APIRouter(prefix="/api", tags=["tracks"])
@@ -107,9 +107,10 @@ def _answer(accepted: int, refusals: list[str]) -> dict[str, Any]:
 
 
 @router.post("/tracks/ingest", summary="Ingest a batch of track updates from a feed")
-def ingest(body: IngestIn, request: Request, user: CurrentUser) -> dict[str, Any]:
+async def ingest(body: IngestIn, request: Request, user: CurrentUser) -> dict[str, Any]:
     require(user, *INGEST_ROLES)
-    return _answer(*hub_of(request.app).ingest(body.feed, [u.domain() for u in body.updates]))
+    return _answer(*await hub_of(request.app).accept(body.feed,
+                                                     [u.domain() for u in body.updates]))
 
 
 @router.get("/tracks", summary="Current tracks you may see")
@@ -221,12 +222,12 @@ async def ingest_ws(websocket: WebSocket, feed: str, token: str = "") -> None:
     try:
         while True:
             text = await websocket.receive_text()
-            await websocket.send_json(_ingest_frame(hub, feed, text))
+            await websocket.send_json(await _ingest_frame(hub, feed, text))
     except (WebSocketDisconnect, RuntimeError):
         return
 
 
-def _ingest_frame(hub: TrackHub, feed: str, text: str) -> dict[str, Any]:
+async def _ingest_frame(hub: TrackHub, feed: str, text: str) -> dict[str, Any]:
     try:
         data = json.loads(text)
         rows = data if isinstance(data, list) else [data]
@@ -235,7 +236,10 @@ def _ingest_frame(hub: TrackHub, feed: str, text: str) -> dict[str, Any]:
         updates = [UpdateIn.model_validate(r).domain() for r in rows]
     except ValueError as exc:
         return {"accepted": 0, "refused": 1, "reasons": [f"malformed frame: {exc}"[:500]]}
-    return _answer(*hub.ingest(feed, updates))
+    try:
+        return _answer(*await hub.accept(feed, updates))
+    except Unavailable as exc:
+        return {"accepted": 0, "refused": len(updates), "reasons": [exc.message]}
 
 
 @federation_router.websocket("/tracks")
@@ -250,7 +254,7 @@ async def partner_link(websocket: WebSocket) -> None:
     try:
         while True:
             wire = await websocket.receive_bytes()
-            answer, keep = hub.receive_frame(wire)
+            answer, keep = await hub.receive(wire)
             await websocket.send_text(json.dumps(answer))
             if not keep:
                 await websocket.close(code=1008, reason=str(answer.get("error", ""))[:120])

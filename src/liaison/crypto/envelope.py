@@ -13,7 +13,7 @@ import hashlib
 import json
 import struct
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -93,6 +93,10 @@ def _parse_header(head: bytes) -> Header:
         header = Header(**data)
     except (ValueError, TypeError) as exc:
         raise EnvelopeError("malformed envelope header") from exc
+    wrong = [f.name for f in fields(Header)
+             if type(getattr(header, f.name)) is not (int if f.name == "version" else str)]
+    if wrong:  # e.g. a number for a time: refused here, not a TypeError further on
+        raise EnvelopeError(f"malformed envelope header: wrong type for {', '.join(wrong)}")
     if header.canonical() != head:
         raise EnvelopeError("envelope header is not in canonical form")
     if header.version != 1:

@@ -1,13 +1,21 @@
 """The outbox sender: one queue per partner, one request in flight per partner, retry with
-backoff, catch-up after downtime (the queue is durable; nothing is lost by a restart)."""
+backoff, catch-up after downtime (the queue is durable; nothing is lost by a restart).
+
+Several workers of one node share the queue: a partner's lane runs in the worker holding
+the lease ``outbox:<party>`` (renewed before every batch), so one worker sends to a partner
+at a time, in order. A worker that dies loses its lease after ``leases.TTL`` and another
+takes the lane over from the first message not yet acknowledged; a batch the dead worker
+had sent but not settled is sent again and the partner's inbox, exactly-once by message
+id, acknowledges it without applying it twice."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from typing import Any
 
-from liaison.services import federation
+from liaison.services import federation, leases
 from liaison.services.context import Deps
 from liaison.services.ports import OutboxMessage, Peer, Transport
 
@@ -22,9 +30,14 @@ class OutboxSender:
         self._lanes: dict[str, asyncio.Task[None]] = {}
 
     async def run(self) -> None:
-        """Start a lane for every partner with pending messages, forever."""
+        """Start a lane for every partner with pending messages whose lease this worker
+        can take, forever."""
         while True:
-            peers = await asyncio.to_thread(self._peers_with_pending)
+            try:
+                peers = await asyncio.to_thread(self._peers_with_pending)
+            except Exception as exc:  # the database may come back; nothing is sent meanwhile
+                log.warning("outbox not readable: %s", exc)
+                peers = []
             for peer in peers:
                 lane = self._lanes.get(peer)
                 if lane is None or lane.done():
@@ -33,14 +46,34 @@ class OutboxSender:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), self.poll_s)
 
+    async def follow(self, bus: Any) -> None:
+        """Wake on ``outbox`` signals from the node's other workers."""
+        async with bus.subscribe("outbox") as queue:
+            while True:
+                await queue.get()
+                self.wake.set()
+
     def _peers_with_pending(self) -> list[str]:
         with self.deps.uow() as uow:
             return uow.outbox.peers_with_pending()
 
     async def _lane(self, peer: str) -> None:
-        """Drain one partner's queue in order; back off while it cannot be reached."""
+        """Drain one partner's queue in order while holding its lease; back off while it
+        cannot be reached."""
+        name = f"outbox:{peer}"
+        try:
+            await self._drain(peer, name)
+        except Exception as exc:  # e.g. the database: the next round tries again
+            log.warning("outbox lane to %s stopped: %s", peer, exc)
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(leases.release, self.deps, name)
+
+    async def _drain(self, peer: str, name: str) -> None:
         backoff = 0.5
         while True:
+            if await asyncio.to_thread(leases.claim, self.deps, name) is None:
+                return  # another worker holds this partner's lane
             batch = await asyncio.to_thread(federation.next_batch, self.deps, peer)
             if batch is None:
                 return
@@ -72,6 +105,9 @@ class HotlineClock:
 
         while True:
             try:
+                if await asyncio.to_thread(leases.claim, self.deps, "hotline-clock") is None:
+                    await asyncio.sleep(self.tick_s)  # another worker keeps the clock
+                    continue
                 placed = await asyncio.to_thread(hotline.place_due_calls, self.deps)
                 await asyncio.to_thread(hotline.sweep, self.deps)
                 if placed:

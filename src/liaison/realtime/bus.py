@@ -1,20 +1,58 @@
-"""The real-time bus port: in-process by default (NATS JetStream for scale-out is a later
-adapter behind the same two methods). ``publish`` is safe from any thread."""
+"""The real-time bus port: ``publish(topic)`` wakes whoever follows that topic (a hotline
+channel's or talks' WebSockets, the outbox sender); the data itself is in the database.
+In-process by default (``LocalBus``); NATS JetStream when the node runs as several workers
+(``realtime.nats_bus``), with the track stream on top. ``publish`` is safe from any
+thread."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, Protocol
+
+
+class TrackStream(Protocol):
+    """The node's durable stream of track records, shared by its workers."""
+
+    async def append(self, record: bytes, msg_id: str) -> int:
+        """Store a record once (a repeated ``msg_id`` is not stored again); its position."""
+
+    async def last(self) -> int:
+        """The position of the newest record (0 when empty)."""
+
+    async def follow(self, start: int | None,
+                     handler: Callable[[int, bytes], Awaitable[None]]) -> Any:
+        """Call ``handler(position, record)`` for each record from ``start`` (``None``:
+        new records only), in order; a handle whose ``unsubscribe()`` stops it."""
+
+
+class Bus(Protocol):
+    tracks: TrackStream | None
+
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None: ...
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    def publish(self, topic: str) -> None: ...
+    def subscribe(self, *topics: str) -> AbstractAsyncContextManager[asyncio.Queue[str]]: ...
+    def view(self) -> dict[str, Any]: ...
 
 
 class LocalBus:
+    tracks: TrackStream | None = None
+
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._queues: dict[str, set[asyncio.Queue[str]]] = {}
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
 
     def publish(self, topic: str) -> None:
         loop = self._loop
@@ -33,3 +71,6 @@ class LocalBus:
         finally:
             for t in topics:
                 self._queues.get(t, set()).discard(queue)
+
+    def view(self) -> dict[str, Any]:
+        return {"kind": "in-process"}

@@ -40,3 +40,10 @@ class Refused(ServiceError):
 
 class TooMany(ServiceError):
     status, code = 429, "too_many_requests"
+
+
+class Unavailable(ServiceError):
+    """A shared service the node needs (its stream, its database) cannot be reached now;
+    nothing was done, the same request may be sent again."""
+
+    status, code = 503, "unavailable"

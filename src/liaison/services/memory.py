@@ -10,7 +10,7 @@ import copy
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -70,6 +70,7 @@ class MemoryState:
         default_factory=dict)
     talks_events: list[tuple[int, str, str, str, dict[str, Any], datetime]] = field(
         default_factory=list)
+    leases: dict[str, tuple[str, datetime, int]] = field(default_factory=dict)
 
 
 K = TypeVar("K")
@@ -544,6 +545,34 @@ class MemoryTracks:
         return [copy.deepcopy(d) for d, _ in rows[:limit]]
 
 
+class MemoryLeases:
+    def __init__(self, s: MemoryState) -> None:
+        self.s = s
+
+    def claim(self, name: str, holder: str, now: datetime, ttl: timedelta) -> int | None:
+        current = self.s.leases.get(name)
+        if current is not None and current[0] != holder and current[1] >= now:
+            return None
+        position = current[2] if current else 0
+        self.s.leases[name] = (holder, now + ttl, position)
+        return position
+
+    def record(self, name: str, holder: str, position: int) -> bool:
+        current = self.s.leases.get(name)
+        if current is None or current[0] != holder or current[2] >= position:
+            return False
+        self.s.leases[name] = (holder, current[1], position)
+        return True
+
+    def release(self, name: str, holder: str, now: datetime) -> None:
+        current = self.s.leases.get(name)
+        if current is not None and current[0] == holder:
+            self.s.leases[name] = (holder, now, current[2])
+
+    def holders(self, now: datetime) -> dict[str, str]:
+        return {n: h for n, (h, until, _) in self.s.leases.items() if until >= now}
+
+
 class MemoryUnitOfWork:
     """Works on a private copy of ``shared`` taken at ``__enter__``; ``commit`` publishes
     the copy, leaving without it drops it. Units of work are not isolated from each other
@@ -568,6 +597,7 @@ class MemoryUnitOfWork:
         self.taxii = MemoryTaxii(s)
         self.blobs = MemoryBlobs(s)
         self.talks = MemoryTalks(s)
+        self.leases = MemoryLeases(s)
         return self
 
     def commit(self) -> None:

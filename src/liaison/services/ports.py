@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -320,6 +320,14 @@ class BlobPort(Protocol):
 TalksEvent = tuple[int, str, str, dict[str, Any], datetime]  # seq, kind, party, data, at
 
 
+class LeaseRepo(Protocol):
+    def claim(self, name: str, holder: str, now: datetime, ttl: timedelta) -> int | None:
+        """Take or renew a lease; its recorded position, or ``None`` if another holds it."""
+    def record(self, name: str, holder: str, position: int) -> bool: ...
+    def release(self, name: str, holder: str, now: datetime) -> None: ...
+    def holders(self, now: datetime) -> dict[str, str]: ...
+
+
 class TalksRepo(Protocol):
     def get(self, talks_id: str) -> tuple[dict[str, Any], dict[str, Any] | None] | None:
         """The talks and its minutes as plain data."""
@@ -380,6 +388,8 @@ class UnitOfWork(Protocol):
     def blobs(self) -> BlobRepo: ...
     @property
     def talks(self) -> TalksRepo: ...
+    @property
+    def leases(self) -> LeaseRepo: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -6,6 +6,7 @@ The engine is asked again at the moment of release (fail closed if anything chan
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 from typing import Any
@@ -32,7 +33,7 @@ from liaison.services.auth_roles import require
 from liaison.services.context import Deps
 from liaison.services.errors import Invalid, NotFound, Refused
 from liaison.services.federation import enqueue
-from liaison.services.items import whole_item
+from liaison.services.items import visible_part, whole_item
 from liaison.services.ports import StoredConsent, UnitOfWork
 
 OFFICERS = (Role.RELEASE_OFFICER, Role.REVIEWER)
@@ -191,16 +192,38 @@ def content_check(deps: Deps, user: User, request_id: str) -> dict[str, Any]:
 
 
 def get_request(deps: Deps, user: User, request_id: str) -> ReleaseRequest:
+    """One request, for an officer cleared for all of its item; the same answer for a
+    hidden request as for a missing one, so neither the item nor the request leaks."""
     require(user, *OFFICERS)
     with deps.uow() as uow:
-        return _locked_request(uow, request_id)
+        request = uow.releases.get(request_id)
+        if request is None or not _cleared_for_all(uow, deps, user)(request.item_id):
+            raise NotFound(f"no release request {request_id} that you may see")
+        return request
 
 
 def list_requests(deps: Deps, user: User, state: str | None, limit: int,
                   offset: int) -> list[ReleaseRequest]:
+    """The requests about items ``user`` is cleared for in full (release work needs all
+    of an item), newest first."""
     require(user, *OFFICERS)
     with deps.uow() as uow:
-        return uow.releases.list(state=state, limit=limit, offset=offset)
+        cleared = _cleared_for_all(uow, deps, user)
+        seen = [r for r in uow.releases.list(state=state, limit=10**9, offset=0)
+                if cleared(r.item_id)]
+    return seen[offset:offset + limit]
+
+
+def _cleared_for_all(uow: UnitOfWork, deps: Deps, user: User) -> Callable[[str], bool]:
+    """Whether ``user`` may see every portion of an item. Fail closed: an item that is
+    gone (destroyed) counts as hidden, so its requests are shown to no one."""
+    party = load_parties(uow)[deps.party]
+
+    def cleared(item_id: str) -> bool:
+        stored = uow.items.get(item_id)
+        return stored is not None and visible_part(stored.item, user, party) == stored.item
+
+    return cleared
 
 
 def record_consent(deps: Deps, user: User, data: dict[str, Any]) -> StoredConsent:

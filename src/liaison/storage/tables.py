@@ -308,3 +308,11 @@ talks_events = sa.Table(  # the live record: presence, WebRTC signals, chat (kep
     sa.Column("at", UtcDateTime, nullable=False),
     sa.Index("ix_talks_events_talks", "talks_id", "seq"),
 )
+
+leases = sa.Table(  # node-wide jobs among a node's workers (migration 0008)
+    "leases", metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("holder", sa.String(128), nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("position", sa.BigInteger, nullable=False, server_default="0"),
+)

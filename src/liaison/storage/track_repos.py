@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from datetime import datetime
 from typing import Any
 
@@ -44,6 +45,13 @@ class SqlTracks:
             t.track_numbers.c.source == source, t.track_numbers.c.uid == uid)).scalar()
         if found is not None:
             return int(found)
+        if self.conn.dialect.name == "postgresql":  # workers allocate one at a time
+            self.conn.execute(sa.select(sa.func.pg_advisory_xact_lock(
+                zlib.crc32(b"track_numbers"))))
+            found = self.conn.execute(sa.select(t.track_numbers.c.number).where(
+                t.track_numbers.c.source == source, t.track_numbers.c.uid == uid)).scalar()
+            if found is not None:
+                return int(found)
         top = self.conn.execute(sa.select(sa.func.max(t.track_numbers.c.number))).scalar()
         number = int(top or 0) + 1
         self.conn.execute(t.track_numbers.insert().values(source=source, uid=uid,

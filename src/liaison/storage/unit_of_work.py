@@ -16,6 +16,7 @@ from liaison.storage.federation_repos import (
     SqlPeers,
     SqlRequests,
 )
+from liaison.storage.lease_repos import SqlLeases
 from liaison.storage.people import SqlAudit, SqlSettings, SqlTokens, SqlUsers
 from liaison.storage.repositories import (
     PartyCache,
@@ -65,6 +66,7 @@ class SqlUnitOfWork:
         self.taxii = SqlTaxii(self.conn)
         self.blobs = SqlBlobs(self.conn)
         self.talks = SqlTalks(self.conn)
+        self.leases = SqlLeases(self.conn)
         return self
 
     def commit(self) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 from liaison.domain.tracks import TrackUpdate
 from liaison.domain.users import User
 from liaison.services.context import Deps
+from liaison.services.errors import Unavailable
 from liaison.tracks.cot import MAX_EVENT, StreamStats, iter_events, to_event
 from liaison.tracks.hub import Published, TrackHub
 
@@ -69,7 +70,10 @@ class CotServer:
                     self.stats.stream.last_error = ("this CoT port takes no input: set "
                                                     "LIAISON_COT_FEED")
                     continue
-                _, refusals = self.hub.ingest(self.feed, [update])
+                try:
+                    _, refusals = await self.hub.accept(self.feed, [update])
+                except Unavailable as exc:
+                    refusals = [exc.message]
                 if refusals:
                     self.stats.refused_by_hub += 1
                     self.stats.stream.last_error = refusals[0]

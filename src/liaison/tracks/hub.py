@@ -7,12 +7,22 @@ partner link the policy snapshot allows for the feed, offer to each subscriber w
 clearance and need-to-know cover the label. Everything else (launch events, area alerts,
 correlation, storage) runs in a separate task fed by a bounded queue; what it cannot keep
 up with is counted, never silently lost.
+
+With a stream (a node run as several workers over NATS JetStream, ``realtime.nats_bus``)
+an ingest or a partner's frame is answered once the stream has stored it; every worker
+follows the stream and offers each record to its own subscribers; the worker holding the
+lease ``tracks-link:<party>`` runs that partner's link, fed by its own reader of the stream
+from the last position the partner acknowledged (so a worker that dies loses nothing:
+the next holder sends again from there and the partner drops what it already has, by
+position); the worker holding ``tracks-analytics`` runs the analytics and puts their
+alerts and launch events on the stream for every worker's subscribers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import time
@@ -30,9 +40,12 @@ from liaison.domain.labels import Label, LabelError, portion_mark
 from liaison.domain.launch import LaunchDetector, Sample, event_to
 from liaison.domain.tracks import TrackUpdate, is_missile, validate_update
 from liaison.domain.users import User
+from liaison.realtime.bus import Bus, TrackStream
 from liaison.services import areas as area_service
+from liaison.services import leases
 from liaison.services import tracks as track_service
 from liaison.services.context import Deps
+from liaison.services.errors import Unavailable
 from liaison.services.federation import open_from_peer
 from liaison.services.ports import Peer
 from liaison.services.receiving import remark_label
@@ -44,6 +57,7 @@ SUBSCRIBER_QUEUE = 20_000
 ANALYTICS_QUEUE = 100_000
 CURRENT_MAX_AGE_S = 600.0
 TICK_S = 5.0
+RECORD_ROWS = 10_000  # rows per stream record; a row's position is record << 16 | index
 
 
 @dataclass(slots=True)
@@ -96,6 +110,7 @@ class HubStats:
     frames_in: int = 0
     frames_refused: int = 0
     frames_duplicate: int = 0
+    duplicates: int = 0  # updates a partner sent again after moving its link (by position)
     analytics_dropped: int = 0
     subscriber_dropped: int = 0
     launch_revisions: int = 0
@@ -110,8 +125,12 @@ class HubStats:
 
 
 class TrackHub:
-    def __init__(self, deps: Deps, refresh_s: float = 2.0) -> None:
-        self.deps, self.refresh_s = deps, refresh_s
+    def __init__(self, deps: Deps, refresh_s: float = 2.0, bus: Bus | None = None) -> None:
+        self.deps, self.refresh_s, self.bus = deps, refresh_s, bus
+        self.stream: TrackStream | None = None  # set by ``start`` when the bus has one
+        self.lead_analytics = True  # with a stream: while this worker holds the lease
+        self._led: dict[str, Any] = {}  # partner -> this worker's reader for its link
+        self.high: dict[tuple[str, str], int] = {}  # (sender, group) -> last position
         self.policy = TrackPolicy(deps.clock().date(), deps.party, error="not loaded yet")
         self.peers: dict[str, Peer] = {}
         self.links: dict[str, PartnerLink] = {}
@@ -135,10 +154,15 @@ class TrackHub:
 
     async def start(self) -> None:
         self.numbers = await asyncio.to_thread(self._load_numbers)
+        self.stream = self.bus.tracks if self.bus is not None else None
+        self.lead_analytics = self.stream is None
         await self.refresh()
         self._analytics = asyncio.Queue(ANALYTICS_QUEUE)
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._refresher()), loop.create_task(self._analyse())]
+        if self.stream is not None:
+            self._reader = await self.stream.follow(None, self._on_record)
+            self._tasks.append(loop.create_task(self._leadership()))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -165,9 +189,10 @@ class TrackHub:
         self.policy, self.peers, self._groups = policy, peers, {}
         self.areas = {a.id: a for a in areas}
         self.watch.set_areas(areas)
-        for routes in policy.routes.values():
-            for route in routes:
-                self._link(route.partner)
+        if self.stream is None:  # with a stream, links run where their lease is held
+            for routes in policy.routes.values():
+                for route in routes:
+                    self._link(route.partner)
 
     def _load_peers(self) -> dict[str, Peer]:
         with self.deps.uow() as uow:
@@ -228,6 +253,40 @@ class TrackHub:
 
     # --- ingest (own sensors) ----------------------------------------------------------
 
+    async def accept(self, feed_name: str,
+                     updates: Iterable[TrackUpdate]) -> tuple[int, list[str]]:
+        """``ingest``; with a stream, answered once the stream holds the updates (a retry
+        of the same batch is stored once)."""
+        if self.stream is None:
+            return self.ingest(feed_name, updates)
+        items = list(updates)
+        feed = self.policy.feeds.get(feed_name)
+        if feed is None:
+            return self.ingest(feed_name, items)  # counts and explains the refusal
+        refusals: list[str] = []
+        rows: list[list[Any]] = []
+        for u in items:
+            try:
+                validate_update(u)
+            except LabelError as exc:
+                refusals.append(str(exc))
+                self.stats.refused += 1
+                self.stats.refuse(f"invalid update: {exc}")
+                continue
+            rows.append(_row(_numbered(u, self._number(f"feed:{feed_name}", u.uid))))
+        for start in range(0, len(rows), RECORD_ROWS):
+            record = _encode({"k": "feed", "feed": feed_name, "label": label_to(feed.label),
+                              "topic": feed.topic, "rows": rows[start:start + RECORD_ROWS]})
+            try:
+                await self.stream.append(record, f"feed:{_digest(record)}")
+            except Exception as exc:
+                raise Unavailable(f"the track stream is not reachable ({exc}); "
+                                  f"{len(rows) - start} updates were not accepted: send "
+                                  f"them again") from exc
+        self.stats.ingested += len(rows)
+        return len(rows), refusals
+
+
     def ingest(self, feed_name: str, updates: Iterable[TrackUpdate]) -> tuple[int, list[str]]:
         """Accept updates from a local feed; the count accepted and the refusals."""
         feed = self.policy.feeds.get(feed_name)
@@ -266,8 +325,54 @@ class TrackHub:
     # --- receipt (partners) ------------------------------------------------------------
 
     def receive_frame(self, wire: bytes) -> tuple[dict[str, Any], bool]:
-        """Open, check and apply one frame from a partner. The answer to send back and
-        whether the connection should stay open (a forged frame closes it)."""
+        """Open, check and apply one frame from a partner (no stream). The answer to send
+        back and whether the connection should stay open (a forged frame closes it)."""
+        opened = self._open_frame(wire)
+        if isinstance(opened, dict):
+            return opened, "error" not in opened
+        sender, seq, groups = opened
+        refused, reason = 0, ""
+        for group in groups:
+            n, why, received = self._apply_group(sender, group)
+            refused, reason = refused + n, why or reason
+            if received is not None:
+                key, label, rank, topic, rows = received
+                marking = self._marking(label)
+                for u, pos in rows:
+                    if self._fresh(sender, key, pos):
+                        self._publish(Published(u, f"peer:{sender}", label, rank, topic,
+                                                marking))
+        return {"ack": seq, "refused": refused, "reason": reason}, True
+
+    async def receive(self, wire: bytes) -> tuple[dict[str, Any], bool]:
+        """``receive_frame``; with a stream, the frame is acknowledged only once the
+        stream holds its updates (the workers apply them from there)."""
+        if self.stream is None:
+            return self.receive_frame(wire)
+        opened = self._open_frame(wire)
+        if isinstance(opened, dict):
+            return opened, "error" not in opened
+        sender, seq, groups = opened
+        refused, reason = 0, ""
+        for index, group in enumerate(groups):
+            n, why, received = self._apply_group(sender, group)
+            refused, reason = refused + n, why or reason
+            if received is None:
+                continue
+            key, label, _rank, topic, rows = received
+            record = _encode({"k": "peer", "sender": sender, "group": key,
+                              "label": label_to(label), "topic": topic,
+                              "rows": [[*_row(u), pos] for u, pos in rows]})
+            try:
+                await self.stream.append(record, f"peer:{sender}:{_digest(record)}:{index}")
+            except Exception as exc:  # not acknowledged: the partner sends it again
+                log.warning("track stream not reachable: %s", exc)
+                return {"error": f"the track stream is not reachable: {exc}"}, True
+        return {"ack": seq, "refused": refused, "reason": reason}, True
+
+    def _open_frame(self, wire: bytes) -> tuple[str, int, list[Any]] | dict[str, Any]:
+        """The sender, sequence and groups of a new frame; or the answer to a forged frame
+        (``error``) or a repeated one (``duplicate``)."""
         self.stats.frames_in += 1
         try:
             header, payload = open_from_peer(self.deps, wire, self.peers)
@@ -278,38 +383,47 @@ class TrackHub:
         except (EnvelopeError, ValueError, KeyError, TypeError) as exc:
             self.stats.frames_refused += 1
             self.stats.refuse(f"frame refused: {exc}")
-            return {"error": f"frame refused: {exc}"}, False
+            return {"error": f"frame refused: {exc}"}
         sender = header.sender
         last = self.seen.get(sender)
         if last and (epoch < last[0] or (epoch == last[0] and seq <= last[1])):
             self.stats.frames_duplicate += 1
-            return {"ack": seq, "duplicate": True}, True
+            return {"ack": seq, "duplicate": True}
         self.seen[sender] = (epoch, seq)
-        refused, reason = 0, ""
-        for group in groups:
-            n, why = self._apply_group(sender, group)
-            refused += n
-            reason = why or reason
-        return {"ack": seq, "refused": refused, "reason": reason}, True
+        return sender, seq, groups
 
-    def _apply_group(self, sender: str, group: Any) -> tuple[int, str]:
+    def _fresh(self, sender: str, key: str, pos: int | None) -> bool:
+        """Not applied before: a partner whose link moved to another of its workers sends
+        again from the last position it knows was acknowledged."""
+        if pos is None:
+            return True
+        if pos <= self.high.get((sender, key), -1):
+            self.stats.duplicates += 1
+            return False
+        self.high[(sender, key)] = pos
+        return True
+
+    def _apply_group(self, sender: str, group: Any) -> tuple[
+            int, str, tuple[str, Label, int, str, list[tuple[TrackUpdate, int | None]]] | None]:
+        """Check one group: refusals, and (group key, label here, rank, topic, numbered
+        updates with their sender's positions) when the group may be received."""
         try:
             rows = list(group["updates"])
             agreement_id, feed = str(group["agreement"]), str(group["feed"])
             label_data, topic = group["label"], str(group["topic"])
         except (KeyError, TypeError) as exc:
-            return self._refuse_received(1, f"malformed group: {exc}")
+            return *self._refuse_received(1, f"malformed group: {exc}"), None
         agreement = self.policy.may_receive_from(sender, agreement_id)
         if agreement is None:
-            return self._refuse_received(len(rows), f"no agreement {agreement_id} in force "
-                                         f"with {sender} here: tracks refused")
+            return *self._refuse_received(len(rows), f"no agreement {agreement_id} in force "
+                                          f"with {sender} here: tracks refused"), None
         try:
             label, rank = self._remarked(sender, agreement, label_data)
         except (LabelError, CodecError, KeyError, TypeError, ValueError) as exc:
-            return self._refuse_received(len(rows), f"label refused: {exc}")
+            return *self._refuse_received(len(rows), f"label refused: {exc}"), None
         source = f"peer:{sender}"
-        marking = portion_mark(label, self.policy.parties[self.deps.party].scheme)
         refused, why = 0, ""
+        out: list[tuple[TrackUpdate, int | None]] = []
         for row in rows:
             try:
                 u = _from_row(row)
@@ -318,12 +432,12 @@ class TrackHub:
                 refused += 1
                 why = f"invalid update from {sender}: {exc}"
                 continue
-            u = _numbered(u, self._number(source, f"{feed}/{row[10]}"))
+            out.append((_numbered(u, self._number(source, f"{feed}/{row[10]}")),
+                        int(row[11]) if len(row) > 11 else None))
             self.stats.received += 1
-            self._publish(Published(u, source, label, rank, topic, marking))
         if refused:
             self._refuse_received(refused, why)
-        return refused, why
+        return refused, why, (f"{feed}|{agreement_id}", label, rank, topic, out)
 
     def _refuse_received(self, n: int, why: str) -> tuple[int, str]:
         self.stats.received_refused += n
@@ -345,6 +459,127 @@ class TrackHub:
             self._labels[key] = hit
         return hit
 
+    # --- the stream (several workers) --------------------------------------------------
+
+    async def _on_record(self, position: int, data: bytes) -> None:
+        """Every worker: a stored record, offered to this worker's subscribers."""
+        rec = json.loads(data)
+        kind = rec["k"]
+        if kind == "event":
+            event = rec["data"]
+            label, rank, _ = self._record_label(event["label"])
+            for sub in self.subscribers:
+                sub.offer(event, label, rank, event["topic"])
+            return
+        label, rank, marking = self._record_label(rec["label"])
+        if kind == "feed":
+            source = f"feed:{rec['feed']}"
+            for row in rec["rows"]:
+                self._publish(Published(_numbered(_from_row(row), int(row[10])), source,
+                                        label, rank, rec["topic"], marking))
+        elif kind == "peer":
+            sender, key = rec["sender"], rec["group"]
+            for row in rec["rows"]:
+                if self._fresh(sender, key, row[11]):
+                    self._publish(Published(_numbered(_from_row(row[:11]), int(row[10])),
+                                            f"peer:{sender}", label, rank, rec["topic"],
+                                            marking))
+
+    def _record_label(self, data: dict[str, Any]) -> tuple[Label, int, str]:
+        key = ("stream", "", json.dumps(data, sort_keys=True))
+        hit = self._labels.get(key)
+        if hit is None:
+            label = label_from(data, self.policy.parties, "label")
+            hit = (label, self.policy.parties[self.deps.party].scheme
+                   .level(label.classification).rank)
+            self._labels[key] = hit
+        return hit[0], hit[1], self._marking(hit[0])
+
+    def _marking(self, label: Label) -> str:
+        return portion_mark(label, self.policy.parties[self.deps.party].scheme)
+
+    async def _leadership(self) -> None:
+        """Take, keep or give up the node-wide track jobs, every ``leases.RENEW_S``."""
+        while True:
+            try:
+                await self._lead()
+            except Exception as exc:  # the database: hold nothing we cannot renew
+                log.warning("track leases not renewed: %s", exc)
+                for partner in list(self._led):
+                    await self._unlead(partner)
+                self.lead_analytics = False
+            await asyncio.sleep(leases.RENEW_S)
+
+    async def _lead(self) -> None:
+        partners = {r.partner for routes in self.policy.routes.values() for r in routes}
+        for partner in sorted(partners | set(self._led)):
+            name = f"tracks-link:{partner}"
+            if partner not in partners:
+                await self._unlead(partner)
+                await asyncio.to_thread(leases.release, self.deps, name)
+                continue
+            position = await asyncio.to_thread(leases.claim, self.deps, name)
+            if position is None:
+                await self._unlead(partner)
+            elif partner not in self._led:
+                await self._take_link(partner, name, position)
+            else:
+                link = self.links[partner]
+                if link.acked_position > position:
+                    await asyncio.to_thread(leases.record, self.deps, name,
+                                            link.acked_position)
+        analytics = await asyncio.to_thread(leases.claim, self.deps, "tracks-analytics")
+        self.lead_analytics = analytics is not None
+
+    async def _take_link(self, partner: str, name: str, position: int) -> None:
+        """Run ``partner``'s link here, from the first record it has not acknowledged."""
+        assert self.stream is not None
+        if position == 0:  # the first holder ever: from now, and say where now is
+            position = (await self.stream.last() << 16) | 0xFFFF
+            await asyncio.to_thread(leases.record, self.deps, name, position)
+        link = PartnerLink(self.deps, partner, lambda: self.peers.get(partner), self._group)
+        link.acked_position = position
+        old = self.links.get(partner)
+        if old is not None:
+            await old.stop()
+        self.links[partner] = link
+        link.start()
+
+        async def feed_link(pos: int, data: bytes) -> None:
+            rec = json.loads(data)
+            if rec["k"] != "feed":
+                return
+            for route in self.policy.routes.get(rec["feed"], ()):
+                if route.partner == partner:
+                    key = f"{rec['feed']}|{route.agreement}"
+                    for i, row in enumerate(rec["rows"]):
+                        if (pos << 16) | i > position:  # not acknowledged yet
+                            link.push(key, [*row, (pos << 16) | i])
+
+        self._led[partner] = await self.stream.follow(max(1, position >> 16), feed_link)
+        log.info("track link to %s runs on this worker from position %d", partner, position)
+
+    async def _unlead(self, partner: str) -> None:
+        reader = self._led.pop(partner, None)
+        if reader is None:
+            return
+        with contextlib.suppress(Exception):
+            await reader.unsubscribe()
+        link = self.links.pop(partner, None)
+        if link is not None:
+            await link.stop()
+
+    async def _announce(self, data: dict[str, Any], label: Label, rank: int,
+                        topic: str) -> None:
+        """An alert or launch event to every subscriber: through the stream when there
+        is one (every worker's subscribers), else directly."""
+        if self.stream is None:
+            for sub in self.subscribers:
+                sub.offer(data, label, rank, topic)
+            return
+        record = _encode({"k": "event", "data": data})
+        await self.stream.append(record, f"event:{_digest(record)}")
+
     # --- local fan-out -----------------------------------------------------------------
 
     def _publish(self, p: Published) -> None:
@@ -354,7 +589,7 @@ class TrackHub:
             before = sub.dropped
             sub.offer(p, p.label, p.rank, p.topic)
             self.stats.subscriber_dropped += sub.dropped - before
-        if self._analytics is not None:
+        if self._analytics is not None and self.lead_analytics:
             try:
                 self._analytics.put_nowait(p)
             except asyncio.QueueFull:
@@ -394,6 +629,7 @@ class TrackHub:
         return {"ingested": s.ingested, "refused": s.refused, "received": s.received,
                 "received_refused": s.received_refused, "frames_in": s.frames_in,
                 "frames_refused": s.frames_refused, "frames_duplicate": s.frames_duplicate,
+                "duplicates": s.duplicates,
                 "analytics_dropped": s.analytics_dropped,
                 "subscriber_dropped": s.subscriber_dropped, "subscribers":
                 len(self.subscribers), "launch_revisions": s.launch_revisions,
@@ -461,8 +697,7 @@ class TrackHub:
                         label, self.policy.parties[self.deps.party].scheme)}
             self.stats.alerts += 1
             await asyncio.to_thread(track_service.record_alert, self.deps, data)
-            for sub in self.subscribers:
-                sub.offer(data, label, rank, topic)
+            await self._announce(data, label, rank, topic)
 
     async def _launch(self, source: str, rev: Any, p: Published | None = None) -> None:
         sample = p or next((q for q in self.current.values() if q.source == source), None)
@@ -473,8 +708,7 @@ class TrackHub:
                 "marking": sample.marking}
         self.stats.launch_revisions += 1
         await asyncio.to_thread(track_service.record_launch, self.deps, data)
-        for sub in self.subscribers:
-            sub.offer(data, sample.label, sample.rank, sample.topic)
+        await self._announce(data, sample.label, sample.rank, sample.topic)
 
 
 def _numbered(u: TrackUpdate, number: int) -> TrackUpdate:
@@ -487,10 +721,22 @@ def _row(u: TrackUpdate) -> list[Any]:
             u.course_deg, u.ce_m, u.callsign, u.number]
 
 
+def _encode(record: dict[str, Any]) -> bytes:
+    return json.dumps(record, separators=(",", ":")).encode()
+
+
+def _digest(record: bytes) -> str:
+    return hashlib.sha256(record).hexdigest()[:32]
+
+
 def _from_row(row: Any) -> TrackUpdate:
-    if not isinstance(row, list) or len(row) != 11:
-        raise ValueError("an update row has 11 fields")
-    uid, t, lat, lon, alt, kind, speed, course, ce, callsign, _number = row
+    """An update from a wire row: 11 fields, and a 12th (the sender's stream position)
+    from a node run as several workers."""
+    if not isinstance(row, list) or len(row) not in (11, 12):
+        raise ValueError("an update row has 11 fields (12 with a stream position)")
+    if len(row) == 12 and (not isinstance(row[11], int) or row[11] < 0):
+        raise ValueError("a stream position is a non-negative integer")
+    uid, t, lat, lon, alt, kind, speed, course, ce, callsign, _number = row[:11]
     return TrackUpdate(str(uid), datetime.fromtimestamp(float(t), UTC), float(lat), float(lon),
                        float(alt), str(kind), None if speed is None else float(speed),
                        None if course is None else float(course), float(ce), str(callsign))

@@ -84,6 +84,8 @@ class PartnerLink:
         self.stats = LinkStats()
         self.epoch = time.time_ns()
         self.seq = 0
+        self.positions: dict[int, int] = {}  # frame seq -> last stream position it carries
+        self.acked_position = 0  # the partner has everything up to here (with a stream)
         self._ready = asyncio.Event()
         self._acked = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -165,6 +167,9 @@ class PartnerLink:
             return
         wire = self._seal(enc, batch)
         self.unacked[self.seq] = wire
+        last = max((r[11] for g in batch for r in g["updates"] if len(r) > 11), default=0)
+        if last:
+            self.positions[self.seq] = last
         await ws.send(wire)
         self.stats.frames += 1
         self.stats.sent_updates += sum(len(g["updates"]) for g in batch)
@@ -212,5 +217,6 @@ class PartnerLink:
                 self.stats.last_error = str(data.get("reason", ""))[:300]
             for done in [s for s in self.unacked if s <= seq]:
                 del self.unacked[done]
+                self.acked_position = max(self.acked_position, self.positions.pop(done, 0))
                 self.stats.acked_frames += 1
             self._acked.set()
