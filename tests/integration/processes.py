@@ -17,9 +17,13 @@ from typing import Any
 
 import httpx
 
+from ..servers import create_database
 from .node_fixtures import PASSWORD, SEED
 
 CLI = [sys.executable, "-m", "liaison.cli.main"]
+# LIAISON_TEST_STACK=postgres-nats: every node process of the suite on PostgreSQL (a fresh
+# database each) and NATS JetStream; filled by the integration conftest
+STACK: dict[str, str] = {}
 
 
 def free_port() -> int:
@@ -45,6 +49,16 @@ class NodeProcess:
     proc: subprocess.Popen[bytes] | None = None
     token: str = ""
     started: bool = False
+    # a PostgreSQL database and a NATS bus instead of the embedded defaults; data_name:
+    # several workers of one node share one data directory
+    database_url: str = ""
+    bus_url: str = ""
+    data_name: str = ""
+
+    def __post_init__(self) -> None:
+        if STACK and not self.database_url:
+            self.database_url = create_database(STACK["postgres"])
+            self.bus_url = STACK["nats"]
 
     @property
     def url(self) -> str:
@@ -52,12 +66,17 @@ class NodeProcess:
 
     @property
     def data(self) -> str:
-        return str(self.root / self.party.lower())
+        return str(self.root / (self.data_name or self.party.lower()))
+
+    @property
+    def backend_env(self) -> dict[str, str]:
+        return {**({"LIAISON_DATABASE_URL": self.database_url} if self.database_url else {}),
+                **({"LIAISON_BUS_URL": self.bus_url} if self.bus_url else {})}
 
     def init(self) -> str:
         out = cli("init", "--data-dir", self.data, "--party", self.party, "--admin", "admin",
-                  env={"LIAISON_ADMIN_PASSWORD": PASSWORD})
-        cli("import", str(SEED), "--data-dir", self.data)
+                  env={"LIAISON_ADMIN_PASSWORD": PASSWORD, **self.backend_env})
+        cli("import", str(SEED), "--data-dir", self.data, env=self.backend_env)
         found = re.search(r"fingerprint: ([0-9a-f]{32})", out)
         assert found, out
         return found.group(1)
@@ -75,12 +94,14 @@ class NodeProcess:
         raise RuntimeError(f"{self.party} did not start:\n{self._log_tail()}")
 
     def _launch(self, env: dict[str, str] | None) -> bool:
-        with (Path(self.data) / "serve.log").open("ab") as log:
+        Path(self.data).mkdir(parents=True, exist_ok=True)
+        with (Path(self.data) / f"serve-{self.port}.log").open("ab") as log:
             self.proc = subprocess.Popen([*CLI, "serve", "--data-dir", self.data, "--port",
                                           str(self.port), "--federation-port",
                                           str(self.federation_port)], stdout=log,
                                          stderr=subprocess.STDOUT,
-                                         env={**os.environ, **(env or {})})
+                                         env={**os.environ, **self.backend_env,
+                                              **(env or {})})
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and self.proc.poll() is None:
             try:
@@ -92,7 +113,8 @@ class NodeProcess:
         return False
 
     def _log_tail(self) -> str:
-        return (Path(self.data) / "serve.log").read_text(errors="replace")[-2000:]
+        return (Path(self.data) / f"serve-{self.port}.log").read_text(
+            errors="replace")[-2000:]
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:

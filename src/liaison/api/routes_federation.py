@@ -14,7 +14,9 @@ from liaison.api.errors import error_body
 from liaison.api.schemas import Body
 from liaison.api.security import CurrentUser, NodeDeps
 from liaison.crypto.envelope import MAX_ENVELOPE, EnvelopeError
-from liaison.services import federation
+from liaison.domain.users import Role
+from liaison.services import federation, leases
+from liaison.services.auth_roles import require
 from liaison.services.errors import Invalid, ServiceError
 from liaison.services.ports import Peer
 
@@ -66,6 +68,7 @@ def peers(user: CurrentUser, deps: NodeDeps) -> list[dict[str, Any]]:
             summary="Trust a partner node: its card must match the fingerprint")
 async def add_peer(body: PeerIn, request: Request, user: CurrentUser,
                    deps: NodeDeps) -> dict[str, Any]:
+    require(user, Role.ADMIN)  # before the node reaches out to any address it is given
     transport = request.app.state.transport
     try:
         card_data = await transport.fetch_card(body.address.rstrip("/"))
@@ -81,3 +84,11 @@ async def add_peer(body: PeerIn, request: Request, user: CurrentUser,
 @admin.get("/outbox", summary="Messages per partner: pending, delivered, refused")
 def outbox(user: CurrentUser, deps: NodeDeps) -> dict[str, Any]:
     return federation.outbox_status(deps, user)
+
+
+@admin.get("/workers", summary="This node's workers: which one answered, its bus, and who "
+                               "holds each node-wide job (administrators)")
+def workers(request: Request, user: CurrentUser, deps: NodeDeps) -> dict[str, Any]:
+    require(user, Role.ADMIN)
+    return {"worker": leases.worker_id(), "bus": request.app.state.bus.view(),
+            "leases": leases.holders(deps)}

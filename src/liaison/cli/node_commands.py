@@ -123,22 +123,47 @@ def serve(data_dir: DataDir = None, database_url: DatabaseUrl = None,
           host: Annotated[str | None, typer.Option(help="default 127.0.0.1")] = None,
           port: Annotated[int | None, typer.Option(help="API port, default 8470")] = None,
           federation_port: Annotated[int | None, typer.Option(
-              help="mutual-TLS port for partners, default 8471")] = None) -> None:
+              help="mutual-TLS port for partners, default 8471")] = None,
+          workers: Annotated[int | None, typer.Option(
+              help="worker processes sharing the ports (default LIAISON_WORKERS or 1; "
+                   "more than one needs PostgreSQL and NATS)")] = None,
+          bus_url: Annotated[str | None, typer.Option(
+              help="NATS JetStream URL (default LIAISON_BUS_URL; empty: in-process)")]
+          = None) -> None:
     """Run the node: its HTTP API and its federation listener, until stopped."""
+    import sys
+
     from liaison.bootstrap import NodeNotInitialised, build_node
+    from liaison.federation import workers as pool
     from liaison.federation.listeners import run
 
+    in_pool = pool.WORKER_ENV in os.environ
     settings = settings_for(data_dir, database_url, host=host, port=port,
-                            federation_port=federation_port)
+                            federation_port=federation_port, bus_url=bus_url,
+                            workers=1 if in_pool else workers)
+    if settings.workers < 1:
+        fail(f"--workers must be 1 or more, not {settings.workers}", 2)
+    if settings.workers > 1:
+        why = pool.check(settings)
+        if why:
+            fail(why, 2)
+        raise typer.Exit(pool.supervise(settings, sys.argv[1:]))
     try:
         node = build_node(settings)
     except NodeNotInitialised as exc:
         fail(str(exc), 2)
         return
+    except ValueError as exc:
+        fail(str(exc), 2)
+        return
     url = f"http://{settings.host}:{settings.port}"
+    worker = f" (worker {os.environ[pool.WORKER_ENV]}, pid {os.getpid()})" if in_pool else ""
     console.print(f"node {node.deps.party} serving {url} (API docs {url}/api/docs); "
-                  f"partners reach {settings.address} (mutual TLS 1.3)")
-    run(node)
+                  f"partners reach {settings.address} (mutual TLS 1.3){worker}")
+    try:
+        run(node, reuse_port=in_pool)
+    except OSError as exc:
+        fail(f"cannot listen on {settings.host}: {exc.strerror or exc}", 1)
 
 
 def import_(files: Annotated[list[Path], typer.Argument(help="YAML or JSON documents")],

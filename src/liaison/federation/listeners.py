@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,9 +30,23 @@ class _Listener(uvicorn.Server):
         yield
 
 
-async def serve_node(node: Node) -> None:
+def _bind(host: str, port: int, reuse_port: bool) -> socket.socket:
+    """A listening socket; with ``reuse_port`` the node's other workers bind it too."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+async def serve_node(node: Node, reuse_port: bool = False) -> None:
     """Serve until SIGTERM or SIGINT, then stop both listeners gracefully."""
     settings = node.settings
+    sockets = [_bind(settings.host, settings.port, reuse_port)]
     api = create_app(node)
     servers = [_Listener(uvicorn.Config(api, host=settings.host, port=settings.port,
                                         log_level="warning",
@@ -58,12 +73,14 @@ async def serve_node(node: Node) -> None:
         config.load()
         config.ssl = ctx  # TLS 1.3 only, client certificate required, partners pinned
         servers.append(_Listener(config))
+        sockets.append(_bind(settings.host, settings.federation_port, reuse_port))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, _stop, servers)
     cot = await _start_cot(node, api.state.tracks) if settings.cot_port else None
     try:
-        await asyncio.gather(*(s.serve() for s in servers))
+        await asyncio.gather(*(s.serve(sockets=[sock])
+                               for s, sock in zip(servers, sockets, strict=True)))
     finally:
         if cot is not None:
             await cot.stop()
@@ -83,5 +100,5 @@ def _stop(servers: list[_Listener]) -> None:
         server.should_exit = True
 
 
-def run(node: Node) -> None:
-    asyncio.run(serve_node(node))
+def run(node: Node, reuse_port: bool = False) -> None:
+    asyncio.run(serve_node(node, reuse_port))

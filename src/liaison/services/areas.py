@@ -118,23 +118,28 @@ def list_areas(deps: Deps, user: User) -> list[dict[str, Any]]:
     with deps.uow() as uow:
         parties = load_parties(uow)
         rows = uow.tracks.areas()
-    own = parties[deps.party].scheme
-    out = []
-    for row in rows:
-        area = area_from(row, parties, deps.party)
-        if user.clearance.may_see(area.label, own.level(area.label.classification).rank,
-                                  AREA_TOPIC):
-            out.append(row)
-    return out
+    return [row for row in rows if _may_see(user, area_from(row, parties, deps.party),
+                                            parties[deps.party])]
 
 
 def remove_area(deps: Deps, user: User, area_id: str) -> None:
+    """Remove an area the user may see; the same answer for a hidden area as for a
+    missing one, so its existence does not leak (and it stays)."""
     require(user, *EDITORS)
     with deps.uow() as uow:
-        if not uow.tracks.remove_area(area_id):
-            raise NotFound(f"no area {area_id}")
+        parties = load_parties(uow)
+        row = next((r for r in uow.tracks.areas() if r.get("id") == area_id), None)
+        if row is None or not _may_see(user, area_from(row, parties, deps.party),
+                                       parties[deps.party]):
+            raise NotFound(f"no area {area_id} that you may see")
+        uow.tracks.remove_area(area_id)
         record(uow, deps, user.username, "area.removed", f"area:{area_id}", {})
         uow.commit()
+
+
+def _may_see(user: User, area: Area, own: Party) -> bool:
+    rank = own.scheme.level(area.label.classification).rank
+    return user.clearance.may_see(area.label, rank, AREA_TOPIC)
 
 
 def apply_area(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | None:

@@ -24,7 +24,7 @@ from liaison.crypto.envelope import (
     seal,
     utc,
 )
-from liaison.crypto.keys import KeyError_, ed25519_public, verify_card, x25519_public
+from liaison.crypto.keys import Card, KeyError_, ed25519_public, verify_card, x25519_public
 from liaison.domain.users import Role, User
 from liaison.services.audit_trail import record
 from liaison.services.auth_roles import require
@@ -71,11 +71,37 @@ def add_peer(deps: Deps, user: User, party: str, address: str, fingerprint: str,
     peer = Peer(party, (card.address or address).rstrip("/"), card.fingerprint, card,
                 deps.clock())
     with deps.uow() as uow:
+        known = uow.peers.get(party)
+        if known is not None:
+            _no_rollback(known.card, card)
         uow.peers.put(peer)
         record(uow, deps, user.username, "peer.added", f"peer:{party}",
                {"address": peer.address, "fingerprint": peer.fingerprint})
         uow.commit()
     return peer
+
+
+def _no_rollback(trusted: Card, card: Card) -> None:
+    """A refreshed card may not be older than the trusted one, nor list as usable a key
+    the trusted one revoked: a replayed old card would undo a rotation or a revocation."""
+    issued, before = _issued(card), _issued(trusted)
+    if issued and before and issued < before:
+        raise Refused(f"the card offered for {card.party} was issued {card.issued}, before the "
+                      f"one already trusted ({trusted.issued}); an old card is not taken back")
+    revoked = {k.id for k in (*trusted.signing_keys, *trusted.encryption_keys) if k.revoked}
+    back = sorted(k.id for k in (*card.signing_keys, *card.encryption_keys)
+                  if k.id in revoked and not k.revoked)
+    if back:
+        raise Refused(f"the card offered for {card.party} lists revoked key(s) "
+                      f"{', '.join(back)} as valid; a revoked key stays revoked")
+
+
+def _issued(card: Card) -> datetime | None:
+    try:
+        at = datetime.fromisoformat(card.issued)
+    except ValueError:
+        return None
+    return at if at.tzinfo else None
 
 
 def list_peers(deps: Deps) -> list[Peer]:
