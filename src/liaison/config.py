@@ -39,6 +39,7 @@ class Settings:
     cot_feed: str = ""  # the registered feed CoT sent to cot_port belongs to; empty: refused
     cot_user: str = ""  # the account whose clearance decides what cot_port streams out
     track_refresh_s: float = 2.0  # how often the track-sharing policy is recomputed
+    audit_checkpoint_s: float = 3600.0  # how often partners are sent a checkpoint; 0: never
     max_attachment_mb: int = 256  # the largest file one upload may store
     # a TURN relay on this node's network for talks (empty: host candidates only), e.g.
     # "turn:10.1.2.3:3478?transport=udp", comma-separated; with its username and credential
@@ -66,7 +67,8 @@ class Settings:
             "login_attempts_per_minute": int, "public_url": str, "outbox_batch": int,
             "federation_port": int, "check_call_answer_s": int, "hotline_tick_s": float,
             "clock_offset_s": float, "cot_port": int, "cot_feed": str, "cot_user": str,
-            "track_refresh_s": float, "max_attachment_mb": int, "talks_relay": str,
+            "track_refresh_s": float, "audit_checkpoint_s": float, "max_attachment_mb": int,
+            "talks_relay": str,
             "talks_relay_username": str, "talks_relay_credential": str,
         }
         for name, read in readers.items():

@@ -29,9 +29,18 @@ from liaison.api import (
 )
 from liaison.api.security import LoginThrottle
 from liaison.bootstrap import Node
-from liaison.federation.sender import HotlineClock, OutboxSender
+from liaison.federation.sender import CheckpointClock, HotlineClock, OutboxSender
 from liaison.federation.transport import HttpTransport
-from liaison.services import agreements, areas, hotline, protection, receiving, requests, talks
+from liaison.services import (
+    agreements,
+    areas,
+    checkpoints,
+    hotline,
+    protection,
+    receiving,
+    requests,
+    talks,
+)
 from liaison.tracks.hub import TrackHub
 
 
@@ -52,7 +61,9 @@ def create_app(node: Node, *, send: bool = True) -> FastAPI:
             tasks = [asyncio.create_task(sender.run()),
                      asyncio.create_task(sender.follow(node.bus)),
                      asyncio.create_task(HotlineClock(node.deps, sender,
-                                                      node.settings.hotline_tick_s).run())]
+                                                      node.settings.hotline_tick_s).run()),
+                     asyncio.create_task(CheckpointClock(
+                         node.deps, sender, node.settings.audit_checkpoint_s).run())]
         yield
         for task in tasks:
             task.cancel()
@@ -126,7 +137,7 @@ def create_federation_app(node: Node) -> FastAPI:
     app.state.appliers = {"release": receiving.apply_release,
                           "note": agreements.apply_note, **requests.APPLIERS,
                           **protection.APPLIERS, **hotline.APPLIERS, **areas.APPLIERS,
-                          **talks.APPLIERS}
+                          **talks.APPLIERS, **checkpoints.APPLIERS}
     app.state.tracks = None  # the API app's hub, shared by ``serve``
     errors.install(app)
     app.include_router(routes_federation.inbox_router)

@@ -261,6 +261,25 @@ def audit_list(after: int = -1, limit: int = 100, as_json: Json = False, url: Ur
         [[r["seq"], r["at"], r["actor"], r["action"], r["subject"]] for r in d]))
 
 
+@audit.command("checkpoint")
+def audit_checkpoint(as_json: Json = False, url: Url = None, token: Token = None) -> None:
+    """Send a checkpoint of this node's audit log to every partner to countersign."""
+    out.emit(Api(url, token).post("/api/audit/checkpoints", {}), as_json,
+             lambda d: out.console.print(
+                 f"checkpoint at {d['size']} records (root {d['root'][:16]}…) sent to "
+                 f"{', '.join(d['sent_to']) or 'no partner: nothing new to witness'}"))
+
+
+@audit.command("checkpoints")
+def audit_checkpoints(as_json: Json = False, url: Url = None, token: Token = None) -> None:
+    """Checkpoints of this node's log countersigned by partners, and partners' witnessed
+    here."""
+    out.emit(Api(url, token).get("/api/audit/checkpoints"), as_json, lambda d: out.table(
+        "audit checkpoints", ["log of", "witness", "size", "state", "at", "reason"],
+        [[r["log_of"], r["witness"], r["size"], r["state"], r["at"], r["reason"]]
+         for r in d]))
+
+
 @users.command("list")
 def users_list(as_json: Json = False, url: Url = None, token: Token = None) -> None:
     """Users with roles and clearance."""

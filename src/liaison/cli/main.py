@@ -57,8 +57,11 @@ def audit_verify(data_dir: node_commands.DataDir = None,
         return
     result = Api(url, token).get("/api/audit/verify")
     if not result["ok"]:
-        node_commands.fail(f"audit chain broken: {result['problem']}")
-    console.print(f"[green]verified[/] {result['checked']} audit records: chain intact")
+        node_commands.fail(f"audit log does not verify: {result['problem']}")
+    witnessed = result.get("checkpoints") or {}
+    console.print(f"[green]verified[/] {result['checked']} audit records: chain intact; "
+                  f"{witnessed.get('countersigned', 0)} checkpoints countersigned by "
+                  f"{', '.join(witnessed.get('witnesses', [])) or 'no partner yet'} match")
 
 
 @app.command()

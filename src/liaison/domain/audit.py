@@ -209,3 +209,38 @@ def checkpoint(records: Sequence[AuditRecord], at: datetime) -> Checkpoint:
     """What a partner countersigns: the size, Merkle root and head of the log."""
     root = merkle_root([r.canonical for r in records]).hex()
     return Checkpoint(len(records), root, records[-1].hash if records else GENESIS, at)
+
+
+# --- countersigned checkpoints (a partner witnesses this node's log) ------------------
+
+CHECKPOINT_DOMAIN = b"liaison audit checkpoint v1\x00"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint or countersignature that must not be trusted."""
+
+
+def checkpoint_bytes(log_of: str, cp: Checkpoint) -> bytes:
+    """What a witness signs: whose log, its size, Merkle root and head, and when."""
+    body = {"log_of": log_of, "size": cp.size, "root": cp.root, "head_hash": cp.head_hash,
+            "at": cp.at.astimezone(UTC).isoformat()}
+    return CHECKPOINT_DOMAIN + json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+
+def extension_problem(old: Checkpoint, new: Checkpoint, proof: Sequence[bytes]) -> str | None:
+    """Why ``new`` is not the log of ``old`` with records appended (RFC 6962 §2.1.2
+    consistency), or ``None``. A rewritten, truncated or reordered history shows here."""
+    if new.size < old.size:
+        return f"the log shrank from {old.size} to {new.size} records"
+    if new.size == old.size:
+        return None if new.root == old.root else (
+            f"the first {old.size} records no longer hash to the countersigned root")
+    if old.size == 0:
+        return None
+    try:
+        ok = verify_consistency(old.size, new.size, bytes.fromhex(old.root),
+                                bytes.fromhex(new.root), list(proof))
+    except ValueError:
+        ok = False
+    return None if ok else (f"the first {old.size} records are not those countersigned: "
+                            f"the history was rewritten")

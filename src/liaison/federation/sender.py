@@ -115,3 +115,26 @@ class HotlineClock:
             except Exception as exc:
                 log.warning("hotline clock: %s", exc)
             await asyncio.sleep(self.tick_s)
+
+
+class CheckpointClock:
+    """Sends partners a checkpoint of the audit log every ``every_s`` when it has grown
+    (one worker of the node at a time: the ``audit-checkpoint`` lease)."""
+
+    def __init__(self, deps: Deps, sender: OutboxSender, every_s: float) -> None:
+        self.deps, self.sender, self.every_s = deps, sender, every_s
+
+    async def run(self) -> None:
+        from liaison.services import checkpoints
+
+        if self.every_s <= 0:
+            return
+        while True:
+            await asyncio.sleep(self.every_s)
+            try:
+                if await asyncio.to_thread(leases.claim, self.deps, "audit-checkpoint"):
+                    sent = await asyncio.to_thread(checkpoints.send, self.deps, None)
+                    if sent["sent_to"]:
+                        self.sender.wake.set()
+            except Exception as exc:
+                log.warning("audit checkpoint not sent: %s", exc)

@@ -71,6 +71,7 @@ class MemoryState:
     talks_events: list[tuple[int, str, str, str, dict[str, Any], datetime]] = field(
         default_factory=list)
     leases: dict[str, tuple[str, datetime, int]] = field(default_factory=dict)
+    checkpoints: dict[tuple[str, str, int], dict[str, Any]] = field(default_factory=dict)
 
 
 K = TypeVar("K")
@@ -573,6 +574,24 @@ class MemoryLeases:
         return {n: h for n, (h, until, _) in self.s.leases.items() if until >= now}
 
 
+class MemoryCheckpoints:
+    def __init__(self, s: MemoryState) -> None:
+        self.s = s
+
+    def put(self, row: Mapping[str, Any]) -> None:
+        self.s.checkpoints[(row["log_of"], row["witness"], row["size"])] = dict(row)
+
+    def latest(self, log_of: str, witness: str,
+               states: Sequence[str]) -> dict[str, Any] | None:
+        rows = [r for (lo, w, _), r in sorted(self.s.checkpoints.items())
+                if lo == log_of and w == witness and r["state"] in states]
+        return dict(rows[-1]) if rows else None
+
+    def list(self, log_of: str | None = None) -> list[dict[str, Any]]:
+        return [dict(r) for k, r in sorted(self.s.checkpoints.items())
+                if log_of is None or k[0] == log_of]
+
+
 class MemoryUnitOfWork:
     """Works on a private copy of ``shared`` taken at ``__enter__``; ``commit`` publishes
     the copy, leaving without it drops it. Units of work are not isolated from each other
@@ -598,6 +617,7 @@ class MemoryUnitOfWork:
         self.blobs = MemoryBlobs(s)
         self.talks = MemoryTalks(s)
         self.leases = MemoryLeases(s)
+        self.checkpoints = MemoryCheckpoints(s)
         return self
 
     def commit(self) -> None:

@@ -320,6 +320,16 @@ class BlobPort(Protocol):
 TalksEvent = tuple[int, str, str, dict[str, Any], datetime]  # seq, kind, party, data, at
 
 
+class CheckpointRepo(Protocol):
+    """Audit checkpoints as rows: log_of, witness, size, root, head_hash, at, state,
+    key_id, signature, reason, recorded_at."""
+
+    def put(self, row: Mapping[str, Any]) -> None: ...
+    def latest(self, log_of: str, witness: str,
+               states: Sequence[str]) -> dict[str, Any] | None: ...
+    def list(self, log_of: str | None = None) -> list[dict[str, Any]]: ...
+
+
 class LeaseRepo(Protocol):
     def claim(self, name: str, holder: str, now: datetime, ttl: timedelta) -> int | None:
         """Take or renew a lease; its recorded position, or ``None`` if another holds it."""
@@ -390,6 +400,8 @@ class UnitOfWork(Protocol):
     def talks(self) -> TalksRepo: ...
     @property
     def leases(self) -> LeaseRepo: ...
+    @property
+    def checkpoints(self) -> CheckpointRepo: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -316,3 +316,18 @@ leases = sa.Table(  # node-wide jobs among a node's workers (migration 0008)
     sa.Column("expires_at", UtcDateTime, nullable=False),
     sa.Column("position", sa.BigInteger, nullable=False, server_default="0"),
 )
+
+audit_checkpoints = sa.Table(  # migration 0009
+    "audit_checkpoints", metadata,
+    sa.Column("log_of", sa.String(3), primary_key=True),  # whose audit log
+    sa.Column("witness", sa.String(3), primary_key=True),  # the party that countersigned
+    sa.Column("size", sa.BigInteger, primary_key=True),
+    sa.Column("root", sa.String(64), nullable=False),
+    sa.Column("head_hash", sa.String(64), nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # countersigned | inconsistent | ...
+    sa.Column("key_id", sa.String(64), nullable=False),
+    sa.Column("signature", sa.Text, nullable=False),  # base64 Ed25519, or empty
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("recorded_at", UtcDateTime, nullable=False),
+)

@@ -9,6 +9,7 @@ from typing import Self
 import sqlalchemy as sa
 
 from liaison.storage.blob_repos import SqlBlobs
+from liaison.storage.checkpoint_repos import SqlCheckpoints
 from liaison.storage.federation_repos import (
     SqlHotline,
     SqlInbox,
@@ -67,6 +68,7 @@ class SqlUnitOfWork:
         self.blobs = SqlBlobs(self.conn)
         self.talks = SqlTalks(self.conn)
         self.leases = SqlLeases(self.conn)
+        self.checkpoints = SqlCheckpoints(self.conn)
         return self
 
     def commit(self) -> None:
