@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 from collections.abc import Callable
@@ -94,8 +95,9 @@ def _relay(settings: Settings) -> dict[str, Any] | None:
             "credential": settings.talks_relay_credential} if urls else None
 
 
-def make_bus(settings: Settings, party: str) -> Bus:
-    """In-process, or NATS JetStream when ``bus_url`` is set (connected when serving)."""
+def make_bus(settings: Settings, party: str, keyring: Keystore | None) -> Bus:
+    """In-process, or NATS JetStream when ``bus_url`` is set (connected when serving);
+    its streams are this node's: named by its identity fingerprint."""
     if not settings.bus_url:
         return LocalBus()
     if not settings.bus_url.startswith(("nats://", "tls://")):
@@ -103,7 +105,9 @@ def make_bus(settings: Settings, party: str) -> Bus:
                          f"URL")
     from liaison.realtime.nats_bus import NatsBus
 
-    return NatsBus(settings.bus_url, party)
+    node = keyring.fingerprint[:16] if keyring is not None else hashlib.sha256(
+        settings.effective_database_url.encode()).hexdigest()[:16]
+    return NatsBus(settings.bus_url, party, node)
 
 
 def build_node(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Node:
@@ -117,10 +121,11 @@ def build_node(settings: Settings, clock: Callable[[], datetime] = utc_now) -> N
             f"no node initialised at {settings.effective_database_url}: run `liaison init`")
     if settings.clock_offset_s:
         clock = _ahead(clock, timedelta(seconds=settings.clock_offset_s))
-    bus = make_bus(settings, party)
+    keyring = load_keys(settings)
+    bus = make_bus(settings, party, keyring)
     deps = Deps(uow=uow, party=party, clock=clock, ids=new_id, publish=bus.publish,
                 rules=LifecycleRules(settings.notice_cutoff_inclusive),
-                session_hours=settings.session_hours, keyring=load_keys(settings),
+                session_hours=settings.session_hours, keyring=keyring,
                 address=settings.address, outbox_batch=settings.outbox_batch,
                 check_call_answer_s=settings.check_call_answer_s, blobs=blob_store(settings),
                 max_attachment=settings.max_attachment_mb * 1024 * 1024,

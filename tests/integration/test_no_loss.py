@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import os
 import random
-import sqlite3
 import time
-from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
-from liaison.bootstrap import build_node
+from liaison.bootstrap import build_node, open_storage
 from liaison.config import Settings
 from liaison.domain.codec import item_to
 from liaison.domain.items import Discipline, Grade, Item, Portion, PortionKind
@@ -39,8 +38,9 @@ def release_payload(i: int) -> dict[str, object]:
     return {"item": item_to(it), "agreement": "KOR-JPN-GSOMIA"}
 
 
-def enqueue(data_dir: str, start: int, count: int) -> None:
-    node = build_node(Settings(data_dir=Path(data_dir)))
+def enqueue(node_process: NodeProcess, start: int, count: int) -> None:
+    node = build_node(Settings(data_dir=Path(node_process.data),
+                               database_url=node_process.database_url))
     with node.deps.uow() as uow:
         for i in range(start, start + count):
             federation.enqueue(uow, node.deps, "JPN", "release", release_payload(i))
@@ -48,10 +48,17 @@ def enqueue(data_dir: str, start: int, count: int) -> None:
     node.engine.dispose()
 
 
-def received(data_dir: str) -> list[tuple[str, int]]:
-    with closing(sqlite3.connect(Path(data_dir) / "liaison.db")) as db, db:
-        return list(db.execute("select message_id, seq from inbox where sender = 'KOR' "
-                               "order by received_at, seq"))
+def received(node: NodeProcess) -> list[tuple[str, int]]:
+    """The receiver's inbox from KOR in arrival order, straight from its database."""
+    engine, _ = open_storage(Settings(data_dir=Path(node.data),
+                                      database_url=node.database_url))
+    try:
+        with engine.connect() as conn:
+            return [(r.message_id, r.seq) for r in conn.execute(sa.text(
+                "select message_id, seq from inbox where sender = 'KOR' "
+                "order by received_at, seq"))]
+    finally:
+        engine.dispose()
 
 
 def test_exactly_once_in_order_through_sigkills(tmp_path: Path) -> None:
@@ -79,19 +86,19 @@ def run(tmp_path: Path, n: int, kills: int) -> None:
     try:
         for k in range(KILLS + 1):
             count = chunk if k < KILLS else N - chunk * KILLS
-            enqueue(kor.data, k * chunk, count)
+            enqueue(kor, k * chunk, count)
             time.sleep(rng.uniform(0.05, 0.4))
             if k < KILLS:
                 jpn.kill()
                 time.sleep(rng.uniform(0.2, 1.0))
                 jpn.start()
-        wait_for(lambda: len(received(jpn.data)) >= N, timeout=240, what=f"{N} deliveries")
+        wait_for(lambda: len(received(jpn)) >= N, timeout=240, what=f"{N} deliveries")
         wait_for(lambda: kor.call("GET", "/api/outbox")["JPN"]["delivered"] == N,
                  timeout=120, what="receipts")
     finally:
         kor.stop()
         jpn.stop()
-    got = received(jpn.data)
+    got = received(jpn)
     ids = [m for m, _ in got]
     seqs = [s for _, s in got]
     print(f"delivered {len(set(ids))} of {N} exactly once through {KILLS} SIGKILLs "

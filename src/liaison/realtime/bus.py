@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import datetime
 from typing import Any, Protocol
 
 
@@ -18,13 +19,12 @@ class TrackStream(Protocol):
     async def append(self, record: bytes, msg_id: str) -> int:
         """Store a record once (a repeated ``msg_id`` is not stored again); its position."""
 
-    async def last(self) -> int:
-        """The position of the newest record (0 when empty)."""
-
     async def follow(self, start: int | None,
-                     handler: Callable[[int, bytes], Awaitable[None]]) -> Any:
-        """Call ``handler(position, record)`` for each record from ``start`` (``None``:
-        new records only), in order; a handle whose ``unsubscribe()`` stops it."""
+                     handler: Callable[[int, bytes, datetime], Awaitable[None]],
+                     since: datetime | None = None) -> Any:
+        """Call ``handler(position, record, stored_at)`` for each record, in order, from
+        position ``start``, else from time ``since``, else new records only; a handle
+        whose ``unsubscribe()`` stops it."""
 
 
 class Bus(Protocol):

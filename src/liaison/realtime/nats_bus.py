@@ -1,6 +1,7 @@
 """The bus over NATS JetStream, for a node run as several workers (``LIAISON_BUS_URL``).
 
-Two streams per node (a NATS server may serve several nodes; names carry the party):
+Two streams per node (a NATS server may serve several nodes; names carry the party and
+the node's identity fingerprint, so a node created again never reads an old node's records):
 
 - ``LIAISON_<P>_EVENTS``: wake-ups (hotline channels, talks, the outbox), kept a minute.
   Each worker follows it with an ordered consumer and wakes its own subscribers; what a
@@ -19,6 +20,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
+from datetime import datetime
 from typing import Any
 
 import nats
@@ -51,21 +53,24 @@ class NatsTrackStream:
             self.appended += 1
         return int(ack.seq)
 
-    async def last(self) -> int:
-        info = await self.js.stream_info(self.stream)
-        return int(info.state.last_seq)
-
     async def follow(self, start: int | None,
-                     handler: Callable[[int, bytes], Awaitable[None]]) -> Any:
+                     handler: Callable[[int, bytes, datetime], Awaitable[None]],
+                     since: datetime | None = None) -> Any:
         async def deliver(msg: Msg) -> None:
+            meta = msg.metadata
             try:
-                await handler(int(msg.metadata.sequence.stream), msg.data)
+                await handler(int(meta.sequence.stream), msg.data, meta.timestamp)
             except Exception:  # one bad record must not stop the worker's stream
                 log.exception("track record not applied")
 
-        config = ConsumerConfig(deliver_policy=DeliverPolicy.NEW) if start is None else \
-            ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
-                           opt_start_seq=max(1, start))
+        if start is not None:
+            config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+                                    opt_start_seq=max(1, start))
+        elif since is not None:
+            config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_TIME,
+                                    opt_start_time=since)
+        else:
+            config = ConsumerConfig(deliver_policy=DeliverPolicy.NEW)
         return await self.js.subscribe(self.subject, stream=self.stream, cb=deliver,
                                        ordered_consumer=True, config=config,
                                        pending_msgs_limit=1_000_000,
@@ -73,15 +78,16 @@ class NatsTrackStream:
 
 
 class NatsBus:
-    def __init__(self, url: str, party: str) -> None:
+    def __init__(self, url: str, party: str, node: str) -> None:
         self.url, self.party = url, party
+        self._name = f"{party.upper()}_{node.upper()}"  # node: [0-9a-f] only
         self.local = LocalBus()
         self.tracks: TrackStream | None = None
         self._stream: NatsTrackStream | None = None
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._events = f"liaison.{party.lower()}.events"
+        self._events = f"liaison.{self._name.lower()}.events"
         self._origin = worker_id()
         self.published = 0
         self.received = 0
@@ -95,7 +101,7 @@ class NatsBus:
         self._nc = await nats.connect(self.url, name=f"liaison-{self.party}-{self._origin}",
                                       max_reconnect_attempts=-1, connect_timeout=5)
         js = self._js = self._nc.jetstream()
-        p = self.party.upper()
+        p = self._name
         await _ensure(js, StreamConfig(name=f"LIAISON_{p}_EVENTS", subjects=[self._events],
                                        max_age=EVENTS_MAX_AGE_S, storage=StorageType.FILE))
         tracks = f"liaison.{p.lower()}.tracks"

@@ -50,7 +50,7 @@ from liaison.services.federation import open_from_peer
 from liaison.services.ports import Peer
 from liaison.services.receiving import remark_label
 from liaison.services.tracks import TrackPolicy
-from liaison.tracks.links import PartnerLink
+from liaison.tracks.links import STALE_S, PartnerLink
 
 log = logging.getLogger("liaison.tracks")
 SUBSCRIBER_QUEUE = 20_000
@@ -461,7 +461,7 @@ class TrackHub:
 
     # --- the stream (several workers) --------------------------------------------------
 
-    async def _on_record(self, position: int, data: bytes) -> None:
+    async def _on_record(self, position: int, data: bytes, _stored: datetime) -> None:
         """Every worker: a stored record, offered to this worker's subscribers."""
         rec = json.loads(data)
         kind = rec["k"]
@@ -534,9 +534,6 @@ class TrackHub:
     async def _take_link(self, partner: str, name: str, position: int) -> None:
         """Run ``partner``'s link here, from the first record it has not acknowledged."""
         assert self.stream is not None
-        if position == 0:  # the first holder ever: from now, and say where now is
-            position = (await self.stream.last() << 16) | 0xFFFF
-            await asyncio.to_thread(leases.record, self.deps, name, position)
         link = PartnerLink(self.deps, partner, lambda: self.peers.get(partner), self._group)
         link.acked_position = position
         old = self.links.get(partner)
@@ -545,9 +542,12 @@ class TrackHub:
         self.links[partner] = link
         link.start()
 
-        async def feed_link(pos: int, data: bytes) -> None:
+        async def feed_link(pos: int, data: bytes, stored: datetime) -> None:
             rec = json.loads(data)
             if rec["k"] != "feed":
+                return
+            if (datetime.now(UTC) - stored).total_seconds() > STALE_S:
+                link.stats.stale_discarded += len(rec["rows"])  # old positions mislead
                 return
             for route in self.policy.routes.get(rec["feed"], ()):
                 if route.partner == partner:
@@ -556,7 +556,11 @@ class TrackHub:
                         if (pos << 16) | i > position:  # not acknowledged yet
                             link.push(key, [*row, (pos << 16) | i])
 
-        self._led[partner] = await self.stream.follow(max(1, position >> 16), feed_link)
+        # the first holder ever takes what the link's staleness limit still allows
+        self._led[partner] = await (
+            self.stream.follow(position >> 16, feed_link) if position else
+            self.stream.follow(None, feed_link, since=datetime.now(UTC) -
+                               timedelta(seconds=STALE_S)))
         log.info("track link to %s runs on this worker from position %d", partner, position)
 
     async def _unlead(self, partner: str) -> None:
