@@ -61,6 +61,9 @@ def peer_view(p: Peer) -> dict[str, Any]:
 
 @admin.get("/peers", summary="Partner nodes")
 def peers(user: CurrentUser, deps: NodeDeps) -> list[dict[str, Any]]:
+    """The node's own staff; not sensor or partner-tool accounts."""
+    require(user, Role.ADMIN, Role.ANALYST, Role.RELEASE_OFFICER, Role.REVIEWER,
+            Role.WATCH_OFFICER, Role.DELEGATE)
     return [peer_view(p) for p in federation.list_peers(deps)]
 
 
