@@ -97,7 +97,11 @@ def _parse_header(head: bytes) -> Header:
              if type(getattr(header, f.name)) is not (int if f.name == "version" else str)]
     if wrong:  # e.g. a number for a time: refused here, not a TypeError further on
         raise EnvelopeError(f"malformed envelope header: wrong type for {', '.join(wrong)}")
-    if header.canonical() != head:
+    try:
+        canonical = header.canonical()
+    except UnicodeEncodeError as exc:  # an escaped lone surrogate: no UTF-8 form
+        raise EnvelopeError("malformed envelope header: not encodable as UTF-8") from exc
+    if canonical != head:
         raise EnvelopeError("envelope header is not in canonical form")
     if header.version != 1:
         raise EnvelopeError(f"unsupported envelope version {header.version}")
