@@ -43,6 +43,8 @@ from liaison.services import (
 )
 from liaison.tracks.hub import TrackHub
 
+QUIET_PATHS = ("/api/tracks/ingest", "/api/auth/")  # these never queue partner messages
+
 
 def create_app(node: Node, *, send: bool = True) -> FastAPI:
     """The node's app; with ``send``, the outbox sender runs while the app is up."""
@@ -90,7 +92,7 @@ def create_app(node: Node, *, send: bool = True) -> FastAPI:
     async def wake_sender(request: Request, call_next: Any) -> Any:
         """A change may have queued messages: wake the sender instead of waiting a poll."""
         response = await call_next(request)
-        if request.method != "GET":
+        if request.method != "GET" and not request.url.path.startswith(QUIET_PATHS):
             wake(app)
         return response
 

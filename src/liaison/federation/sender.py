@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 from liaison.services import federation, leases
@@ -28,20 +29,23 @@ class OutboxSender:
         self.deps, self.transport, self.poll_s = deps, transport, poll_s
         self.wake = asyncio.Event()
         self._lanes: dict[str, asyncio.Task[None]] = {}
+        self._beat = -leases.RENEW_S  # when this worker last said it is alive
 
     async def run(self) -> None:
-        """Start a lane for every partner with pending messages whose lease this worker
-        can take, forever."""
+        """Start lanes for partners with pending messages whose lease this worker can
+        take, up to its fair share of them among the node's live workers, forever."""
         while True:
             try:
-                peers = await asyncio.to_thread(self._peers_with_pending)
+                peers, share = await asyncio.to_thread(self._round)
             except Exception as exc:  # the database may come back; nothing is sent meanwhile
                 log.warning("outbox not readable: %s", exc)
-                peers = []
+                peers, share = [], 0
+            running = sum(1 for lane in self._lanes.values() if not lane.done())
             for peer in peers:
                 lane = self._lanes.get(peer)
-                if lane is None or lane.done():
+                if (lane is None or lane.done()) and running < share:
                     self._lanes[peer] = asyncio.create_task(self._lane(peer))
+                    running += 1
             self.wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), self.poll_s)
@@ -53,9 +57,19 @@ class OutboxSender:
                 await queue.get()
                 self.wake.set()
 
-    def _peers_with_pending(self) -> list[str]:
+    def _round(self) -> tuple[list[str], int]:
+        """Partners with pending messages, and how many lanes this worker should run:
+        its share among the live workers (each renews a ``worker:`` lease), so that
+        lanes spread over the workers instead of gathering in the first to wake."""
+        now = time.monotonic()
+        if now - self._beat >= leases.RENEW_S:
+            leases.claim(self.deps, f"worker:{leases.worker_id()}")
+            self._beat = now
         with self.deps.uow() as uow:
-            return uow.outbox.peers_with_pending()
+            peers = uow.outbox.peers_with_pending()
+            live = sum(1 for name in uow.leases.holders(self.deps.clock())
+                       if name.startswith("worker:"))
+        return peers, -(-len(peers) // max(live, 1))
 
     async def _lane(self, peer: str) -> None:
         """Drain one partner's queue in order while holding its lease; back off while it
