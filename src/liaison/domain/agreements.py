@@ -205,7 +205,10 @@ class _Replay:
         self.why = "under negotiation: no signature recorded"
 
     def ended_before(self, day: date) -> bool:
-        return self.ends is not None and self.state in IN_FORCE_STATES and day > self.ends
+        """Over before ``day``: later events change nothing. Termination is final (GSOMIA
+        Art. 21: no new transfers after it), whatever notice is recorded afterwards."""
+        ended = self.state in IN_FORCE_STATES or self.state is Status.TERMINATED
+        return self.ends is not None and ended and day > self.ends
 
     def apply(self, e: AgreementEvent) -> None:
         getattr(self, "_" + e.kind.lower())(e)

@@ -9,6 +9,7 @@ one-portion item the engine is asked about). Anything the engine does not allow 
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from dataclasses import dataclass
@@ -98,3 +99,12 @@ def is_missile(kind: str) -> bool:
     """CoT ``a-?-A-M...`` is a missile (MIL-STD-2525 air / missile)."""
     parts = kind.split("-")
     return len(parts) >= 4 and parts[0] == "a" and parts[2] == "A" and parts[3] == "M"
+
+
+NUMBER_BLOCKS = 1 << 20  # blocks of 2**32 track numbers: all below 2**52 (exact in JSON)
+
+
+def number_block(source: str) -> int:
+    """The block a source's track numbers start in (``block << 32``), from its name
+    alone: one source's numbers never depend on another's tracks."""
+    return int.from_bytes(hashlib.sha256(source.encode()).digest()[:3]) >> 4

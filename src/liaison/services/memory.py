@@ -22,6 +22,7 @@ from liaison.domain.ledger import LedgerEntry
 from liaison.domain.parties import default_parties
 from liaison.domain.review import ReleaseRequest
 from liaison.domain.search import SearchPage, SearchQuery, Visibility, page_of, rows_in_order
+from liaison.domain.tracks import number_block
 from liaison.domain.users import User
 from liaison.services.ports import (
     BlobRecord,
@@ -514,8 +515,9 @@ class MemoryTracks:
 
     def number_for(self, source: str, uid: str, at: datetime) -> int:
         key = (source, uid)
-        if key not in self.s.numbers:
-            self.s.numbers[key] = max(self.s.numbers.values(), default=0) + 1
+        if key not in self.s.numbers:  # as storage does, without probing for a free block
+            ours = [n for (s, _), n in self.s.numbers.items() if s == source]
+            self.s.numbers[key] = max(ours) + 1 if ours else (number_block(source) << 32) + 1
         return self.s.numbers[key]
 
     def numbers(self) -> dict[tuple[str, str], int]:

@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from liaison.domain.tracks import NUMBER_BLOCKS, number_block
 from liaison.storage import tables as t
 from liaison.storage.repositories import insert
 
@@ -40,7 +41,10 @@ class SqlTracks:
 
     def number_for(self, source: str, uid: str, at: datetime) -> int:
         """This node's number for a source's track, allocated on first sight and never
-        given to another track (numbers only grow)."""
+        given to another track. Each source numbers its own tracks (1, 2, 3, ...) in a
+        block of its own (``slot << 32``, the slot from a hash of the source's name), so a
+        number says nothing of other sources' tracks: a person or partner who may see one
+        feed cannot count another's from the gaps."""
         found = self.conn.execute(sa.select(t.track_numbers.c.number).where(
             t.track_numbers.c.source == source, t.track_numbers.c.uid == uid)).scalar()
         if found is not None:
@@ -52,11 +56,26 @@ class SqlTracks:
                 t.track_numbers.c.source == source, t.track_numbers.c.uid == uid)).scalar()
             if found is not None:
                 return int(found)
-        top = self.conn.execute(sa.select(sa.func.max(t.track_numbers.c.number))).scalar()
-        number = int(top or 0) + 1
+        number = self._next_in_block(source)
         self.conn.execute(t.track_numbers.insert().values(source=source, uid=uid,
                                                           number=number, first_seen=at))
         return number
+
+    def _next_in_block(self, source: str) -> int:
+        c = t.track_numbers.c
+        top = self.conn.execute(sa.select(sa.func.max(c.number))
+                                .where(c.source == source)).scalar()
+        if top is not None:
+            return int(top) + 1
+        slot = number_block(source)
+        for _ in range(NUMBER_BLOCKS):  # another source in this block (rare): the next block
+            low = slot << 32
+            taken = self.conn.execute(sa.select(c.number).where(
+                c.number >= low, c.number < low + (1 << 32)).limit(1)).first()
+            if taken is None:
+                return low + 1
+            slot = (slot + 1) % NUMBER_BLOCKS
+        raise RuntimeError("every track-number block is in use")
 
     def numbers(self) -> dict[tuple[str, str], int]:
         rows = self.conn.execute(sa.select(t.track_numbers))

@@ -432,7 +432,8 @@ class TrackHub:
                 refused += 1
                 why = f"invalid update from {sender}: {exc}"
                 continue
-            out.append((_numbered(u, self._number(source, f"{feed}/{row[10]}")),
+            # numbered per partner feed: one feed's numbers say nothing of another's
+            out.append((_numbered(u, self._number(f"{source}/{feed}", str(row[10]))),
                         int(row[11]) if len(row) > 11 else None))
             self.stats.received += 1
         if refused:
