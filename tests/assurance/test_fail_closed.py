@@ -757,7 +757,8 @@ def signing_key_faults(r: Running) -> list[Trial]:
     r.kor.stop()  # the replaced key was loaded and is held in memory: restart
     r.kor.start(env=LOGIN_ENV)
     wait_for(lambda: r.at_partner("K1"), what="the release, once the key is repaired")
-    assert r.outbox() == {"pending": 0, "delivered": 1, "refused": 0}
+    wait_for(lambda: r.outbox() == {"pending": 0, "delivered": 1, "refused": 0},
+             what="the receipt settling the release at KOR")  # it follows the delivery
     return trials
 
 
