@@ -6,6 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+# the benchmarks that start node processes run in `make soak` (and for real in `make bench`):
+# the CI suite stays well under its time budget
+SLOW_BENCH = pytest.mark.slow
+
 
 def test_demo_walks_through_and_exits_zero(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "liaison.cli.main", "demo", "--data-dir",
@@ -43,6 +49,7 @@ def test_bench_release_quick_prints_its_figures() -> None:
     assert {"release_decisions_per_s", "release_decisions_cold_per_s"} <= names
 
 
+@SLOW_BENCH
 def test_bench_hotline_quick_prints_its_figures() -> None:
     bench = Path(__file__).parents[2] / "bench" / "bench_hotline.py"
     result = subprocess.run([sys.executable, str(bench), "--quick"], capture_output=True,
@@ -51,6 +58,7 @@ def test_bench_hotline_quick_prints_its_figures() -> None:
     assert "BENCH hotline_p99_ms" in result.stdout
 
 
+@SLOW_BENCH
 def test_bench_tracks_quick_prints_its_figures() -> None:
     bench = Path(__file__).parents[2] / "bench" / "bench_tracks.py"
     result = subprocess.run([sys.executable, str(bench), "--quick"], capture_output=True,
@@ -60,6 +68,7 @@ def test_bench_tracks_quick_prints_its_figures() -> None:
         assert f"BENCH {name}" in result.stdout
 
 
+@SLOW_BENCH
 def test_bench_products_quick_prints_its_figures() -> None:
     bench = Path(__file__).parents[2] / "bench" / "bench_products.py"
     result = subprocess.run([sys.executable, str(bench), "--quick"], capture_output=True,
@@ -67,3 +76,13 @@ def test_bench_products_quick_prints_its_figures() -> None:
     assert result.returncode == 0, result.stderr
     assert "BENCH taxii_objects_per_s" in result.stdout
     assert "BENCH search_p99_ms_20k_items" in result.stdout
+
+
+@SLOW_BENCH
+def test_bench_scale_quick_prints_its_figures() -> None:
+    bench = Path(__file__).parents[2] / "bench" / "bench_scale.py"
+    result = subprocess.run([sys.executable, str(bench), "--quick"], capture_output=True,
+                            text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name in ("scale_tracks_ratio_3v1", "scale_envelopes_ratio_3v1"):
+        assert f"BENCH {name}" in result.stdout
