@@ -161,7 +161,11 @@ class TrackHub:
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._refresher()), loop.create_task(self._analyse())]
         if self.stream is not None:
-            self._reader = await self.stream.follow(None, self._on_record)
+            # from a staleness limit back: the picture of the last half minute, and the
+            # positions partners' updates reached (a partner's link that moved to another
+            # of its workers sends again from its last recorded position)
+            self._reader = await self.stream.follow(
+                None, self._on_record, since=datetime.now(UTC) - timedelta(seconds=STALE_S))
             self._tasks.append(loop.create_task(self._leadership()))
 
     async def stop(self) -> None:

@@ -38,6 +38,7 @@ PATH = "/federation/v1/tracks"
 MAX_BATCH = 1_000
 WINDOW = 512  # frames in flight before waiting for acknowledgements
 STALE_S = 30.0
+ACK_DEADLINE_S = 10.0  # frames in flight and no acknowledgement this long: reconnect
 LIFETIME = timedelta(seconds=120)
 
 
@@ -87,6 +88,8 @@ class PartnerLink:
         self.positions: dict[int, int] = {}  # frame seq -> last stream position it carries
         self.acked_position = 0  # the partner has everything up to here (with a stream)
         self._ready = asyncio.Event()
+        self._progress = time.monotonic()  # last acknowledgement, or first frame in flight
+        self._stalled = False
         self._acked = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -138,14 +141,19 @@ class PartnerLink:
                            compression=None) as ws:
             self.stats.connects += 1
             self.stats.connected = True
+            self._progress, self._stalled = time.monotonic(), False
             reader = asyncio.create_task(self._read_acks(ws))
+            watchdog = asyncio.create_task(self._watch(ws))
             try:
                 for seq in sorted(self.unacked):  # what the last connection left unconfirmed
                     await ws.send(self.unacked[seq])
                     self.stats.resent_frames += 1
-                while not reader.done():
+                while not reader.done() and not self._stalled:
                     await self._send_some(ws, peer)
+                if self._stalled:
+                    raise TimeoutError(self.stats.last_error)
             finally:
+                watchdog.cancel()
                 reader.cancel()
                 with contextlib.suppress(asyncio.CancelledError, WebSocketException):
                     await reader
@@ -155,9 +163,11 @@ class PartnerLink:
         if not self.queue:
             self._ready.clear()
             await self._ready.wait()
-        while len(self.unacked) >= WINDOW:
+        while len(self.unacked) >= WINDOW and not self._stalled:
             self._acked.clear()
             await self._acked.wait()
+        if self._stalled:
+            return
         now = self.deps.clock()
         enc = next((k for k in reversed(peer.card.encryption_keys) if k.usable(now)), None)
         if enc is None:  # before taking anything from the queue: nothing is lost
@@ -166,6 +176,8 @@ class PartnerLink:
         if not batch:
             return
         wire = self._seal(enc, batch)
+        if not self.unacked:
+            self._progress = time.monotonic()
         self.unacked[self.seq] = wire
         last = max((r[11] for g in batch for r in g["updates"] if len(r) > 11), default=0)
         if last:
@@ -205,6 +217,23 @@ class PartnerLink:
         body = {"epoch": self.epoch, "seq": self.seq, "groups": batch}
         return seal(header, payload_json(body), signer, x25519_public(enc))
 
+    async def _watch(self, ws: ClientConnection) -> None:
+        """A connection stalled after a partition (a full send buffer, TCP backing off)
+        would hold frames for minutes: with frames in flight and no acknowledgement for
+        ``ACK_DEADLINE_S``, drop it; the next connection sends them again and the partner
+        drops what it already has."""
+        while True:
+            await asyncio.sleep(1.0)
+            if self.unacked and time.monotonic() - self._progress > ACK_DEADLINE_S:
+                self.stats.last_error = (f"no acknowledgement for {ACK_DEADLINE_S:.0f} s "
+                                         f"with {len(self.unacked)} frames in flight: "
+                                         f"reconnecting")
+                self._stalled = True
+                ws.transport.abort()  # a send blocked on it fails now
+                self._ready.set()  # and a wait for work or for room in the window ends
+                self._acked.set()
+                return
+
     async def _read_acks(self, ws: ClientConnection) -> None:
         async for message in ws:
             try:
@@ -215,6 +244,7 @@ class PartnerLink:
             if data.get("refused"):
                 self.stats.refused_by_partner += int(data["refused"])
                 self.stats.last_error = str(data.get("reason", ""))[:300]
+            self._progress = time.monotonic()
             for done in [s for s in self.unacked if s <= seq]:
                 del self.unacked[done]
                 self.acked_position = max(self.acked_position, self.positions.pop(done, 0))
