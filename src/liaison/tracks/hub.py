@@ -26,7 +26,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -268,16 +268,8 @@ class TrackHub:
         if feed is None:
             return self.ingest(feed_name, items)  # counts and explains the refusal
         refusals: list[str] = []
-        rows: list[list[Any]] = []
-        for u in items:
-            try:
-                validate_update(u)
-            except LabelError as exc:
-                refusals.append(str(exc))
-                self.stats.refused += 1
-                self.stats.refuse(f"invalid update: {exc}")
-                continue
-            rows.append(_row(_numbered(u, self._number(f"feed:{feed_name}", u.uid))))
+        rows = [_row(_numbered(u, self._number(f"feed:{feed_name}", u.uid)))
+                for u in self._checked(items, refusals)]
         for start in range(0, len(rows), RECORD_ROWS):
             record = _encode({"k": "feed", "feed": feed_name, "label": label_to(feed.label),
                               "topic": feed.topic, "rows": rows[start:start + RECORD_ROWS]})
@@ -290,6 +282,19 @@ class TrackHub:
         self.stats.ingested += len(rows)
         return len(rows), refusals
 
+
+    def _checked(self, updates: Iterable[TrackUpdate],
+                 refusals: list[str]) -> Iterator[TrackUpdate]:
+        """The valid updates; each invalid one is counted and explained in ``refusals``."""
+        for u in updates:
+            try:
+                validate_update(u)
+            except LabelError as exc:
+                refusals.append(str(exc))
+                self.stats.refused += 1
+                self.stats.refuse(f"invalid update: {exc}")
+                continue
+            yield u
 
     def ingest(self, feed_name: str, updates: Iterable[TrackUpdate]) -> tuple[int, list[str]]:
         """Accept updates from a local feed; the count accepted and the refusals."""
@@ -309,14 +314,7 @@ class TrackHub:
         marking = portion_mark(feed.label, own)
         routes = self.policy.routes.get(feed_name, ())
         accepted = 0
-        for u in updates:
-            try:
-                validate_update(u)
-            except LabelError as exc:
-                refusals.append(str(exc))
-                self.stats.refused += 1
-                self.stats.refuse(f"invalid update: {exc}")
-                continue
+        for u in self._checked(updates, refusals):
             u = _numbered(u, self._number(source, u.uid))
             row = _row(u)
             for route in routes:
