@@ -131,6 +131,7 @@ class TrackHub:
         self.lead_analytics = True  # with a stream: while this worker holds the lease
         self._led: dict[str, Any] = {}  # partner -> this worker's reader for its link
         self.high: dict[tuple[str, str], int] = {}  # (sender, group) -> last position
+        self._refreshes = self._applied = 0  # policy snapshots begun, and the newest applied
         self.policy = TrackPolicy(deps.clock().date(), deps.party, error="not loaded yet")
         self.peers: dict[str, Peer] = {}
         self.links: dict[str, PartnerLink] = {}
@@ -182,7 +183,11 @@ class TrackHub:
             return uow.tracks.numbers()
 
     async def refresh(self) -> None:
-        """A new policy snapshot (fail closed: on error the snapshot is empty)."""
+        """A new policy snapshot (fail closed: on error the snapshot is empty). A refresh
+        that started before another one finished is not applied over it: a periodic
+        refresh begun before a feed was registered must not hide the feed again."""
+        self._refreshes += 1
+        ticket = self._refreshes
         policy = await asyncio.to_thread(track_service.track_policy, self.deps)
         peers = await asyncio.to_thread(self._load_peers)
         try:
@@ -190,6 +195,9 @@ class TrackHub:
         except Exception as exc:
             log.warning("areas not loaded: %s", exc)
             areas = list(self.areas.values())
+        if ticket < self._applied:
+            return
+        self._applied = ticket
         self.policy, self.peers, self._groups = policy, peers, {}
         self.areas = {a.id: a for a in areas}
         self.watch.set_areas(areas)
