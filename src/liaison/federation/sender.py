@@ -146,7 +146,8 @@ class CheckpointClock:
         while True:
             await asyncio.sleep(self.every_s)
             try:
-                if await asyncio.to_thread(leases.claim, self.deps, "audit-checkpoint"):
+                held = await asyncio.to_thread(leases.claim, self.deps, "audit-checkpoint")
+                if held is not None:  # a position of 0 is held too
                     sent = await asyncio.to_thread(checkpoints.send, self.deps, None)
                     if sent["sent_to"]:
                         self.sender.wake.set()
