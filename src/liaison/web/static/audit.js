@@ -238,6 +238,7 @@ async function main() {
   if (/^\d+$/.test(query.get("from") || "")) $("from-seq").value = query.get("from");
 
   $("verify").addEventListener("click", verify);
+  $("verify").disabled = false;  // disabled in the page until it can answer a click
   $("filters").addEventListener("submit", (ev) => {
     ev.preventDefault();
     step(() => goTo(startFromInput(), []));
