@@ -21,9 +21,10 @@ from taxii2client.v21 import ApiRoot, Server, as_pages
 from liaison.domain import codec
 from liaison.domain.parties import default_parties
 from liaison.interop import stix
+from liaison.services import taxii
 from tests.samples import image_item, png
 
-from .node_fixtures import PASSWORD
+from .node_fixtures import PASSWORD, NodeUnderTest
 from .processes import NodeProcess, trusting_pair, wait_for
 from .test_federation import ITEM, STAFF, label, release
 
@@ -123,12 +124,13 @@ def test_a_labelled_bundle_is_imported_and_an_unlabelled_one_refused(
     unlabelled = json.loads(json.dumps(labelled).replace("STIX-1", "STIX-2"))
     for o in unlabelled["objects"]:
         o.pop("object_marking_refs", None)
-    status = inbox.add_objects(unlabelled, wait_for_completion=False)
-    assert status.success_count == 0 and status.failure_count == len(unlabelled["objects"])
-    assert "mark" in status.failures[0]["message"]
+    with pytest.raises(requests.HTTPError) as refused:
+        inbox.add_objects(unlabelled, wait_for_completion=False)
+    assert refused.value.response.status_code == 422
+    assert "mark" in refused.value.response.json()["description"]
     assert kor.call("GET", "/api/items", kim)["total"] == before
     print(f"\nTAXII inbox: labelled bundle imported ({len(labelled['objects'])} objects); "
-          f"unlabelled refused {status.failure_count} of {len(unlabelled['objects'])}")
+          f"unlabelled refused whole ({len(unlabelled['objects'])} objects, 422)")
 
 
 def test_bad_requests_get_taxii_errors(pair: tuple[NodeProcess, NodeProcess]) -> None:
@@ -234,3 +236,75 @@ def test_search_finds_only_what_the_user_may_see(pair: tuple[NodeProcess,
     assert next(h for h in source["items"] if h["id"] == "R1")["matched"] == ["p2"]
     bad = kor.call_raw("GET", "/api/search", kim, params={"discipline": "PSYOPS"})
     assert bad.status_code == 422 and "discipline" in bad.json()["error"]["message"]
+
+
+# --- refused input, through the API of an in-process node ------------------------------
+
+
+def test_out_of_range_input_gets_a_clear_422_and_stores_nothing(kor: NodeUnderTest) -> None:
+    cid = next(c["id"] for c in kor.get("kim", "/taxii2/liaison/collections/").json()[
+        "collections"] if c["title"] == "Inbox")
+    late = {**ITEM, "id": "LATE", "reported_at": "2200-01-01T00:00:00Z"}
+    r = kor.post("kim", "/api/items", json=late)
+    assert r.status_code == 422 and "report times are between 1970" in r.text
+    r = kor.get("kim", "/api/search", params={"since": "2200-01-01T00:00:00Z"})
+    assert r.status_code == 422 and "report times" in r.text
+    parties = default_parties()
+    good = codec.item_from({**ITEM, "id": "IN-1"}, parties, "KOR")
+    bad = codec.item_from({**ITEM, "id": "IN-2"}, parties, "KOR")
+    objects = stix.bundle([*stix.item_objects(good, parties),
+                           *stix.item_objects(bad, parties)])["objects"]
+    for o in objects:
+        if o.get("x_liaison_item_id") == "IN-2":
+            o["published"] = "2200-01-01T00:00:00Z"
+    r = kor.client.post(f"/taxii2/liaison/collections/{cid}/objects/",
+                        json={"objects": objects}, headers=kor.as_("kim"))
+    assert r.status_code == 422 and "nothing was imported" in r.json()["description"]
+    assert kor.get("kim", "/api/items").json()["total"] == 0  # not even the good report
+
+
+def test_taxii_post_authenticates_before_reading_and_caps_the_body(
+        kor: NodeUnderTest, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = "/taxii2/liaison/collections/any/objects/"
+    huge = {"Content-Length": str(taxii.MAX_BUNDLE + 1)}
+    r = kor.client.post(path, content=b"{}", headers={**huge})
+    assert r.status_code == 401  # who asks is known before the size matters
+    monkeypatch.setattr(taxii, "MAX_BUNDLE", 1000)
+    r = kor.client.post(path, content=b" " * 1001, headers=kor.as_("kim"))
+    assert r.status_code == 413 and "split the bundle" in r.json()["description"]
+    assert r.headers["content-type"] == taxii.MEDIA
+
+    def streamed() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+        yield from [b" " * 600, b" " * 600]
+    r = kor.client.post(path, content=streamed(), headers=kor.as_("kim"))
+    assert r.status_code == 413
+
+
+def test_an_analyst_attaches_only_files_they_uploaded(kor: NodeUnderTest) -> None:
+    data = b"%PDF-1.7 order of battle"
+    sha = kor.client.post("/api/attachments", content=data, headers={
+        **kor.as_("kim"), "Content-Type": "application/pdf"}).json()["sha256"]
+    doc = {**ITEM, "id": "DOC", "portions": [{
+        "id": "p1", "content": "see file", "label": label("평문"),
+        "attachment": {"sha256": sha, "size": 0, "media_type": "application/pdf"}}]}
+    theirs = kor.post("jung", "/api/items", json=doc)
+    unknown = kor.post("jung", "/api/items", json={**doc, "portions": [{
+        **doc["portions"][0], "attachment": {"sha256": "1" * 64, "size": 0,
+                                             "media_type": "application/pdf"}}]})
+    assert theirs.status_code == unknown.status_code == 422
+    assert theirs.json() == unknown.json()  # nothing tells whether the file is held
+    assert "no upload of yours has this hash" in theirs.text
+    assert kor.post("kim", "/api/items", json=doc).status_code == 201
+
+
+def test_taxii_paging_parameters_out_of_range_get_422(
+        pair: tuple[NodeProcess, NodeProcess]) -> None:
+    kor, _ = pair
+    lee = kor.login("lee")
+    cid = next(c["id"] for c in kor.call("GET", "/taxii2/liaison/collections/", lee)[
+        "collections"] if c["title"] == "Released to JPN")
+    for params in ({"next": "99999999999999999999"},
+                   {"added_after": "9999-12-31T23:59:59-14:00"}):
+        r = kor.call_raw("GET", f"/taxii2/liaison/collections/{cid}/objects/", lee,
+                         params=params)
+        assert r.status_code == 422, r.text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import string
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -120,11 +121,43 @@ def test_longest_term_wins_and_the_stricter_duplicate() -> None:
     assert (term.text, term.severity) == ("TOP  PLAN", "hold")
 
 
-def test_image_and_track_portions_are_not_read() -> None:
+def test_track_portions_are_not_read() -> None:
     text = "TOP SECRET ORCON-ALPHA NOFORN"
-    it = item_of((text, us("CONFIDENTIAL", rel_to={"KOR"}), PortionKind.IMAGE),
-                 (text, us("UNCLASSIFIED"), PortionKind.TRACK))
+    it = item_of((text, us("UNCLASSIFIED"), PortionKind.TRACK))
     assert check_item(it, USA, WORDS) == CheckResult(())
+
+
+def test_an_image_caption_is_read_like_text() -> None:
+    """The caption goes to the partner with the image."""
+    text = "TOP SECRET ORCON-ALPHA NOFORN"
+    it = item_of((text, us("CONFIDENTIAL", rel_to={"KOR"}), PortionKind.IMAGE))
+    result = check_item(it, USA, WORDS)
+    assert result.hold
+    assert {(f.portion, f.kind, f.term) for f in result.findings} == {
+        ("p1", "marking", "TOP SECRET"), ("p1", "dirty_word", "ORCON-ALPHA"),
+        ("p1", "marking", "NOFORN")}
+
+
+def test_the_title_is_read_against_the_highest_label_it_goes_with() -> None:
+    it = replace(item_of(("nothing here", us("CONFIDENTIAL", rel_to={"KOR"})),
+                         ("nor here", us("UNCLASSIFIED"))),
+                 title="SECRET: blue harvest update")
+    result = check_item(it, USA, WORDS)
+    assert result.hold
+    assert {(f.portion, f.kind, f.term) for f in result.findings} == {
+        ("title", "marking", "SECRET"), ("title", "dirty_word", "blue harvest")}
+    assert any(r.startswith("the title (label CONFIDENTIAL) contains the marking 'SECRET'")
+               for r in result.reasons())
+    fine = replace(it, portions=(replace(it.portions[0], label=us("SECRET")),),
+                   title="SECRET update")
+    assert check_item(fine, USA, EMPTY) == CheckResult(())  # a SECRET item may say so
+
+
+def test_noforn_in_the_title_holds_when_the_item_goes_rel_to() -> None:
+    it = replace(item_of(("text", us("CONFIDENTIAL", rel_to={"KOR"}))),
+                 title="NOFORN summary")
+    result = check_item(it, USA, EMPTY)
+    assert result.hold and result.findings[0].portion == "title"
 
 
 # --- markings -----------------------------------------------------------------------------

@@ -599,3 +599,14 @@ def items(draw: st.DrawFn) -> Item:
 def test_any_item_round_trips_through_stix(item: Item) -> None:
     [data] = item_from_bundle(json_bundle(item), PARTIES, "KOR")
     assert item_from(data, PARTIES, "KOR") == item
+
+
+def test_a_later_release_is_a_newer_version_of_the_report_and_its_notes() -> None:
+    objects = item_objects(ITEM, PARTIES, modified=REPORTED + timedelta(days=3))
+    versioned = [o for o in objects if o["type"] in ("report", "note", "location")]
+    assert len(versioned) == 5
+    for o in versioned:
+        assert o["created"] == "2019-10-31T07:35:12.345Z"
+        assert o["modified"] == "2019-11-03T07:35:12.345Z"
+    with pytest.raises(StixError, match="before created"):
+        item_objects(ITEM, PARTIES, modified=REPORTED - timedelta(seconds=1))

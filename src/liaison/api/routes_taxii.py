@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
 
 from liaison.domain.users import User
 from liaison.services import auth, taxii
@@ -30,21 +31,62 @@ def _stamp(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _answer(request: Request, work: Callable[[User], Response]) -> Response:
+class TooLarge(ServiceError):
+    status, code = 413, "payload_too_large"
+
+
+def _not_acceptable(request: Request) -> Response | None:
     accept = request.headers.get("accept", "")
     if accept and not any(m in accept for m in ("application/taxii+json", "*/*")):
         return _json({"title": "Not Acceptable", "http_status": "406",
                       "description": f"this server answers {taxii.MEDIA}"}, 406)
+    return None
+
+
+def _user(request: Request) -> User:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("send 'Authorization: Bearer <token>' (an API token of this node)")
+    return auth.authenticate(request.app.state.deps, token.strip())
+
+
+def _error(exc: ServiceError) -> Response:
+    return _json({"title": exc.code.replace("_", " ").capitalize(),
+                  "description": exc.message, "http_status": str(exc.status)}, exc.status)
+
+
+def _answer(request: Request, work: Callable[[User], Response]) -> Response:
+    refused = _not_acceptable(request)
+    if refused is not None:
+        return refused
     try:
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise Unauthorized("send 'Authorization: Bearer <token>' (an API token of "
-                               "this node)")
-        return work(auth.authenticate(request.app.state.deps, token.strip()))
+        return work(_user(request))
     except ServiceError as exc:
-        return _json({"title": exc.code.replace("_", " ").capitalize(),
-                      "description": exc.message, "http_status": str(exc.status)}, exc.status)
+        return _error(exc)
+
+
+def _too_large(size: str) -> TooLarge:
+    return TooLarge(f"the request body is {size}, over the {taxii.MAX_BUNDLE} bytes this "
+                    f"server takes in one post (max_content_length): split the bundle")
+
+
+async def _body(request: Request) -> bytes:
+    """The body, refused with 413 as soon as it is known to pass ``MAX_BUNDLE`` (from its
+    Content-Length, or while it streams in): never read whole when too large."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.strip().isdigit():
+            raise Invalid("Content-Length must be a whole number of bytes")
+        if int(declared) > taxii.MAX_BUNDLE:
+            raise _too_large(f"{int(declared)} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > taxii.MAX_BUNDLE:
+            raise _too_large("larger than that")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _deps(request: Request) -> Any:
@@ -106,17 +148,26 @@ def objects(request: Request, cid: str) -> Response:
 
 @router.post(f"/{ROOT}/collections/{{cid}}/objects/", summary="Post a labelled bundle")
 async def add_objects(request: Request, cid: str) -> Response:
-    raw = await request.body()
+    """Authenticated before a byte of the body is read; a body over ``MAX_BUNDLE`` is
+    refused with 413 from its Content-Length, or as soon as it passes the limit."""
+    refused = _not_acceptable(request)
+    if refused is not None:
+        return refused
+    try:
+        user = await run_in_threadpool(_user, request)
+        raw = await _body(request)
+        status = await run_in_threadpool(_import, _deps(request), user, cid, raw)
+    except ServiceError as exc:
+        return _error(exc)
+    return _json(status, 202)
 
-    def work(user: User) -> Response:
-        if len(raw) > taxii.MAX_BUNDLE:
-            raise Invalid(f"envelope larger than {taxii.MAX_BUNDLE} bytes")
-        try:
-            envelope = json.loads(raw)
-        except ValueError as exc:
-            raise Invalid(f"not JSON: {exc}") from exc
-        return _json(taxii.add_bundle(_deps(request), user, cid, envelope), 202)
-    return _answer(request, work)
+
+def _import(deps: Any, user: User, cid: str, raw: bytes) -> dict[str, Any]:
+    try:
+        envelope = json.loads(raw)
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
+        raise Invalid(f"not JSON: {exc}") from exc
+    return taxii.add_bundle(deps, user, cid, envelope)
 
 
 @router.get(f"/{ROOT}/collections/{{cid}}/objects/{{oid}}/", summary="One object")

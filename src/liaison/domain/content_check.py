@@ -1,6 +1,10 @@
 """Content check a release reviewer sees before an item is released. Pure: no I/O.
 
-Only TEXT portions are read; IMAGE and TRACK portions are skipped.
+What goes to the partner as words is read: the text of TEXT portions, the captions of
+IMAGE portions, and the item's title (it travels with every tearline). TRACK portions are
+data and are skipped. The title is checked against the label the partner's copy carries
+for it: the highest label of the portions checked (of those, one that is releasable and
+not NOFORN when there is one, the strictest case for a NOFORN in the title).
 
 Normalisation. Text and terms are compared after NFKC, case folding, removal of format
 characters (Unicode category Cf: zero-width space, joiners, soft hyphen, BOM …) and
@@ -59,7 +63,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from liaison.domain.items import Item, Portion, PortionKind
-from liaison.domain.labels import NOFORN, Level, Scheme
+from liaison.domain.labels import NOFORN, Label, Level, Scheme
 from liaison.domain.parties import default_parties
 
 Severity = Literal["hold", "warn"]
@@ -458,27 +462,45 @@ def check_item(item: Item, scheme: Scheme, wordlist: Wordlist, *,
     marks = _markings(tuple(known[k] for k in sorted(known)))
     findings: list[Finding] = []
     for p in item.portions:
-        if p.kind is not PortionKind.TEXT:
-            continue
         if p.label.policy != scheme.party:
             raise ValueError(f"portion {p.id}: label is in {p.label.policy}'s scheme, "
                              f"not {scheme.party}'s")
-        own = scheme.level(p.label.classification)
-        mapped = _mapped(p.content)
-        found = [Finding(p.id, "dirty_word", t.text, a, b, _snippet(p.content, a, b), t.severity,
-                         f"portion {p.id} contains the listed term '{t.text}'"
-                         + (f" ({t.note})" if t.note else ""))
-                 for t, a, b in wordlist._find(*mapped)]
-        found += _marking_findings(p, mapped, own, scheme, known, marks, rank_of)
-        findings.extend(sorted(found, key=lambda f: (f.start, f.end, f.kind)))
+        if p.kind is not PortionKind.TRACK:
+            findings += _scan(p, f"portion {p.id}", scheme, wordlist, known, marks, rank_of)
+    if item.title and item.portions:
+        title = Portion(TITLE, PortionKind.TEXT, item.title, _title_label(item, scheme))
+        findings += _scan(title, "the title", scheme, wordlist, known, marks, rank_of)
     return CheckResult(tuple(findings))
+
+
+TITLE = "title"  # the ``portion`` of a finding in the item's title
+
+
+def _title_label(item: Item, scheme: Scheme) -> Label:
+    top = max(scheme.level(p.label.classification).rank for p in item.portions)
+    labels = [p.label for p in item.portions
+              if scheme.level(p.label.classification).rank == top]
+    return min(labels, key=lambda lb: (NOFORN in lb.caveats, not lb.rel_to))
+
+
+def _scan(p: Portion, where: str, scheme: Scheme, wordlist: Wordlist,
+          known: Mapping[str, Scheme], marks: _Markings,
+          rank_of: RankOf | None) -> list[Finding]:
+    own = scheme.level(p.label.classification)
+    mapped = _mapped(p.content)
+    found = [Finding(p.id, "dirty_word", t.text, a, b, _snippet(p.content, a, b), t.severity,
+                     f"{where} contains the listed term '{t.text}'"
+                     + (f" ({t.note})" if t.note else ""))
+             for t, a, b in wordlist._find(*mapped)]
+    found += _marking_findings(p, mapped, own, scheme, known, marks, rank_of, where)
+    return sorted(found, key=lambda f: (f.start, f.end, f.kind))
 
 
 def _marking_findings(p: Portion, mapped: tuple[str, _Map], own: Level,
                       scheme: Scheme, known: Mapping[str, Scheme], marks: _Markings,
-                      rank_of: RankOf | None) -> list[Finding]:
+                      rank_of: RankOf | None, name: str) -> list[Finding]:
     norm, where = mapped
-    head = f"portion {p.id} (label {p.label.classification})"
+    head = f"{name} (label {p.label.classification})"
     out: list[Finding] = []
 
     def add(a: int, b: int, term: str, severity: Severity, why: str) -> None:

@@ -174,6 +174,38 @@ def meta_from(data: Mapping[str, Any]) -> ImageMeta:
     return meta
 
 
+# -- recognising images ------------------------------------------------------------------
+
+# Signatures of raster formats a partner's tool could display (not only those decoded
+# here): a file that starts like one of them is treated as an image wherever it is carried.
+_SIGNATURES: Final = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"), (b"II+\x00", "BigTIFF"), (b"MM\x00+", "BigTIFF"),
+    (b"GIF87a", "GIF"), (b"GIF89a", "GIF"), (b"\x00\x00\x00\x0cjP  \r\n\x87\n", "JPEG 2000"),
+    (b"\xffO\xffQ", "JPEG 2000"), (b"NITF", "NITF"), (b"NSIF", "NSIF"), (b"8BPS", "PSD"),
+    (b"\x00\x00\x01\x00", "ICO"),
+)
+_FTYP_IMAGES: Final = frozenset({b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1",
+                                  b"msf1", b"avif", b"avis"})
+SNIFF_BYTES: Final = 32  # how much of a file ``image_format`` reads
+
+
+def image_format(head: bytes) -> str | None:
+    """The raster format a file starting with ``head`` is in (by its signature), or
+    ``None`` when it does not start like an image."""
+    head = bytes(head[:SNIFF_BYTES])
+    for signature, name in _SIGNATURES:
+        if head.startswith(signature):
+            return name
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    if head[:2] == b"BM" and len(head) >= 14 and head[6:10] == b"\x00\x00\x00\x00":
+        return "BMP"
+    if head[4:8] == b"ftyp" and head[8:12] in _FTYP_IMAGES:
+        return "HEIF/AVIF"
+    return None
+
+
 # -- decoding ----------------------------------------------------------------------------
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from functools import cached_property
 
@@ -136,6 +136,22 @@ class Item:
         return banner([p.label for p in self.portions], scheme)
 
 
+# Report times the node takes: the search index orders items by report time in 63 bits
+# (domain.search), and nothing legitimate is reported before 1970 or after 2100.
+REPORTED_FROM = datetime(1970, 1, 1, tzinfo=UTC)
+REPORTED_UNTIL = datetime(2101, 1, 1, tzinfo=UTC)  # exclusive: up to the end of 2100
+REPORT_TIMES = "between 1970-01-01T00:00:00Z and 2100-12-31T23:59:59Z"
+
+
+def report_time_problem(at: datetime) -> str | None:
+    """Why ``at`` cannot be a report time (or a bound of a search by report time)."""
+    if at.tzinfo is None or at.utcoffset() is None:
+        return "has no time zone (give one, e.g. 2019-10-31T07:35:00Z)"
+    if not REPORTED_FROM <= at < REPORTED_UNTIL:
+        return f"report times are {REPORT_TIMES}"
+    return None
+
+
 TOPIC = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]*(/[A-Za-z0-9][A-Za-z0-9 _.-]*)*$")
 
 
@@ -148,17 +164,24 @@ def validate_item(item: Item, scheme: Scheme) -> None:
         raise LabelError(f"item {item.id}: portion ids must be unique")
     if not TOPIC.match(item.topic):
         raise LabelError(f"item {item.id}: topic {item.topic!r} must look like 'DPRK/missile'")
+    problem = report_time_problem(item.reported_at)
+    if problem:
+        raise LabelError(f"item {item.id}: reported_at {item.reported_at.isoformat()}: "
+                         f"{problem}")
     if item.place and not (-90 <= item.place.lat <= 90 and -180 <= item.place.lon <= 180):
         raise LabelError(f"item {item.id}: place is outside latitude/longitude bounds")
     for p in item.portions:
         try:
             validate_label(p.label, scheme)
-            _validate_attachment(p)
+            validate_attachment(p)
         except (LabelError, ValueError) as exc:
             raise LabelError(f"item {item.id}, portion {p.id}: {exc}") from exc
 
 
-def _validate_attachment(p: Portion) -> None:
+def validate_attachment(p: Portion) -> None:
+    """Raise ``LabelError`` when the portion's file does not fit its kind. Images travel
+    only as image portions: that is where an agreement's imagery cap is applied, so an
+    image under another kind would go at full resolution."""
     a = p.attachment
     if p.kind is PortionKind.IMAGE and (a is None or a.image is None):
         raise LabelError("an image portion carries an attachment with image metadata "
@@ -170,5 +193,12 @@ def _validate_attachment(p: Portion) -> None:
     if a.media_type not in MEDIA_TYPES:
         raise LabelError(f"attachment: media type {a.media_type!r} is not one of "
                          + ", ".join(sorted(MEDIA_TYPES)))
+    is_image = a.media_type.startswith("image/")
+    if is_image and p.kind is not PortionKind.IMAGE:
+        raise LabelError(f"attachment: a file of media type {a.media_type} goes in a portion "
+                         f"of kind 'image' with its image metadata, not kind '{p.kind.value}'")
+    if p.kind is PortionKind.IMAGE and not is_image:
+        raise LabelError(f"attachment: an image portion carries an image/* file, not "
+                         f"{a.media_type}")
     if a.image is not None:
         validate_meta(a.image)

@@ -27,7 +27,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import combinations
 
-from liaison.domain.items import PARENT_DISCIPLINE, TOPIC, Discipline, Item
+from liaison.domain.items import (
+    PARENT_DISCIPLINE,
+    REPORT_TIMES,
+    REPORTED_FROM,
+    REPORTED_UNTIL,
+    TOPIC,
+    Discipline,
+    Item,
+)
 from liaison.domain.labels import Clearance, Scheme, topic_in
 
 MAX_QUERY = 500
@@ -43,6 +51,15 @@ TOKEN = re.compile(r'"([^"]*)"|(\S+)')
 
 class SearchError(ValueError):
     """A query that cannot be run, with the reason; depends on the query alone."""
+
+
+def time_bound(at: datetime, name: str) -> datetime:
+    """``at`` as a bound of a search by report time (reports are kept only between 1970
+    and 2100: ``items.REPORTED_FROM``/``REPORTED_UNTIL``); ``SearchError`` outside."""
+    if not REPORTED_FROM <= at <= REPORTED_UNTIL:
+        raise SearchError(f"{name} {at.isoformat()} is outside the report times this node "
+                          f"keeps ({REPORT_TIMES})")
+    return at
 
 
 @dataclass(frozen=True, slots=True)

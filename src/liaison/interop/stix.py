@@ -111,7 +111,7 @@ from typing import Any, Final
 
 from liaison.domain.areas import Area, geodesic_distance_m, validate_area
 from liaison.domain.codec import CodecError, attachment_to, item_from, label_from, label_to
-from liaison.domain.items import Attachment, Item, validate_item
+from liaison.domain.items import REPORT_TIMES, Attachment, Item, validate_item
 from liaison.domain.labels import Label, LabelError, Party, validate_label
 from liaison.domain.labels import _marking as _capco_marking
 from liaison.domain.launch import LaunchEvent, event_to
@@ -325,9 +325,13 @@ def _top_labels(labels: Sequence[Label], parties: Mapping[str, Party]) -> list[L
 
 
 def item_objects(item: Item, parties: Mapping[str, Party],
-                 scheme_banner: SchemeBanner | None = None) -> list[StixObject]:
+                 scheme_banner: SchemeBanner | None = None, *,
+                 modified: datetime | None = None) -> list[StixObject]:
     """Every STIX object the item needs: project identity, extension-definition,
-    identities, marking-definitions, location, notes and the report; no duplicates."""
+    identities, marking-definitions, location, notes and the report; no duplicates.
+    ``created`` is the report time; ``modified`` of the report, notes and location is the
+    caller's ``modified`` (default: the same), so the item as released again later — with
+    another tearline, say — is a new version of each of them."""
     where = f"item {item.id}"
     if not item.portions:
         raise StixError(f"{where}: an item has at least one portion")
@@ -338,6 +342,9 @@ def item_objects(item: Item, parties: Mapping[str, Party],
         raise StixError(str(exc)) from exc
     originator = party_identity(_party(parties, item.originator, f"{where} originator"))
     created = _stamp(item.reported_at, f"{where} reported_at")
+    changed = _stamp(modified, f"{where} modified") if modified is not None else created
+    if changed < created:
+        raise StixError(f"{where}: modified {changed} is before created {created}")
     key = f"item/{item.originator}/{item.id}"
 
     objs = _header(extension_definition())
@@ -348,7 +355,7 @@ def item_objects(item: Item, parties: Mapping[str, Party],
     refs: list[str] = []
     for portion, mark in zip(item.portions, portion_marks, strict=True):
         note: StixObject = {
-            **_base("note", stix_id("note", f"{key}/portion/{portion.id}"), created),
+            **_base("note", stix_id("note", f"{key}/portion/{portion.id}"), created, changed),
             "created_by_ref": creator,
             "content": portion.content,
             "object_refs": [creator],
@@ -361,7 +368,7 @@ def item_objects(item: Item, parties: Mapping[str, Party],
         refs.append(objs.add(note))
     if item.place is not None:
         place: StixObject = {
-            **_base("location", stix_id("location", f"{key}/place"), created),
+            **_base("location", stix_id("location", f"{key}/place"), created, changed),
             "created_by_ref": creator,
             "latitude": item.place.lat,
             "longitude": item.place.lon,
@@ -371,7 +378,7 @@ def item_objects(item: Item, parties: Mapping[str, Party],
             place["name"] = item.place.name
         refs.append(objs.add(place))
     report: StixObject = {
-        **_base("report", stix_id("report", key), created),
+        **_base("report", stix_id("report", key), created, changed),
         "created_by_ref": creator,
         "name": item.title,
         "published": _instant(item.reported_at, f"{where} reported_at"),
@@ -824,6 +831,15 @@ def item_from_bundle(bundle: Mapping[str, Any], parties: Mapping[str, Party],
     notes)."""
     if owner not in parties:
         raise StixError(f"unknown owner party {owner!r}")
+    try:
+        return _items_of(bundle, parties, owner)
+    except OverflowError as exc:  # e.g. 9999-12-31T23:59:59-14:00, past the calendar in UTC
+        raise StixError(f"a date-time in the bundle is out of range ({exc}); report times "
+                        f"are {REPORT_TIMES}") from exc
+
+
+def _items_of(bundle: Mapping[str, Any], parties: Mapping[str, Party],
+              owner: str) -> list[dict[str, Any]]:
     index = _index(bundle)
     _check_references(index)
     reader = _Reader(index, parties)

@@ -4,6 +4,12 @@
 A batch envelope carries up to ``deps.outbox_batch`` outbox messages of one peer, in sequence order;
 one HPKE encryption and one signature cover the batch (MISSION 4). The receiver answers
 with a receipt envelope listing each message as accepted, duplicate or refused.
+
+Size: the receiver refuses an envelope over ``MAX_ENVELOPE``, on every retry, so nothing
+larger may be sealed or that partner's queue would never move. A batch is cut where its
+messages would pass ``MAX_BATCH_BYTES``; a message that could not fit even alone is
+refused when it is queued (``enqueue``), and one that reached the queue some other way is
+settled as refused here, unsent, rather than left to block the messages behind it.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from liaison.crypto.envelope import (
+    MAX_ENVELOPE,
     EnvelopeError,
     Header,
     open_envelope,
@@ -33,6 +40,10 @@ from liaison.services.errors import Invalid, NotFound, Refused
 from liaison.services.ports import KeyRing, OutboxMessage, Peer, UnitOfWork
 
 ENVELOPE_LIFETIME = timedelta(days=7)
+# The sealed envelope adds to the batch's JSON a header (a few hundred bytes), a signature
+# (64), the HPKE encapsulated key and tag (48) and the magic and length (8).
+ENVELOPE_MARGIN = 64 * 1024
+MAX_BATCH_BYTES = MAX_ENVELOPE - ENVELOPE_MARGIN  # a batch's messages, as JSON
 
 
 @dataclass(frozen=True)
@@ -114,16 +125,68 @@ def list_peers(deps: Deps) -> list[Peer]:
 
 def enqueue(uow: UnitOfWork, deps: Deps, peer: str, kind: str,
             payload: dict[str, Any]) -> OutboxMessage:
-    """Queue a message for ``peer`` in the caller's transaction."""
+    """Queue a message for ``peer`` in the caller's transaction; ``Refused`` (and so the
+    caller's transaction is not committed) when it could never fit one envelope."""
+    size = message_size("0" * 64, 2**63 - 1, kind, payload)
+    if size > MAX_BATCH_BYTES:
+        raise Refused(f"the {kind} message for {peer} would be {size / 2**20:.1f} MiB, over "
+                      f"the {MAX_BATCH_BYTES / 2**20:.1f} MiB one envelope may carry; nothing "
+                      f"is queued: send less in one go (fewer or smaller files)")
     return uow.outbox.enqueue(message_id=deps.ids(), peer=peer, kind=kind, payload=payload,
                               at=deps.clock())
 
 
+def message_size(message_id: str, seq: int, kind: str, payload: Any) -> int:
+    """Bytes the message takes in a batch's JSON (with the comma that separates it)."""
+    return len(payload_json({"id": message_id, "seq": seq, "kind": kind,
+                             "payload": payload})) + 1
+
+
 def next_batch(deps: Deps, peer: str) -> tuple[Peer, list[OutboxMessage]] | None:
-    with deps.uow() as uow:
-        known = uow.peers.get(peer)
-        pending = uow.outbox.pending(peer, deps.outbox_batch) if known else []
-    return (known, pending) if known and pending else None
+    """The partner and its next messages, in sequence order, as many as fit one envelope
+    (at most ``deps.outbox_batch``)."""
+    while True:
+        with deps.uow() as uow:
+            known = uow.peers.get(peer)
+            pending = uow.outbox.pending(peer, deps.outbox_batch) if known else []
+            batch, too_large = _cut(pending)
+            if too_large:
+                _refuse_unsent(uow, deps, peer, too_large)
+                uow.commit()
+        if known is None or not (batch or too_large):
+            return None
+        if batch:
+            return known, batch
+
+
+def _cut(pending: list[OutboxMessage]) -> tuple[list[OutboxMessage], list[OutboxMessage]]:
+    """The first messages of ``pending`` that fit ``MAX_BATCH_BYTES`` together, and the
+    messages among them that could never fit one envelope, even alone."""
+    empty = len(payload_json({"messages": []}))
+    batch: list[OutboxMessage] = []
+    too_large: list[OutboxMessage] = []
+    total = empty
+    for m in pending:
+        size = message_size(m.id, m.seq, m.kind, m.payload)
+        if empty + size > MAX_BATCH_BYTES:
+            too_large.append(m)
+        elif total + size > MAX_BATCH_BYTES:
+            break
+        else:
+            batch.append(m)
+            total += size
+    return batch, too_large
+
+
+def _refuse_unsent(uow: UnitOfWork, deps: Deps, peer: str,
+                   messages: list[OutboxMessage]) -> None:
+    for m in messages:
+        reason = (f"not sent: larger than the {MAX_BATCH_BYTES} bytes one envelope may "
+                  f"carry (the partner would refuse it on every retry)")
+        uow.outbox.settle(m.id, "refused", deps.clock(),
+                          {"id": m.id, "outcome": "refused", "reason": reason, "local": True})
+        record(uow, deps, "federation", "outbox.refused_unsent", f"message:{m.id}",
+               {"peer": peer, "seq": m.seq, "kind": m.kind, "reason": reason})
 
 
 def seal_batch(deps: Deps, peer: Peer, messages: list[OutboxMessage],

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from liaison.domain.codec import CodecError, item_from
-from liaison.domain.items import Attachment, Item
+from liaison.domain.items import REPORT_TIMES, Attachment, Item
 from liaison.domain.labels import Party
 from liaison.domain.users import Role, User
 from liaison.services import attachments
@@ -16,8 +16,8 @@ from liaison.services.agreements import load_parties
 from liaison.services.audit_trail import record
 from liaison.services.auth_roles import require
 from liaison.services.context import Deps
-from liaison.services.errors import Exists, Forbidden, Invalid, NotFound
-from liaison.services.ports import Conflict, StoredItem
+from liaison.services.errors import Exists, Forbidden, Invalid, NotFound, ServiceError
+from liaison.services.ports import Conflict, StoredItem, UnitOfWork
 
 READERS = (Role.ANALYST, Role.RELEASE_OFFICER, Role.REVIEWER, Role.WATCH_OFFICER, Role.ADMIN)
 
@@ -38,26 +38,51 @@ def not_found(item_id: str) -> NotFound:
 
 
 def create_item(deps: Deps, user: User, data: dict[str, Any]) -> Item:
+    return create_items(deps, user, [data])[0]
+
+
+def create_items(deps: Deps, user: User, datas: list[dict[str, Any]],
+                 names: list[str] | None = None) -> list[Item]:
+    """Create every item or none: each is checked in one unit of work that commits only
+    when all passed. The first refusal is raised, prefixed with ``names[i]`` (say, the
+    STIX report it came from) when given."""
     require(user, Role.ANALYST, Role.RELEASE_OFFICER)
+    created = []
     with deps.uow() as uow:
         parties = load_parties(uow)
-        try:
-            item = item_from(data, parties, deps.party)
-        except CodecError as exc:
-            raise Invalid(str(exc)) from exc
-        item = attachments.resolve(uow, deps, item)
-        if visible_part(item, user, parties[deps.party]) != item:
-            raise Forbidden("you may only create portions within your clearance and "
-                            "need-to-know")
-        min_rank = min(parties[deps.party].scheme.level(p.label.classification).rank
-                       for p in item.portions)
-        try:
-            uow.items.add(StoredItem(item, user.username, deps.clock()), min_rank)
-        except Conflict as exc:
-            raise Exists(f"item {item.id} already exists") from exc
-        record(uow, deps, user.username, "item.created", f"item:{item.id}",
-               {"portions": len(item.portions), "banner": item.banner(parties[deps.party].scheme)})
+        for i, data in enumerate(datas):
+            try:
+                created.append(_create(uow, deps, user, data, parties))
+            except ServiceError as exc:
+                if names is None:
+                    raise
+                raise type(exc)(f"{names[i]}: {exc.message}; nothing was imported") from exc
         uow.commit()
+    return created
+
+
+def _create(uow: UnitOfWork, deps: Deps, user: User, data: dict[str, Any],
+            parties: dict[str, Party]) -> Item:
+    data = attachments.with_stored_types(uow, data, user)
+    try:
+        item = item_from(data, parties, deps.party)
+    except CodecError as exc:
+        raise Invalid(str(exc)) from exc
+    except OverflowError as exc:  # a time that leaves the calendar once made UTC
+        raise Invalid(f"a date-time is out of range ({exc}); report times are "
+                      f"{REPORT_TIMES}") from exc
+    item = attachments.resolve(uow, deps, item, user)
+    if visible_part(item, user, parties[deps.party]) != item:
+        raise Forbidden("you may only create portions within your clearance and "
+                        "need-to-know")
+    min_rank = min(parties[deps.party].scheme.level(p.label.classification).rank
+                   for p in item.portions)
+    try:
+        uow.items.add(StoredItem(item, user.username, deps.clock()), min_rank)
+    except Conflict as exc:
+        raise Exists(f"item {item.id} already exists") from exc
+    record(uow, deps, user.username, "item.created", f"item:{item.id}",
+           {"portions": len(item.portions), "banner": item.banner(parties[deps.party].scheme)})
     return item
 
 

@@ -67,6 +67,7 @@ class MemoryState:
     taxii: list[tuple[str, int, datetime, TaxiiObject]] = field(default_factory=list)
     taxii_status: dict[str, dict[str, Any]] = field(default_factory=dict)
     blobs: dict[str, BlobRecord] = field(default_factory=dict)
+    blob_uploads: set[tuple[str, str]] = field(default_factory=set)  # (sha256, username)
     talks: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = field(
         default_factory=dict)
     talks_events: list[tuple[int, str, str, str, dict[str, Any], datetime]] = field(
@@ -207,9 +208,13 @@ class MemoryBlobs:
 
     def add(self, record: BlobRecord) -> None:
         self.s.blobs.setdefault(record.sha256, record)
+        self.s.blob_uploads.add((record.sha256, record.created_by))
 
     def by_sha256(self, sha256: str) -> BlobRecord | None:
         return self.s.blobs.get(sha256)
+
+    def uploaded_by(self, sha256: str, username: str) -> BlobRecord | None:
+        return self.s.blobs.get(sha256) if (sha256, username) in self.s.blob_uploads else None
 
 
 class MemoryTalks:

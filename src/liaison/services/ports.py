@@ -305,8 +305,11 @@ class BlobRepo(Protocol):
     """Records of the files in the blob store (the bytes are in the store itself)."""
 
     def add(self, record: BlobRecord) -> None:
-        """Insert; a second upload of the same content is a no-op."""
+        """Insert, and note that ``record.created_by`` uploaded this content; a second
+        upload of the same content keeps the first record and notes its uploader."""
     def by_sha256(self, sha256: str) -> BlobRecord | None: ...
+    def uploaded_by(self, sha256: str, username: str) -> BlobRecord | None:
+        """The record of this content only if ``username`` uploaded it."""
 
 
 class BlobPort(Protocol):

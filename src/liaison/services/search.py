@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from liaison.domain.codec import CodecError, parse_datetime
-from liaison.domain.items import Item
+from liaison.domain.items import REPORT_TIMES, Item
 from liaison.domain.labels import PARTY_CODE, Party
 from liaison.domain.search import (
     TOTAL_CAP,
@@ -21,6 +21,7 @@ from liaison.domain.search import (
     discipline_filter,
     fold,
     parse_text,
+    time_bound,
     topic_filter,
     visibility,
 )
@@ -72,7 +73,14 @@ def query_from(params: dict[str, Any], own: Party) -> SearchQuery:
 
 def _time(params: dict[str, Any], name: str) -> Any:
     raw = params.get(name)
-    return None if raw in (None, "") else parse_datetime(raw, name)
+    if raw in (None, ""):
+        return None
+    try:
+        at = parse_datetime(raw, name)
+    except OverflowError:  # a time zone that takes it out of the calendar in UTC
+        raise SearchError(f"{name} {str(raw)[:40]!r} is out of range: report times are "
+                          f"{REPORT_TIMES}") from None
+    return time_bound(at, name)
 
 
 def search(deps: Deps, user: User,

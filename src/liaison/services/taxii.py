@@ -16,7 +16,7 @@ import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from liaison.domain.areas import Area
@@ -28,7 +28,7 @@ from liaison.interop import stix
 from liaison.services import items as item_service
 from liaison.services.agreements import load_parties
 from liaison.services.context import Deps
-from liaison.services.errors import Forbidden, Invalid, NotFound, ServiceError
+from liaison.services.errors import Forbidden, Invalid, NotFound
 from liaison.services.ports import TaxiiObject, TaxiiQuery, UnitOfWork
 
 MEDIA = "application/taxii+json;version=2.1"
@@ -36,6 +36,7 @@ STIX_MEDIA = "application/stix+json;version=2.1"
 INBOX = "inbox"
 RELEASED = "released-to-"
 MAX_PAGE = 1000
+MAX_NEXT = 2**63 - 1  # collection sequence numbers are 64-bit integers in the database
 MAX_BUNDLE = 10 * 1024 * 1024
 LOCAL_READERS = (Role.RELEASE_OFFICER, Role.REVIEWER)
 WRITERS = (Role.ANALYST, Role.RELEASE_OFFICER)
@@ -127,18 +128,30 @@ def _query(key: str, user: User, params: Mapping[str, Any]) -> TaxiiQuery:
     except ValueError:
         raise Invalid("next and limit are whole numbers (next as returned by the "
                       "previous page)") from None
-    if not 1 <= limit <= MAX_PAGE or after < 0:
+    if not 1 <= limit <= MAX_PAGE:
         raise Invalid(f"limit is 1–{MAX_PAGE}")
-    added_after = params.get("added_after")
+    if not 0 <= after <= MAX_NEXT:
+        raise Invalid("next is the value the previous page returned (a whole number from 0 "
+                      f"to {MAX_NEXT}); leave it out for the first page")
+    return TaxiiQuery(key, vis, after, limit, _added_after(params.get("added_after")),
+                      _set(params.get("id")), _set(params.get("type")),
+                      params.get("version") or "last")
+
+
+def _added_after(raw: str | None) -> datetime | None:
+    if not raw:
+        return None
     try:
-        since = datetime.fromisoformat(added_after) if added_after else None
+        since = datetime.fromisoformat(raw)
     except ValueError:
-        raise Invalid(f"added_after {added_after!r} is not an RFC 3339 timestamp") from None
-    if since is not None and since.tzinfo is None:
+        raise Invalid(f"added_after {raw[:40]!r} is not an RFC 3339 timestamp") from None
+    if since.tzinfo is None:
         raise Invalid("added_after needs a time zone, e.g. 2019-10-31T00:00:00Z")
-    versions = params.get("version") or "last"
-    return TaxiiQuery(key, vis, after, limit, since, _set(params.get("id")),
-                      _set(params.get("type")), versions)
+    try:
+        return since.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-14:00 is past the end of the calendar in UTC
+        raise Invalid(f"added_after {raw[:40]!r} is out of range: give a time between "
+                      f"0001 and 9999 in UTC") from None
 
 
 def _set(raw: str | None) -> frozenset[str]:
@@ -157,30 +170,40 @@ def one_object(deps: Deps, user: User, cid: str, object_id: str,
 
 
 def publish_release(uow: UnitOfWork, deps: Deps, partner: str, item: Item) -> int:
-    """Add the released tearline ``item`` to ``partner``'s collection."""
+    """Add the released tearline ``item`` to ``partner``'s collection, versioned at the
+    release time: a later release of the item (a wider tearline, say) is a newer version
+    of the report, listing all the notes it then carries. Each object is visible here to
+    those who may see what it tells: a note and the marking-definition of its label as
+    the portion; the report and place to those who see every portion."""
     parties = load_parties(uow)
     scheme = parties[deps.party].scheme
     portions = {p.id: p for p in item.portions}
+    labels = {stix.marking_definition(p.label, parties)["id"]: p.label for p in item.portions}
 
     def row(obj: dict[str, Any]) -> TaxiiObject:
         portion = portions.get(str(obj.get("x_liaison_portion_id", "")))
         if obj["type"] == "note" and portion is not None:
             return _row(obj, scheme.level(portion.label.classification).rank,
                         portion.label, item.topic)
+        if obj["type"] == "marking-definition" and obj["id"] in labels:
+            label = labels[obj["id"]]
+            return _row(obj, scheme.level(label.classification).rank, label, "")
         if obj["type"] in ("report", "location"):  # visible to those who see all of it
             top = max(item.portions, key=lambda p: scheme.level(p.label.classification).rank)
             comps = frozenset().union(*(p.label.compartments for p in item.portions))
             return TaxiiObject(obj, _version(obj), scheme.level(top.label.classification).rank,
                                compartment_key(comps), item.topic)
-        return TaxiiObject(obj, _version(obj))
-    objects = [row(o) for o in stix.item_objects(item, parties)]
+        return TaxiiObject(obj, _version(obj))  # identities, the extension: no label data
+    at = max(deps.clock(), item.reported_at)
+    objects = [row(o) for o in stix.item_objects(item, parties, modified=at)]
     return uow.taxii.add(RELEASED + partner, objects, deps.clock())
 
 
 def publish_area(uow: UnitOfWork, deps: Deps, partner: str, area: Area) -> int:
     parties = load_parties(uow)
     rank = parties[deps.party].scheme.level(area.label.classification).rank
-    objects = [_row(o, rank, area.label, "") if o["type"] == "location"
+    objects = [_row(o, rank, area.label, "")
+               if o["type"] in ("location", "marking-definition")  # its label tells as much
                else TaxiiObject(o, _version(o)) for o in stix.area_objects(area, parties)]
     return uow.taxii.add(RELEASED + partner, objects, deps.clock())
 
@@ -197,7 +220,11 @@ def _version(obj: Mapping[str, Any]) -> str:
 
 
 def add_bundle(deps: Deps, user: User, cid: str, envelope: Any) -> dict[str, Any]:
-    """Import every report of a labelled bundle as an item; the status resource."""
+    """Import every report of a labelled bundle as an item, all or none; the status
+    resource. Every report is checked (labels, fields, the files it refers to, the
+    user's clearance, ids not yet taken) before any is created: ``Invalid`` (or the
+    refusal's own kind) names the first problem and nothing is stored. Objects no imported
+    report uses are listed as failures: nothing was taken from them."""
     c = collection(deps, user, cid)
     if not c.can_write:
         raise Forbidden(f"collection {c.title} is read-only")
@@ -206,28 +233,19 @@ def add_bundle(deps: Deps, user: User, cid: str, envelope: Any) -> dict[str, Any
     objects = envelope["objects"]
     with deps.uow() as uow:
         parties: Mapping[str, Party] = load_parties(uow)
-    successes: list[dict[str, Any]] = []
-    failures: list[dict[str, Any]] = []
     try:
         found = stix.item_from_bundle({"type": "bundle", "id": f"bundle--{uuid.uuid4()}",
                                        "objects": objects}, parties, deps.party)
     except stix.StixError as exc:
-        failures = [_failure(o, str(exc)) for o in objects]
-    else:
-        reports = {o.get("id") for o in objects if isinstance(o, dict)
-                   and o.get("type") == "report"}
-        for data in found:
-            try:
-                item_service.create_item(deps, user, data)
-                successes.append({"id": data["stix_id"], "version": data.get("version", "")})
-            except ServiceError as exc:
-                failures.append({"id": data["stix_id"], "message": exc.message})
-        ok = not failures
-        for o in objects:
-            if o.get("id") not in reports:
-                (successes if ok else failures).append(
-                    {"id": o.get("id"), "version": _version(o)} if ok else
-                    _failure(o, "not imported: a report of this bundle was refused"))
+        raise Invalid(f"{exc}; nothing was imported") from exc
+    if not found:
+        raise Invalid("the bundle holds no report: each report (with its notes and their "
+                      "label markings) becomes an item; nothing was imported")
+    item_service.create_items(deps, user, [_without_stix(d) for d in found],
+                              [f"report {d['stix_id']}" for d in found])
+    used = _used(objects, {d["stix_id"] for d in found})
+    successes = [{"id": o["id"], "version": _version(o)} for o in objects if o["id"] in used]
+    failures = [_failure(o, _not_used(o)) for o in objects if o["id"] not in used]
     status_id = str(uuid.uuid4())
     status: dict[str, Any] = {"id": status_id, "status": "complete",
               "request_timestamp": deps.clock().isoformat(), "total_count": len(objects),
@@ -238,6 +256,40 @@ def add_bundle(deps: Deps, user: User, cid: str, envelope: Any) -> dict[str, Any
         uow.taxii.put_status(status_id, {**status, "by": user.username}, deps.clock())
         uow.commit()
     return status
+
+
+def _without_stix(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if k not in ("stix_id", "version")}
+
+
+def _used(objects: list[Any], reports: set[str]) -> set[str]:
+    """The ids of the imported reports and of everything they refer to, directly or not
+    (notes, location, identities, marking-definitions, the label extension)."""
+    by_id = {o["id"]: o for o in objects}  # item_from_bundle checked shape and ids
+    used, todo = set(), list(reports)
+    while todo:
+        oid = todo.pop()
+        if oid in used or oid not in by_id:
+            continue
+        used.add(oid)
+        obj = by_id[oid]
+        for name, value in obj.items():
+            if name.endswith("_ref") and isinstance(value, str):
+                todo.append(value)
+            elif name.endswith("_refs") and isinstance(value, list):
+                todo += [v for v in value if isinstance(v, str)]
+        if isinstance(obj.get("extensions"), dict):
+            todo += [k for k in obj["extensions"] if k.startswith("extension-definition--")]
+    return used
+
+
+def _not_used(obj: Mapping[str, Any]) -> str:
+    why = "not part of a report: nothing was imported from it (each report, with its notes, " \
+          "location and label markings, becomes an item)"
+    if obj.get("type") not in ("marking-definition", "identity", "extension-definition") \
+            and not obj.get("object_marking_refs"):
+        why = "unlabelled and " + why
+    return why
 
 
 def _failure(obj: Any, message: str) -> dict[str, Any]:

@@ -290,6 +290,13 @@ blobs = sa.Table(  # attachments: the bytes are in the encrypted blob store, by 
     sa.Column("created_at", UtcDateTime, nullable=False),
 )
 
+blob_uploads = sa.Table(  # who uploaded which content: only they may attach it (migration 0010)
+    "blob_uploads", metadata,
+    sa.Column("sha256", sa.String(64), primary_key=True),
+    sa.Column("uploaded_by", sa.String(64), primary_key=True),
+    sa.Column("uploaded_at", UtcDateTime, nullable=False),
+)
+
 talks = sa.Table(
     "talks", metadata,
     sa.Column("id", sa.String(64), primary_key=True),
