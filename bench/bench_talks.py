@@ -1,10 +1,11 @@
 """Talks by video: a KOR delegate and a PRK delegate, each in headless Chromium (the
 system's, fake camera and microphone) logged in to their own node, join the same talks;
 signalling crosses the two nodes over the signed, encrypted federation channel. Each side
-must decode the other's video.
+must decode the other's video and receive the other's audio (the fake microphone's tone).
 
 Prints ``BENCH talks_first_frame_ms`` (join to first remote frame decoded, the slower of
-the two sides; median of the runs) and exits non-zero if a side decodes nothing.
+the two sides; median of the runs) and exits non-zero if a side decodes no video or
+receives no audio.
 ``--quick``: one run (the test suite runs it when Chromium is installed).
 """
 
@@ -62,7 +63,8 @@ def delegates(urls: dict[str, str], fingerprints: dict[str, str]) -> dict[str, s
     for party, name in (("KOR", "chun"), ("PRK", "jon")):
         api(urls[party], admins[party], "POST", "/api/agreements", MOU)
         api(urls[party], admins[party], "POST", "/api/users", {
-            "username": name, "roles": ["delegate"], "password": PASSWORD,
+            "username": name, "display_name": TALKS["delegations"][party][0],
+            "roles": ["delegate"], "password": PASSWORD,
             "clearance": "평문" if party == "KOR" else "일반"})
         tokens[party] = login(urls[party], name)
     return tokens
@@ -80,16 +82,29 @@ def scheduled(urls: dict[str, str], tokens: dict[str, str]) -> str:
     return str(talks["id"])
 
 
-def decoded(page: Any, timeout: float = 10) -> list[dict[str, Any]]:
-    """The page's inbound video stats once some frame is counted as decoded (``getStats``
-    lags the frame callback that sets ``firstFrameAt``); empty if none within ``timeout``."""
+AUDIBLE = 1e-3  # total audio energy once a beep has been decoded (silence stays near 0)
+
+
+def flowing(stats: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The inbound video that decoded frames and the inbound audio that received samples
+    with sound in them (the fake microphone beeps about once a second), or None while
+    either is missing."""
+    video = [s for s in stats if s.get("kind") == "video" and s["framesDecoded"] > 0]
+    audio = [s for s in stats if s.get("kind") == "audio" and s["packetsReceived"] > 0
+             and s["totalSamplesReceived"] > 0 and s["totalAudioEnergy"] > AUDIBLE]
+    return (video[0], audio[0]) if video and audio else None
+
+
+def decoded(page: Any, timeout: float = 10) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The page's inbound video and audio once both flow (``getStats`` lags the frame
+    callback that sets ``firstFrameAt``); None if not within ``timeout``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        stats: list[dict[str, Any]] = page.evaluate("window.liaisonTalks.stats()")
-        if stats and max(s["framesDecoded"] for s in stats) > 0:
-            return stats
+        both = flowing(page.evaluate("window.liaisonTalks.stats()"))
+        if both:
+            return both
         time.sleep(0.2)
-    return []
+    return None
 
 
 def call(urls: dict[str, str], talks_id: str, tokens: dict[str, str],
@@ -107,17 +122,25 @@ def call(urls: dict[str, str], talks_id: str, tokens: dict[str, str],
                           f"#token={tokens[party]}")
                 pages[party] = page
             for page in pages.values():
-                page.wait_for_function("window.liaisonTalks && window.liaisonTalks.firstFrameAt"
-                                       " !== null", timeout=30_000)
+                # a function, not an expression: the console's CSP forbids eval
+                page.wait_for_function("() => window.liaisonTalks && window.liaisonTalks"
+                                       ".firstFrameAt !== null", timeout=30_000)
             took = []
             for party, page in pages.items():
                 t = page.evaluate("window.liaisonTalks.firstFrameAt - window.liaisonTalks"
                                   ".joinedAt")
-                stats = decoded(page)
-                if not stats:
-                    raise RuntimeError(f"{party} decoded no remote video: "
+                both = decoded(page)
+                if not both:
+                    raise RuntimeError(f"{party} decoded no remote video or received no "
+                                       f"remote audio: "
                                        f"{page.evaluate('window.liaisonTalks.stats()')}")
-                print(f"# {party}: first remote frame {t:.0f} ms after joining; {stats}")
+                video, audio = both
+                print(f"# {party}: first remote frame {t:.0f} ms after joining; video "
+                      f"{video['framesDecoded']} frames decoded "
+                      f"({video['frameWidth']}x{video['frameHeight']})")
+                print(f"# {party}: remote audio {audio['packetsReceived']} packets, "
+                      f"{audio['totalSamplesReceived']} samples received (energy "
+                      f"{audio['totalAudioEnergy']:.3g}, level {audio['audioLevel']:.3f})")
                 took.append(float(t))
                 if shots is not None:
                     page.screenshot(path=str(shots / f"talks-{party}.png"))

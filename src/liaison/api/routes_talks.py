@@ -6,17 +6,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, WebSocket
 from pydantic import Field
 
 from liaison.api.schemas import Body
 from liaison.api.security import CurrentUser, NodeDeps
+from liaison.domain.users import User
 from liaison.services import auth, talks
 from liaison.services.errors import ServiceError
 
 router = APIRouter(prefix="/api/talks", tags=["talks"])
+
+SESSION_CHECK_S = 30.0  # the live call re-checks the session (and the talks) this often
+# WebSocket close codes: the page signs in again only on 4401
+CLOSE_CODES = {401: 4401, 403: 4403, 404: 4404}  # anything else: 4409 (the call is not open)
+REASON_BYTES = 123  # RFC 6455 5.5: a close frame's reason fits in 123 bytes
 
 
 class ProposalIn(Body):
@@ -36,10 +43,12 @@ class TalksIn(ProposalIn):
 
 
 class AnswerIn(Body):
-    action: str = Field(pattern="^(accept|amend|decline|cancel)$")
+    action: str = Field(pattern="^(accept|amend|decline|cancel|end)$",
+                        description="end: either party closes accepted talks' call")
     version: int | None = None
     proposal: ProposalIn | None = Field(None, description="for amend")
-    reason: str = Field("", max_length=2000)
+    reason: str = Field("", max_length=2000,
+                        description="needed to decline or cancel; optional to end")
 
 
 class MinutesIn(Body):
@@ -47,6 +56,9 @@ class MinutesIn(Body):
     outcomes: dict[str, str] | None = None
     agreed: list[str] | None = None
     sign: bool = Field(False, description="sign the minutes as they stand after this edit")
+    revision: int | None = Field(
+        None, ge=0, description="the revision this edit or signature is based on (0: no "
+        "minutes yet); if the minutes have changed since, 409 and nothing is done")
 
 
 @router.post("", status_code=201, summary="Propose talks to a partner (delegate)")
@@ -65,7 +77,7 @@ def one(talks_id: str, user: CurrentUser, deps: NodeDeps) -> dict[str, Any]:
     return talks.view(deps, user, talks_id)
 
 
-@router.post("/{talks_id}/answer", summary="Accept, amend, decline or cancel")
+@router.post("/{talks_id}/answer", summary="Accept, amend, decline, cancel or end")
 def answer(talks_id: str, body: AnswerIn, user: CurrentUser, deps: NodeDeps) -> dict[str, Any]:
     data: dict[str, Any] = {"version": body.version, "reason": body.reason}
     if body.proposal is not None:
@@ -76,8 +88,8 @@ def answer(talks_id: str, body: AnswerIn, user: CurrentUser, deps: NodeDeps) -> 
 @router.post("/{talks_id}/minutes", summary="Draft, edit and/or sign the minutes")
 def minutes(talks_id: str, body: MinutesIn, user: CurrentUser,
             deps: NodeDeps) -> dict[str, Any]:
-    changes = body.model_dump(exclude={"sign"}, exclude_none=True)
-    return talks.minutes(deps, user, talks_id, changes or None, body.sign)
+    changes = body.model_dump(exclude={"sign", "revision"}, exclude_none=True)
+    return talks.minutes(deps, user, talks_id, changes or None, body.sign, body.revision)
 
 
 @router.get("/{talks_id}/minutes/verify", summary="Each side's signature on the minutes")
@@ -92,88 +104,178 @@ def call_record(talks_id: str, user: CurrentUser, deps: NodeDeps) -> list[dict[s
             for seq, kind, party, data, at in talks.record_of(deps, talks_id)[0]]
 
 
+Closing = tuple[int, str] | None  # a close code and reason; None: the page went away
+
+
+def _closing(exc: ServiceError) -> tuple[int, str]:
+    reason = exc.message.encode()[:REASON_BYTES].decode(errors="ignore")
+    return CLOSE_CODES.get(exc.status, 4409), reason
+
+
 @router.websocket("/{talks_id}/live")
 async def live(websocket: WebSocket, talks_id: str, token: str = "") -> None:
     """The call: hello (roster, chat), then roster, signal and chat messages both ways (the
-    bearer token comes as ``?token=``: browsers cannot set headers on a WebSocket)."""
+    bearer token comes as ``?token=``: browsers cannot set headers on a WebSocket).
+
+    Only members of this party's delegation join. Closes with 4401 (sign in again: the
+    session is missing, expired or revoked, or the user disabled — checked every
+    ``SESSION_CHECK_S`` and when the session expires), 4403 (not a delegate of these
+    talks), 4404 (no such talks) or 4409 (the call is not open: talks not accepted, ended,
+    or no MOU in force). A bad frame gets an error frame; the call goes on."""
     deps = websocket.app.state.deps
     try:
         user = await asyncio.to_thread(auth.authenticate, deps, token)
-        await asyncio.to_thread(talks.view, deps, user, talks_id)
+        await asyncio.to_thread(talks.may_join, deps, user, talks_id)
         events, cursor = await asyncio.to_thread(talks.record_of, deps, talks_id)
     except ServiceError as exc:
-        await websocket.close(code=4403 if exc.status == 403 else 4401, reason=exc.message)
+        code, reason = _closing(exc)
+        # accepted first: a refused handshake reaches the page as a bare 1006, not the code
+        await websocket.accept()
+        await websocket.close(code=code, reason=reason)
         return
     await websocket.accept()
-    me = talks.participant_id(deps, user)
-    await websocket.send_json({"type": "hello", "me": me, "roster": talks.roster(events),
+    call = _Call(websocket, deps, user, talks_id, token, talks.participant_id(deps, user))
+    await websocket.send_json({"type": "hello", "me": call.me, "roster": talks.roster(events),
                                "chat": [_chat(e) for e in events if e[1] == "chat"]})
-    joined = False
+    async with websocket.app.state.bus.subscribe(f"talks:{talks_id}") as queue:
+        closing = await _first((call.read(), call.pump(cursor, queue), call.guard()))
+        if call.joined:
+            with contextlib.suppress(ServiceError):
+                await call.act("presence", {"action": "leave"})
+        with contextlib.suppress(Exception):
+            if closing is None:
+                await websocket.close()
+            else:
+                await websocket.close(code=closing[0], reason=closing[1])
 
-    async def act(kind: str, data: dict[str, Any]) -> None:
-        await asyncio.to_thread(talks.live_event, deps, user, talks_id, kind, data)
-        sender = getattr(websocket.app.state, "sender", None)
+
+async def _first(jobs: tuple[Any, ...]) -> Closing:
+    """Run ``jobs`` until one finishes (the page left, or the call must close); cancel the
+    others. A job that failed (the page vanished mid-send) closes without a code."""
+    tasks = [asyncio.create_task(j) for j in jobs]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for task in done:
+        if not task.cancelled() and task.exception() is None and task.result():
+            return task.result()  # type: ignore[no-any-return]
+    return None
+
+
+@dataclass
+class _Call:
+    websocket: WebSocket
+    deps: Any
+    user: User
+    talks_id: str
+    token: str
+    me: str
+    joined: bool = False
+
+    async def act(self, kind: str, data: dict[str, Any]) -> None:
+        await asyncio.to_thread(talks.live_event, self.deps, self.user, self.talks_id, kind,
+                                data)
+        sender = getattr(self.websocket.app.state, "sender", None)
         if sender is not None:  # the partner should have it now, not at the next poll
             sender.wake.set()
 
-    async with websocket.app.state.bus.subscribe(f"talks:{talks_id}") as queue:
-        pump = asyncio.create_task(_pump(websocket, deps, talks_id, me, cursor, queue))
-        try:
-            while True:
-                message = json.loads(await websocket.receive_text())
-                kind = message.get("type") if isinstance(message, dict) else None
+    async def error(self, message: str) -> None:
+        await self.websocket.send_json({"type": "error", "message": message})
+
+    async def read(self) -> Closing:
+        """The page's frames until it goes away; each bad one gets an error frame."""
+        while True:
+            frame = await self.websocket.receive()
+            if frame["type"] == "websocket.disconnect":
+                return None
+            text = frame.get("text")
+            if text is None:
+                await self.error("frames are JSON text, e.g. {\"type\": \"chat\", "
+                                 "\"text\": \"…\"}; binary frames are not read")
+                continue
+            try:
+                message = json.loads(text)
+            except json.JSONDecodeError as exc:
+                await self.error(f"not JSON ({exc.msg} at character {exc.pos}): frames are "
+                                 "objects such as {\"type\": \"join\"}")
+                continue
+            try:
+                await self.handle(message)
+            except ServiceError as exc:
+                await self.error(exc.message)
+
+    async def handle(self, message: Any) -> None:
+        kind = message.get("type") if isinstance(message, dict) else None
+        if kind in ("state", "signal") and not self.joined:
+            await self.error(f"{kind}: join the call first ({{\"type\": \"join\"}})")
+        elif kind == "join":
+            await self.act("presence", {"action": "join", "muted": False, "camera": True,
+                                        "hand": False})
+            self.joined = True
+        elif kind == "state":
+            await self.act("presence", {"action": "state", **{
+                k: bool(message.get(k)) for k in ("muted", "camera", "hand", "sharing")}})
+        elif kind == "signal":
+            await self.act("signal", {"to": message.get("to"), "data": message.get("data")})
+        elif kind == "chat":
+            await self.act("chat", {"text": message.get("text")})
+        elif kind == "leave":
+            if self.joined:
+                self.joined = False
+                await self.act("presence", {"action": "leave"})
+        else:
+            await self.error(f"unexpected message {kind!r}: join, state, signal, chat or "
+                             "leave")
+
+    async def pump(self, cursor: int, queue: asyncio.Queue[str]) -> Closing:
+        """Push what the record gained: roster changes, signals addressed to me, chat. A
+        wake-up with nothing new is a change of the talks (ended, cancelled): the call is
+        checked again."""
+        while True:
+            await queue.get()
+            while not queue.empty():
+                queue.get_nowait()
+            events, cursor = await asyncio.to_thread(talks.live_state, self.deps,
+                                                     self.talks_id, cursor)
+            if not events:
                 try:
-                    if kind == "join":
-                        joined = True
-                        await act("presence", {"action": "join", "muted": False,
-                                               "camera": True, "hand": False})
-                    elif kind == "state" and joined:
-                        await act("presence", {"action": "state", **{
-                            k: bool(message.get(k)) for k in
-                            ("muted", "camera", "hand", "sharing")}})
-                    elif kind == "signal" and joined:
-                        await act("signal", {"to": str(message.get("to", "")),
-                                             "data": message.get("data")})
-                    elif kind == "chat":
-                        await act("chat", {"text": str(message.get("text", ""))[:2000]})
-                    elif kind == "leave":
-                        if joined:
-                            joined = False
-                            await act("presence", {"action": "leave"})
-                    else:
-                        await websocket.send_json({"type": "error", "message":
-                                                   f"unexpected message {kind!r}"})
+                    await asyncio.to_thread(talks.may_join, self.deps, self.user,
+                                            self.talks_id)
                 except ServiceError as exc:
-                    await websocket.send_json({"type": "error", "message": exc.message})
-        except (WebSocketDisconnect, json.JSONDecodeError):
-            pass
-        finally:
-            pump.cancel()
-            if joined:
-                with contextlib.suppress(ServiceError):
-                    await act("presence", {"action": "leave"})
-            with contextlib.suppress(Exception):
-                await websocket.close()
+                    return _closing(exc)
+            await self.push(events)
 
-
-async def _pump(websocket: WebSocket, deps: Any, talks_id: str, me: str, cursor: int,
-                queue: asyncio.Queue[str]) -> None:
-    """Push what the record gained: roster changes, signals addressed to me, chat."""
-    while True:
-        await queue.get()
-        while not queue.empty():
-            queue.get_nowait()
-        events, cursor = await asyncio.to_thread(talks.live_state, deps, talks_id, cursor)
+    async def push(self, events: list[Any]) -> None:
+        ws = self.websocket
         if any(e[1] == "presence" for e in events):
-            presence, _ = await asyncio.to_thread(talks.record_of, deps, talks_id,
+            presence, _ = await asyncio.to_thread(talks.record_of, self.deps, self.talks_id,
                                                   ("presence",))
-            await websocket.send_json({"type": "roster", "roster": talks.roster(presence)})
+            await ws.send_json({"type": "roster", "roster": talks.roster(presence)})
         for _, kind, _, data, at in events:
-            if kind == "signal" and data.get("to") == me:
-                await websocket.send_json({"type": "signal", "from": data["from"],
-                                           "data": data.get("data")})
+            if kind == "signal" and data.get("to") == self.me:
+                await ws.send_json({"type": "signal", "from": data["from"],
+                                    "data": data.get("data")})
             elif kind == "chat":
-                await websocket.send_json(_chat((0, kind, "", data, at)))
+                await ws.send_json(_chat((0, kind, "", data, at)))
+
+    async def guard(self) -> Closing:
+        """Every ``SESSION_CHECK_S`` and when the session expires: the session still good
+        (not revoked or expired, the user not disabled) and the user still in the call."""
+        while True:
+            ends = await asyncio.to_thread(talks.session_ends, self.deps, self.token)
+            wait = SESSION_CHECK_S
+            if ends is not None:
+                left = (ends - self.deps.clock()).total_seconds()
+                wait = min(wait, max(left, 0.0) + 0.05)
+            await asyncio.sleep(wait)
+            try:
+                self.user = await asyncio.to_thread(auth.authenticate, self.deps, self.token)
+                await asyncio.to_thread(talks.may_join, self.deps, self.user, self.talks_id)
+            except ServiceError as exc:
+                return _closing(exc)
 
 
 def _chat(event: Any) -> dict[str, Any]:

@@ -31,8 +31,11 @@ def talks_by_video(story: Any) -> None:
     for party, name, level in (("KOR", "chun.delegate", "평문"), ("PRK", "jon.delegate", "일반")):
         admin = story.sign_in(party, "admin", story.admin_passwords[party])
         api(admin, "POST", "/api/agreements", json=MOU)
-        api(admin, "POST", "/api/users", json={"username": name, "roles": ["delegate"],
-                                               "clearance": level, "password": story.password})
+        # only the people a delegation names join the call: the delegate's display name is
+        # the name the proposal gives
+        api(admin, "POST", "/api/users", json={
+            "username": name, "display_name": TALKS["delegations"][party][0],
+            "roles": ["delegate"], "clearance": level, "password": story.password})
         tokens[party] = story.sign_in(party, name, story.password)
     story.say(f"both nodes record {MOU['id']} (MOU, opens hotline and talks)")
     kor, prk = tokens["KOR"], tokens["PRK"]

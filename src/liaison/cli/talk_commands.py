@@ -18,7 +18,9 @@ talks = typer.Typer(help="Talks by video conference: proposals, answers, signed 
 
 def _render(t: dict[str, Any]) -> None:
     c = t["current"]
-    out.console.print(f"[bold]{t['id']}[/] {c['title']} — {t['state']} "
+    answered = f" by {t['answered_by']}" if t.get("answered_by") else ""
+    why = f": {t['reason']}" if t.get("reason") else ""
+    out.console.print(f"[bold]{t['id']}[/] {c['title']} — {t['state']}{answered}{why} "
                       f"(version {c['version']} by {c['by']}; {', '.join(t['parties'])})")
     out.console.print(f"  {t['local_start']} ({c['tz']}), {c['duration_min']} min")
     out.table("agenda", ["id", "kind", "title"],
@@ -56,7 +58,8 @@ def talks_propose(file: Annotated[Path, typer.Argument(
 
 @talks.command("answer")
 def talks_answer(talks_id: str,
-                 action: Annotated[str, typer.Option(help="accept, amend, decline, cancel")],
+                 action: Annotated[str, typer.Option(
+                     help="accept, amend, decline, cancel, or end (the call is over)")],
                  version: int | None = None, reason: str = "",
                  proposal: Annotated[Path | None, typer.Option(
                      help="for amend: the counter-proposal file")] = None,
@@ -73,9 +76,14 @@ def talks_minutes(talks_id: str,
                   file: Annotated[Path | None, typer.Option(
                       help="YAML/JSON: attendance, outcomes, agreed")] = None,
                   sign: Annotated[bool, typer.Option(help="sign them as they stand")] = False,
+                  revision: Annotated[int | None, typer.Option(
+                      help="the revision you read (0: none yet); refused if they changed "
+                           "since")] = None,
                   as_json: Json = False, url: Url = None, token: Token = None) -> None:
     """Draft or edit the minutes, and/or sign them with this node's key."""
-    body = {**(_document(file) if file else {}), "sign": sign}
+    body: dict[str, Any] = {**(_document(file) if file else {}), "sign": sign}
+    if revision is not None:
+        body["revision"] = revision
     out.emit(Api(url, token).post(f"/api/talks/{talks_id}/minutes", body), as_json, _render)
 
 

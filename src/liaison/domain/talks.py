@@ -5,13 +5,19 @@ Pure: no I/O apart from ``zoneinfo`` look-ups of the time zone a proposal names.
 Either party proposes talks under an agreement (version 1). The other party of the *current*
 version accepts it, amends it (a counter-proposal: version n+1, made by that party, which the
 first party must now answer) or declines it with a reason. Either party may cancel proposed or
-accepted talks, with a reason. ``answered_by``/``reason`` record the last answer (accept,
-decline or cancel); a cancellation after acceptance therefore records the canceller.
+accepted talks, with a reason, and either may end accepted talks (the call is over: no more
+signals or chat). ``answered_by``/``reason`` record the last answer (accept, decline, cancel or
+end); a cancellation or an end after acceptance therefore records who did it.
 
-After the talks either side drafts the minutes from the accepted proposal (its delegations as
-the attendance, one empty outcome per agenda item), both sides edit them, then each signs the
-canonical bytes (``minutes_bytes``) with its node's Ed25519 key. Once both have signed, the
-minutes are sealed and cannot change; each side can verify the other's signature.
+Only the people named in a party's delegation of the accepted proposal join the call
+(``on_delegation``).
+
+During or after the talks either side drafts the minutes from the accepted proposal (its
+delegations as the attendance, one empty outcome per agenda item), both sides edit them, then
+each signs the canonical bytes (``minutes_bytes``) with its node's Ed25519 key. Once both have
+signed, the minutes are sealed and cannot change (nor be signed again); each side can verify
+the other's signature. ``receive_minutes`` decides what a side keeps of the other's copy when
+both edit or sign at the same time.
 
 Every ``...Error`` message names the field (``proposals[1].agenda[0].kind``) and the rule, so
 a person can fix the input.
@@ -23,9 +29,10 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Callable, Mapping
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from functools import partial
 from typing import Any, TypeVar
@@ -47,6 +54,7 @@ E = TypeVar("E", bound=StrEnum)
 
 TITLE_MAX = 200
 DURATION_MIN, DURATION_MAX = 5, 600  # minutes
+START_YEARS = (2000, 2100)  # I: a start outside them is a typo (and year 9999 overflows)
 DELEGATES_MAX = 30  # per party, in a delegation and in the attendance
 NAME_MAX = 100
 AGENDA_MAX = 50
@@ -109,6 +117,7 @@ class TalksState(StrEnum):
     ACCEPTED = "accepted"
     DECLINED = "declined"
     CANCELLED = "cancelled"
+    ENDED = "ended"  # accepted talks whose call is over; the minutes may still be finished
 
 
 @dataclass(frozen=True)
@@ -118,12 +127,13 @@ class Talks:
     parties: tuple[str, str]  # proposer first
     proposals: tuple[Proposal, ...]
     state: TalksState = TalksState.PROPOSED
-    answered_by: str | None = None  # who accepted, declined or cancelled (the last answer)
-    reason: str = ""  # why declined or cancelled
+    answered_by: str | None = None  # who accepted, declined, cancelled or ended (the last)
+    reason: str = ""  # why declined or cancelled (or ended, if a reason was given)
 
     @property
     def current(self) -> Proposal:
-        """The latest version: the one on the table (or accepted, declined, cancelled)."""
+        """The latest version: the one on the table (or accepted, declined, cancelled,
+        ended)."""
         return self.proposals[-1]
 
     def other(self, party: str) -> str:
@@ -239,8 +249,7 @@ def _check_proposal(p: Proposal, parties: tuple[str, str], path: str) -> None:
         raise TalksError(f"{p.by!r} is not a party to these talks ({parties[0]}–{parties[1]})",
                          _join(path, "by"))
     _text(p.title, _join(path, "title"), max_len=TITLE_MAX)
-    zone(p.tz, _join(path, "tz"))
-    _aware(p.starts_at, _join(path, "starts_at"))
+    _start(p.starts_at, zone(p.tz, _join(path, "tz")), _join(path, "starts_at"))
     d = p.duration_min
     if isinstance(d, bool) or not isinstance(d, int) or not DURATION_MIN <= d <= DURATION_MAX:
         raise TalksError(f"{d!r} minutes is outside {DURATION_MIN}–{DURATION_MAX} minutes",
@@ -271,6 +280,23 @@ def _check_agenda(agenda: object, path: str) -> None:
             raise TalksError(f"{item.kind!r} is not one of {_allowed(AgendaKind)}",
                              _join(ip, "kind"))
         _text(item.title, _join(ip, "title"), max_len=AGENDA_TITLE_MAX)
+
+
+def _start(value: object, tz: ZoneInfo, path: str) -> datetime:
+    """An aware start that converts to UTC and to the talks' zone, in ``START_YEARS``
+    both ways (a start that cannot be shown in the talks' zone is refused here, not when
+    the talks are listed)."""
+    at = _aware(value, path)
+    lo, hi = START_YEARS
+    refusal = TalksError(f"{at.isoformat()} is outside the years {lo}–{hi} (in UTC or in "
+                         f"{tz.key}); give the start of the talks in those years", path)
+    try:
+        converted = (at.astimezone(UTC), at.astimezone(tz))
+    except (OverflowError, ValueError) as exc:
+        raise refusal from exc
+    if not all(lo <= c.year <= hi for c in converted):
+        raise refusal
+    return at
 
 
 def local_start(p: Proposal) -> datetime:
@@ -370,6 +396,38 @@ def cancel(t: Talks, by: str, reason: str) -> Talks:
     _need_state(t, "cancelled", TalksState.PROPOSED, TalksState.ACCEPTED)
     return replace(t, state=TalksState.CANCELLED, answered_by=by,
                    reason=_reason(reason, "cancelling talks"))
+
+
+def end(t: Talks, by: str, reason: str = "") -> Talks:
+    """Either party ends accepted talks: the call is over (nobody joins, no signal or chat is
+    taken any more); the minutes can still be edited and signed. The reason is optional."""
+    t.other(by)
+    _need_state(t, "ended", TalksState.ACCEPTED)
+    if not isinstance(reason, str):
+        raise TalksError(f"expected text, got {type(reason).__name__}", "reason")
+    return replace(t, state=TalksState.ENDED, answered_by=by,
+                   reason=_text(reason, "reason", max_len=REASON_MAX, min_len=0))
+
+
+# --- the call ---------------------------------------------------------------------------
+
+
+def need_live(t: Talks) -> None:
+    """Raise unless the call of ``t`` is open: the talks are accepted and not ended."""
+    _need_state(t, "joined", TalksState.ACCEPTED)
+
+
+def person(name: str) -> str:
+    """A name as delegations are compared: Unicode NFC, case-folded, spaces collapsed."""
+    return " ".join(unicodedata.normalize("NFC", name).casefold().split())
+
+
+def on_delegation(t: Talks, party: str, names: Iterable[str]) -> bool:
+    """True when one of ``names`` (a user's username, display name) is named in ``party``'s
+    delegation of the current proposal, compared as ``person`` does. Empty names never
+    match."""
+    listed = {person(n) for n in t.current.delegations.get(party, ())}
+    return any(person(n) in listed for n in names if isinstance(n, str) and n.strip())
 
 
 # --- plain-data codec: talks --------------------------------------------------------------
@@ -525,6 +583,9 @@ def talks_from(data: Data, path: str = "") -> Talks:
         return _at(path, partial(accept, t, answered_by, t.current.version))
     if state is TalksState.DECLINED:
         return _at(path, partial(decline, t, answered_by, reason))
+    if state is TalksState.ENDED:
+        accepted = _at(path, partial(accept, t, t.other(t.current.by), t.current.version))
+        return _at(path, partial(end, accepted, answered_by, reason))
     return _at(path, partial(cancel, t, answered_by, reason))
 
 
@@ -561,11 +622,34 @@ class Minutes:
     signatures: Mapping[str, Signature] = field(default_factory=dict)  # party -> signature
 
 
+def need_minutes(t: Talks) -> None:
+    """Raise unless ``t`` may have minutes: accepted (the call open or ended)."""
+    _need_state(t, "minuted", TalksState.ACCEPTED, TalksState.ENDED)
+
+
+def check_minutes(t: Talks, m: Minutes) -> None:
+    """Raise unless ``m`` can be the minutes of ``t``: talks that may have minutes, the same
+    id, an attendance of exactly the talks' parties and outcomes only for items of the
+    accepted agenda."""
+    need_minutes(t)
+    if m.talks_id != t.id:
+        raise TalksError(f"these are the minutes of talks {m.talks_id!r}, not {t.id}",
+                         "talks_id")
+    if set(m.attendance) != set(t.parties):
+        raise TalksError(f"the attendance must name the parties {t.parties[0]} and "
+                         f"{t.parties[1]}, not {', '.join(sorted(m.attendance))}",
+                         "attendance")
+    extra = sorted(set(m.outcomes) - {item.id for item in t.current.agenda})
+    if extra:
+        raise TalksError(f"{', '.join(extra)} not in the accepted agenda of talks {t.id} "
+                         f"({', '.join(item.id for item in t.current.agenda)})", "outcomes")
+
+
 def draft(t: Talks, by: str) -> Minutes:
-    """Revision 1 of the minutes of accepted talks: the accepted proposal's delegations as
-    the attendance, an empty outcome per agenda item, no agreed points."""
+    """Revision 1 of the minutes of accepted (or ended) talks: the accepted proposal's
+    delegations as the attendance, an empty outcome per agenda item, no agreed points."""
     t.other(by)
-    _need_state(t, "minuted", TalksState.ACCEPTED)
+    need_minutes(t)
     p = t.current
     return Minutes(
         talks_id=t.id,
@@ -661,9 +745,13 @@ def minutes_bytes(m: Minutes) -> bytes:
 
 def sign(m: Minutes, party: str, key_id: str, key: Ed25519PrivateKey,
          at: datetime) -> Minutes:
-    """``party`` signs the current text with its node key ``key_id``; a new signature by the
-    same party replaces its old one (the text itself does not change)."""
+    """``party`` signs the current text with its node key ``key_id``; before the other side
+    has signed, a new signature by the same party replaces its old one (the text itself does
+    not change). Sealed minutes are not signed again: both copies must stay the same."""
     _check_editor(m, party, "sign")
+    if sealed(m):
+        raise TalksError("the minutes are signed by both sides and cannot be signed again "
+                         f"(talks {m.talks_id}, revision {m.revision})")
     _record_id(key_id, "key_id")
     _aware(at, "signed_at")
     value = base64.b64encode(key.sign(minutes_bytes(m))).decode("ascii")
@@ -692,6 +780,45 @@ def verify(m: Minutes, party: str, keys: Mapping[str, Ed25519PublicKey]) -> None
         raise TalksError(f"{party}'s signature (key {sig.key_id!r}) does not verify over "
                          f"{where}: the text changed after signing or the key is not "
                          "the one that signed") from exc
+
+
+def receive_minutes(local: Minutes | None, incoming: Minutes, sender: str,
+                    keys: Mapping[str, Mapping[str, Ed25519PublicKey]]) -> Minutes:
+    """What this side keeps when ``sender`` sends its copy ``incoming`` of the minutes (this
+    side's copy is ``local``); ``keys`` are each party's published signing keys.
+
+    Every signature on ``incoming`` must verify. Then, against ``local``:
+
+    * none here, or an older revision here: ``incoming`` replaces it, if ``sender`` made it
+      (``edited_by``) and ours is not sealed;
+    * the same revision with the same text: the signatures are merged (our own signature as
+      we hold it, the sender's as it sends it), so two signatures made at the same time
+      both count;
+    * the same revision with another text (both sides edited the same revision at the same
+      time), or an older revision: refused; our copy stands, and whoever edits next makes a
+      revision both sides take.
+    """
+    for party in incoming.signatures:
+        verify(incoming, party, keys.get(party, {}))
+    if local is not None and incoming.revision <= local.revision:
+        if incoming.revision < local.revision:
+            raise TalksError(f"revision {incoming.revision} of the minutes is older than "
+                             f"ours ({local.revision}); ours stands")
+        if minutes_bytes(incoming) != minutes_bytes(local):
+            raise TalksError(f"revision {incoming.revision} of the minutes was edited here "
+                             f"(by {local.edited_by}) and by {sender} at the same time; "
+                             "ours stands: reload and edit again")
+        theirs = {p: s for p, s in incoming.signatures.items()
+                  if p == sender or p not in local.signatures}
+        return replace(local, signatures={**local.signatures, **theirs})
+    if incoming.edited_by != sender:
+        raise TalksError(f"revision {incoming.revision} of the minutes is edited by "
+                         f"{incoming.edited_by}; {sender} can only send its own edits",
+                         "edited_by")
+    if local is not None and sealed(local):
+        raise TalksError("the minutes here are signed by both sides and cannot change "
+                         f"(revision {local.revision})")
+    return incoming
 
 
 def _signature_bytes(value: str, path: str) -> bytes:

@@ -7,17 +7,27 @@
 const $ = (id) => document.getElementById(id);
 const AGENDA = [["agreed", "Matters already agreed"], ["concerns", "Concerns to discuss"],
                 ["urgent", "Urgent issues"]];
+// Close codes from the node: the page signs in again only on 4401.
+const REFUSALS = {4401: "Sign in again.", 4403: "You are not on this party's delegation.",
+                  4404: "No such talks on this node.", 4409: "The call is not open."};
 const hooks = window.liaisonTalks = {
   joinedAt: null, firstFrameAt: null, state: "idle",
+  // what each remote participant's stream delivers: one entry per inbound video and audio
   async stats() {
     const out = [];
     for (const [id, peer] of peers) {
       let report;
       try { report = await peer.pc.getStats(); } catch (e) { continue; }
       report.forEach((r) => {
-        if (r.type === "inbound-rtp" && (r.kind || r.mediaType) === "video") {
-          out.push({participant: id, framesDecoded: r.framesDecoded || 0,
+        if (r.type !== "inbound-rtp") return;
+        const kind = r.kind || r.mediaType;
+        if (kind === "video") {
+          out.push({participant: id, kind, framesDecoded: r.framesDecoded || 0,
                     frameWidth: r.frameWidth || 0, frameHeight: r.frameHeight || 0});
+        } else if (kind === "audio") {
+          out.push({participant: id, kind, packetsReceived: r.packetsReceived || 0,
+                    totalSamplesReceived: r.totalSamplesReceived || 0,
+                    audioLevel: r.audioLevel || 0, totalAudioEnergy: r.totalAudioEnergy || 0});
         }
       });
     }
@@ -28,6 +38,7 @@ const query = new URLSearchParams(location.search);
 let talksId = query.get("talks") || "";
 let token = "", me = "", myParty = "", iceServers = [];
 let ws = null, helloSeen = false, joinSent = false, wantJoined = false, retryMs = 1000;
+let talksState = "", callClosed = false;   // callClosed: the node refused or ended the call
 let localStream = null, audioTrack = null, cameraTrack = null, screenTrack = null;
 const my = {muted: false, camera: true, hand: false, sharing: false};
 let roster = [];
@@ -42,6 +53,7 @@ function setState(s) {
                                  joined: "(joined)", left: "(left)"}[s];
   const inCall = s === "joining" || s === "joined";
   $("join").classList.toggle("hidden", inCall);
+  $("join").disabled = talksState !== "accepted";
   for (const b of ["mute", "camera", "hand", "share", "leave"]) $(b).disabled = !inCall;
   if (!audioTrack) $("mute").disabled = true;
   if (!cameraTrack) $("camera").disabled = true;
@@ -102,7 +114,16 @@ function renderTalks(t) {
   $("starts").textContent = there;
   $("your-time").textContent = here && here !== there ? `Your time: ${here}` : "";
   $("duration").textContent = cur.duration_min ? `${cur.duration_min} min` : "duration not set";
-  $("talks-state").textContent = t.state || "";
+  talksState = t.state || "";
+  $("talks-state").textContent = `${talksState}${t.answered_by && talksState !== "accepted"
+    ? ` by ${t.answered_by}` : ""}${t.reason ? ` — “${t.reason}”` : ""}`;
+  $("call-closed").textContent = {
+    proposed: "The call opens once both sides have accepted these talks.",
+    declined: "These talks were declined: there is no call.",
+    cancelled: "These talks were cancelled: there is no call.",
+    ended: "These talks have ended: the call is closed. The minutes can still be " +
+           "finished."}[talksState] || "";
+  $("join").disabled = talksState !== "accepted";
   const del = $("delegations");
   del.replaceChildren();
   for (const [party, names] of Object.entries(cur.delegations || {})) {
@@ -144,8 +165,15 @@ async function start() {
     if (e.status === 401) showSignin();
     return;
   }
+  if (talksState !== "accepted") { setState("idle"); return; }   // no call to join
+  callClosed = false;
   connect();
   joinTalks();
+}
+async function refreshTalks() {
+  try { renderTalks(await api(`/api/talks/${encodeURIComponent(talksId)}`)); }
+  catch (e) { /* the close reason is already shown */ }
+  setState(hooks.state);
 }
 
 // ---- the node's WebSocket ----
@@ -171,11 +199,16 @@ function connect() {
   ws.onclose = (ev) => {
     ws = null; joinSent = false;
     for (const id of [...peers.keys()]) closePeer(id);
-    if (ev.code === 4401 || ev.code === 4403) {
-      fail(ev.reason || "Not allowed to join these talks"); setState("idle");
+    if (REFUSALS[ev.code]) {   // refused or closed by the node: no reconnecting
+      callClosed = true;
+      fail(ev.reason || REFUSALS[ev.code]);
+      stopLocal();
+      setState("idle");
       if (ev.code === 4401) showSignin();
+      if (ev.code === 4409) refreshTalks();   // ended or cancelled: show it
       return;
     }
+    if (callClosed) return;
     if (hooks.state === "joined") setState("joining");
     setTimeout(connect, retryMs);
     retryMs = Math.min(retryMs * 2, 15000);
@@ -190,7 +223,7 @@ function sendJoinIfReady() {
   hooks.firstFrameAt = null;
   sendState();
 }
-function sendState() { send({type: "state", ...my}); }
+function sendState() { if (joinSent) send({type: "state", ...my}); }
 
 // ---- local media and the controls ----
 async function getMedia() {
@@ -204,10 +237,17 @@ async function getMedia() {
 }
 async function joinTalks() {
   if (hooks.state === "joining" || hooks.state === "joined") return;
+  if (talksState !== "accepted") return;
   setState("joining");
   wantJoined = true;
+  if (!ws && callClosed) { callClosed = false; connect(); }   // try again after a refusal
   if (!localStream) {
-    localStream = await getMedia();
+    const stream = await getMedia();
+    if (!wantJoined) {   // refused or left while the devices were opening
+      stream.getTracks().forEach((t) => t.stop());
+      return;
+    }
+    localStream = stream;
     audioTrack = localStream.getAudioTracks()[0] || null;
     cameraTrack = localStream.getVideoTracks()[0] || null;
     my.muted = !audioTrack; my.camera = !!cameraTrack; my.hand = false; my.sharing = false;
@@ -281,15 +321,19 @@ function leave() {
   }
   if (joinSent) send({type: "leave"});
   joinSent = false;
+  stopLocal();
+  setState("left");
+  renderControls();
+  $("join").textContent = "Join again";
+  $("join").focus();
+}
+function stopLocal() {   // camera, microphone and screen off
+  wantJoined = false;
   if (screenTrack) { screenTrack.stop(); screenTrack = null; }
   if (localStream) localStream.getTracks().forEach((t) => t.stop());
   localStream = audioTrack = cameraTrack = null;
   my.sharing = my.hand = false;
   $("local-video").srcObject = null;
-  setState("left");
-  renderControls();
-  $("join").textContent = "Join again";
-  $("join").focus();
 }
 window.addEventListener("pagehide", () => { if (joinSent) leave(); });
 
@@ -361,7 +405,9 @@ function pollFrames() {
       if (hooks.firstFrameAt !== null) { clearInterval(framePoll); framePoll = null; }
       return;
     }
-    if ((await hooks.stats()).some((s) => s.framesDecoded > 0)) markFirstFrame();
+    if ((await hooks.stats()).some((s) => s.kind === "video" && s.framesDecoded > 0)) {
+      markFirstFrame();
+    }
   }, 100);
 }
 function createPeer(id, offerer) {
@@ -494,8 +540,9 @@ function addChat(c) {
 }
 $("chat-form").addEventListener("submit", (e) => {
   e.preventDefault();
-  const text = $("chat-text").value.trim().slice(0, 2000);
+  const text = $("chat-text").value.trim();
   if (!text) return;
+  if (text.length > 2000) { fail(`A chat message is at most 2,000 characters (this one is ${text.length}).`); return; }
   if (!ws || ws.readyState !== WebSocket.OPEN) { fail("Not connected to the node: chat not sent."); return; }
   send({type: "chat", text});
   $("chat-text").value = "";
