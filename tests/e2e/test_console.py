@@ -1,15 +1,18 @@
 """The web console in real headless Chromium (the system's), against two node processes:
 sign in, create an item, two reviewers approve its release, it shows as released; the map
 shows a track a partner shares; the console never shows a portion to a user not cleared
-for it; labels and keyboard use are checked on every page. Screenshots of each page go to
-``test-artifacts/console/``."""
+for it; labels and keyboard use are checked on every page; the pages run under the node's
+Content-Security-Policy, and a test fails on any violation the browser reports. Screenshots
+of each page go to ``test-artifacts/console/``."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 import pytest
@@ -24,7 +27,9 @@ pytestmark = pytest.mark.skipif(
            f"LIAISON_CHROMIUM to run the console tests")
 STAFF = {"kim": (["analyst"], "군사I급비밀"), "lee": (["release_officer"], "군사I급비밀"),
          "park": (["reviewer"], "군사I급비밀"), "choi": (["reviewer"], "군사I급비밀"),
-         "jung": (["analyst"], "군사III급비밀"), "yoon": (["watch_officer"], "군사II급비밀")}
+         "jung": (["analyst"], "군사III급비밀"), "yoon": (["watch_officer"], "군사II급비밀"),
+         "seo": (["analyst"], "군사II급비밀"),  # the shared portion, not the secret one
+         "bae": (["watch_officer"], "대외비")}  # below the JPN radar feed's 秘
 SECRET_TEXT = "source: a defector from the launch battalion"  # 군사I급비밀, REL TO USA
 SHARED_TEXT = "two TELs on the apron at Sunchon"  # 군사II급비밀, REL TO JPN, USA
 UNLABELLED = """
@@ -60,8 +65,32 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
-def signed_in(browser: Any, node: NodeProcess, user: str) -> Any:
+# what the browser reported about the Content-Security-Policy during the current test
+CSP_REPORTS: list[str] = []
+REPORT_VIOLATIONS = """
+  document.addEventListener('securitypolicyviolation', e => console.error(
+    `Content Security Policy violation: ${e.violatedDirective} ${e.blockedURI}`));
+"""
+
+
+@pytest.fixture(autouse=True)
+def no_csp_violation() -> Iterator[None]:
+    CSP_REPORTS.clear()
+    yield
+    assert CSP_REPORTS == [], "the console broke its Content-Security-Policy"
+
+
+def new_page(browser: Any) -> Any:
+    """A page in a fresh context whose CSP reports (console messages) fail the test."""
     page = browser.new_context().new_page()
+    page.add_init_script(REPORT_VIOLATIONS)
+    page.on("console", lambda m: CSP_REPORTS.append(m.text)
+            if "Content Security Policy" in m.text else None)
+    return page
+
+
+def signed_in(browser: Any, node: NodeProcess, user: str) -> Any:
+    page = new_page(browser)
     page.add_init_script(f"sessionStorage.setItem('liaison.token', '{node.login(user)}')")
     return page
 
@@ -77,8 +106,10 @@ def accessible(page: Any, name: str) -> None:
 def test_create_review_release_and_what_each_user_sees(nodes: dict[str, NodeProcess],
                                                        browser: Any) -> None:
     kor = nodes["KOR"]
-    page = browser.new_context().new_page()
-    page.goto(f"{kor.url}/console/index.html")
+    page = new_page(browser)
+    response = page.goto(f"{kor.url}/console/index.html")
+    assert "script-src 'self';" in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff"
     accessible(page, "index")
     page.focus("#username")  # by keyboard only: type, Tab, type, Enter
     page.keyboard.type("kim")
@@ -120,8 +151,8 @@ def test_create_review_release_and_what_each_user_sees(nodes: dict[str, NodeProc
         article = queue.wait_for_selector(f"article.request[data-request-id='{request_id}']")
         article.query_selector("button[data-action='approve']").click()
         if reviewer == "park":  # one of the two reviews: still pending, one approval
-            queue.wait_for_function(
-                f"document.querySelector(\"article.request[data-request-id='{request_id}'] "
+            queue.wait_for_function(  # a function, not an expression: CSP forbids eval
+                f"() => document.querySelector(\"article.request[data-request-id='{request_id}'] "
                 f".approvals\")?.textContent.trim().startsWith('1')", timeout=15_000)
             accessible(queue, "review")
         else:
@@ -132,13 +163,55 @@ def test_create_review_release_and_what_each_user_sees(nodes: dict[str, NodeProc
              == 200, what="the release at JPN")
 
     junior = signed_in(browser, kor, "jung")  # 군사III급비밀: neither portion is for her
-    for path in ("items.html", "items.html?id=CONSOLE-1", "items.html?q=Sunchon"):
+    for path in ("items.html", "items.html?id=CONSOLE-1"):
         junior.goto(f"{kor.url}/console/{path}")
         junior.wait_for_selector("body[data-ready='true']")
         text = junior.content()
         assert SHARED_TEXT not in text and SECRET_TEXT not in text, path
+        assert "Launchers at Sunchon" not in text and "<li data-portion-id" not in text, path
+    # real searches for the item's words, from the address and from the search box
+    for words in ("Sunchon", "Launchers", "defector launch battalion", "TELs apron"):
+        assert_no_match(junior, kor, words)
+    junior.fill("#search", "defector")
+    junior.press("#search", "Enter")
+    junior.wait_for_function("() => document.getElementById('items-caption')"
+                             ".textContent.includes('defector')")
+    assert_nothing_shown(junior, "defector")
+
+    partly = signed_in(browser, kor, "seo")  # 군사II급비밀: the shared portion only
+    partly.goto(f"{kor.url}/console/items.html?q=Sunchon")
+    row = partly.wait_for_selector("#items tr[data-item-id='CONSOLE-1']")
+    assert row.get_attribute("data-banner").split("//")[0] == "군사II급비밀"
+    assert SECRET_TEXT not in partly.content()
+    assert_no_match(partly, kor, "defector")  # words only in the secret portion
+    partly.goto(f"{kor.url}/console/items.html?id=CONSOLE-1")
+    partly.wait_for_selector("body[data-ready='true']")
+    text = partly.content()
+    assert SHARED_TEXT in text and SECRET_TEXT not in text
+    assert partly.locator("#detail-body li[data-portion-id]").count() == 1
+    for banner in partly.locator(".banner").all_inner_texts():  # top and bottom
+        assert banner.split("//")[0] == "군사II급비밀", banner
+    accessible(partly, "items-partly-cleared")
     print("\nconsole: created, reviewed by two, released to JPN; shown to the "
-          "군사III급비밀 analyst: 0 of 2 portions")
+          "군사III급비밀 analyst: 0 of 2 portions; to the 군사II급비밀 analyst: 1 of 2")
+
+
+def assert_nothing_shown(page: Any, words: str) -> None:
+    assert page.get_attribute("#items", "data-total") == "0", words
+    assert page.inner_text("#page-info").strip().endswith("of 0"), words
+    assert page.locator("#items tr[data-item-id]").count() == 0, words
+    text = page.content()
+    for leak in (SHARED_TEXT, SECRET_TEXT, "CONSOLE-1", "Launchers at Sunchon"):
+        assert leak not in text, (words, leak)
+
+
+def assert_no_match(page: Any, node: NodeProcess, words: str) -> None:
+    """items.html?q=… runs the search; the user sees no item, no count, no title."""
+    page.goto(f"{node.url}/console/items.html?q={quote(words)}")
+    page.wait_for_selector("body[data-ready='true']")
+    assert page.input_value("#search") == words
+    assert words in page.inner_text("#items-caption")
+    assert_nothing_shown(page, words)
 
 
 def test_the_map_shows_a_track_a_partner_shares(nodes: dict[str, NodeProcess],
@@ -154,19 +227,36 @@ def test_the_map_shows_a_track_a_partner_shares(nodes: dict[str, NodeProcess],
                   "created": "2026-01-01T00:00:00Z", "rel_to": ["JPN", "KOR"]}})
     page = signed_in(browser, kor, "yoon")
     page.goto(f"{kor.url}/console/map.html")
-    page.wait_for_function("window.liaisonMap && liaisonMap.ready && liaisonMap.snapshot",
+    page.wait_for_function("() => window.liaisonMap?.ready && liaisonMap.snapshot",
                            timeout=30_000)
     radar = jpn.login("radar")
+    sent = [0]
 
     def send() -> bool:
+        sent[0] += 1  # each update a little further east
         r = httpx.post(f"{jpn.url}/api/tracks/ingest", headers={
             "Authorization": f"Bearer {radar}"}, json={"feed": "jadge", "updates": [{
-                "uid": "JADGE-1", "time": _now(), "lat": 38.9, "lon": 127.4, "alt_m": 9000,
+                "uid": "JADGE-1", "time": _now(), "lat": 38.9, "lon": 127.4 + sent[0] / 100,
+                "alt_m": 9000,
                 "kind": "aircraft", "speed_ms": 230, "course_deg": 90}]}, timeout=10)
         return r.status_code < 300 and page.locator("#track-rows tr[data-track]").count() > 0
     wait_for(send, timeout=60, what="JPN's track on KOR's map")
     assert len(page.evaluate("liaisonMap.tracks()")) >= 1
     accessible(page, "map")
+
+    low = signed_in(browser, kor, "bae")  # 대외비: not cleared for the feed's 秘
+    low.goto(f"{kor.url}/console/map.html")
+    low.wait_for_function("() => window.liaisonMap?.ready && liaisonMap.snapshot",
+                          timeout=30_000)
+    target = 127.4 + (sent[0] + 3) / 100 - 1e-6
+
+    def moved() -> bool:  # updates go on flowing while bae watches: yoon sees them
+        send()
+        return bool(page.evaluate(f"liaisonMap.track(liaisonMap.tracks()[0]).lon >= {target}"))
+    wait_for(moved, timeout=60, what="more of JPN's updates on yoon's map")
+    assert low.evaluate("liaisonMap.tracks()") == []
+    assert low.locator("#track-rows tr[data-track]").count() == 0
+    assert kor.call("GET", "/api/tracks", kor.login("bae")) == []
 
 
 def test_agreements_reciprocity_and_audit_pages(nodes: dict[str, NodeProcess],
@@ -178,6 +268,15 @@ def test_agreements_reciprocity_and_audit_pages(nodes: dict[str, NodeProcess],
     accessible(officer, "agreements")
     officer.goto(f"{kor.url}/console/reciprocity.html")
     officer.wait_for_selector("svg#chart-partner")
+    # over the months, per level and per discipline: small multiples with their table
+    chart = officer.wait_for_selector("#fig-by-month svg[id^='chart-month-level-']")
+    assert chart.query_selector("circle.point[data-value='1']")  # CONSOLE-1 given to JPN
+    assert officer.locator("table.data-month-level tbody tr").count() >= 2
+    officer.select_option("#by-month", "discipline")
+    imint = officer.wait_for_selector("#fig-by-month .multiple[data-key='IMINT'] svg")
+    assert imint.get_attribute("id").startswith("chart-month-discipline-")
+    assert "IMINT given" in officer.inner_text("table.data-month-discipline thead")
+    assert "by=discipline" in officer.url
     accessible(officer, "reciprocity")
     admin = signed_in(browser, kor, "admin")
     admin.goto(f"{kor.url}/console/audit.html")
@@ -185,8 +284,14 @@ def test_agreements_reciprocity_and_audit_pages(nodes: dict[str, NodeProcess],
     result = admin.wait_for_selector("#verify-result[data-ok='true']")
     assert "verified" in result.inner_text().lower()
     accessible(admin, "audit")
+    docs = new_page(browser)  # Swagger UI from the node's own files, under its CSP
+    docs.goto(f"{kor.url}/api/docs")
+    docs.wait_for_selector(".opblock-tag", timeout=30_000)
+    assert "Liaison node KOR" in docs.inner_text(".info .title")
+    assert docs.locator(".opblock").count() > 20
+    docs.screenshot(path=str(ARTIFACTS / "api-docs.png"))
     for page_name in ("hotline", "talks"):  # their own sign-in forms, before signing in
-        page = browser.new_context().new_page()
+        page = new_page(browser)
         page.goto(f"{kor.url}/console/{page_name}.html")
         page.wait_for_selector("form")
         assert page.evaluate(UNLABELLED) == [], f"{page_name}: inputs without a label"
@@ -195,6 +300,78 @@ def test_agreements_reciprocity_and_audit_pages(nodes: dict[str, NodeProcess],
         page.screenshot(path=str(ARTIFACTS / f"{page_name}.png"), full_page=True)
 
 
+def sign_in_by_form(page: Any, user: str) -> None:
+    page.fill("#username", user)
+    page.fill("#password", PASSWORD)
+    page.click("#signin button[type=submit]")
+
+
+def test_sign_out_revokes_and_an_ended_session_asks_to_sign_in_again(
+        nodes: dict[str, NodeProcess], browser: Any) -> None:
+    kor = nodes["KOR"]
+    page = new_page(browser)
+    page.goto(f"{kor.url}/console/index.html")
+    sign_in_by_form(page, "kim")
+    page.wait_for_url("**/items.html")
+    page.wait_for_selector("body[data-ready='true']")
+    token = page.evaluate("sessionStorage.getItem('liaison.token')")
+    assert page.evaluate("sessionStorage.getItem('liaison.expires')")
+    assert kor.call_raw("GET", "/api/me", token).status_code == 200
+    page.click("#signout")
+    page.wait_for_url("**/index.html")
+    assert page.evaluate("sessionStorage.getItem('liaison.token')") is None
+    assert kor.call_raw("GET", "/api/me", token).status_code == 401  # revoked at the node
+
+    sign_in_by_form(page, "kim")  # the session ends elsewhere while the page is open
+    page.wait_for_url("**/items.html")
+    page.goto(f"{kor.url}/console/items.html?q=Sunchon")
+    page.wait_for_selector("body[data-ready='true']")
+    kor.call("POST", "/api/auth/logout", page.evaluate("sessionStorage.getItem('liaison.token')"))
+    page.click("#search-form button[type=submit]")
+    page.wait_for_url("**/index.html?next=*")
+    assert parse_qs(urlsplit(page.url).query)["next"] == ["items.html?q=Sunchon"]
+    assert "session ended; sign in again" in page.inner_text("#error").lower()
+    sign_in_by_form(page, "kim")
+    page.wait_for_url("**/items.html?q=Sunchon")
+    page.wait_for_selector("#items tr[data-item-id='CONSOLE-1']")
+
+    soon = (datetime.now(UTC) + timedelta(minutes=3)).isoformat()
+    warned = new_page(browser)  # a few minutes before expiry: a warning in the header
+    warned.add_init_script(f"sessionStorage.setItem('liaison.token', '{kor.login('kim')}');"
+                           f"sessionStorage.setItem('liaison.expires', '{soon}');")
+    warned.goto(f"{kor.url}/console/items.html")
+    warning = warned.wait_for_selector("#session-warning:not([hidden])")
+    assert "session ends at" in warning.inner_text()
+    accessible(warned, "session-warning")
+
+
 def _now() -> str:
-    from datetime import UTC, datetime
     return datetime.now(UTC).isoformat()
+
+
+def test_the_hotline_page_signs_in_watches_and_sends(nodes: dict[str, NodeProcess],
+                                                      browser: Any) -> None:
+    """Last in this module: the channel's partner (CHN) has no node here, so what is sent
+    stays queued for it."""
+    kor = nodes["KOR"]
+    channel = "KOR-CHN-HOTLINE-MOU"
+    kor.call("POST", "/api/hotline", json={"agreement_id": channel, "times": ["09:00"],
+                                           "tz": "Asia/Seoul"})
+    page = new_page(browser)  # not signed in: the page's own form, then the console's shell
+    page.goto(f"{kor.url}/console/hotline.html?channel={quote(channel)}")
+    sign_in_by_form(page, "yoon")
+    page.wait_for_selector("#live-state[data-state='open']")
+    who = page.inner_text("#shell")
+    assert "watch_officer" in who and "군사II급비밀" in who
+    assert page.evaluate("sessionStorage.getItem('liaison.token')")  # the console's session
+    page.select_option("#precedence", "PRIORITY")
+    page.fill("#text", "weekly schedule unchanged")
+    page.click("#send-button")
+    row = page.wait_for_selector("#traffic tr[data-seq='1']")
+    assert "weekly schedule unchanged" in row.inner_text()
+    assert "Sent PRIORITY message 1" in page.inner_text("#status")
+    assert page.locator(".banner").count() == 2
+    accessible(page, "hotline-watch")
+    page.goto(f"{kor.url}/console/hotline.html?channel=NO-SUCH-LINE")
+    page.wait_for_selector("body[data-ready='true']")
+    assert "No channel NO-SUCH-LINE here" in page.inner_text("#error")

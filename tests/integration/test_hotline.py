@@ -116,8 +116,8 @@ def test_the_live_console_gets_a_flash_pushed(
 
     kor, chn, kt, ct = line
     page = httpx.get(chn.url + "/console/hotline.html")
-    assert page.status_code == 200
-    assert "FLASH from" in page.text
+    assert page.status_code == 200 and 'src="hotline.js"' in page.text
+    assert "FLASH from" in httpx.get(chn.url + "/console/hotline.js").text
 
     async def watch() -> dict[str, object]:
         url = f"ws://127.0.0.1:{chn.port}/api/hotline/{CHANNEL}/live?token={ct}"

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import html
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from liaison import __version__
 from liaison.api import (
@@ -44,6 +49,97 @@ from liaison.services import (
 from liaison.tracks.hub import TrackHub
 
 QUIET_PATHS = ("/api/tracks/ingest", "/api/auth/")  # these never queue partner messages
+LIVE_RECHECK_S = 30.0  # live sockets re-check their session this often (``live_session``)
+
+# The console's pages: scripts and styles only from the node itself (no inline script, no
+# eval), images also as blob:/data: (attachments shown from fetched blobs), WebSockets to
+# the same host ('self' covers ws:/wss: of the page's own origin), never framed.
+CONSOLE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+               "img-src 'self' blob: data:; connect-src 'self'; media-src 'self' blob:; "
+               "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+# A stored file opened directly (not through the console): nothing in it runs
+ATTACHMENT_CSP = "default-src 'none'; sandbox; frame-ancestors 'none'"
+# Any other HTML the API answers (e.g. a hotline transcript): a document, nothing loaded
+DOCUMENT_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+EVERY_RESPONSE = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+                  "X-Frame-Options": "DENY"}
+ATTACHMENT_PATH = re.compile(r"^/api/items/[^/]+/portions/[^/]+/attachment$")
+INLINE_MEDIA = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+VENDOR_CACHE = "public, max-age=86400, immutable"
+# compressed: the console's own files and the API description, never an API answer (no
+# secret next to reflected input, so no BREACH) nor a streamed attachment
+GZIP_PATHS = ("/console/", "/api/openapi.json")
+
+
+def _console_page(path: str) -> bool:
+    return path in ("/", "/console", "/api/docs") or path.startswith("/console/")
+
+
+class WebHeaders:
+    """ASGI middleware, outermost (so errors answered by the server itself get it too):
+    ``nosniff``, ``no-referrer`` and ``DENY`` on every HTTP response; the console's
+    Content-Security-Policy and caching on its pages; on an attachment download,
+    ``Content-Disposition`` (``inline`` only for an image type a browser shows as a
+    picture) and a CSP that runs nothing; on other HTML from the API, a CSP that loads
+    nothing. Response bodies pass through untouched, so streamed downloads stay
+    streamed."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self._add(path, message["status"], MutableHeaders(scope=message))
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+    @staticmethod
+    def _add(path: str, status: int, headers: MutableHeaders) -> None:
+        for name, value in EVERY_RESPONSE.items():
+            headers[name] = value
+        if _console_page(path):
+            headers["Content-Security-Policy"] = CONSOLE_CSP
+            if path.startswith("/console/vendor/") and status in (200, 304):
+                headers["Cache-Control"] = VENDOR_CACHE
+            elif "cache-control" not in headers:
+                headers["Cache-Control"] = "no-cache"
+        elif ATTACHMENT_PATH.match(path) and status < 300:
+            media = headers.get("content-type", "").partition(";")[0].strip().lower()
+            if "content-disposition" not in headers:
+                headers["Content-Disposition"] = ("inline" if media in INLINE_MEDIA
+                                                  else "attachment")
+            headers["Content-Security-Policy"] = ATTACHMENT_CSP
+        elif headers.get("content-type", "").startswith("text/html"):
+            headers.setdefault("Content-Security-Policy", DOCUMENT_CSP)
+
+
+class StaticGzip:
+    """Gzip (``Accept-Encoding: gzip``, bodies of 1 KiB or more) for ``GZIP_PATHS`` only;
+    every other request, WebSockets included, passes straight through."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.gzip = GZipMiddleware(app, minimum_size=1024)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(GZIP_PATHS):
+            await self.gzip(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+class NodeApp(FastAPI):
+    """The API app with ``WebHeaders`` and ``StaticGzip`` outside every other layer."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return WebHeaders(StaticGzip(super().build_middleware_stack()))
 
 
 def create_app(node: Node, *, send: bool = True) -> FastAPI:
@@ -73,18 +169,19 @@ def create_app(node: Node, *, send: bool = True) -> FastAPI:
         await app.state.transport.close()
         await node.bus.stop()
 
-    app = FastAPI(
+    app = NodeApp(
         lifespan=lifespan,
         title=f"Liaison node {node.deps.party}",
         version=__version__,
         description="Share classified military information with partners under the "
                     "agreements that bind them. Every error is JSON "
                     "`{\"error\": {\"code\", \"message\"}}`.",
-        docs_url="/api/docs", openapi_url="/api/openapi.json", redoc_url=None,
+        docs_url=None, openapi_url="/api/openapi.json", redoc_url=None,
     )
     app.state.deps = node.deps
     app.state.bus = node.bus
     app.state.sender = None
+    app.state.live_recheck_s = LIVE_RECHECK_S
     app.state.tracks = TrackHub(node.deps, node.settings.track_refresh_s,
                                    node.bus)
 
@@ -116,11 +213,27 @@ def create_app(node: Node, *, send: bool = True) -> FastAPI:
     def root() -> RedirectResponse:
         return RedirectResponse("/console/")
 
+    @app.get("/api/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return HTMLResponse(docs_page(app.title))
+
     @app.get("/api/health", tags=["node"], summary="Liveness and the node's party")
     def health() -> dict[str, Any]:
         return {"status": "ok", "party": node.deps.party, "version": __version__}
 
     return app
+
+
+def docs_page(title: str) -> str:
+    """Swagger UI from the node's own files (vendored: nodes have no internet), started by
+    a script file, not inline, so the console's CSP holds on this page too."""
+    vendor = "/console/vendor/swagger-ui"
+    return (f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{html.escape(title)} — API</title><link rel=\"icon\" href=\"data:,\">"
+            f"<link rel=\"stylesheet\" href=\"{vendor}/swagger-ui.css\"></head><body>"
+            f"<div id=\"swagger-ui\"></div>"
+            f"<script src=\"{vendor}/swagger-ui-bundle.js\"></script>"
+            f"<script src=\"/console/api-docs.js\"></script></body></html>")
 
 
 def wake(app: FastAPI) -> None:
@@ -133,7 +246,7 @@ def wake(app: FastAPI) -> None:
 
 def create_federation_app(node: Node) -> FastAPI:
     """The partners' door: only the inbox, served over mutual TLS 1.3 (see ``serve``)."""
-    app = FastAPI(title=f"Liaison federation {node.deps.party}", docs_url=None,
+    app = NodeApp(title=f"Liaison federation {node.deps.party}", docs_url=None,
                   redoc_url=None, openapi_url=None)
     app.state.deps = node.deps
     app.state.appliers = {"release": receiving.apply_release,

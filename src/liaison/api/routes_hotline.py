@@ -11,10 +11,11 @@ from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse, Response
 from pydantic import Field
 
+from liaison.api import live_session
 from liaison.api.schemas import Body
 from liaison.api.security import CurrentUser, NodeDeps
-from liaison.domain.users import Role
-from liaison.services import auth, hotline
+from liaison.domain.users import Role, User
+from liaison.services import hotline
 from liaison.services.auth_roles import require
 from liaison.services.errors import ServiceError
 
@@ -108,23 +109,38 @@ def transcript(channel_id: str, user: CurrentUser, deps: NodeDeps,
 @router.websocket("/{channel_id}/live")
 async def live(websocket: WebSocket, channel_id: str, token: str = "") -> None:
     """The channel's state, pushed on every change (browsers cannot set headers on a
-    WebSocket, so the bearer token comes as ``?token=``)."""
+    WebSocket, so the bearer token comes as ``?token=``). Closes with 4401 when the session
+    is refused or ends while open (re-checked: ``live_session``), 4403 when the channel is
+    not for you, 4404 when there is no such channel, 4412 when your roles change."""
     deps = websocket.app.state.deps
+    user = await live_session.connect(websocket, token)
+    if user is None:
+        return
     try:
-        user = await asyncio.to_thread(auth.authenticate, deps, token)
         first = await asyncio.to_thread(hotline.view, deps, user, channel_id)
     except ServiceError as exc:
-        await websocket.close(code=4403 if exc.status == 403 else 4401, reason=exc.message)
+        await websocket.close(code=_code(exc), reason=exc.message[:120])
         return
-    await websocket.accept()
+    await live_session.serve(websocket, token, user,
+                             _push(websocket, deps, user, channel_id, first))
+
+
+def _code(exc: ServiceError) -> int:
+    return {401: 4401, 403: 4403, 404: 4404}.get(exc.status, 4409)
+
+
+async def _push(websocket: WebSocket, deps: Any, user: User, channel_id: str,
+                first: dict[str, Any]) -> None:
     async with websocket.app.state.bus.subscribe(f"hotline:{channel_id}") as queue:
-        await websocket.send_json(first)
         try:
+            await websocket.send_json(first)
             while True:
                 await queue.get()
                 while not queue.empty():
                     queue.get_nowait()
                 view = await asyncio.to_thread(hotline.view, deps, user, channel_id)
                 await websocket.send_json(view)
-        except WebSocketDisconnect:
+        except ServiceError as exc:
+            await websocket.close(code=_code(exc), reason=exc.message[:120])
+        except (WebSocketDisconnect, RuntimeError):
             return

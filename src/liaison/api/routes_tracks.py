@@ -11,13 +11,14 @@ from typing import Any
 from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect
 from pydantic import Field
 
+from liaison.api import live_session
 from liaison.api.schemas import Body
 from liaison.api.security import CurrentUser, NodeDeps
 from liaison.domain.tracks import TrackUpdate
 from liaison.domain.users import Role, User
-from liaison.services import areas, auth, tracks
+from liaison.services import areas, tracks
 from liaison.services.auth_roles import require
-from liaison.services.errors import Refused, ServiceError, Unavailable
+from liaison.services.errors import Refused, Unavailable
 from liaison.tracks.hub import Published, TrackHub
 
 router = APIRouter(prefix="/api", tags=["tracks"])
@@ -168,26 +169,23 @@ async def remove_area(area_id: str, request: Request, user: CurrentUser,
     await _refresh(request)
 
 
-async def _socket_user(websocket: WebSocket, token: str) -> User | None:
-    try:
-        return await asyncio.to_thread(auth.authenticate, websocket.app.state.deps, token)
-    except ServiceError as exc:
-        await websocket.close(code=4401, reason=exc.message)
-        return None
-
-
 @router.websocket("/tracks/live")
 async def live(websocket: WebSocket, token: str = "") -> None:
     """Tracks, launch events and alerts you may see, pushed as JSON as they happen (first
-    the current picture). Browsers cannot set headers here: the token comes as ``?token=``."""
-    user = await _socket_user(websocket, token)
-    hub = getattr(websocket.app.state, "tracks", None)
+    the current picture). Browsers cannot set headers here: the token comes as ``?token=``.
+    The session is re-checked while the socket is open (``live_session``: 4401 when it
+    ends, 4412 when your roles or clearance change)."""
+    user = await live_session.connect(websocket, token)
     if user is None:
         return
+    hub = getattr(websocket.app.state, "tracks", None)
     if hub is None:
         await websocket.close(code=1011, reason="the track hub is not running")
         return
-    await websocket.accept()
+    await live_session.serve(websocket, token, user, _push(websocket, hub, user))
+
+
+async def _push(websocket: WebSocket, hub: TrackHub, user: User) -> None:
     sub = hub.subscribe(user)
     try:
         await websocket.send_json({"type": "snapshot", "tracks": hub.snapshot(user)})
@@ -207,8 +205,9 @@ async def live(websocket: WebSocket, token: str = "") -> None:
 @router.websocket("/tracks/ingest/ws")
 async def ingest_ws(websocket: WebSocket, feed: str, token: str = "") -> None:
     """Long-lived ingest: each text frame is an update or a JSON list of updates; the node
-    answers each frame with ``{"accepted": n, "refused": m, "reasons": [...]}``."""
-    user = await _socket_user(websocket, token)
+    answers each frame with ``{"accepted": n, "refused": m, "reasons": [...]}``. The
+    session is re-checked while the socket is open (``live_session``)."""
+    user = await live_session.connect(websocket, token)
     if user is None:
         return
     if not user.has(*INGEST_ROLES):
@@ -218,7 +217,10 @@ async def ingest_ws(websocket: WebSocket, feed: str, token: str = "") -> None:
     if hub is None:
         await websocket.close(code=1011, reason="the track hub is not running")
         return
-    await websocket.accept()
+    await live_session.serve(websocket, token, user, _take(websocket, hub, feed))
+
+
+async def _take(websocket: WebSocket, hub: TrackHub, feed: str) -> None:
     try:
         while True:
             text = await websocket.receive_text()

@@ -3,10 +3,49 @@
 // no dependencies; every page imports it.
 
 const KEY = "liaison.token";
+const EXPIRES = "liaison.expires";  // the session's expires_at, as the node gave it
+const NOTICE = "liaison.notice";  // a message for the sign-in page to show
+export const SESSION_ENDED = "Your session ended; sign in again.";
+const WARN_MS = 5 * 60_000;  // warn this long before the session expires
 
 export function token() { return sessionStorage.getItem(KEY) || ""; }
 
-export function signOut() { sessionStorage.removeItem(KEY); location.href = "index.html"; }
+function forget() { sessionStorage.removeItem(KEY); sessionStorage.removeItem(EXPIRES); }
+
+// Revoke the session at the node, then forget it here (forgotten even if the node cannot
+// be reached: the token then lapses at its expiry)
+export async function signOut() {
+  const t = token();
+  if (t) {
+    try {
+      await fetch("/api/auth/logout", {method: "POST", headers: {"Authorization": `Bearer ${t}`}});
+    } catch (e) { /* unreachable node: forgotten here all the same */ }
+  }
+  forget();
+  location.href = "index.html";
+}
+
+// this page and its query, to come back to after signing in ("" on the sign-in page)
+function here() {
+  const name = location.pathname.split("/").pop();
+  return name && name !== "index.html" ? name + location.search : "";
+}
+
+// The node refused the session (revoked, expired, user disabled): to the sign-in page,
+// which says why and comes back here afterwards
+export function sessionEnded() {
+  forget();
+  sessionStorage.setItem(NOTICE, SESSION_ENDED);
+  const page = here();
+  location.href = page ? `index.html?next=${encodeURIComponent(page)}` : "index.html";
+}
+
+// the sign-in page: the message left for it, once
+export function takeNotice() {
+  const text = sessionStorage.getItem(NOTICE);
+  sessionStorage.removeItem(NOTICE);
+  return text;
+}
 
 export class ApiError extends Error {
   constructor(status, message) { super(message); this.status = status; }
@@ -21,7 +60,7 @@ export async function api(method, path, body) {
     init.body = JSON.stringify(body);
   }
   const r = await fetch(path, init);
-  if (r.status === 401) { sessionStorage.removeItem(KEY); }
+  if (r.status === 401) sessionEnded();
   const text = await r.text();
   let data = null;
   try { data = text ? JSON.parse(text) : null; }
@@ -39,7 +78,26 @@ export async function signIn(username, password) {
   const data = await r.json();
   if (!r.ok) throw new ApiError(r.status, data.error ? data.error.message : "sign-in failed");
   sessionStorage.setItem(KEY, data.token);
+  if (data.expires_at) sessionStorage.setItem(EXPIRES, data.expires_at);
+  else sessionStorage.removeItem(EXPIRES);
   return data;
+}
+
+// A warning in the header WARN_MS before the session expires; at expiry, a check with the
+// node (whose clock decides: a wrong clock here must not end a good session)
+function watchExpiry() {
+  const at = Date.parse(sessionStorage.getItem(EXPIRES) || "");
+  if (!Number.isFinite(at)) return;
+  const later = (ms, fn) => { if (ms < 2 ** 31 - 1) setTimeout(fn, Math.max(0, ms)); };
+  later(at - WARN_MS - Date.now(), () => {
+    const el = document.getElementById("session-warning");
+    if (!el || !token()) return;
+    const time = new Date(at).toLocaleTimeString([], {hour: "2-digit", minute: "2-digit"});
+    el.textContent = `Your session ends at ${time}. Save your work, then sign out and sign ` +
+                     `in again to go on.`;
+    el.hidden = false;
+  });
+  later(at - Date.now() + 1000, () => { if (token()) api("GET", "/api/me").catch(() => {}); });
 }
 
 const PAGES = [
@@ -49,7 +107,7 @@ const PAGES = [
   ["reciprocity.html", "Reciprocity", ["release_officer", "reviewer", "admin"]],
   ["map.html", "Tracks map", ["watch_officer", "analyst", "release_officer"]],
   ["hotline.html", "Hotline", ["watch_officer"]],
-  ["talks.html", "Talks", ["delegate"]],
+  ["talks-desk.html", "Talks", ["delegate"]],
   ["audit.html", "Audit", ["admin"]],
 ];
 
@@ -69,8 +127,11 @@ export async function shell(current) {
     `<div class="who">Node <strong>${esc(me.node)}</strong> · ${esc(me.display_name || me.username)}` +
     ` · role ${esc(me.roles.join(", "))} · cleared <strong>${esc(me.clearance)}</strong>` +
     (me.topics ? ` · topics ${esc(me.topics.join(", "))}` : "") +
-    ` <button type="button" id="signout">Sign out</button></div><nav aria-label="Console">${nav}</nav>`;
-  document.getElementById("signout").addEventListener("click", signOut);
+    ` <button type="button" id="signout">Sign out</button></div><nav aria-label="Console">${nav}</nav>` +
+    `<p id="session-warning" class="session-warning" role="alert" hidden></p>`;
+  const button = document.getElementById("signout");
+  button.addEventListener("click", () => { button.disabled = true; signOut(); });
+  watchExpiry();
   return me;
 }
 

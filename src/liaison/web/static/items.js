@@ -1,6 +1,6 @@
 // Items: the list and search (each row with its banner), one item's portions with their
 // marks, the release check per partner node, a release request, and a new item.
-import {ApiError, api, banner, esc, highest, say, shell, token} from "./console.js";
+import {ApiError, api, banner, esc, highest, say, sessionEnded, shell, token} from "./console.js";
 
 const $ = (id) => document.getElementById(id);
 const enc = encodeURIComponent;
@@ -38,6 +38,7 @@ async function ownScheme() {
 
 async function fetchBlob(path) {
   const r = await fetch(path, {headers: {"Authorization": `Bearer ${token()}`}});
+  if (r.status === 401) sessionEnded();
   if (!r.ok) {
     let message = `${r.status} ${r.statusText}`;
     try { message = (await r.json()).error.message; } catch (e) { /* not JSON */ }
@@ -60,6 +61,7 @@ async function loadList() {
   try { data = await api("GET", path); }
   catch (e) { say(e.message, true); return; }
   list.total = data.total;
+  $("items").dataset.total = String(data.total);
   const rows = data.items.map(it => {
     const snippets = (it.matched || []).map(pid => it.snippets && it.snippets[pid] !== undefined
       ? `<div class="snippet"><span class="mark">${esc(pid)}</span> ${esc(it.snippets[pid])}</div>`
@@ -86,6 +88,14 @@ async function loadList() {
   updateBanner();
 }
 
+// the search in the address (items.html?q=…), so a search can be bookmarked and shared
+function keepQuery() {
+  const url = new URL(location.href);
+  if (list.q) url.searchParams.set("q", list.q);
+  else url.searchParams.delete("q");
+  history.replaceState(null, "", url);
+}
+
 function setupList() {
   $("list-view").hidden = false;
   $("search-form").addEventListener("submit", (e) => {
@@ -93,6 +103,7 @@ function setupList() {
     clearMessages();
     list.q = $("search").value.trim();
     list.offset = 0;
+    keepQuery();
     loadList();
   });
   $("search-clear").addEventListener("click", () => {
@@ -100,6 +111,7 @@ function setupList() {
     $("search").value = "";
     list.q = "";
     list.offset = 0;
+    keepQuery();
     loadList();
   });
   $("prev").addEventListener("click", () => {
@@ -110,6 +122,12 @@ function setupList() {
     list.offset += PAGE;
     loadList();
   });
+  // items.html?q=…: the search box filled and the search run, as if submitted
+  const q = (new URLSearchParams(location.search).get("q") || "").trim();
+  if (q) {
+    $("search").value = q;
+    list.q = q;
+  }
   return loadList();
 }
 
@@ -378,6 +396,7 @@ async function imageSize(file, pid) {
 async function upload(file) {
   const r = await fetch("/api/attachments", {method: "POST", body: file,
     headers: {"Authorization": `Bearer ${token()}`, "Content-Type": file.type}});
+  if (r.status === 401) sessionEnded();
   const data = await r.json().catch(() => null);
   if (!r.ok) {
     throw new ApiError(r.status, data && data.error ? data.error.message : `${r.status}`);

@@ -4,7 +4,7 @@
 // Test hooks: window.liaisonMap (see the end of this file); rows carry data-track,
 // data-launch, data-alert, data-area.
 
-import {api, banner, esc, say, shell, token} from "./console.js";
+import {api, banner, esc, say, sessionEnded, shell, token} from "./console.js";
 
 const L = window.L;
 const TAIL = 20;                 // positions kept per track for its tail
@@ -531,9 +531,10 @@ function connect() {
   };
   socket.onclose = ev => {
     socket = null;
-    if (ev.code === 4401) {
+    if (ev.code === 4401) {  // revoked, expired or disabled: sign in again
       setLive("closed", "refused");
       say(`The live feed refused the session: ${ev.reason || "sign in again"}.`, true);
+      sessionEnded();
       return;
     }
     const why = ev.reason ? ` (${ev.reason})` : "";

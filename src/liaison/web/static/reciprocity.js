@@ -1,5 +1,6 @@
 // Reciprocity: the ledger of what this node gave and received, per partner, level,
-// discipline and month, drawn as inline SVG charts, each with its data as a table.
+// discipline and month, and per level or discipline over the months (small multiples),
+// drawn as inline SVG charts, each with its data as a table.
 import {api, ApiError, banner, esc, say, shell} from "./console.js";
 
 const $ = (id) => document.getElementById(id);
@@ -113,9 +114,10 @@ function barChart(id, title, rows) {
   return svg;
 }
 
-// Given and received per month, as two lines
-function timeChart(id, title, months) {
-  const W = 1100, H = 300, L = 42, R = 16, top = 34, bottom = H - 44;
+// Given and received per month, as two lines; opts: {W, H} to draw it smaller, yMax to
+// share one scale between small multiples
+function timeChart(id, title, months, opts = {}) {
+  const W = opts.W || 1100, H = opts.H || 300, L = 42, R = 16, top = 34, bottom = H - 44;
   const desc = months.length
     ? `${months.length} month(s) from ${months[0].key} to ${months.at(-1).key}; ` +
       months.filter((m) => m.given || m.received)
@@ -129,13 +131,13 @@ function timeChart(id, title, months) {
                                 class: "empty"}, "No ledger entries"));
     return svg;
   }
-  const maxV = Math.max(1, ...months.map((m) => Math.max(m.given, m.received)));
+  const maxV = Math.max(1, opts.yMax || 0, ...months.map((m) => Math.max(m.given, m.received)));
   const step = niceStep(maxV);
   const yMax = Math.ceil(maxV / step) * step;
   const y = yAxis(svg, L, R, W, top, bottom, yMax, step);
   const n = months.length;
   const x = (i) => (n === 1 ? (L + W - R) / 2 : L + 20 + (i * (W - L - R - 40)) / (n - 1));
-  const every = Math.ceil(n / 14);
+  const every = Math.ceil(n / (opts.W ? Math.max(4, Math.floor(W / 80)) : 14));
   const axis = el("g", {class: "x-axis", "aria-hidden": "true"});
   months.forEach((m, i) => {
     axis.appendChild(el("line", {x1: x(i), x2: x(i), y1: bottom, y2: bottom + 4, stroke: "#555"}));
@@ -221,6 +223,21 @@ function monthSeries(entries) {
   return out;
 }
 
+// Per level or discipline, per month: one row per category, its months on the shared axis
+function monthsBy(entries, keyOf, order) {
+  const axis = monthSeries(entries).map((m) => m.key);
+  const groups = new Map();
+  for (const e of entries) {
+    const k = keyOf(e);
+    if (!groups.has(k)) groups.set(k, []);
+    groups.get(k).push(e);
+  }
+  return [...groups.keys()].map((key) => ({key})).sort(order).map(({key}) => {
+    const counts = tally(groups.get(key), (e) => monthOf(e.at));
+    return {key, months: axis.map((m) => counts.get(m) || {key: m, given: 0, received: 0})};
+  });
+}
+
 // --- tables -----------------------------------------------------------------------------
 
 function dataTable(caption, head, rows, cls) {
@@ -236,6 +253,55 @@ function dataTable(caption, head, rows, cls) {
     `</tr></thead><tbody>${body || `<tr><td colspan="4">No entries.</td></tr>`}</tbody>` +
     (rows.length > 1 ? `<tfoot><tr><th scope="row">Total</th><td class="num">${g}</td><td class="num">${rc}</td>` +
       `<td class="num">${g - rc > 0 ? "+" : ""}${g - rc}</td></tr></tfoot>` : "") + "</table>";
+}
+
+// Months down, each category's given and received across
+function monthTable(caption, series, cls) {
+  if (!series.length) return `<table class="${cls}"><caption>${caption}</caption><tbody><tr><td>No entries.</td></tr></tbody></table>`;
+  const head = series.map((s) => `<th scope="col" class="num">${esc(s.key)} given</th>` +
+    `<th scope="col" class="num">${esc(s.key)} received</th>`).join("");
+  const rows = series[0].months.map((m, i) => `<tr><th scope="row">${esc(m.key)}</th>` +
+    series.map((s) => `<td class="num">${s.months[i].given}</td><td class="num">${s.months[i].received}</td>`)
+      .join("") + "</tr>").join("");
+  return `<table class="${cls}"><caption>${caption}</caption><thead><tr><th scope="col">Month</th>` +
+    `${head}</tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+const BY = {
+  level: {label: "level", keyOf: (e) => e.level, order: () => byOrder(levelOrder())},
+  discipline: {label: "discipline", keyOf: (e) => e.discipline,
+               order: () => (p, q) => p.key.localeCompare(q.key)},
+};
+let lastEntries = [];
+let lastScope = "";
+
+// Small multiples: a chart per level (or discipline), one scale for all, and the table
+function renderByMonth() {
+  const kind = BY[$("by-month").value] ? $("by-month").value : "level";
+  const {label, keyOf, order} = BY[kind];
+  const series = monthsBy(lastEntries, keyOf, order());
+  const yMax = Math.max(1, ...series.flatMap((s) => s.months.map((m) => Math.max(m.given, m.received))));
+  const charts = series.map((s, i) => {
+    const wrap = document.createElement("div");
+    wrap.className = "multiple";
+    wrap.dataset.key = s.key;
+    const name = document.createElement("p");
+    name.className = "multiple-key";
+    name.textContent = s.key;
+    wrap.append(name, timeChart(`chart-month-${kind}-${i}`, `${s.key}: given and received per month${lastScope}`,
+                          s.months, {W: 540, H: 230, yMax}));
+    return wrap;
+  });
+  const fig = $("fig-by-month");
+  fig.querySelector("figcaption").textContent = `Over time, per ${label}: entries per month`;
+  const plot = fig.querySelector(".plot");
+  if (charts.length) plot.replaceChildren(...charts);
+  else plot.textContent = "No ledger entries.";
+  const months = series.length ? series[0].months.length : 0;
+  fig.querySelector(".data").innerHTML =
+    `<details class="data"${months <= 12 ? " open" : ""}><summary>Entries per month and ${esc(label)} as a table ` +
+    `(${months} month${months === 1 ? "" : "s"})</summary>` +
+    monthTable(`Per month and ${esc(label)}${esc(lastScope)}`, series, `data-month-${kind}`) + "</details>";
 }
 
 function place(figId, svg, table) {
@@ -317,6 +383,7 @@ async function load() {
   if (f.partner) params.set("partner", f.partner);
   const url = new URL(location.href);
   url.search = params.toString();
+  if ($("by-month").value !== "level") url.searchParams.set("by", $("by-month").value);
   history.replaceState(null, "", url);
   say("Loading the ledger…");
   say("", true);
@@ -356,6 +423,10 @@ async function load() {
         `(${months.length} month${months.length === 1 ? "" : "s"})</summary>` +
         dataTable(`Per month${esc(scope)}`, "Month", months, "data-time") + "</details>");
 
+  lastEntries = entries;
+  lastScope = scope;
+  renderByMonth();
+
   shownCount = PAGE;
   renderEntries(entries);
   const given = entries.filter((e) => e.direction === "given").length;
@@ -384,6 +455,14 @@ async function main() {
     const v = query.get(key);
     if (v && [...$(key).options].some((o) => o.value === v)) $(key).value = v;
   }
+  if (BY[query.get("by")]) $("by-month").value = query.get("by");
+  $("by-month").addEventListener("change", () => {
+    const url = new URL(location.href);
+    if ($("by-month").value === "level") url.searchParams.delete("by");
+    else url.searchParams.set("by", $("by-month").value);
+    history.replaceState(null, "", url);
+    renderByMonth();
+  });
   $("filters").addEventListener("submit", (ev) => { ev.preventDefault(); load(); });
   $("partner").addEventListener("change", load);
   $("agreement").addEventListener("change", load);
