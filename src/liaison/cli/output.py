@@ -9,8 +9,24 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-console = Console()
-errors = Console(stderr=True)
+
+class _Current:
+    """A console made at each use, so its width follows COLUMNS and its stream follows
+    sys.stdout at the time of printing (a script, or a test runner, may set them after this
+    module was imported; rich reads COLUMNS once, when a Console is made)."""
+
+    def __init__(self, stderr: bool = False) -> None:
+        self.stderr = stderr
+
+    def print(self, *objects: Any, **kw: Any) -> None:
+        Console(stderr=self.stderr).print(*objects, **kw)
+
+    def rule(self, *args: Any, **kw: Any) -> None:
+        Console(stderr=self.stderr).rule(*args, **kw)
+
+
+console = _Current()
+errors = _Current(stderr=True)
 
 OUTCOME_STYLE = {"allowed": "green", "held": "yellow", "denied": "red"}
 
