@@ -130,7 +130,8 @@ def test_a_labelled_bundle_is_imported_and_an_unlabelled_one_refused(
     assert "mark" in refused.value.response.json()["description"]
     assert kor.call("GET", "/api/items", kim)["total"] == before
     print(f"\nTAXII inbox: labelled bundle imported ({len(labelled['objects'])} objects); "
-          f"unlabelled refused whole ({len(unlabelled['objects'])} objects, 422)")
+          f"unlabelled refused whole with 422, objects stored 0 of "
+          f"{len(unlabelled['objects'])}")
 
 
 def test_bad_requests_get_taxii_errors(pair: tuple[NodeProcess, NodeProcess]) -> None:
