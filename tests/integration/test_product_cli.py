@@ -105,6 +105,13 @@ def test_a_label_is_exported_and_its_binding_verifies_unless_tampered(
         kor: Node, image: dict[str, Any], tmp_path: Path) -> None:
     xml = kor.ok("kim", "labels", "export", "IMG1", "p1")
     assert "ConfidentialityLabel" in xml and "군사II급비밀" in xml
+    label_file = tmp_path / "p1.label.xml"
+    label_file.write_text(xml, encoding="utf-8")
+    read = kor.ok("kim", "labels", "import", str(label_file))
+    assert read.startswith("label: 군사II급비밀 (policy KOR") and "alternative: " in read
+    label_file.write_text(xml.replace("군사II급비밀", "군사II급"), encoding="utf-8")
+    unknown = kor.run("kim", "labels", "import", str(label_file))
+    assert unknown.returncode == 1 and "label rejected" in unknown.stderr
     binding, data = tmp_path / "p1.binding.xml", tmp_path / "p1.txt"
     kor.ok("kim", "labels", "export", "IMG1", "p1", "--binding", "--output", str(binding))
     data.write_text(TEXT, encoding="utf-8")

@@ -203,6 +203,58 @@ def test_a_bound_label_verifies_and_a_tampered_one_is_rejected(
     print(f"\nbound labels: tampered or misattributed rejected {rejected} of {len(cases)}")
 
 
+def test_labels_come_in_as_4774_xml_or_a_binding_that_verifies(
+        pair: tuple[NodeProcess, NodeProcess]) -> None:
+    """The exported label carries its alternatives (the partners' equivalents under the
+    agreements in force); a label given as 4774 XML, or bound to the portion's data by a
+    binding that verifies, becomes the portion's label; a binding that does not verify over
+    this data, or a tampered one, is refused and nothing is stored."""
+    kor, _ = pair
+    kim = kor.login("kim")
+    xml = kor.call_raw("GET", "/api/items/R1/portions/p1/label", kim).text
+    parsed = kor.call("POST", "/api/labels/parse", kim, content=xml.encode())
+    assert parsed["label"]["classification"] == "군사II급비밀"
+    assert {a["policy"] for a in parsed["alternatives"]} >= {"JPN", "USA"}
+    bad = kor.call_raw("POST", "/api/labels/parse", kim, content=b"<ConfidentialityLabel/>")
+    assert bad.status_code == 422 and "label rejected" in bad.json()["error"]["message"]
+    binding = kor.call_raw("GET", "/api/items/R1/portions/p1/binding", kim).text
+    before = kor.call("GET", "/api/items", kim)["total"]
+    base = {**ITEM, "portions": [{"id": "p1", "content": "TEL sighted"}]}
+    made = kor.call("POST", "/api/items", kim, json={**base, "id": "R-XML", "portions": [
+        {"id": "p1", "content": "TEL sighted", "label_xml": xml}]})
+    assert made["portions"][0]["label"] == parsed["label"]
+    bound = kor.call("POST", "/api/items", kim, json={**base, "id": "R-BOUND", "portions": [
+        {"id": "p1", "content": "TEL sighted",
+         "bound_label": {"binding": binding, "signer": "KOR"}}]})
+    assert bound["portions"][0]["label"] == parsed["label"]
+    refused = {
+        "other data": {"id": "p1", "content": "TEL not sighted",
+                       "bound_label": {"binding": binding, "signer": "KOR"}},
+        "tampered": {"id": "p1", "content": "TEL sighted", "bound_label": {
+            "binding": lowered(binding), "signer": "KOR"}},
+        "wrong signer": {"id": "p1", "content": "TEL sighted",
+                         "bound_label": {"binding": binding, "signer": "JPN"}},
+        "two labels": {"id": "p1", "content": "TEL sighted", "label_xml": xml,
+                       "label": parsed["label"]},
+        "bad XML": {"id": "p1", "content": "TEL sighted", "label_xml": "<nope"}}
+    for case, portion in refused.items():
+        r = kor.call_raw("POST", "/api/items", kim, json={**base, "id": "R-NO",
+                                                          "portions": [portion]})
+        assert r.status_code == 422, (case, r.text)
+    assert kor.call("GET", "/api/items", kim)["total"] == before + 2
+    print(f"\nlabel import: refused {len(refused)} of {len(refused)} bad labels, nothing "
+          "stored")
+
+
+def lowered(binding: str) -> str:
+    """The binding with its signed label's level lowered, signature left as it was."""
+    signed = re.search(r'<Metadata Encoding="base64">([^<]+)</Metadata>', binding)
+    assert signed
+    label_xml = base64.b64decode(signed.group(1)).replace("군사II급비밀".encode(),
+                                                          "군사III급비밀".encode())
+    return binding.replace(signed.group(1), base64.b64encode(label_xml).decode())
+
+
 def test_the_content_check_holds_a_portion_marked_above_its_label(
         pair: tuple[NodeProcess, NodeProcess]) -> None:
     kor, _ = pair

@@ -378,3 +378,26 @@ def test_category_order_is_kept() -> None:
         Category("z-note", CategoryType.INFORMATIVE, frozenset({"1"})),
         Category(REL_TO, CategoryType.PERMISSIVE, frozenset({"USA"}))))
     assert label_from_xml(label_to_xml(lb), PARTIES)[0].categories == lb.categories
+
+
+def test_alternatives_follow_the_agreements_in_force_on_the_day() -> None:
+    """The same label in each partner's scheme, by the equivalence table of an agreement in
+    force that day (as a receiver would re-mark it); none from agreements not in force."""
+    from liaison.services.context import Deps
+    from liaison.services.nato_labels import alternatives
+
+    from factories import seed_agreements
+
+    lb = label("군사II급비밀", rel_to=["JPN", "USA"])
+    agreements = list(seed_agreements())
+
+    def on(day: datetime) -> tuple[Label, ...]:
+        deps = Deps(uow=lambda: None, party="KOR",  # type: ignore[arg-type,return-value]
+                    clock=lambda: day)
+        return alternatives(lb, agreements, PARTIES, deps)
+
+    in_force = {a.policy: a.classification for a in on(datetime(2020, 1, 1, tzinfo=UTC))}
+    assert in_force["JPN"] == "極秘" and "USA" in in_force
+    assert "JPN" not in {a.policy for a in on(datetime(2014, 6, 1, tzinfo=UTC))}
+    alts = on(datetime(2020, 1, 1, tzinfo=UTC))
+    assert label_from_xml(label_to_xml(lb, alts), PARTIES) == (lb, alts)

@@ -18,8 +18,10 @@ from liaison.domain.codec import label_to
 from liaison.services import attachments, items, nato_labels
 from liaison.services import search as find
 from liaison.services.agreements import list_parties
+from liaison.services.errors import Invalid
 
 router = APIRouter(prefix="/api", tags=["items"])
+MAX_LABEL_XML = 200_000
 
 
 def _own(deps: Any) -> Any:
@@ -28,7 +30,7 @@ def _own(deps: Any) -> Any:
 
 @router.post("/items", status_code=201, summary="Create an item with labelled portions")
 def create_item(body: ItemIn, user: CurrentUser, deps: NodeDeps) -> dict[str, Any]:
-    item = items.create_item(deps, user, plain(body))
+    item = items.create_item(deps, user, nato_labels.labels_in(deps, user, plain(body)))
     return item_view(item, _own(deps))
 
 
@@ -142,6 +144,16 @@ class BindingIn(Body):
     data_sha256: str = Field(pattern=r"^[0-9a-f]{64}$",
                              description="SHA-256 of the data the label is bound to")
     signer: str = Field(min_length=3, max_length=3, description="the signing node's party")
+
+
+@router.post("/labels/parse", summary="Read a STANAG 4774 label (XML body): the label and "
+             "its alternatives, each checked against its policy's scheme")
+async def parse_label(request: Request, user: CurrentUser, deps: NodeDeps) -> dict[str, Any]:
+    raw = await request.body()
+    if len(raw) > MAX_LABEL_XML:
+        raise Invalid(f"a label is at most {MAX_LABEL_XML} bytes of XML")
+    label, alternatives = await asyncio.to_thread(nato_labels.parse, deps, user, raw)
+    return {"label": label_to(label), "alternatives": [label_to(a) for a in alternatives]}
 
 
 @router.post("/labels/verify", summary="Verify a bound label; its label when it verifies")

@@ -71,11 +71,22 @@ class AttachmentIn(Body):
     image: ImageMetaIn | None = None
 
 
+class BoundLabelIn(Body):
+    binding: str = Field(max_length=200_000, description="the BindingInformation XML")
+    signer: str = Field(min_length=3, max_length=3, description="the signing node's party")
+
+
 class PortionIn(Body):
     id: str = Field(min_length=1, max_length=64)
     kind: str = Field("text", description="text | image | track")
     content: str = Field(max_length=1_000_000, description="text, or a file's caption")
-    label: LabelIn
+    label: LabelIn | None = Field(None, description="the label; or give label_xml or "
+                                  "bound_label instead (exactly one of the three)")
+    label_xml: str | None = Field(None, max_length=200_000,
+                                  description="the label as STANAG 4774 XML")
+    bound_label: BoundLabelIn | None = Field(
+        None, description="a STANAG 4778-style binding of the label to this portion's data "
+        "(its text, or its file), taken only when the signer's signature verifies")
     attachment: AttachmentIn | None = None
 
 

@@ -209,6 +209,22 @@ def labels_verify(binding_file: InFile,
         f"data with SHA-256 {digest}"))
 
 
+@labels.command("import")
+def labels_import(label_file: InFile, as_json: Json = False, url: Url = None,
+                  token: Token = None) -> None:
+    """Read a STANAG 4774 label (XML): the label and its alternative labels, each checked
+    against its policy's scheme by the node. To label a portion with it, give the XML as
+    the portion's ``label_xml`` (or a binding as ``bound_label``) when adding the item."""
+    try:
+        xml = label_file.read_bytes()
+    except OSError as exc:
+        fail(f"cannot read {label_file}: {exc}")
+    answer = Api(url, token).call("POST", "/api/labels/parse", content=xml)
+    out.emit(answer, as_json, lambda d: out.console.print("\n".join(
+        [f"[green]label:[/] {_label(d['label'])}",
+         *(f"  alternative: {_label(a)}" for a in d["alternatives"])])))
+
+
 def _label(label: dict[str, Any]) -> str:
     extras = [f"policy {label['policy']}", f"originator {label['originator']}"]
     for key, name in (("rel_to", "REL TO"), ("eyes_only", "EYES ONLY"),
