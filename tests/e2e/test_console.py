@@ -7,7 +7,6 @@ of each page go to ``test-artifacts/console/``."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,10 +15,10 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 import pytest
+from tests.e2e.conftest import CHROMIUM
 from tests.integration.node_fixtures import PASSWORD
 from tests.integration.processes import NodeProcess, trusting_pair, wait_for
 
-CHROMIUM = os.environ.get("LIAISON_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parents[2] / "test-artifacts" / "console"
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(),
@@ -53,16 +52,6 @@ def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, NodePr
                                                  "clearance": level, "password": PASSWORD})
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         yield {"KOR": kor, "JPN": jpn}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                      args=["--no-sandbox", "--disable-gpu"])
-        yield chromium
-        chromium.close()
 
 
 # what the browser reported about the Content-Security-Policy during the current test

@@ -54,16 +54,6 @@ def no_csp_violation() -> Iterator[None]:
     assert CSP_REPORTS == [], "the talks desk broke the console's Content-Security-Policy"
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                      args=["--no-sandbox", "--disable-gpu"])
-        yield chromium
-        chromium.close()
-
-
 def desk(browser: Any, node: NodeProcess) -> Any:
     page = signed_in(browser, node, DELEGATES[node.party][0])
     page.goto(f"{node.url}/console/talks-desk.html")
