@@ -1,7 +1,9 @@
 """The web console in real headless Chromium (the system's), against two node processes:
 sign in, create an item, two reviewers approve its release, it shows as released; the map
 shows a track a partner shares; the console never shows a portion to a user not cleared
-for it; labels and keyboard use are checked on every page; the pages run under the node's
+for it; field search narrows by discipline, source, topic and time and shows the API's
+refusals; labels are checked on every page and keyboard use on sign-in, review (approve
+by Tab and Enter or Space) and the map's track table; the pages run under the node's
 Content-Security-Policy, and a test fails on any violation the browser reports. Screenshots
 of each page go to ``test-artifacts/console/``."""
 
@@ -134,19 +136,24 @@ def test_create_review_release_and_what_each_user_sees(nodes: dict[str, NodeProc
     request_id = request.get_attribute("data-request-id")
     accessible(officer, "items-detail")
 
-    for reviewer in ("park", "choi"):
+    article = f"article.request[data-request-id='{request_id}']"
+    for reviewer, key in (("park", "Enter"), ("choi", "Space")):  # by keyboard, no click
         queue = signed_in(browser, kor, reviewer)
         queue.goto(f"{kor.url}/console/review.html")
-        article = queue.wait_for_selector(f"article.request[data-request-id='{request_id}']")
-        article.query_selector("button[data-action='approve']").click()
+        queue.wait_for_selector(article)
+        tab_to(queue, f"{article} button[data-action='approve']",
+               start=f"{article} input[name=tearline]")
+        queue.keyboard.press(key)
         if reviewer == "park":  # one of the two reviews: still pending, one approval
             queue.wait_for_function(  # a function, not an expression: CSP forbids eval
-                f"() => document.querySelector(\"article.request[data-request-id='{request_id}'] "
+                f"() => document.querySelector(\"{article} "
                 f".approvals\")?.textContent.trim().startsWith('1')", timeout=15_000)
+            # the queue is drawn again: the keyboard goes on from the request's heading
+            queue.wait_for_function(f"() => document.activeElement?.matches(\"{article} h3\")")
             accessible(queue, "review")
         else:
-            queue.wait_for_selector(f"article.request[data-request-id='{request_id}']",
-                                    state="detached", timeout=15_000)
+            queue.wait_for_selector(article, state="detached", timeout=15_000)
+            queue.wait_for_function("() => document.activeElement?.id === 'queue-h'")
     queue.wait_for_selector(f"#recent tr[data-request-id='{request_id}'][data-state='released']")
     wait_for(lambda: nodes["JPN"].call_raw("GET", "/api/items/CONSOLE-1@KOR").status_code
              == 200, what="the release at JPN")
@@ -183,6 +190,92 @@ def test_create_review_release_and_what_each_user_sees(nodes: dict[str, NodeProc
     accessible(partly, "items-partly-cleared")
     print("\nconsole: created, reviewed by two, released to JPN; shown to the "
           "군사III급비밀 analyst: 0 of 2 portions; to the 군사II급비밀 analyst: 1 of 2")
+
+
+def tab_to(page: Any, selector: str, start: str, presses: int = 15) -> None:
+    """Focus ``start``, then press Tab until ``selector`` has the focus, which must show."""
+    page.focus(start)
+    for _ in range(presses):
+        if page.evaluate("s => document.activeElement?.matches(s) ?? false", selector):
+            break
+        page.keyboard.press("Tab")
+    else:
+        raise AssertionError(f"Tab from {start} never reached {selector}")
+    assert page.evaluate("() => document.activeElement.matches(':focus-visible') && "
+                         "getComputedStyle(document.activeElement).outlineStyle !== 'none'"), \
+        f"{selector}: no visible focus"
+
+
+def test_field_search_narrows_keeps_its_address_and_shows_refusals(
+        nodes: dict[str, NodeProcess], browser: Any) -> None:
+    """As the cleared analyst: CONSOLE-1 (IMINT, DPRK/missile, from KOR, reported today)."""
+    kor = nodes["KOR"]
+    token = kor.login("kim")
+    page = new_page(browser)
+    page.add_init_script(f"sessionStorage.setItem('liaison.token', '{token}')")
+    page.goto(f"{kor.url}/console/items.html?discipline=IMINT")  # a bookmarked search
+    page.wait_for_selector("#items tr[data-item-id='CONSOLE-1']")
+    assert page.input_value("#s-discipline") == "IMINT"
+    assert "discipline IMINT" in page.inner_text("#items-caption")
+
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    page.fill("#search", "Sunchon")  # a parent discipline finds its children: GEOINT, IMINT
+    page.select_option("#s-discipline", "GEOINT")
+    page.fill("#s-topic", "DPRK")
+    page.select_option("#s-source", "KOR")
+    page.fill("#s-since", yesterday)
+    search_by_form(page)
+    assert page.get_attribute("#items", "data-total") == "1"
+    assert page.locator("#items tr[data-item-id='CONSOLE-1']").count() == 1
+    assert parse_qs(urlsplit(page.url).query) == {
+        "q": ["Sunchon"], "discipline": ["GEOINT"], "topic": ["DPRK"], "source": ["KOR"],
+        "since": [f"{yesterday}:00Z"]}
+
+    page.select_option("#s-discipline", "HUMINT")  # a discipline that does not match
+    search_by_form(page)
+    assert "no items match" in page.inner_text("#items tbody").lower()
+    assert_nothing_shown(page, "HUMINT")
+    page.goto(page.url)  # the address keeps the search: the form and the answer come back
+    page.wait_for_selector("body[data-ready='true']")
+    assert page.input_value("#s-discipline") == "HUMINT"
+    assert page.input_value("#s-since") == yesterday  # seconds 0: the browser leaves them out
+    assert (page.input_value("#search"), page.input_value("#s-source")) == ("Sunchon", "KOR")
+    assert_nothing_shown(page, "HUMINT")
+    accessible(page, "items-field-search")
+
+    page.click("#search-clear")  # every field emptied, the address too
+    page.wait_for_selector("#items:not([aria-busy]) tr[data-item-id='CONSOLE-1']")
+    assert page.input_value("#s-discipline") == "" and urlsplit(page.url).query == ""
+
+    # refused values: the API's own message in the alert area, and no rows
+    page.fill("#s-until", "1960-01-01T00:00")  # before the report times the node keeps
+    search_by_form(page)
+    assert_refused(page, kor, token, "until")
+    page.fill("#s-until", "")
+    page.fill("#s-place", "37,124,43")  # three numbers, not south,west,north,east
+    search_by_form(page)
+    assert_refused(page, kor, token, "place")
+    for address, word in (("since=yesterday", "since"),  # typed into the address
+                          (f"topic={quote('<b>x</b>')}", "<b>x</b>")):  # shown as text
+        page.goto(f"{kor.url}/console/items.html?{address}")
+        page.wait_for_selector("body[data-ready='true']")
+        assert_refused(page, kor, token, word)
+    assert page.locator("#error b, #items-caption b").count() == 0
+
+
+def search_by_form(page: Any) -> None:
+    page.press("#search", "Enter")  # the form's submit, from the keyboard
+    page.wait_for_selector("#items:not([aria-busy])")
+
+
+def assert_refused(page: Any, node: NodeProcess, token: str, word: str) -> None:
+    """The page shows exactly what the API answers (422) for the search in its address."""
+    r = node.call_raw("GET", f"/api/search?{urlsplit(page.url).query}", token)
+    assert r.status_code == 422, r.text
+    message = r.json()["error"]["message"]
+    assert word in message and page.inner_text("#error") == message
+    assert page.locator("#items tr[data-item-id]").count() == 0
+    assert page.get_attribute("#items", "data-total") is None
 
 
 def assert_nothing_shown(page: Any, words: str) -> None:
@@ -232,6 +325,15 @@ def test_the_map_shows_a_track_a_partner_shares(nodes: dict[str, NodeProcess],
     wait_for(send, timeout=60, what="JPN's track on KOR's map")
     assert len(page.evaluate("liaisonMap.tracks()")) >= 1
     accessible(page, "map")
+    number = page.evaluate("liaisonMap.tracks()[0]")  # select a track row by keyboard
+    row = f"#track-rows tr[data-track='{number}']"
+    tab_to(page, f"{row} button", start="#fit")
+    assert page.evaluate("r => getComputedStyle(document.querySelector(r)).outlineStyle", row) \
+        == "solid"  # the whole row shows the focus
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f"{row}.selected[aria-current='true']")
+    assert f"Track {number} " in page.inner_text("#status")
+    page.screenshot(path=str(ARTIFACTS / "map-keyboard.png"), full_page=True)
 
     low = signed_in(browser, kor, "bae")  # 대외비: not cleared for the feed's 秘
     low.goto(f"{kor.url}/console/map.html")

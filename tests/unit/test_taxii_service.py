@@ -182,6 +182,12 @@ def test_search_times_outside_the_report_times_are_refused(deps: Deps, since: st
         search.search(deps, KIM, {"until": since})
 
 
+def test_a_search_window_that_ends_before_it_starts_is_refused(deps: Deps) -> None:
+    with pytest.raises(Invalid, match="swap the two"):
+        search.search(deps, KIM, {"since": "2020-01-02T00:00:00Z",
+                                  "until": "2020-01-01T00:00:00Z"})
+
+
 def test_a_search_time_without_a_time_zone_is_refused(deps: Deps) -> None:
     with pytest.raises(Invalid, match="time zone"):
         search.search(deps, KIM, {"since": "2200-01-01Z"})  # a date: "Z" is not read

@@ -65,6 +65,9 @@ def query_from(params: dict[str, Any], own: Party) -> SearchQuery:
             limit=int(params.get("limit", 50)), offset=int(params.get("offset", 0)))
     except (SearchError, CodecError) as exc:
         raise Invalid(str(exc)) from exc
+    if q.since is not None and q.until is not None and q.since > q.until:
+        raise Invalid(f"since ({q.since.isoformat()}) is after until ({q.until.isoformat()}): "
+                      f"no report can fall between them; swap the two")
     if not 1 <= q.limit <= MAX_PAGE or not 0 <= q.offset < TOTAL_CAP:
         raise Invalid(f"limit is 1–{MAX_PAGE} and offset 0–{TOTAL_CAP - 1}: narrow the search "
                       f"to go further")

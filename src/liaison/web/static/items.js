@@ -8,12 +8,20 @@ const PAGE = 20;
 // the API takes these (liaison.domain.items.Discipline); it does not list them
 const DISCIPLINES = ["HUMINT", "IMINT", "GEOINT", "SIGINT", "COMINT", "ELINT", "FISINT",
                      "MASINT", "OSINT"];
+// a search by a discipline also finds those under it (liaison.domain.items.PARENT_DISCIPLINE)
+const UNDER = {SIGINT: ["COMINT", "ELINT", "FISINT"], GEOINT: ["IMINT"]};
+// the search's fields, as GET /api/search and the page address name them
+const FIELDS = ["q", "discipline", "topic", "level", "place", "since", "until", "source"];
 const IMAGE_TYPES = ["image/png", "image/jpeg"];
 
 let me = null;
 let scheme = null;  // this node's own scheme: {node, levels, unclassified, rank: Map}
 const shown = {list: [], detail: null, created: null};  // banners of what the page shows
-const list = {q: "", offset: 0, total: 0};
+// what the list shows: the search's fields as sent to the API ("" = not set; the page
+// address carries the same names, so a search can be bookmarked)
+const list = {search: blankSearch(), offset: 0, total: 0, asked: 0};
+
+function blankSearch() { return Object.fromEntries(FIELDS.map(f => [f, ""])); }
 
 // ---- banner of the page: the highest marking of everything shown ---------------------
 
@@ -53,13 +61,27 @@ function when(iso) {
 
 // ---- list and search ---------------------------------------------------------------------
 
+function searching() { return FIELDS.some(f => list.search[f] !== ""); }
+
 async function loadList() {
-  const path = list.q
-    ? `/api/search?q=${enc(list.q)}&limit=${PAGE}&offset=${list.offset}`
-    : `/api/items?limit=${PAGE}&offset=${list.offset}`;
+  const mine = ++list.asked;  // only the latest answer is shown, whatever order they come in
+  const asked = searching();
+  const fields = FIELDS.filter(f => list.search[f] !== "")
+    .map(f => `${f}=${enc(list.search[f])}&`).join("");
+  const path = asked ? `/api/search?${fields}limit=${PAGE}&offset=${list.offset}`
+                     : `/api/items?limit=${PAGE}&offset=${list.offset}`;
+  const caption = asked ? `Items matching ${describe(list.search)}, newest report first`
+                        : "Items, most recently added first";
+  $("items").setAttribute("aria-busy", "true");
   let data;
   try { data = await api("GET", path); }
-  catch (e) { say(e.message, true); return; }
+  catch (e) {  // a refused search (422 names the value): its message, and no stale rows
+    if (mine === list.asked) refused(e.message, asked, caption);
+    return;
+  }
+  if (mine !== list.asked) return;
+  $("items").removeAttribute("aria-busy");
+  $("items-caption").textContent = caption;
   list.total = data.total;
   $("items").dataset.total = String(data.total);
   const rows = data.items.map(it => {
@@ -75,9 +97,7 @@ async function loadList() {
   });
   const tbody = $("items").tBodies[0];
   tbody.innerHTML = rows.join("") ||
-    `<tr><td colspan="8">${list.q ? "No item you may see matches." : "No item you may see."}</td></tr>`;
-  $("items-caption").textContent = list.q ? `Items matching “${list.q}”, newest report first`
-                                          : "Items, most recently added first";
+    `<tr class="empty"><td colspan="8">${asked ? "No items match." : "No item you may see."}</td></tr>`;
   const first = data.items.length ? list.offset + 1 : 0;
   const capped = data.total_capped ? "at least " : "";
   $("page-info").textContent =
@@ -88,28 +108,125 @@ async function loadList() {
   updateBanner();
 }
 
-// the search in the address (items.html?q=…), so a search can be bookmarked and shared
+function refused(message, asked, caption) {
+  say(message, true);
+  $("items").removeAttribute("aria-busy");
+  $("items-caption").textContent = caption;
+  list.total = 0;
+  delete $("items").dataset.total;
+  $("items").tBodies[0].innerHTML = `<tr class="empty"><td colspan="8">` +
+    `${asked ? "The search was refused" : "The list could not be loaded"}: see the message ` +
+    `below.</td></tr>`;
+  $("page-info").textContent = "";
+  $("prev").disabled = true;
+  $("next").disabled = true;
+  shown.list = [];
+  updateBanner();
+}
+
+const FIELD_NAMES = {discipline: "discipline", topic: "topic", level: "level",
+  place: "place", since: "reported since", until: "reported before", source: "source"};
+
+// the search in words, for the table's caption (text only: set with textContent)
+function describe(search) {
+  const parts = search.q ? [`“${search.q}”`] : [];
+  for (const [f, name] of Object.entries(FIELD_NAMES)) {
+    if (search[f] !== "") parts.push(`${name} ${search[f]}`);
+  }
+  return parts.join(", ");
+}
+
+// the search in the address (items.html?q=…&discipline=…), so it can be bookmarked and shared
 function keepQuery() {
   const url = new URL(location.href);
-  if (list.q) url.searchParams.set("q", list.q);
-  else url.searchParams.delete("q");
+  for (const f of FIELDS) {
+    if (list.search[f] !== "") url.searchParams.set(f, list.search[f]);
+    else url.searchParams.delete(f);
+  }
   history.replaceState(null, "", url);
+}
+
+// date-time inputs are in UTC: "2026-01-02T03:04[:05]" <-> "2026-01-02T03:04:05Z"
+function utcFromInput(value) {
+  if (!value) return "";
+  return (value.length === 16 ? `${value}:00` : value) + "Z";
+}
+
+const ZONED = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
+
+function inputFromUtc(value) {
+  if (!ZONED.test(value)) return "";  // not a date-time with a zone: the API will say why
+  const at = new Date(value);
+  const text = Number.isNaN(at.getTime()) ? "" : at.toISOString();
+  return /^\d{4}-/.test(text) ? text.slice(0, 19) : "";
+}
+
+// a <select> shows the value even when it is not one of its options (from the address:
+// the API answers whether it is right)
+function choose(select, value) {
+  if (value && ![...select.options].some(o => o.value === value)) {
+    const option = document.createElement("option");
+    option.value = value;
+    option.textContent = value;
+    select.append(option);
+  }
+  select.value = value;
+}
+
+function fieldsFromForm() {
+  const value = (id) => $(id).value.trim();
+  return {q: value("search"), discipline: value("s-discipline"), topic: value("s-topic"),
+          level: value("s-level"), place: value("s-place"),
+          since: utcFromInput(value("s-since")), until: utcFromInput(value("s-until")),
+          source: value("s-source")};
+}
+
+function fillForm(search) {
+  $("search").value = search.q;
+  const disc = search.discipline.toUpperCase();
+  choose($("s-discipline"), DISCIPLINES.includes(disc) ? disc : search.discipline);
+  $("s-topic").value = search.topic;
+  const level = scheme.levels.find(lv => lv.mark === search.level);  // a mark: its name
+  choose($("s-level"), level ? level.name : search.level);
+  const source = search.source.toUpperCase();
+  choose($("s-source"), scheme.parties.some(p => p.code === source) ? source : search.source);
+  $("s-place").value = search.place;
+  $("s-since").value = inputFromUtc(search.since);
+  $("s-until").value = inputFromUtc(search.until);
+}
+
+function searchOptions() {
+  const option = (value, text) => {
+    const el = document.createElement("option");
+    el.value = value;
+    el.textContent = text;
+    return el;
+  };
+  $("s-discipline").append(...DISCIPLINES.map(d =>
+    option(d, UNDER[d] ? `${d} (with ${UNDER[d].join(", ")})` : d)));
+  // the levels of this node's scheme the user may see (the API takes these, by name or mark)
+  const mine = scheme.rank.get(me.clearance) ?? 0;
+  $("s-level").append(...scheme.levels.filter(lv => lv.rank <= mine)
+    .map(lv => option(lv.name, `${lv.name} (${lv.mark})`)));
+  $("s-source").append(...scheme.parties.map(p => option(p.code, `${p.code} — ${p.name}`)));
+  $("s-topics").append(...(me.topics || []).map(t => option(t, t)));
 }
 
 function setupList() {
   $("list-view").hidden = false;
+  searchOptions();
   $("search-form").addEventListener("submit", (e) => {
     e.preventDefault();
     clearMessages();
-    list.q = $("search").value.trim();
+    list.search = fieldsFromForm();
     list.offset = 0;
     keepQuery();
     loadList();
   });
   $("search-clear").addEventListener("click", () => {
     clearMessages();
-    $("search").value = "";
-    list.q = "";
+    list.search = blankSearch();
+    fillForm(list.search);
     list.offset = 0;
     keepQuery();
     loadList();
@@ -122,12 +239,10 @@ function setupList() {
     list.offset += PAGE;
     loadList();
   });
-  // items.html?q=…: the search box filled and the search run, as if submitted
-  const q = (new URLSearchParams(location.search).get("q") || "").trim();
-  if (q) {
-    $("search").value = q;
-    list.q = q;
-  }
+  // items.html?q=…&discipline=…: the form filled and the search run, as if submitted
+  const params = new URLSearchParams(location.search);
+  list.search = Object.fromEntries(FIELDS.map(f => [f, (params.get(f) || "").trim()]));
+  fillForm(list.search);
   return loadList();
 }
 

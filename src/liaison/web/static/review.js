@@ -81,7 +81,7 @@ function requestHtml({r, item, check}, i) {
   return `
   <article class="request" data-request-id="${esc(r.id)}" data-state="${esc(r.state)}"
            data-item-id="${esc(r.item_id)}" aria-labelledby="rq${i}-h">
-    <h3 id="rq${i}-h">${esc(item.error ? `Item ${r.item_id}` : item.title)} → ${esc(r.recipient)}</h3>
+    <h3 id="rq${i}-h" tabindex="-1">${esc(item.error ? `Item ${r.item_id}` : item.title)} → ${esc(r.recipient)}</h3>
     ${item.error
       ? `<p class="denied">The item: ${esc(item.error)}</p>`
       : `<p class="mark item-banner" data-banner="${esc(item.banner)}">${esc(item.banner)}</p>`}
@@ -144,10 +144,22 @@ async function review(form, approve) {
       ? `${how}. Request ${r.id} has ${r.approvals} of ${r.required_reviews} approvals; still pending.`
       : `${how}. Request ${r.id} is ${r.state}${r.state_reason ? `: ${r.state_reason}` : "."}`);
     await Promise.all([loadQueue(), loadRecent()]);
+    keepPlace(id);
   } catch (e) {
     say(e.message, true);
     buttons.forEach(b => { b.disabled = false; });
   }
+}
+
+// The queue was drawn again and the button pressed is gone: keyboard users go on from the
+// request's heading, or from the queue's when the request has left it (unless they have
+// moved on meanwhile)
+function keepPlace(id) {
+  const active = document.activeElement;
+  if (active && active !== document.body && active.isConnected) return;
+  const article = [...$("queue").querySelectorAll("article.request")]
+    .find(a => a.dataset.requestId === id);
+  (article ? article.querySelector("h3") : $("queue-h")).focus();
 }
 
 // ---- concluded requests --------------------------------------------------------------
