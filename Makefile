@@ -34,7 +34,7 @@ test: lint
 
 # the integration suite with every node process on PostgreSQL + NATS JetStream
 test-scale: venv
-	LIAISON_TEST_STACK=postgres-nats $(BIN)/pytest -q -p no:cacheprovider tests/integration
+	LIAISON_TEST_STACK=postgres-nats $(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile tests/integration
 
 demo: venv
 	$(BIN)/liaison demo

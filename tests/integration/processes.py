@@ -90,8 +90,10 @@ class NodeProcess:
         if key not in _INITIALISED:
             made = Path(tempfile.mkdtemp(prefix="liaison-made-")) / Path(self.data).name
             atexit.register(shutil.rmtree, made.parent, True)
-            _INITIALISED[key] = (made, NodeProcess(self.party, made.parent,
-                                                        data_name=made.name)._init())
+            maker = NodeProcess(self.party, made.parent, data_name=made.name,
+                                database_url="-")  # "-": not given a database by the stack
+            maker.database_url = maker.bus_url = ""  # embedded, like this node
+            _INITIALISED[key] = (made, maker._init())
         made, fingerprint = _INITIALISED[key]
         shutil.copytree(made, self.data)
         return fingerprint

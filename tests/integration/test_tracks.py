@@ -231,9 +231,13 @@ def test_the_cli_drives_tracks_launches_and_areas(trio: dict[str, NodeProcess],
     assert sent.exit_code == 0, sent.output
     assert "3 accepted, 0 refused" in sent.output
     usa_env = {"LIAISON_URL": usa.url, "LIAISON_TOKEN": usa.token, "COLUMNS": "200"}
-    stats = runner.invoke(app, ["tracks", "stats"], env=usa_env)
-    assert stats.exit_code == 0, stats.output
-    assert "│ KOR " in stats.output and "goes to: KOR (" in stats.output
+
+    def linked() -> Any:  # the link to KOR comes up on its own (on a stream stack, under a lease)
+        r = runner.invoke(app, ["tracks", "stats"], env=usa_env)
+        assert r.exit_code == 0, r.output
+        return "│ KOR " in r.output and r
+    stats = wait_for(linked, timeout=30, what="KOR's link in USA's track stats")
+    assert "goes to: KOR (" in stats.output
     assert "not to JPN" in stats.output
     unknown = runner.invoke(app, ["tracks", "send", str(file), "--feed", "nosuch"],
                             env=sensor_env)

@@ -108,8 +108,10 @@ function renderTalks(t) {
   const cur = t.current || {};
   document.title = `Liaison — ${cur.title || t.title || "talks"}`;
   $("title").textContent = cur.title || t.title || t.id;
-  const marking = t.classification || cur.classification;
-  if (marking) $("banner").textContent = marking;
+  // talks carry no classified content of their own: their record is UNCLASSIFIED unless
+  // the node marks them otherwise
+  const marking = t.classification || cur.classification || "UNCLASSIFIED";
+  for (const id of ["banner", "banner-bottom"]) $(id).textContent = marking;
   const [there, here] = cur.starts_at ? fmtStart(cur.starts_at, cur.tz) : ["not set", ""];
   $("starts").textContent = there;
   $("your-time").textContent = here && here !== there ? `Your time: ${here}` : "";
