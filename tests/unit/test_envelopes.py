@@ -4,21 +4,18 @@ envelope is refused; every valid one is accepted (MISSION 4, the federation issu
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from memory_nodes import MemoryNode
 
 from liaison.crypto.envelope import EnvelopeError, Header, payload_json, seal, utc
-from liaison.crypto.keys import verify_card, x25519_public
+from liaison.crypto.keys import x25519_public
 from liaison.domain.codec import item_to
-from liaison.federation.keystore import Keystore
 from liaison.services import federation, receiving
-from liaison.services.context import Deps
-from liaison.services.memory import MemoryState, MemoryUnitOfWork
-from liaison.services.ports import Peer
 
 from factories import item, label, seed_agreements
 
@@ -26,24 +23,9 @@ NOW = datetime(2026, 1, 5, 9, tzinfo=UTC)
 APPLIERS = {"release": receiving.apply_release}
 
 
-class Node:
+class Node(MemoryNode):
     def __init__(self, party: str, root: Path) -> None:
-        self.party = party
-        self.keys = Keystore.create(root / party, NOW)
-        self.state = MemoryState()
-        for a in seed_agreements():
-            self.state.agreements[a.id] = a
-        counter = iter(range(10**6))
-        self.deps = Deps(uow=lambda: MemoryUnitOfWork(self.state), party=party,
-                         clock=lambda: NOW, ids=lambda: f"{party}{next(counter)}",
-                         keyring=self.keys, address=f"http://{party.lower()}")
-
-    def trust(self, other: Node) -> None:
-        card = other.keys.card(other.party, other.deps.address, NOW)
-        self.state.peers[other.party] = Peer(other.party, other.deps.address,
-                                             other.keys.fingerprint,
-                                             verify_card(asdict(card), other.keys.fingerprint),
-                                             NOW)
+        super().__init__(party, root, NOW, seed_agreements())
 
     def items(self) -> int:
         return len(self.state.items)

@@ -5,25 +5,21 @@ changing anything."""
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from memory_nodes import MemoryNode
 
 from liaison.cli.demo_talks import MOU, TALKS
-from liaison.crypto.keys import verify_card
 from liaison.domain.codec import agreement_from
 from liaison.domain.labels import Clearance
 from liaison.domain.parties import default_parties
 from liaison.domain.users import Role, User
-from liaison.federation.keystore import Keystore
 from liaison.services import talks
-from liaison.services.context import Deps
 from liaison.services.errors import Forbidden, Invalid, NotFound, Refused
-from liaison.services.memory import MemoryState, MemoryUnitOfWork
-from liaison.services.ports import Peer
 
 NOW = datetime(2021, 8, 5, 1, 0, tzinfo=UTC)  # 10:00 in Seoul, the talks' start
 CHUN = User("chun", "Chun Hae-sung", frozenset({Role.DELEGATE}), Clearance(0))
@@ -32,23 +28,9 @@ JON = User("jon", "Jon Jong-su", frozenset({Role.DELEGATE}), Clearance(0))
 PROPOSAL = {k: v for k, v in TALKS.items() if k != "counterpart"}
 
 
-class Node:
+class Node(MemoryNode):
     def __init__(self, party: str, root: Path) -> None:
-        self.party, self.now = party, NOW
-        self.keys = Keystore.create(root / party, NOW)
-        self.state = MemoryState()
-        self.state.agreements[MOU["id"]] = agreement_from(MOU, default_parties())
-        counter = iter(range(10**6))
-        self.deps = Deps(uow=lambda: MemoryUnitOfWork(self.state), party=party,
-                         clock=lambda: self.now, ids=lambda: f"{party}{next(counter):04}",
-                         keyring=self.keys, address=f"http://{party.lower()}")
-
-    def trust(self, other: Node) -> None:
-        card = other.keys.card(other.party, other.deps.address, NOW)
-        self.state.peers[other.party] = Peer(other.party, other.deps.address,
-                                             other.keys.fingerprint,
-                                             verify_card(asdict(card), other.keys.fingerprint),
-                                             NOW)
+        super().__init__(party, root, NOW, [agreement_from(MOU, default_parties())])
 
     def pending(self) -> list[Any]:
         return sorted((m for m in self.state.outbox.values() if m.state == "pending"),
