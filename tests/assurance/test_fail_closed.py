@@ -473,7 +473,8 @@ def test_key_store_faults_send_nothing(world: World, tally: Tally) -> None:
     tally.add(trials)
     assert_closed(trials, lambda t: t.error != "")
     errors = " | ".join(t.error for t in trials)
-    for expected in ("No such file", "Is a directory", "expected an Ed25519 private key",
+    for expected in ("is missing", "Is a directory", "expected an Ed25519 private key",
+                     "is damaged", "restore the keys directory from its backup",
                      "signature does not verify", "the card's signature does not verify",
                      "no usable encryption key: refresh its card"):
         assert expected in errors, expected
@@ -735,8 +736,8 @@ def signing_key_faults(r: Running) -> list[Trial]:
     current = json.loads((keys / "keys.json").read_text())["signing"][-1]["id"]
     path = keys / f"{current}.pem"
     original = path.read_bytes()
-    faults = {"a running node's signing key corrupt": (b"-----BEGIN junk", ""),
-              "a running node's signing key deleted": (None, "No such file"),
+    faults = {"a running node's signing key corrupt": (b"-----BEGIN junk", "is damaged"),
+              "a running node's signing key deleted": (None, "is missing"),
               "a running node's signing key replaced by another key": (
                   private_pem(Ed25519PrivateKey.generate()), "signature does not verify")}
     trials, request_id = [], ""

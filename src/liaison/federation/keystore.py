@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
@@ -31,6 +33,7 @@ from liaison.crypto.keys import (
 from liaison.crypto.tls import cert_sha256, self_signed
 
 MANIFEST = "keys.json"
+T = TypeVar("T")
 
 
 def fingerprint_of(identity: Ed25519PrivateKey) -> str:
@@ -70,13 +73,18 @@ class Keystore:
 
     @classmethod
     def load(cls, directory: Path) -> Keystore:
+        """The node's keys; ``KeyError_`` naming the file when one is missing or damaged."""
         store = cls(directory)
         try:
             data = json.loads((directory / MANIFEST).read_text())
-            store._identity = load_ed25519((directory / "identity.pem").read_bytes())
+            store._manifest = {k: [PublicKeyInfo(**i) for i in v] for k, v in data.items()}
         except FileNotFoundError as exc:
             raise KeyError_(f"no node keys in {directory}: run `liaison init`") from exc
-        store._manifest = {k: [PublicKeyInfo(**i) for i in v] for k, v in data.items()}
+        except (ValueError, TypeError, AttributeError) as exc:  # bad JSON or shape
+            raise KeyError_(f"the key list {directory / MANIFEST} is damaged ({exc}): "
+                            f"restore the keys directory from its backup; nothing is signed "
+                            f"or sent until then") from exc
+        store._identity = _private_key(directory / "identity.pem", load_ed25519)
         return store
 
     def _add_pair(self, now: datetime) -> None:
@@ -131,7 +139,7 @@ class Keystore:
         info = self.current("signing", now)
         key = self._private.get(info.id)
         if not isinstance(key, Ed25519PrivateKey):
-            key = self._private[info.id] = load_ed25519(self._read(info.id))
+            key = self._private[info.id] = _private_key(self.dir / f"{info.id}.pem", load_ed25519)
         return info.id, key
 
     def decryptor(self, key_id: str, now: datetime) -> X25519PrivateKey | None:
@@ -141,11 +149,8 @@ class Keystore:
             return None
         key = self._private.get(key_id)
         if not isinstance(key, X25519PrivateKey):
-            key = self._private[key_id] = load_x25519(self._read(key_id))
+            key = self._private[key_id] = _private_key(self.dir / f"{key_id}.pem", load_x25519)
         return key
-
-    def _read(self, key_id: str) -> bytes:
-        return (self.dir / f"{key_id}.pem").read_bytes()
 
     @property
     def tls_files(self) -> tuple[Path, Path]:
@@ -160,3 +165,14 @@ class Keystore:
                     cert_sha256(cert) if cert else "", now.isoformat(),
                     tls_cert=cert.decode())
         return sign_card(card, self.identity)
+
+
+def _private_key(path: Path, load: Callable[[bytes], T]) -> T:
+    try:
+        return load(path.read_bytes())
+    except FileNotFoundError as exc:
+        raise KeyError_(f"no node keys: {path} is missing: run `liaison init`, or restore "
+                        f"the keys directory from its backup") from exc
+    except (ValueError, TypeError) as exc:  # not PEM, or not that kind of key
+        raise KeyError_(f"the private key file {path} is damaged ({exc}): restore the keys "
+                        f"directory from its backup") from exc
