@@ -54,7 +54,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pytest
 
 from ..integration.processes import CLI, NodeProcess
@@ -217,25 +216,11 @@ class NamespacedNode(NodeProcess):
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def _launch(self, env: dict[str, str] | None) -> bool:
-        Path(self.data).mkdir(parents=True, exist_ok=True)
-        with (Path(self.data) / f"serve-{self.port}.log").open("ab") as log:
-            self.proc = subprocess.Popen(
-                ["ip", "netns", "exec", self.netns, *CLI, "serve", "--data-dir", self.data,
-                 "--host", self.host, "--port", str(self.port), "--federation-port",
-                 str(self.federation_port)], stdout=log, stderr=subprocess.STDOUT,
-                env={**os.environ, **self.backend_env,
-                     "LIAISON_PUBLIC_URL": f"https://{self.host}:{self.federation_port}",
-                     **(env or {})})
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and self.proc.poll() is None:
-            try:
-                if httpx.get(self.url + "/api/health", timeout=0.5).status_code == 200:
-                    return True
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        self.kill()
-        return False
+    def serve_command(self) -> tuple[list[str], dict[str, str]]:
+        return ["ip", "netns", "exec", self.netns, *CLI, "serve", "--data-dir", self.data,
+                "--host", self.host, "--port", str(self.port), "--federation-port",
+                str(self.federation_port)], {
+                    "LIAISON_PUBLIC_URL": f"https://{self.host}:{self.federation_port}"}
 
 
 def drain_times(checks: dict[str, Callable[[], bool]], since: float,

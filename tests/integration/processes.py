@@ -118,14 +118,17 @@ class NodeProcess:
             self.port, self.federation_port = free_port(), free_port()
         raise RuntimeError(f"{self.party} did not start:\n{self._log_tail()}")
 
+    def serve_command(self) -> tuple[list[str], dict[str, str]]:
+        """`liaison serve` for this node, and the environment it adds."""
+        return [*CLI, "serve", "--data-dir", self.data, "--port", str(self.port),
+                "--federation-port", str(self.federation_port)], {}
+
     def _launch(self, env: dict[str, str] | None) -> bool:
         Path(self.data).mkdir(parents=True, exist_ok=True)
+        command, own_env = self.serve_command()
         with (Path(self.data) / f"serve-{self.port}.log").open("ab") as log:
-            self.proc = subprocess.Popen([*CLI, "serve", "--data-dir", self.data, "--port",
-                                          str(self.port), "--federation-port",
-                                          str(self.federation_port)], stdout=log,
-                                         stderr=subprocess.STDOUT,
-                                         env={**os.environ, **self.backend_env,
+            self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                         env={**os.environ, **self.backend_env, **own_env,
                                               **(env or {})})
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and self.proc.poll() is None:
