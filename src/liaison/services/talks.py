@@ -91,6 +91,15 @@ def _domain(fn: Callable[..., T], *args: Any) -> T:
         raise Refused(str(exc)) from exc
 
 
+def _refusal(exc: Exception, what: str) -> str:
+    """Why a partner's message is refused: a rule's own message, else what was malformed."""
+    if isinstance(exc, ServiceError):
+        return exc.message
+    if isinstance(exc, dt.TalksError):
+        return str(exc)
+    return f"malformed {what}: {exc}"
+
+
 def _field(body: Any, name: str, kind: type[T]) -> T:
     """``body[name]`` of type ``kind`` (a partner's message); ``TypeError`` otherwise."""
     value = body[name]
@@ -175,12 +184,8 @@ def apply_talks(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | No
             if action not in CLOSING:
                 _mou(uow, deps, sender)
             t = _received_answer(t, sender, action, body)
-    except ServiceError as exc:
-        return exc.message
-    except dt.TalksError as exc:
-        return str(exc)
-    except (KeyError, TypeError, ValueError) as exc:
-        return f"malformed talks message: {exc}"
+    except (ServiceError, KeyError, TypeError, ValueError) as exc:  # TalksError: a ValueError
+        return _refusal(exc, "talks message")
     _save(uow, deps, t, m)
     record(uow, deps, f"peer:{sender}", f"talks.{action}.received", f"talks:{t.id}",
            {"version": t.current.version})
@@ -324,12 +329,8 @@ def apply_minutes(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | 
         keys = {sender: _keys(peer.card.signing_keys, deps.clock()),
                 deps.party: _own_keys(deps)}
         kept = dt.receive_minutes(m, incoming, sender, keys)
-    except ServiceError as exc:
-        return exc.message
-    except dt.TalksError as exc:
-        return str(exc)
-    except (KeyError, TypeError, ValueError) as exc:
-        return f"malformed minutes: {exc}"
+    except (ServiceError, KeyError, TypeError, ValueError) as exc:  # TalksError: a ValueError
+        return _refusal(exc, "minutes")
     _save(uow, deps, t, kept)
     record(uow, deps, f"peer:{sender}", "talks.minutes.received", f"talks:{t.id}",
            {"revision": kept.revision, "signed_by": sorted(kept.signatures)})
@@ -479,12 +480,8 @@ def apply_live(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | Non
             dt.need_live(t)
             _mou(uow, deps, sender)
         _check_remote(uow, deps, t, sender, kind, event)
-    except ServiceError as exc:
-        return exc.message
-    except dt.TalksError as exc:
-        return str(exc)
-    except (KeyError, TypeError, ValueError) as exc:
-        return f"malformed live event: {exc}"
+    except (ServiceError, KeyError, TypeError, ValueError) as exc:  # TalksError: a ValueError
+        return _refusal(exc, "live event")
     uow.talks.add_event(talks_id, kind, sender, event, deps.clock())
     return None
 
