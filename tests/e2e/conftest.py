@@ -1,14 +1,14 @@
-"""The browser the console tests drive: the system's Chromium, headless, one per module."""
+"""The browser the console tests drive: the system's Chromium, headless, one per module.
+A test that drives it carries the ``chromium`` marker: without Chromium it skips, or fails
+under ``LIAISON_TEST_REQUIRE_SERVERS=1`` (``tests/capabilities.py``)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
-CHROMIUM = os.environ.get("LIAISON_CHROMIUM", "/usr/bin/chromium")
+from tests.capabilities import CHROMIUM
 
 
 @pytest.fixture(scope="module")

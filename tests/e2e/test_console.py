@@ -17,15 +17,11 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 import pytest
-from tests.e2e.conftest import CHROMIUM
 from tests.integration.node_fixtures import PASSWORD
 from tests.integration.processes import NodeProcess, trusting_pair, wait_for
 
 ARTIFACTS = Path(__file__).parents[2] / "test-artifacts" / "console"
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(),
-    reason=f"no Chromium at {CHROMIUM}: install Debian's 'chromium' package or set "
-           f"LIAISON_CHROMIUM to run the console tests")
+pytestmark = pytest.mark.chromium
 STAFF = {"kim": (["analyst"], "군사I급비밀"), "lee": (["release_officer"], "군사I급비밀"),
          "park": (["reviewer"], "군사I급비밀"), "choi": (["reviewer"], "군사I급비밀"),
          "jung": (["analyst"], "군사III급비밀"), "yoon": (["watch_officer"], "군사II급비밀"),

@@ -15,12 +15,8 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = os.environ.get("LIAISON_CHROMIUM", "/usr/bin/chromium")
 
-
-@pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                    reason=f"no Chromium at {CHROMIUM}: install Debian's 'chromium' package "
-                           f"or set LIAISON_CHROMIUM to run the browser test")
+@pytest.mark.chromium
 def test_two_delegates_see_each_other_across_two_nodes(tmp_path: Path) -> None:
     bench = Path(__file__).parents[2] / "bench" / "bench_talks.py"
     result = subprocess.run([sys.executable, str(bench), "--quick"], capture_output=True,

@@ -11,20 +11,16 @@ screenshots go to ``test-artifacts/console/``."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.e2e.test_console import ARTIFACTS, CHROMIUM, CSP_REPORTS, accessible, signed_in
+from tests.e2e.test_console import ARTIFACTS, CSP_REPORTS, accessible, signed_in
 from tests.integration.node_fixtures import PASSWORD
 from tests.integration.processes import NodeProcess, trusting_pair
 
 from liaison.cli.demo_talks import MOU
 
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(),
-    reason=f"no Chromium at {CHROMIUM}: install Debian's 'chromium' package or set "
-           f"LIAISON_CHROMIUM to run the console tests")
+pytestmark = pytest.mark.chromium
 DELEGATES = {"KOR": ("chun", "Chun Hae-sung", "평문"), "PRK": ("jon", "Jon Jong-su", "일반")}
 TITLE = "Inter-Korean talks by video conference"
 AGENDA = [("agreed", "Restored communication lines"),
