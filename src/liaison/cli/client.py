@@ -9,7 +9,8 @@ from typing import Any
 
 import httpx
 import typer
-from rich.console import Console
+
+from liaison.cli.output import CliConsole
 
 
 class ApiError(Exception):
@@ -69,7 +70,7 @@ class Api:
         try:
             return self._request(method, path, **kw)
         except ApiError as exc:
-            Console(stderr=True).print(f"[red]error:[/] {exc.message}")
+            CliConsole(stderr=True).print(f"[red]error:[/] {exc.message}")
             raise typer.Exit(1) from exc
 
     def _request(self, method: str, path: str, **kw: Any) -> httpx.Response:

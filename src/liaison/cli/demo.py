@@ -28,6 +28,7 @@ from rich.console import Console
 from rich.table import Table
 
 from liaison.cli.demo_story import Story
+from liaison.cli.output import CliConsole
 
 PARTIES = ("KOR", "USA", "JPN", "CHN", "PRK")
 # Demo speed: check calls count as missed after 3 s and the hotline clock ticks each second.
@@ -45,7 +46,7 @@ class DemoNode:
 
 
 def run_demo(serve: bool = False, base_dir: Path | None = None) -> int:
-    console = Console()
+    console = CliConsole()
     with _workspace(base_dir) as root, _nodes(root, console) as nodes:
         story = Story(console, {n.party: n.url for n in nodes},
                       {n.party: n.admin_password for n in nodes},

@@ -4,25 +4,56 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from rich.console import Console
+from rich.rule import Rule
+from rich.style import Style
 from rich.table import Table
+from rich.text import Text
+
+# Wider than any line the CLI prints: output that is not a terminal is never wrapped.
+UNWRAPPED = 1_000_000
+RULE_WIDTH = 80  # a rule (a heading line) in output that is not a terminal
+
+
+class CliConsole(Console):
+    """A Rich console that wraps lines only for a terminal. Output to a pipe, a file or a test
+    runner keeps each line whole whatever ``COLUMNS`` says (Rich would wrap it at 80 columns,
+    splitting a long path or "6 agreements" over two lines), so scripts and ``grep`` read
+    what was printed."""
+
+    def __init__(self, stderr: bool = False) -> None:
+        super().__init__(stderr=stderr)
+        if not self.is_terminal:
+            self.width = UNWRAPPED
+            self.soft_wrap = True
+
+    def rule(self, title: str | Text = "", *, characters: str = "─",
+             style: str | Style = "rule.line", align: Literal["left", "center", "right"] = "center"
+             ) -> None:
+        """A rule as wide as a terminal's would be, its title never cut."""
+        if self.is_terminal:
+            super().rule(title, characters=characters, style=style, align=align)
+            return
+        text = Text.from_markup(title) if isinstance(title, str) else title
+        self.print(Rule(title, characters=characters, style=style, align=align),
+                   width=max(RULE_WIDTH, text.cell_len + 6))
 
 
 class _Current:
-    """A console made at each use, so its width follows COLUMNS and its stream follows
-    sys.stdout at the time of printing (a script, or a test runner, may set them after this
-    module was imported; rich reads COLUMNS once, when a Console is made)."""
+    """A console made at each use, so its stream follows sys.stdout at the time of printing
+    (a script, or a test runner, may replace it after this module was imported) and, for a
+    terminal, its width follows COLUMNS (rich reads COLUMNS once, when a Console is made)."""
 
     def __init__(self, stderr: bool = False) -> None:
         self.stderr = stderr
 
     def print(self, *objects: Any, **kw: Any) -> None:
-        Console(stderr=self.stderr).print(*objects, **kw)
+        CliConsole(stderr=self.stderr).print(*objects, **kw)
 
     def rule(self, *args: Any, **kw: Any) -> None:
-        Console(stderr=self.stderr).rule(*args, **kw)
+        CliConsole(stderr=self.stderr).rule(*args, **kw)
 
 
 console = _Current()
