@@ -39,8 +39,15 @@ test-scale: venv
 demo: venv
 	$(BIN)/liaison demo
 
+# every figure names the commit it was measured on ("+dirty": the tree had changes); the
+# first benchmark that fails stops the run, named
 bench: venv
-	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@dirty=$$(test -z "$$(git status --porcelain 2>/dev/null)" || echo +dirty); \
+	  echo "== commit $$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$$dirty," \
+	    "$$(date -u +%Y-%m-%dT%H:%MZ), $$(nproc 2>/dev/null) cores, load" \
+	    "$$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)"
+	@for b in bench/bench_*.py; do echo "== $$b"; \
+	  $(BIN)/python $$b || { echo "== make bench: $$b failed"; exit 1; }; done
 
 soak: venv
 	LIAISON_SOAK=1 $(BIN)/pytest -q -p no:cacheprovider -m slow tests; rc=$$?; \

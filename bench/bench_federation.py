@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 
+import node_processes
 from liaison.bootstrap import build_node
 from liaison.config import Settings
 from liaison.domain.codec import item_to
@@ -51,17 +52,36 @@ def setup(root: Path, party: str) -> tuple[str, str]:
     return data, found.group(1)
 
 
-def serve(data: str, p: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([*CLI, "serve", "--data-dir", data, "--port", str(p),
-                             "--federation-port", str(port())],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(300):
+def serve(data: str, p: int, federation_port: int = 0,
+          env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """``liaison serve``, once healthy (``launch`` then ``healthy``)."""
+    return healthy(launch(data, p, federation_port, env), data, p)
+
+
+def launch(data: str, p: int, federation_port: int = 0,
+           env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """``liaison serve`` in its own process group, stopped on any way out of the benchmark
+    (``node_processes``). The same ``federation_port`` again after a stop keeps the
+    address partners hold from its card. Its output goes to ``serve-<port>.log``."""
+    with (Path(data) / f"serve-{p}.log").open("ab") as log:
+        return node_processes.spawn(
+            [*CLI, "serve", "--data-dir", data, "--port", str(p), "--federation-port",
+             str(federation_port or port())], stdout=log, stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})})
+
+
+def healthy(proc: subprocess.Popen[bytes], data: str, p: int) -> subprocess.Popen[bytes]:
+    """Wait until the node answers its health check; stop it and say why if it does not."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
         try:
             if httpx.get(f"http://127.0.0.1:{p}/api/health", timeout=0.5).status_code == 200:
                 return proc
         except httpx.HTTPError:
             time.sleep(0.05)
-    raise RuntimeError("node did not start")
+    node_processes.stop(proc)
+    tail = (Path(data) / f"serve-{p}.log").read_text(errors="replace")[-2000:]
+    raise RuntimeError(f"the node at {data} did not start:\n{tail}")
 
 
 def trust(url: str, party: str, address: str, fingerprint: str) -> str:
@@ -92,17 +112,21 @@ def main() -> int:
     n = 500 if "--quick" in sys.argv else 10_000
     with tempfile.TemporaryDirectory(prefix="liaison-bench-") as tmp:
         root = Path(tmp)
-        (kor, kor_fp), (jpn, jpn_fp) = setup(root, "KOR"), setup(root, "JPN")
+        with ThreadPoolExecutor(2) as pool:
+            (kor, kor_fp), (jpn, jpn_fp) = pool.map(lambda p: setup(root, p), ("KOR", "JPN"))
         kp, jp = port(), port()
-        procs = [serve(jpn, jp), serve(kor, kp)]
-        trust(f"http://127.0.0.1:{jp}", "KOR", f"http://127.0.0.1:{kp}", kor_fp)
-        kor_token = trust(f"http://127.0.0.1:{kp}", "JPN", f"http://127.0.0.1:{jp}", jpn_fp)
-        enqueue(kor, n)  # one commit: the sender finds a full queue
-        start = time.perf_counter()
-        elapsed = drain(f"http://127.0.0.1:{kp}", kor_token, n, start)
-        for p in procs:
-            p.send_signal(signal.SIGTERM)
-            p.wait(timeout=10)
+        procs = [launch(jpn, jp), launch(kor, kp)]  # both start at once
+        try:
+            healthy(procs[0], jpn, jp)
+            healthy(procs[1], kor, kp)
+            trust(f"http://127.0.0.1:{jp}", "KOR", f"http://127.0.0.1:{kp}", kor_fp)
+            kor_token = trust(f"http://127.0.0.1:{kp}", "JPN", f"http://127.0.0.1:{jp}",
+                              jpn_fp)
+            enqueue(kor, n)  # one commit: the sender finds a full queue
+            start = time.perf_counter()
+            elapsed = drain(f"http://127.0.0.1:{kp}", kor_token, n, start)
+        finally:
+            node_processes.stop_many(procs)
     print(f"# {n} releases KOR → JPN, durable on both sides with receipts, in {elapsed:.2f} s")
     print(f"BENCH envelopes_per_s {n / elapsed:.0f} releases/s")
     return 0

@@ -71,6 +71,7 @@ from tests.servers import (
     unreachable,
 )
 
+import node_processes
 from liaison.bootstrap import build_node, keys_dir, open_storage
 from liaison.config import Settings
 from liaison.domain.codec import item_to, party_from
@@ -218,6 +219,7 @@ class World:
 
         def start(node: NodeProcess) -> None:
             node.start(NODE_ENV)
+            node_processes.adopt(node.proc)  # stopped on any way out
             node.login()
 
         with ThreadPoolExecutor(len(self.partners)) as pool:
@@ -229,6 +231,7 @@ class World:
 
         def start(i: int) -> None:
             self.workers[i].start({**NODE_ENV, "LIAISON_WORKER_INDEX": str(i)})
+            node_processes.adopt(self.workers[i].proc)
             self.workers[i].login()
 
         with ThreadPoolExecutor(n) as pool:
