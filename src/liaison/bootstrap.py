@@ -127,6 +127,8 @@ def build_node(settings: Settings, clock: Callable[[], datetime] = utc_now) -> N
                 rules=LifecycleRules(settings.notice_cutoff_inclusive),
                 session_hours=settings.session_hours, keyring=keyring,
                 address=settings.address, outbox_batch=settings.outbox_batch,
+                outbox_failed_attempts=settings.outbox_failed_attempts,
+                outbox_retry_s=settings.outbox_retry_s, outbox_stuck_s=settings.outbox_stuck_s,
                 check_call_answer_s=settings.check_call_answer_s, blobs=blob_store(settings),
                 max_attachment=settings.max_attachment_mb * 1024 * 1024,
                 talks_relay=_relay(settings))

@@ -32,6 +32,11 @@ class Settings:
     public_url: str = ""  # how partners reach the federation listener; empty: https://host:fport
     federation_port: int = 8471  # mutual TLS 1.3 listener for partners' envelopes
     outbox_batch: int = 256  # messages per envelope (one signature and encryption each)
+    # a message the partner fails to apply (an internal error there) is offered again after
+    # outbox_retry_s, doubling, and settled as refused (poison) after this many attempts
+    outbox_failed_attempts: int = 3
+    outbox_retry_s: float = 5.0
+    outbox_stuck_s: float = 300.0  # a lane with pending messages and no delivery this long
     check_call_answer_s: int = 600  # a check call unanswered this long is missed (I)
     hotline_tick_s: float = 15.0  # how often scheduled calls and missed calls are checked
     clock_offset_s: float = 0.0  # exercises and tests: run the node's clock ahead
@@ -65,6 +70,7 @@ class Settings:
             "host": str, "port": int,
             "session_hours": int, "notice_cutoff_inclusive": _flag,
             "login_attempts_per_minute": int, "public_url": str, "outbox_batch": int,
+            "outbox_failed_attempts": int, "outbox_retry_s": float, "outbox_stuck_s": float,
             "federation_port": int, "check_call_answer_s": int, "hotline_tick_s": float,
             "clock_offset_s": float, "cot_port": int, "cot_feed": str, "cot_user": str,
             "track_refresh_s": float, "audit_checkpoint_s": float, "max_attachment_mb": int,

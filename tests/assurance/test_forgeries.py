@@ -189,7 +189,7 @@ def delivered(sender: Node, receiver: Node, header: Header, wire: bytes, n: int)
     head, body = federation.open_from_peer(sender.deps, receipt, sender.state.peers)
     answer = json.loads(body)
     return (head.kind == "receipt" and answer["envelope_id"] == header.envelope_id
-            and [r["outcome"] for r in answer["results"]] == ["accepted"] * n
+            and [r["outcome"] for r in answer["results"]] == ["applied"] * n
             and len(receiver.state.inbox) == before + n)
 
 

@@ -15,7 +15,7 @@ from liaison.api.schemas import Body
 from liaison.api.security import CurrentUser, NodeDeps
 from liaison.crypto.envelope import MAX_ENVELOPE, EnvelopeError
 from liaison.domain.users import Role
-from liaison.services import federation, leases
+from liaison.services import federation, leases, outbox_lanes
 from liaison.services.auth_roles import require
 from liaison.services.errors import Invalid, ServiceError
 from liaison.services.ports import Peer
@@ -84,9 +84,20 @@ async def add_peer(body: PeerIn, request: Request, user: CurrentUser,
     return peer_view(peer)
 
 
-@admin.get("/outbox", summary="Messages per partner: pending, delivered, refused")
+@admin.get("/outbox", summary="Messages per partner: pending, delivered, refused, and each "
+                             "lane's state with its stuck alert")
 def outbox(user: CurrentUser, deps: NodeDeps) -> dict[str, Any]:
-    return federation.outbox_status(deps, user)
+    """Per partner: ``pending``, ``delivered``, ``refused`` (counts); ``lanes`` (flash,
+    urgent, routine: pending, oldest_pending_age_s, failures, last_error, last_error_at,
+    last_attempt_at, last_delivery_at, stuck, stuck_since, alert); ``stuck`` and
+    ``alerts`` (one line per stuck lane)."""
+    return outbox_lanes.status(deps, user)
+
+
+@admin.get("/outbox/refused", summary="Refused messages, latest first, with their reasons")
+def outbox_refused(user: CurrentUser, deps: NodeDeps, peer: str | None = None,
+                   limit: int = 100) -> list[dict[str, Any]]:
+    return outbox_lanes.refused(deps, user, peer.upper() if peer else None, limit)
 
 
 @admin.get("/workers", summary="This node's workers: which one answered, its bus, and who "

@@ -1,12 +1,19 @@
-"""The outbox sender: one queue per partner, one request in flight per partner, retry with
-backoff, catch-up after downtime (the queue is durable; nothing is lost by a restart).
+"""The outbox sender: per partner, one queue per lane (``domain.lanes``: flash, urgent,
+routine), each lane with one request in flight, retried with backoff, caught up after
+downtime (the queue is durable; nothing is lost by a restart). Lanes are sent
+independently, so a FLASH goes out while a routine batch of releases is in flight; the
+order rules are in ``services.federation``.
 
-Several workers of one node share the queue: a partner's lane runs in the worker holding
-the lease ``outbox:<party>`` (renewed before every batch), so one worker sends to a partner
-at a time, in order. A worker that dies loses its lease after ``leases.TTL`` and another
-takes the lane over from the first message not yet acknowledged; a batch the dead worker
-had sent but not settled is sent again and the partner's inbox, exactly-once by message
-id, acknowledges it without applying it twice."""
+Several workers of one node share the queue: a lane runs in the worker holding the lease
+``outbox:<party>:<lane>`` (renewed before every batch), so one worker sends a lane at a
+time, in order. A worker that dies loses its lease after ``leases.TTL`` and another takes
+the lane over from the first message not yet acknowledged; a batch the dead worker had
+sent but not settled is sent again and the partner's inbox, exactly-once by message id,
+acknowledges it without applying it twice.
+
+A whole-envelope failure (partner down, 5xx, TLS, a bad receipt) is recorded on the lane
+(failures, last error and when) before the backoff; every worker checks now and then for
+lanes stuck past ``outbox_stuck_s`` (``services.outbox_lanes.check``)."""
 
 from __future__ import annotations
 
@@ -16,36 +23,40 @@ import logging
 import time
 from typing import Any
 
-from liaison.services import federation, leases
+from liaison.services import federation, leases, outbox_lanes
 from liaison.services.context import Deps
 from liaison.services.ports import OutboxMessage, Peer, Transport
 
 log = logging.getLogger("liaison.federation")
 MAX_BACKOFF_S = 30.0
+Lane = tuple[str, str]  # (partner, lane)
 
 
 class OutboxSender:
     def __init__(self, deps: Deps, transport: Transport, poll_s: float = 0.5) -> None:
         self.deps, self.transport, self.poll_s = deps, transport, poll_s
         self.wake = asyncio.Event()
-        self._lanes: dict[str, asyncio.Task[None]] = {}
+        self._lanes: dict[Lane, asyncio.Task[None]] = {}
         self._beat = -leases.RENEW_S  # when this worker last said it is alive
+        self._checked = 0.0  # when this worker last looked for stuck lanes
+        self.check_s = min(5.0, max(deps.outbox_stuck_s / 4, 0.2))
 
     async def run(self) -> None:
-        """Start lanes for partners with pending messages whose lease this worker can
-        take, up to its fair share of them among the node's live workers, forever."""
+        """Start lanes with pending messages whose lease this worker can take, up to its
+        fair share of them among the node's live workers, forever."""
         while True:
             try:
-                peers, share = await asyncio.to_thread(self._round)
+                lanes, share = await asyncio.to_thread(self._round)
             except Exception as exc:  # the database may come back; nothing is sent meanwhile
                 log.warning("outbox not readable: %s", exc)
-                peers, share = [], 0
-            running = sum(1 for lane in self._lanes.values() if not lane.done())
-            for peer in peers:
-                lane = self._lanes.get(peer)
-                if (lane is None or lane.done()) and running < share:
-                    self._lanes[peer] = asyncio.create_task(self._lane(peer))
+                lanes, share = [], 0
+            running = sum(1 for task in self._lanes.values() if not task.done())
+            for lane in lanes:
+                task = self._lanes.get(lane)
+                if (task is None or task.done()) and running < share:
+                    self._lanes[lane] = asyncio.create_task(self._lane(*lane))
                     running += 1
+            await self._check_stuck()
             self.wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), self.poll_s)
@@ -57,46 +68,62 @@ class OutboxSender:
                 await queue.get()
                 self.wake.set()
 
-    def _round(self) -> tuple[list[str], int]:
-        """Partners with pending messages, and how many lanes this worker should run:
-        its share among the live workers (each renews a ``worker:`` lease), so that
-        lanes spread over the workers instead of gathering in the first to wake."""
+    def _round(self) -> tuple[list[Lane], int]:
+        """Lanes with pending messages, and how many of them this worker should run: its
+        share among the live workers (each renews a ``worker:`` lease), so that lanes
+        spread over the workers instead of gathering in the first to wake."""
         now = time.monotonic()
         if now - self._beat >= leases.RENEW_S:
             leases.claim(self.deps, f"worker:{leases.worker_id()}")
             self._beat = now
         with self.deps.uow() as uow:
-            peers = uow.outbox.peers_with_pending()
+            lanes = uow.outbox.lanes_with_pending()
             live = sum(1 for name in uow.leases.holders(self.deps.clock())
                        if name.startswith("worker:"))
-        return peers, -(-len(peers) // max(live, 1))
+        return lanes, -(-len(lanes) // max(live, 1))
 
-    async def _lane(self, peer: str) -> None:
-        """Drain one partner's queue in order while holding its lease; back off while it
-        cannot be reached."""
-        name = f"outbox:{peer}"
+    async def _check_stuck(self) -> None:
+        if time.monotonic() - self._checked < self.check_s:
+            return
+        self._checked = time.monotonic()
         try:
-            await self._drain(peer, name)
+            for peer, lane, now_stuck in await asyncio.to_thread(outbox_lanes.check,
+                                                                 self.deps):
+                log.warning("outbox lane %s to %s %s", lane, peer,
+                            "is stuck" if now_stuck else "recovered")
+        except Exception as exc:
+            log.warning("outbox lanes not checked: %s", exc)
+
+    async def _lane(self, peer: str, lane: str) -> None:
+        """Drain one lane of one partner in order while holding its lease; back off while
+        the partner cannot be reached."""
+        name = f"outbox:{peer}:{lane}"
+        try:
+            await self._drain(peer, lane, name)
         except Exception as exc:  # e.g. the database: the next round tries again
-            log.warning("outbox lane to %s stopped: %s", peer, exc)
+            log.warning("outbox lane %s to %s stopped: %s", lane, peer, exc)
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(leases.release, self.deps, name)
 
-    async def _drain(self, peer: str, name: str) -> None:
+    async def _drain(self, peer: str, lane: str, name: str) -> None:
         backoff = 0.5
         while True:
             if await asyncio.to_thread(leases.claim, self.deps, name) is None:
-                return  # another worker holds this partner's lane
-            batch = await asyncio.to_thread(federation.next_batch, self.deps, peer)
+                return  # another worker holds this lane
+            batch = await asyncio.to_thread(federation.next_batch, self.deps, peer, lane)
             if batch is None:
                 return
             try:
                 await self._send(*batch)
                 backoff = 0.5
             except Exception as exc:
-                log.warning("delivery to %s failed (%s); retrying in %.1f s", peer, exc,
-                            backoff)
+                error = f"{type(exc).__name__}: {exc}"
+                log.warning("delivery to %s (%s lane) failed (%s); retrying in %.1f s", peer,
+                            lane, error, backoff)
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(federation.note_failure, self.deps, peer, lane,
+                                            error)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
 

@@ -32,6 +32,9 @@ class Deps:
     keyring: KeyRing | None = None  # None: this node cannot federate (no keys)
     address: str = ""  # this node's federation URL, as partners reach it
     outbox_batch: int = 256
+    outbox_failed_attempts: int = 3  # see ``Settings``
+    outbox_retry_s: float = 5.0
+    outbox_stuck_s: float = 300.0
     check_call_answer_s: int = 600
     publish: Callable[[str], None] = lambda _topic: None  # real-time bus: "hotline:<id>"
     blobs: BlobPort | None = None  # None: this node stores no attachments

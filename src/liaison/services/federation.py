@@ -1,9 +1,31 @@
 """Node to node: partners, batches of messages in signed and encrypted envelopes, the inbox
-(verify, dedupe, apply in one transaction) and signed receipts.
+(verify, dedupe, apply each message in its own savepoint) and signed receipts.
 
-A batch envelope carries up to ``deps.outbox_batch`` outbox messages of one peer, in sequence order;
-one HPKE encryption and one signature cover the batch (MISSION 4). The receiver answers
-with a receipt envelope listing each message as accepted, duplicate or refused.
+A batch envelope carries up to ``deps.outbox_batch`` outbox messages of one peer and one
+lane (``domain.lanes``), in sequence order; one HPKE encryption and one signature cover the
+batch (MISSION 4). The receiver answers with a receipt envelope giving each message's
+verdict: ``applied`` (older nodes say ``accepted``; both are read), ``duplicate`` (applied
+before), ``refused`` with the reason (an authority or validity check said no: it will say
+no again) or ``failed`` (an internal error here: the message's effects are rolled back to
+its savepoint, the rest of the batch is applied and committed, the partner is told only
+the error's class name, the log and the audit log get the details).
+
+What "in order" means (kept by tests/unit/test_outbox_lanes.py):
+1. Per partner and lane, messages are first offered in sequence order, one batch in flight
+   per lane, and the partner applies a batch's messages in the batch's order: messages of
+   one lane applied on their first offer are applied in sequence order.
+2. Lanes are independent: no order is kept across lanes. A FLASH or an agreement note may
+   overtake releases queued before it; kinds whose effects depend on each other share a
+   lane (``domain.lanes``).
+3. A whole-envelope failure (partner down, 5xx, TLS) retries the lane from its first
+   unsettled message, with backoff, recorded per lane: order is kept.
+4. A refused message is skipped: settled as refused with its reason, never applied; the
+   lane goes on.
+5. A failed message stays pending and is offered again ``outbox_retry_s`` later (doubling),
+   after the messages behind it, so it may be applied after later ones of its lane; after
+   ``outbox_failed_attempts`` attempts it is settled as refused (poison) and the lane goes
+   on.
+6. Whatever the retries and workers, a message id is applied at most once (the inbox).
 
 Size: the receiver refuses an envelope over ``MAX_ENVELOPE``, on every retry, so nothing
 larger may be sealed or that partner's queue would never move. A batch is cut where its
@@ -16,6 +38,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,7 +63,9 @@ from liaison.services.context import Deps
 from liaison.services.errors import Invalid, NotFound, Refused
 from liaison.services.ports import KeyRing, OutboxMessage, Peer, UnitOfWork
 
+log = logging.getLogger("liaison.federation")
 ENVELOPE_LIFETIME = timedelta(days=7)
+DELIVERED = frozenset({"applied", "accepted", "duplicate"})  # "accepted": older nodes
 # The sealed envelope adds to the batch's JSON a header (a few hundred bytes), a signature
 # (64), the HPKE encapsulated key and tag (48) and the magic and length (8).
 ENVELOPE_MARGIN = 64 * 1024
@@ -49,7 +75,7 @@ MAX_BATCH_BYTES = MAX_ENVELOPE - ENVELOPE_MARGIN  # a batch's messages, as JSON
 @dataclass(frozen=True)
 class Outcome:
     message_id: str
-    outcome: str  # accepted | duplicate | refused
+    outcome: str  # applied | duplicate | refused | failed
     reason: str = ""
 
     def wire(self) -> dict[str, str]:
@@ -142,13 +168,15 @@ def message_size(message_id: str, seq: int, kind: str, payload: Any) -> int:
                              "payload": payload})) + 1
 
 
-def next_batch(deps: Deps, peer: str) -> tuple[Peer, list[OutboxMessage]] | None:
-    """The partner and its next messages, in sequence order, as many as fit one envelope
-    (at most ``deps.outbox_batch``)."""
+def next_batch(deps: Deps, peer: str, lane: str | None = None,
+               ) -> tuple[Peer, list[OutboxMessage]] | None:
+    """The partner and the next messages of one of its lanes, in sequence order, as many
+    as fit one envelope (at most ``deps.outbox_batch``); not those waiting for a retry."""
     while True:
         with deps.uow() as uow:
             known = uow.peers.get(peer)
-            pending = uow.outbox.pending(peer, deps.outbox_batch) if known else []
+            pending = uow.outbox.pending(peer, deps.outbox_batch, lane,
+                                         deps.clock()) if known else []
             batch, too_large = _cut(pending)
             if too_large:
                 _refuse_unsent(uow, deps, peer, too_large)
@@ -211,7 +239,9 @@ def _usable(keys: Any, now: datetime, kind: str, party: str) -> Any:
 
 def settle_receipt(deps: Deps, peer: Peer, sent: Header, messages: list[OutboxMessage],
                    wire: bytes) -> list[Outcome]:
-    """Verify the partner's signed receipt and settle the batch; keep the receipt."""
+    """Verify the partner's signed receipt and settle the batch; keep the receipt. A
+    message the partner failed to apply stays pending for a later retry, or is settled as
+    refused (poison) once it has failed ``deps.outbox_failed_attempts`` times."""
     header, payload = open_from_peer(deps, wire, {peer.party: peer})
     body = json.loads(payload)
     if header.kind != "receipt" or body.get("envelope_id") != sent.envelope_id:
@@ -219,17 +249,55 @@ def settle_receipt(deps: Deps, peer: Peer, sent: Header, messages: list[OutboxMe
     results = {r["id"]: Outcome(r["id"], r["outcome"], r.get("reason", ""))
                for r in body["results"]}
     digest = hashlib.sha256(wire).hexdigest()
+    now = deps.clock()
+    proof = {"receipt_sha256": digest, "envelope_id": sent.envelope_id}
     with deps.uow() as uow:
-        uow.outbox.settle_all([
-            (m.id, "refused" if out.outcome == "refused" else "delivered",
-             {"receipt_sha256": digest, "envelope_id": sent.envelope_id, **out.wire()})
-            for m in messages if (out := results.get(m.id)) is not None], deps.clock())
+        settled: list[tuple[str, str, Mapping[str, Any]]] = []
+        for m in messages:
+            out = results.get(m.id)
+            if out is None:
+                continue
+            if out.outcome in DELIVERED:
+                settled.append((m.id, "delivered", {**proof, **out.wire()}))
+            elif out.outcome == "failed" and m.attempts + 1 < deps.outbox_failed_attempts:
+                _retry_later(uow, deps, m, out.reason)
+            else:
+                settled.append((m.id, "refused", _refusal(uow, deps, m, out, proof)))
+        uow.outbox.settle_all(settled, now)
+        if messages:
+            uow.outbox.note_attempt(peer.party, messages[0].lane, now, None)
         record(uow, deps, "federation", "envelope.receipted", f"envelope:{sent.envelope_id}",
                {"peer": peer.party, "receipt_sha256": digest, "receipt": wire.hex(),
                 "messages": [[m.id, m.seq, m.kind, results[m.id].outcome]
                              for m in messages if m.id in results]})
         uow.commit()
     return list(results.values())
+
+
+def _retry_later(uow: UnitOfWork, deps: Deps, m: OutboxMessage, reason: str) -> None:
+    wait = deps.outbox_retry_s * 2 ** m.attempts
+    uow.outbox.retry(m.id, reason, deps.clock(), deps.clock() + timedelta(seconds=wait))
+
+
+def _refusal(uow: UnitOfWork, deps: Deps, m: OutboxMessage, out: Outcome,
+             proof: dict[str, str]) -> dict[str, Any]:
+    """The receipt kept with a refused message, and its audit record: refused by the
+    partner, or failed there too often (poison)."""
+    reason = out.reason or f"outcome {out.outcome!r}"
+    if out.outcome != "refused":
+        reason = f"poison: failed {m.attempts + 1} times at the partner: {reason}"
+    record(uow, deps, "federation", "outbox.poison" if out.outcome != "refused"
+           else "outbox.refused", f"message:{m.id}",
+           {"peer": m.peer, "lane": m.lane, "seq": m.seq, "kind": m.kind, "reason": reason})
+    return {**proof, **out.wire(), "outcome": "refused", "reason": reason}
+
+
+def note_failure(deps: Deps, peer: str, lane: str, error: str) -> None:
+    """A whole envelope failed (partner down, 5xx, TLS, a bad receipt): recorded on the
+    lane for operators; the batch is sent again."""
+    with deps.uow() as uow:
+        uow.outbox.note_attempt(peer, lane, deps.clock(), error[:500])
+        uow.commit()
 
 
 # --- receiving -----------------------------------------------------------------------
@@ -257,8 +325,9 @@ Applier = Any  # Callable[[UnitOfWork, Deps, str, dict[str, Any]], str | None]
 
 
 def receive(deps: Deps, wire: bytes, appliers: dict[str, Applier]) -> bytes:
-    """Verify an incoming batch, apply each new message exactly once (message, effects and
-    inbox row in one transaction), and answer with a signed receipt."""
+    """Verify an incoming batch, apply each new message exactly once (each message's
+    effects and inbox row in its savepoint, the batch in one transaction), and answer with
+    a signed receipt."""
     with deps.uow() as uow:
         peers = {p.party: p for p in uow.peers.list()}
     header, payload = open_from_peer(deps, wire, peers)
@@ -295,8 +364,9 @@ def _topics(messages: list[Any]) -> set[str]:
 
 def _receive_one(uow: UnitOfWork, deps: Deps, header: Header, message: Any,
                  appliers: dict[str, Applier], seen: set[str]) -> Outcome:
-    """Apply one message inside the batch's transaction: the batch's effects, inbox rows
-    and audit records commit together, or none of them do."""
+    """Apply one message in its own savepoint inside the batch's transaction: an internal
+    error undoes that message's effects only, and leaves no inbox row (so a retry applies
+    it)."""
     try:
         mid, seq, kind = str(message["id"]), int(message["seq"]), str(message["kind"])
         body = message["payload"]
@@ -306,13 +376,30 @@ def _receive_one(uow: UnitOfWork, deps: Deps, header: Header, message: Any,
         return Outcome(mid, "duplicate")
     seen.add(mid)
     apply = appliers.get(kind)
-    reason = f"unknown message kind {kind!r}" if apply is None else \
-        apply(uow, deps, header.sender, body)
-    outcome = "refused" if reason else "accepted"
+    reason = f"unknown message kind {kind!r}" if apply is None else None
+    if apply is not None:
+        try:
+            with uow.savepoint():
+                reason = apply(uow, deps, header.sender, body)
+        except Exception as exc:
+            return _failed(uow, deps, header, mid, seq, kind, exc)
+    outcome = "refused" if reason else "applied"
     uow.inbox.add(sender=header.sender, message_id=mid, seq=seq, kind=kind,
                   envelope_id=header.envelope_id, outcome=outcome, reason=reason or "",
                   at=deps.clock())
     return Outcome(mid, outcome, reason or "")
+
+
+def _failed(uow: UnitOfWork, deps: Deps, header: Header, mid: str, seq: int, kind: str,
+            exc: Exception) -> Outcome:
+    """Logged with its traceback and audited here; the partner learns the class name."""
+    log.error("message %s (%s, seq %d) from %s failed", mid, kind, seq, header.sender,
+              exc_info=exc)
+    record(uow, deps, "federation", "inbox.failed", f"message:{mid}",
+           {"sender": header.sender, "seq": seq, "kind": kind,
+            "envelope_id": header.envelope_id,
+            "error": f"{type(exc).__name__}: {exc}"[:1000]})
+    return Outcome(mid, "failed", f"internal error at {deps.party} ({type(exc).__name__})")
 
 
 def _receipt(deps: Deps, peer: Peer, got: Header, results: list[Outcome]) -> bytes:
@@ -323,14 +410,6 @@ def _receipt(deps: Deps, peer: Peer, got: Header, results: list[Outcome]) -> byt
                     utc(now + ENVELOPE_LIFETIME), key_id, enc.id)
     body = {"envelope_id": got.envelope_id, "results": [r.wire() for r in results]}
     return seal(header, payload_json(body), signer, x25519_public(enc))
-
-
-def outbox_status(deps: Deps, user: User) -> dict[str, Any]:
-    require(user, Role.ADMIN, Role.RELEASE_OFFICER)
-    with deps.uow() as uow:
-        peers = [p.party for p in uow.peers.list()]
-        return {p: {s: uow.outbox.count(peer=p, state=s)
-                    for s in ("pending", "delivered", "refused")} for p in peers}
 
 
 def get_peer(deps: Deps, party: str) -> Peer:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -18,6 +19,7 @@ from liaison.domain import audit as chain
 from liaison.domain.agreements import Agreement
 from liaison.domain.audit import AuditRecord
 from liaison.domain.labels import Party, topic_in
+from liaison.domain.lanes import lane_for
 from liaison.domain.ledger import LedgerEntry
 from liaison.domain.parties import default_parties
 from liaison.domain.review import ReleaseRequest
@@ -27,6 +29,7 @@ from liaison.domain.users import User
 from liaison.services.ports import (
     BlobRecord,
     Conflict,
+    LaneState,
     OutboxMessage,
     PartnerRequest,
     Peer,
@@ -53,6 +56,7 @@ class MemoryState:
     settings: dict[str, str] = field(default_factory=dict)
     peers: dict[str, Peer] = field(default_factory=dict)
     outbox: dict[str, OutboxMessage] = field(default_factory=dict)
+    outbox_lanes: dict[tuple[str, str], LaneState] = field(default_factory=dict)
     inbox: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
     requests: dict[tuple[str, str], PartnerRequest] = field(default_factory=dict)
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -391,17 +395,62 @@ class MemoryOutbox:
     def enqueue(self, *, message_id: str, peer: str, kind: str, payload: Mapping[str, Any],
                 at: datetime) -> OutboxMessage:
         seq = 1 + max((m.seq for m in self.s.outbox.values() if m.peer == peer), default=0)
-        msg = OutboxMessage(message_id, peer, seq, kind, dict(payload), at, "pending")
+        msg = OutboxMessage(message_id, peer, seq, kind, dict(payload), at, "pending",
+                            lane=lane_for(kind))
         _add(self.s.outbox, message_id, msg, f"message {message_id}")
         return msg
 
-    def pending(self, peer: str, limit: int) -> list[OutboxMessage]:
+    def pending(self, peer: str, limit: int, lane: str | None = None,
+                now: datetime | None = None) -> list[OutboxMessage]:
         rows = sorted((m for m in self.s.outbox.values()
-                       if m.peer == peer and m.state == "pending"), key=lambda m: m.seq)
+                       if m.peer == peer and m.state == "pending" and lane in (None, m.lane)
+                       and (now is None or m.retry_at is None or m.retry_at <= now)),
+                      key=lambda m: m.seq)
         return rows[:limit]
 
     def peers_with_pending(self) -> list[str]:
         return sorted({m.peer for m in self.s.outbox.values() if m.state == "pending"})
+
+    def lanes_with_pending(self) -> list[tuple[str, str]]:
+        return sorted({(m.peer, m.lane) for m in self.s.outbox.values()
+                       if m.state == "pending"})
+
+    def retry(self, message_id: str, error: str, at: datetime, retry_at: datetime) -> None:
+        m = self.s.outbox.get(message_id)
+        if m and m.state == "pending":
+            self.s.outbox[message_id] = replace(m, attempts=m.attempts + 1, last_error=error,
+                                                retry_at=retry_at)
+
+    def refused(self, peer: str | None, limit: int) -> list[OutboxMessage]:
+        rows = sorted((m for m in self.s.outbox.values()
+                       if m.state == "refused" and peer in (None, m.peer)),
+                      key=lambda m: (m.delivered_at or m.created_at, m.seq), reverse=True)
+        return rows[:limit]
+
+    def lanes(self) -> list[LaneState]:
+        found = dict(self.s.outbox_lanes)
+        for m in self.s.outbox.values():
+            if m.state == "pending":
+                known = found.get((m.peer, m.lane), LaneState(m.peer, m.lane))
+                oldest = min(filter(None, (known.oldest_pending_at, m.created_at)))
+                found[(m.peer, m.lane)] = replace(known, oldest_pending_at=oldest,
+                                                  pending=known.pending + 1)
+        return [found[k] for k in sorted(found)]
+
+    def note_attempt(self, peer: str, lane: str, at: datetime, error: str | None) -> None:
+        known = self.s.outbox_lanes.get((peer, lane), LaneState(peer, lane))
+        self.s.outbox_lanes[(peer, lane)] = (
+            replace(known, failures=0, last_attempt_at=at, last_delivery_at=at)
+            if error is None else
+            replace(known, failures=known.failures + 1, last_error=error, last_error_at=at,
+                    last_attempt_at=at))
+
+    def mark_stuck(self, peer: str, lane: str, since: datetime | None) -> bool:
+        known = self.s.outbox_lanes.get((peer, lane), LaneState(peer, lane))
+        if (known.stuck_since is None) == (since is None):
+            return False
+        self.s.outbox_lanes[(peer, lane)] = replace(known, stuck_since=since)
+        return True
 
     def settle(self, message_id: str, state: str, at: datetime,
                receipt: Mapping[str, Any]) -> None:
@@ -629,6 +678,16 @@ class MemoryUnitOfWork:
 
     def commit(self) -> None:
         self.shared.__dict__.update(copy.deepcopy(self.state).__dict__)
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """The SQL savepoint's twin: a copy taken on entry is put back on an exception."""
+        before = copy.deepcopy(self.state)
+        try:
+            yield
+        except BaseException:
+            self.state.__dict__.update(before.__dict__)
+            raise
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:

@@ -8,6 +8,7 @@ until ``commit``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -79,6 +80,26 @@ class OutboxMessage:
     attempts: int = 0
     delivered_at: datetime | None = None
     receipt: Mapping[str, Any] | None = None
+    lane: str = "routine"  # domain.lanes: set from the kind when queued
+    last_error: str = ""  # the partner failed to apply it: why (a short class name)
+    retry_at: datetime | None = None  # ... and when it is offered again
+
+
+@dataclass(frozen=True)
+class LaneState:
+    """One partner's lane as an operator sees it. ``failures``: whole-envelope failures
+    (partner down, 5xx, TLS) since the last delivery."""
+
+    peer: str
+    lane: str
+    pending: int = 0
+    oldest_pending_at: datetime | None = None
+    failures: int = 0
+    last_error: str = ""
+    last_error_at: datetime | None = None
+    last_attempt_at: datetime | None = None
+    last_delivery_at: datetime | None = None
+    stuck_since: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -126,8 +147,25 @@ class OutboxRepo(Protocol):
                 at: datetime) -> OutboxMessage:
         """Append to ``peer``'s queue with the next sequence number, in the caller's
         transaction (so a release and its message commit together)."""
-    def pending(self, peer: str, limit: int) -> list[OutboxMessage]: ...
+    def pending(self, peer: str, limit: int, lane: str | None = None,
+                now: datetime | None = None) -> list[OutboxMessage]:
+        """Pending messages in sequence order; with ``now``, not those whose ``retry_at``
+        is later."""
     def peers_with_pending(self) -> list[str]: ...
+    def lanes_with_pending(self) -> list[tuple[str, str]]:
+        """(peer, lane) pairs with pending messages, sorted."""
+    def retry(self, message_id: str, error: str, at: datetime, retry_at: datetime) -> None:
+        """The partner failed to apply a pending message: count the attempt, keep the
+        error, offer it again at ``retry_at`` (it stays pending)."""
+    def refused(self, peer: str | None, limit: int) -> list[OutboxMessage]:
+        """Refused messages, latest first."""
+    def lanes(self) -> list[LaneState]:
+        """Every lane with pending messages or a recorded state, sorted by (peer, lane)."""
+    def note_attempt(self, peer: str, lane: str, at: datetime, error: str | None) -> None:
+        """A batch was sent: delivered (``error`` None) or failed as a whole."""
+    def mark_stuck(self, peer: str, lane: str, since: datetime | None) -> bool:
+        """Set (``since``) or clear (None) the lane's stuck mark; True only when this call
+        changed it (one caller among concurrent workers wins)."""
     def settle(self, message_id: str, state: str, at: datetime,
                receipt: Mapping[str, Any]) -> None: ...
     def settle_all(self, rows: list[tuple[str, str, Mapping[str, Any]]],
@@ -411,3 +449,6 @@ class UnitOfWork(Protocol):
                  tb: TracebackType | None) -> None:
         """Roll back unless ``commit`` was called."""
     def commit(self) -> None: ...
+    def savepoint(self) -> AbstractContextManager[None]:
+        """A nested transaction: an exception leaving the block undoes the block's work
+        (and only it) and propagates; the unit of work stays usable."""

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import zlib
 from collections.abc import Mapping
-from dataclasses import asdict
-from datetime import datetime
+from dataclasses import asdict, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from liaison.crypto.keys import verify_card
-from liaison.services.ports import OutboxMessage, PartnerRequest, Peer
+from liaison.domain.lanes import lane_for
+from liaison.services.ports import Conflict, LaneState, OutboxMessage, PartnerRequest, Peer
 from liaison.storage import tables as t
 from liaison.storage.repositories import insert
 
@@ -52,23 +54,92 @@ class SqlOutbox:
             self.conn.execute(sa.select(sa.func.pg_advisory_xact_lock(lock)))
         last = self.conn.execute(sa.select(sa.func.max(t.outbox.c.seq))
                                  .where(t.outbox.c.peer == peer)).scalar()
+        lane = lane_for(kind)
         msg = OutboxMessage(message_id, peer, (last or 0) + 1, kind, dict(payload), at,
-                            "pending")
+                            "pending", lane=lane)
         insert(self.conn, t.outbox, f"message {message_id}", id=msg.id, peer=peer,
                seq=msg.seq, kind=kind, payload=dict(payload), created_at=at, state="pending",
-               attempts=0)
+               attempts=0, lane=lane)
         return msg
 
-    def pending(self, peer: str, limit: int) -> list[OutboxMessage]:
-        rows = self.conn.execute(sa.select(t.outbox).where(t.outbox.c.peer == peer,
-                                                           t.outbox.c.state == "pending")
-                                 .order_by(t.outbox.c.seq).limit(limit))
+    def pending(self, peer: str, limit: int, lane: str | None = None,
+                now: datetime | None = None) -> list[OutboxMessage]:
+        o = t.outbox.c
+        query = sa.select(t.outbox).where(o.peer == peer, o.state == "pending")
+        if lane is not None:
+            query = query.where(o.lane == lane)
+        if now is not None:
+            query = query.where(sa.or_(o.retry_at.is_(None), o.retry_at <= now))
+        rows = self.conn.execute(query.order_by(o.seq).limit(limit))
         return [self._decode(r) for r in rows]
 
     def peers_with_pending(self) -> list[str]:
         rows = self.conn.execute(sa.select(t.outbox.c.peer).where(t.outbox.c.state ==
                                                                   "pending").distinct())
         return sorted(r.peer for r in rows)
+
+    def lanes_with_pending(self) -> list[tuple[str, str]]:
+        o = t.outbox.c
+        rows = self.conn.execute(sa.select(o.peer, o.lane).where(o.state == "pending")
+                                 .distinct())
+        return sorted((r.peer, r.lane) for r in rows)
+
+    def retry(self, message_id: str, error: str, at: datetime, retry_at: datetime) -> None:
+        o = t.outbox.c
+        self.conn.execute(t.outbox.update().where(o.id == message_id, o.state == "pending")
+                          .values(attempts=o.attempts + 1, last_error=error,
+                                  retry_at=retry_at))
+
+    def refused(self, peer: str | None, limit: int) -> list[OutboxMessage]:
+        o = t.outbox.c
+        query = sa.select(t.outbox).where(o.state == "refused")
+        if peer:
+            query = query.where(o.peer == peer)
+        rows = self.conn.execute(query.order_by(o.delivered_at.desc(), o.seq.desc())
+                                 .limit(limit))
+        return [self._decode(r) for r in rows]
+
+    def lanes(self) -> list[LaneState]:
+        o, lanes = t.outbox.c, t.outbox_lanes
+        found: dict[tuple[str, str], LaneState] = {}
+        for r in self.conn.execute(sa.select(lanes)):
+            found[(r.peer, r.lane)] = LaneState(
+                r.peer, r.lane, failures=r.failures, last_error=r.last_error or "",
+                last_error_at=r.last_error_at, last_attempt_at=r.last_attempt_at,
+                last_delivery_at=r.last_delivery_at, stuck_since=r.stuck_since)
+        counts = self.conn.execute(
+            sa.select(o.peer, o.lane, sa.func.count(), sa.func.min(o.created_at))
+            .where(o.state == "pending").group_by(o.peer, o.lane))
+        for peer, lane, n, oldest in counts:
+            known = found.get((peer, lane), LaneState(peer, lane))
+            found[(peer, lane)] = replace(known, pending=int(n),
+                                          oldest_pending_at=_utc(oldest))
+        return [found[k] for k in sorted(found)]
+
+    def note_attempt(self, peer: str, lane: str, at: datetime, error: str | None) -> None:
+        self._ensure_lane(peer, lane)
+        c = t.outbox_lanes.c
+        values: dict[str, Any] = {"last_attempt_at": at}
+        if error is None:
+            values.update(failures=0, last_delivery_at=at)
+        else:
+            values.update(failures=c.failures + 1, last_error=error, last_error_at=at)
+        self.conn.execute(t.outbox_lanes.update()
+                          .where(c.peer == peer, c.lane == lane).values(**values))
+
+    def mark_stuck(self, peer: str, lane: str, since: datetime | None) -> bool:
+        self._ensure_lane(peer, lane)
+        c = t.outbox_lanes.c
+        unchanged = c.stuck_since.is_(None) if since is None else c.stuck_since.is_not(None)
+        done = self.conn.execute(t.outbox_lanes.update()
+                                 .where(c.peer == peer, c.lane == lane, sa.not_(unchanged))
+                                 .values(stuck_since=since))
+        return bool(done.rowcount)
+
+    def _ensure_lane(self, peer: str, lane: str) -> None:
+        with contextlib.suppress(Conflict):
+            insert(self.conn, t.outbox_lanes, f"lane {peer}:{lane}", peer=peer, lane=lane,
+                   failures=0)
 
     _SETTLE = (t.outbox.update()
                .where(t.outbox.c.id == sa.bindparam("mid"), t.outbox.c.state == "pending")
@@ -104,7 +175,15 @@ class SqlOutbox:
     @staticmethod
     def _decode(r: Any) -> OutboxMessage:
         return OutboxMessage(r.id, r.peer, r.seq, r.kind, r.payload, r.created_at, r.state,
-                             r.attempts, r.delivered_at, r.receipt)
+                             r.attempts, r.delivered_at, r.receipt, r.lane,
+                             r.last_error or "", r.retry_at)
+
+
+def _utc(at: Any) -> datetime | None:
+    """``min()`` over a column comes back without its type's conversion on SQLite."""
+    if at is None or isinstance(at, datetime):
+        return at.replace(tzinfo=at.tzinfo or UTC) if at else None
+    return datetime.fromisoformat(str(at)).replace(tzinfo=UTC)
 
 
 class SqlInbox:

@@ -145,8 +145,29 @@ outbox = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("delivered_at", UtcDateTime, nullable=True),
     sa.Column("receipt", Json, nullable=True),
+    # the lane (domain.lanes) and, for a message the partner failed to apply, the last
+    # error and when it is offered again
+    sa.Column("lane", sa.String(8), nullable=False, server_default="routine"),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("retry_at", UtcDateTime, nullable=True),
     sa.UniqueConstraint("peer", "seq", name="uq_outbox_peer_seq"),
     sa.Index("ix_outbox_peer_state_seq", "peer", "state", "seq"),
+    sa.Index("ix_outbox_peer_lane_state_seq", "peer", "lane", "state", "seq"),
+)
+
+# What an operator needs to see of each partner's lane: the whole-envelope failures since
+# the last delivery, the last error and when, the last delivery, and since when the lane
+# has been held stuck (set and cleared once each, with an audit record).
+outbox_lanes = sa.Table(
+    "outbox_lanes", metadata,
+    sa.Column("peer", sa.String(3), primary_key=True),
+    sa.Column("lane", sa.String(8), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("last_error_at", UtcDateTime, nullable=True),
+    sa.Column("last_attempt_at", UtcDateTime, nullable=True),
+    sa.Column("last_delivery_at", UtcDateTime, nullable=True),
+    sa.Column("stuck_since", UtcDateTime, nullable=True),
 )
 
 inbox = sa.Table(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Self
 
@@ -46,6 +47,10 @@ class SqlUnitOfWork:
     def __enter__(self) -> Self:
         self.conn = self.engine.connect()
         self.tx = self.conn.begin()
+        self._repositories()
+        return self
+
+    def _repositories(self) -> None:
         self.parties = SqlParties(self.conn)
         cache = PartyCache(self.parties)
         self.agreements = SqlAgreements(self.conn, cache)
@@ -69,7 +74,20 @@ class SqlUnitOfWork:
         self.talks = SqlTalks(self.conn)
         self.leases = SqlLeases(self.conn)
         self.checkpoints = SqlCheckpoints(self.conn)
-        return self
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """SAVEPOINT … RELEASE, or ROLLBACK TO on an exception. The repositories' caches
+        (the audit chain's head, agreements, parties) may hold what was rolled back, so
+        they are made afresh over the same transaction."""
+        nested = self.conn.begin_nested()
+        try:
+            yield
+        except BaseException:
+            nested.rollback()
+            self._repositories()
+            raise
+        nested.commit()
 
     def commit(self) -> None:
         self.tx.commit()
