@@ -37,7 +37,8 @@ from liaison.domain.search import (
     PORTION_BITS,
     SearchQuery,
     Term,
-    item_seq,
+    report_us,
+    seq_base,
     visibility,
 )
 from liaison.services import taxii
@@ -131,14 +132,14 @@ def fill_index(path: Path, n: int) -> None:
         rank, comp = rng.choice(LEVELS).rank, rng.choice(comps)
         topic, disc, src = rng.choice(topics), rng.choice(disciplines), rng.choice(SOURCES)
         words = " ".join(rng.choices(vocab, weights, k=14))
-        batch.append((item_seq(at, 0) << PORTION_BITS, f"I{i:07d}", "p1", rank, comp, topic,
-                      disc, src, rng.uniform(33, 43),
-                      rng.uniform(124, 131), f"report {i}\n{words}"))
+        batch.append((seq_base(report_us(at)) << PORTION_BITS, f"I{i:07d}", "p1", rank, comp,
+                      topic, disc, src, rng.uniform(33, 43), rng.uniform(124, 131),
+                      report_us(at), f"report {i}\n{words}"))
         if len(batch) == 50_000 or i == n - 1:
             conn.executemany(
                 "INSERT INTO search_portions (id, item_id, portion_id, rank, compartments, "
-                "topic, discipline, source, lat, lon) VALUES "
-                "(?,?,?,?,?,?,?,?,?,?)", [row[:-1] for row in batch])
+                "topic, discipline, source, lat, lon, reported_us) VALUES "
+                "(?,?,?,?,?,?,?,?,?,?,?)", [row[:-1] for row in batch])
             conn.executemany("INSERT INTO search_text (id, body) VALUES (?, ?)",
                              [(row[0], row[-1]) for row in batch])
             conn.commit()

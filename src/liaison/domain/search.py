@@ -11,20 +11,41 @@ some portion the user may see exists. Results are ordered by report time, never 
 relevance score: a score depends on corpus statistics, hidden items included.
 
 Each portion row has a 63-bit id that orders and groups without reading the row:
-``item_seq << PORTION_BITS | portion index``, where ``item_seq`` is the report time in
-milliseconds with a counter for items reported in the same millisecond (in the order they
-were indexed). A search walks the matches newest first and stops counting at
-``TOTAL_CAP`` items ("10,000 or more"), so the cost of a very common word is bounded; the
-cap applies to what the user may see, never to what is stored.
+``seq << PORTION_BITS | portion index``. An item's ``seq`` follows report time exactly: an
+item reported earlier has a smaller ``seq``, and items reported at the same microsecond
+follow the order they were first indexed (re-indexing an item keeps its place). A search
+walks the matches newest first by id and stops counting at ``TOTAL_CAP`` items ("10,000 or
+more"), so the cost of a very common word is bounded; the cap applies to what the user may
+see, never to what is stored.
+
+How ``seq`` is chosen, and why. An item goes just above the last item reported at or before
+it, but no lower than its millisecond's base ``ms << SAME_MS_BITS``: times far apart leave
+gaps, and up to 2,048 items of one millisecond fit before the next millisecond's base. More
+items with the same time simply take the next free numbers — they spill into later
+milliseconds' slots, which is harmless because nothing reads a time out of an id: the exact
+report time is a column of its own (``reported_us``, microseconds since 1970), the since and
+until filters compare it, and they turn it into an id range through the order alone. Only
+when the next number is already held by an item reported later are later items renumbered:
+the smallest window of numbers at most half full (``room``) is re-spread with the
+new item at its start and a wide gap before and after the moved block, so a burst at one
+time moves each item a bounded number of times on average (amortised O(1) per insertion for
+a single hot time). Any number of items may share a time: the numbers above the end of
+2100, the last report time the node keeps, leave room for 5 * 10**14 spilled items.
+
+Other designs weighed: ordering by two columns (report time, then a tie-breaking id) is
+exact too, but neither SQLite FTS5 nor a GIN index can hand back matches in that order, so
+every search would read and sort all its matches before counting the first 10,000 — the
+walk that stops early is what keeps a common word cheap. A wider same-millisecond counter
+only moves the limit: 63 bits hold 42 of milliseconds and 10 of portions.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from itertools import combinations
 
 from liaison.domain.items import (
@@ -42,8 +63,10 @@ MAX_QUERY = 500
 MAX_TERMS = 16
 MAX_COMPARTMENTS = 12  # visibility is the set of subsets of a user's compartments
 PORTION_BITS = 10  # up to 1,024 portions per item
-SAME_MS_BITS = 11  # up to 2,048 items reported in the same millisecond
+SAME_MS_BITS = 11  # 2,048 numbers per millisecond before items spill into the next ones
 MAX_PORTIONS = 1 << PORTION_BITS
+SEQ_LIMIT = 1 << (63 - PORTION_BITS)  # every id below 2**63
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 TOTAL_CAP = 10_000  # items counted at most; pages reach no further
 WORD = re.compile(r"[^\W_]+")  # letters and digits: the tokenizers' idea of a word
 TOKEN = re.compile(r'"([^"]*)"|(\S+)')
@@ -188,24 +211,50 @@ def _has(term: Term, words: list[str]) -> bool:
     return False
 
 
-def item_seq(reported_at: datetime, same_ms: int) -> int:
-    """The item's place in report-time order (``same_ms``: items already indexed with the
-    same millisecond). Times before 1970 share the first millisecond."""
-    if not 0 <= same_ms < 1 << SAME_MS_BITS:
-        raise ValueError(f"more than {1 << SAME_MS_BITS} items reported in one millisecond")
-    return max(0, int(reported_at.timestamp() * 1000)) << SAME_MS_BITS | same_ms
+def report_us(at: datetime) -> int:
+    """``at`` in whole microseconds since 1970: exact (no floating point), so filters on it
+    agree with comparing the datetimes themselves."""
+    return (at - EPOCH) // timedelta(microseconds=1)
 
 
-def seq_floor(at: datetime) -> int:
-    """The smallest item sequence number of an item reported at or after ``at``."""
-    return item_seq(at, 0)
+def seq_base(at_us: int) -> int:
+    """The lowest ``seq`` an item reported at ``at_us`` takes: its millisecond's first slot
+    (times before 1970 share the first one)."""
+    return max(0, at_us // 1000) << SAME_MS_BITS
+
+
+def next_seq(at_us: int, before: int | None) -> int:
+    """Where an item reported at ``at_us`` goes, given ``before``: the largest ``seq`` of an
+    item reported at or before it. The number is free unless an item reported later holds
+    it; then ``room`` moves the later items up first."""
+    return seq_base(at_us) if before is None else max(seq_base(at_us), before + 1)
+
+
+def windows(start: int) -> Iterator[int]:
+    """Sizes of the windows ``[start, start + size)`` to try for ``room``, smallest first."""
+    size = 1 << SAME_MS_BITS
+    while start + size <= SEQ_LIMIT:
+        yield size
+        size <<= 1
+    raise ValueError("the search index has no numbers left above this report time")
+
+
+def room(start: int, size: int, taken: list[int]) -> list[tuple[int, int]] | None:
+    """Moves ``(old, new)`` of the items numbered ``taken`` (ascending, all in the window
+    ``[start, start + size)``) that free ``start`` and keep their order inside the window;
+    ``None`` if the window would be more than half full. The moved block sits in the middle
+    of what is left, so the next insertions before and after it find free numbers."""
+    if 2 * (len(taken) + 1) > size:
+        return None
+    first = start + 1 + (size - 1 - len(taken)) // 2
+    return [(old, first + j) for j, old in enumerate(taken) if old != first + j]
 
 
 @dataclass(frozen=True, slots=True)
 class IndexRow:
     """What the index holds of one portion."""
 
-    id: int  # item_seq << PORTION_BITS | portion index
+    id: int  # seq << PORTION_BITS | portion index
     item_id: str
     portion_id: str
     rank: int
@@ -266,20 +315,18 @@ class SearchPage:
 
 
 def rows_in_order(items: list[Item], scheme_of: Callable[[Item], Scheme]) -> list[IndexRow]:
-    """Index rows of ``items`` taken in the order they were indexed."""
-    seen: dict[int, int] = {}
+    """Index rows of ``items`` taken in the order they were first indexed, numbered in
+    report-time order (ties: that order), as the SQL index numbers them."""
+    order = sorted(range(len(items)), key=lambda i: (report_us(items[i].reported_at), i))
     rows = []
-    for item in items:
-        base = item_seq(item.reported_at, 0)
-        seq = base + seen.get(base, 0)
-        seen[base] = seen.get(base, 0) + 1
-        rows += index_rows(item, scheme_of(item), seq)
+    for seq, i in enumerate(order):
+        rows += index_rows(items[i], scheme_of(items[i]), seq)
     return rows
 
 
 def page_of(rows: list[IndexRow], q: SearchQuery, vis: Visibility) -> SearchPage:
     """Search a list of rows (the memory index, and the model the SQL indexes follow):
-    newest report first; items reported in the same millisecond, last indexed first."""
+    newest report first; items reported at the same time, last indexed first."""
     hits: dict[str, list[IndexRow]] = {}
     for row in rows:
         if row_visible(row, vis) and row_selected(row, q):

@@ -2,10 +2,15 @@
 
 Every visibility rule and every filter is in the query itself, before counting, ordering
 and paging (see ``domain.search``): what the user may not see never reaches a count.
+
+Ids follow report time (``domain.search``: an item reported earlier has a smaller id, ties
+in the order first indexed); the index ``(reported_us, id)`` finds an item's neighbours in
+that order and turns a since/until time into an id range with one seek.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,15 +19,16 @@ from liaison.domain.items import Item
 from liaison.domain.labels import Scheme
 from liaison.domain.search import (
     PORTION_BITS,
-    SAME_MS_BITS,
     TOTAL_CAP,
     SearchPage,
     SearchQuery,
     Term,
     Visibility,
     index_rows,
-    item_seq,
-    seq_floor,
+    next_seq,
+    report_us,
+    room,
+    windows,
 )
 from liaison.storage import tables as t
 
@@ -32,26 +38,70 @@ fts = sa.table("search_fts", sa.column("rowid", sa.BigInteger))  # SQLite FTS5, 
 
 
 def index_item(conn: sa.Connection, item: Item, scheme: Scheme) -> None:
-    """(Re)index every portion of ``item`` in the caller's transaction."""
-    unindex_item(conn, item.id)
-    base = item_seq(item.reported_at, 0)
-    last = conn.execute(sa.select(sa.func.max(sp.c.id)).where(
-        sp.c.id >= base << PORTION_BITS,
-        sp.c.id < (base + (1 << SAME_MS_BITS)) << PORTION_BITS)).scalar_one()
-    seq = base if last is None else (last >> PORTION_BITS) + 1
-    rows = index_rows(item, scheme, seq)
+    """(Re)index every portion of ``item`` in the caller's transaction. Re-indexed with the
+    same report time, the item keeps its place among items reported at that time."""
+    at = report_us(item.reported_at)
+    kept = next((row_id for row_id, was in _unindex(conn, item.id) if was == at), None)
+    rows = index_rows(item, scheme, kept >> PORTION_BITS if kept is not None
+                      else _free_seq(conn, at))
     conn.execute(sp.insert(), [{
         "id": r.id, "item_id": r.item_id, "portion_id": r.portion_id, "rank": r.rank,
         "compartments": r.compartments, "topic": r.topic, "discipline": r.discipline,
-        "source": r.source, "lat": r.lat, "lon": r.lon}
+        "source": r.source, "reported_us": at, "lat": r.lat, "lon": r.lon}
         for r in rows])
     conn.execute(st.insert(), [{"id": r.id, "body": r.body} for r in rows])
 
 
 def unindex_item(conn: sa.Connection, item_id: str) -> None:
-    ids = sa.select(sp.c.id).where(sp.c.item_id == item_id).scalar_subquery()
-    conn.execute(st.delete().where(st.c.id.in_(ids)))
-    conn.execute(sp.delete().where(sp.c.item_id == item_id))
+    _unindex(conn, item_id)
+
+
+def _unindex(conn: sa.Connection, item_id: str) -> list[tuple[int, int]]:
+    """Remove the item's rows; what they were: ``(id, reported_us)``."""
+    held = [(r.id, r.reported_us) for r in conn.execute(sp.delete().where(
+        sp.c.item_id == item_id).returning(sp.c.id, sp.c.reported_us))]
+    if held:
+        conn.execute(st.delete().where(st.c.id.in_([row_id for row_id, _ in held])))
+    return held
+
+
+def _free_seq(conn: sa.Connection, at: int) -> int:
+    """A free ``seq`` after every item reported at or before ``at`` and before every item
+    reported after it, renumbering later items when none is free."""
+    before = conn.execute(sa.select(sp.c.id).where(sp.c.reported_us <= at).order_by(
+        sp.c.reported_us.desc(), sp.c.id.desc()).limit(1)).scalar()
+    start = next_seq(at, None if before is None else before >> PORTION_BITS)
+    if conn.execute(sa.select(sp.c.id).where(sp.c.id >= start << PORTION_BITS, sp.c.id < (
+            start + 1) << PORTION_BITS).limit(1)).first() is None:
+        return start
+    for size in windows(start):
+        moves = room(start, size, _seqs_in(conn, start, size))
+        if moves is not None:
+            _renumber(conn, moves)
+            return start
+    raise AssertionError("windows() ends by raising")
+
+
+def _seqs_in(conn: sa.Connection, start: int, size: int) -> list[int]:
+    """The item numbers held in ``[start, start + size)``, ascending."""
+    seq = sp.c.id.op(">>")(sa.literal_column(str(PORTION_BITS)))
+    return list(conn.execute(sa.select(seq).distinct().where(
+        sp.c.id >= start << PORTION_BITS, sp.c.id < (start + size) << PORTION_BITS)
+        .order_by(seq)).scalars())
+
+
+def _renumber(conn: sa.Connection, moves: list[tuple[int, int]]) -> None:
+    """Apply order-keeping moves one item at a time without ever sharing an id: those
+    moving up from the top down, then those moving down from the bottom up (the SQLite
+    trigger ``search_text_au`` of migration 0012 keeps FTS5 in step)."""
+    ups = sorted((m for m in moves if m[1] > m[0]), reverse=True)
+    downs = sorted(m for m in moves if m[1] < m[0])
+    params = [{"lo": old << PORTION_BITS, "hi": (old + 1) << PORTION_BITS,
+               "delta": (new - old) << PORTION_BITS} for old, new in ups + downs]
+    for table in (sp, st):
+        conn.execute(table.update().where(
+            table.c.id >= sa.bindparam("lo"), table.c.id < sa.bindparam("hi"))
+            .values(id=table.c.id + sa.bindparam("delta")), params)
 
 
 def fts5_query(terms: tuple[Term, ...]) -> str:
@@ -97,8 +147,12 @@ class SqlSearch:
         read afterwards."""
         if vis.topics is not None and not vis.topics:
             return SearchPage((), {}, 0)
-        ids = self.conn.execution_options(stream_results=True, yield_per=1000).execute(
-            self._select(q, vis)).scalars()
+        since, until = (None if at is None else self._first_id_from(at)
+                        for at in (q.since, q.until))
+        if q.since is not None and since is None:
+            return SearchPage((), {}, 0)
+        ids = self.conn.execute(self._select(q, vis, since, until).execution_options(
+            yield_per=1000)).scalars()  # on the statement: Connection options would stay
         first, end = q.offset, min(q.offset + q.limit, TOTAL_CAP)
         hits: list[int] = []
         count, last, capped = 0, -1, False
@@ -122,8 +176,20 @@ class SqlSearch:
         order = tuple(page[k] for k in sorted(page, reverse=True))
         return SearchPage(order, {i: tuple(sorted(matched[i])) for i in order}, count, capped)
 
-    def _select(self, q: SearchQuery, vis: Visibility) -> Any:
+    def _first_id_from(self, at: datetime) -> int | None:
+        """The smallest id of a row reported at or after ``at``; every row reported before
+        has a smaller id, every row reported then or later this one or a larger."""
+        return self.conn.execute(sa.select(sp.c.id).where(
+            sp.c.reported_us >= report_us(at)).order_by(sp.c.reported_us, sp.c.id)
+            .limit(1)).scalar()
+
+    def _select(self, q: SearchQuery, vis: Visibility, since: int | None,
+                until: int | None) -> Any:
         where = _where(q, vis)
+        if since is not None:
+            where.append(sp.c.id >= since)
+        if until is not None:
+            where.append(sp.c.id < until)
         columns = (sp.c.id,)
         if not q.terms:
             return sa.select(*columns).where(*where).order_by(sp.c.id.desc())
@@ -139,7 +205,7 @@ class SqlSearch:
 
 def _where(q: SearchQuery, vis: Visibility) -> list[Any]:
     """Visibility first, then the query's fields, as column conditions (an item always has
-    a topic, so no index row is topic-free)."""
+    a topic, so no index row is topic-free); the times exactly, to the microsecond."""
     where = visible_to(sp, vis)
     if q.disciplines is not None:
         where.append(sp.c.discipline.in_(sorted(q.disciplines)))
@@ -150,9 +216,9 @@ def _where(q: SearchQuery, vis: Visibility) -> list[Any]:
     if q.box is not None:
         where += _in_box(q)
     if q.since is not None:
-        where.append(sp.c.id >= seq_floor(q.since) << PORTION_BITS)
+        where.append(sp.c.reported_us >= report_us(q.since))
     if q.until is not None:
-        where.append(sp.c.id < seq_floor(q.until) << PORTION_BITS)
+        where.append(sp.c.reported_us < report_us(q.until))
     if q.source is not None:
         where.append(sp.c.source == q.source)
     return where

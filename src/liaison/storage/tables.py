@@ -252,10 +252,10 @@ alerts = sa.Table(
 # matches reads few pages); its text, the item's title included, is in ``search_text``.
 # SQLite indexes that text in the FTS5 table ``search_fts`` (external content, kept by
 # triggers); PostgreSQL in a generated ``tsv`` column with a GIN index. Both live in
-# migration 0006, not here.
+# migrations 0006 and 0012, not here.
 search_portions = sa.Table(
     "search_portions", metadata,
-    # item_seq << 10 | portion index: report-time order and grouping (domain.search)
+    # seq << 10 | portion index: report-time order and grouping (domain.search)
     sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("item_id", sa.String(128), nullable=False, index=True),
     sa.Column("portion_id", sa.String(64), nullable=False),
@@ -266,6 +266,8 @@ search_portions = sa.Table(
     sa.Column("source", sa.String(3), nullable=False),
     sa.Column("lat", sa.Float, nullable=True),
     sa.Column("lon", sa.Float, nullable=True),
+    sa.Column("reported_us", sa.BigInteger, nullable=False),  # microseconds since 1970
+    sa.Index("ix_search_portions_reported", "reported_us", "id"),  # migration 0012
 )
 
 search_text = sa.Table(
