@@ -55,6 +55,7 @@ CLEARANCE = {"KOR": "군사I급비밀", "JPN": "特定秘密"}
 ZONES = {"KOR": "Asia/Seoul", "JPN": "Asia/Tokyo"}
 NODE_ENV = {"LIAISON_LOGIN_ATTEMPTS_PER_MINUTE": "1000", "LIAISON_HOTLINE_TICK_S": "3600"}
 FLASH_AT = 0.1  # the FLASH is sent once this share of the backlog is settled
+APPLIED = ("applied", "accepted")  # the inbox's verdict ("accepted": older nodes)
 STALL_S = 90.0  # no receipt for this long: the queue is stuck
 
 
@@ -132,7 +133,7 @@ class Backlog:
             first = next(i for i, (a, b) in enumerate(zip(got, self.queued, strict=False))
                          if a != b)
             found.append(f"out of order from the {first + 1}th arrival on")
-        refused = [m for m, kind, out in self.arrived if m in queued and out != "accepted"]
+        refused = [m for m, kind, out in self.arrived if m in queued and out not in APPLIED]
         if refused:
             found.append(f"{len(refused)} release(s) not accepted at JPN")
         if self.items != self.n:
@@ -145,7 +146,7 @@ class Backlog:
     def delivered(self) -> int:
         """Backlog releases that arrived at JPN and were accepted there."""
         queued = set(self.queued)
-        return len({m for m, _, out in self.arrived if m in queued and out == "accepted"})
+        return len({m for m, _, out in self.arrived if m in queued and out in APPLIED})
 
     def flash_overtook(self) -> int:
         """Backlog releases JPN received after the FLASH."""
