@@ -51,6 +51,7 @@ from liaison.services.ports import Peer
 from liaison.services.receiving import remark_label
 from liaison.services.tracks import TrackPolicy
 from liaison.tracks.links import STALE_S, PartnerLink
+from liaison.tracks.policy_watch import PolicyWatch
 
 log = logging.getLogger("liaison.tracks")
 SUBSCRIBER_QUEUE = 20_000
@@ -132,6 +133,7 @@ class TrackHub:
         self._led: dict[str, Any] = {}  # partner -> this worker's reader for its link
         self.high: dict[tuple[str, str], int] = {}  # (sender, group) -> last position
         self._refreshes = self._applied = 0  # policy snapshots begun, and the newest applied
+        self.policy_watch = PolicyWatch()  # when the snapshot must be recomputed
         self.policy = TrackPolicy(deps.clock().date(), deps.party, error="not loaded yet")
         self.peers: dict[str, Peer] = {}
         self.links: dict[str, PartnerLink] = {}
@@ -182,12 +184,15 @@ class TrackHub:
         with self.deps.uow() as uow:
             return uow.tracks.numbers()
 
-    async def refresh(self) -> None:
-        """A new policy snapshot (fail closed: on error the snapshot is empty). A refresh
-        that started before another one finished is not applied over it: a periodic
-        refresh begun before a feed was registered must not hide the feed again."""
+    async def refresh(self, reason: str = "requested", seq: int | None = None) -> None:
+        """A new policy snapshot (fail closed: on error the snapshot is empty), accounting
+        for the audit log up to ``seq`` (read here when not given). A refresh that started
+        before another one finished is not applied over it: a refresh begun before a feed
+        was registered must not hide the feed again."""
         self._refreshes += 1
         ticket = self._refreshes
+        if seq is None:
+            seq = await asyncio.to_thread(self.policy_watch.position, self.deps)
         policy = await asyncio.to_thread(track_service.track_policy, self.deps)
         peers = await asyncio.to_thread(self._load_peers)
         try:
@@ -199,6 +204,7 @@ class TrackHub:
             return
         self._applied = ticket
         self.policy, self.peers, self._groups = policy, peers, {}
+        self.policy_watch.seen(seq, reason)
         self.areas = {a.id: a for a in areas}
         self.watch.set_areas(areas)
         if self.stream is None:  # with a stream, links run where their lease is held
@@ -211,10 +217,15 @@ class TrackHub:
             return {p.party: p for p in uow.peers.list()}
 
     async def _refresher(self) -> None:
+        """Every ``refresh_s``: a cheap check (off the event loop) of whether the policy's
+        inputs changed; the whole snapshot is recomputed only when they did."""
         while True:
             await asyncio.sleep(self.refresh_s)
             try:
-                await self.refresh()
+                reason, seq = await asyncio.to_thread(self.policy_watch.check, self.deps,
+                                                      self.policy)
+                if reason:
+                    await self.refresh(reason, seq)
             except Exception as exc:  # keep refreshing; an empty policy meanwhile
                 log.warning("track policy refresh failed: %s", exc)
                 self.policy = TrackPolicy(self.deps.clock().date(), self.deps.party,
@@ -652,7 +663,8 @@ class TrackHub:
                 "tracks_current": len(self.current),
                 "cot": self.cot.stats.view() if self.cot is not None else None,
                 "partners": {p: link.view() for p, link in sorted(self.links.items())},
-                "policy": track_service.policy_view(self.policy)}
+                "policy": track_service.policy_view(self.policy),
+                "policy_watch": self.policy_watch.view()}
 
     # --- analytics (off the hot path) --------------------------------------------------
 
