@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from liaison.cli import output as out
 from liaison.cli.client import Api
@@ -330,11 +331,54 @@ def peer_list(as_json: Json = False, url: Url = None, token: Token = None) -> No
 
 
 @peer.command("outbox")
-def peer_outbox(as_json: Json = False, url: Url = None, token: Token = None) -> None:
-    """Messages per partner: pending, delivered, refused."""
-    out.emit(Api(url, token).get("/api/outbox"), as_json, lambda d: out.table(
-        "outbox", ["partner", "pending", "delivered", "refused"],
-        [[p, c["pending"], c["delivered"], c["refused"]] for p, c in d.items()]))
+def peer_outbox(check: Annotated[bool, typer.Option(
+                    "--check", help="exit 3 when a lane is stuck (for scripts and monitors)")]
+                = False,
+                refused: Annotated[bool, typer.Option(
+                    "--refused", help="list refused messages with their reasons")] = False,
+                partner: Annotated[str | None, typer.Option(
+                    "--partner", help="with --refused: only this partner")] = None,
+                limit: Annotated[int, typer.Option(help="with --refused: how many")] = 100,
+                as_json: Json = False, url: Url = None, token: Token = None) -> None:
+    """Messages per partner and lane: pending, the oldest pending message's age, failed
+    attempts, the last error and when, the last delivery; stuck lanes are named."""
+    api = Api(url, token)
+    if refused:
+        out.emit(api.get("/api/outbox/refused", peer=partner, limit=limit), as_json,
+                 _render_refused)
+        return
+    data = api.get("/api/outbox")
+    out.emit(data, as_json, _render_outbox)
+    if check and any(p.get("stuck") for p in data.values()):
+        raise typer.Exit(3)
+
+
+def _render_outbox(d: dict[str, Any]) -> None:
+    out.table("outbox", ["partner", "pending", "delivered", "refused"],
+              [[p, c["pending"], c["delivered"], c["refused"]] for p, c in d.items()])
+    out.table("lanes", ["partner", "lane", "pending", "oldest", "failures", "last error",
+                        "last error at", "last delivery", "state"],
+              [[p, lane, v["pending"], _age(v["oldest_pending_age_s"]), v["failures"],
+                v["last_error"] or "-", v["last_error_at"] or "-",
+                v["last_delivery_at"] or "-", "STUCK" if v["stuck"] else "ok"]
+               for p, c in d.items() for lane, v in c.get("lanes", {}).items()])
+    alerts = [a for c in d.values() for a in c.get("alerts", [])]
+    for alert in alerts:
+        out.console.print(f"[bold red]ALERT[/]: {escape(alert)}")
+    if not alerts:
+        out.console.print("no lane is stuck")
+
+
+def _render_refused(rows: list[dict[str, Any]]) -> None:
+    out.table("refused messages", ["partner", "lane", "seq", "kind", "settled", "reason"],
+              [[r["peer"], r["lane"], r["seq"], r["kind"], r["settled_at"] or "-",
+                r["reason"]] for r in rows])
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
 def _render_requests(rows: list[dict[str, Any]]) -> None:

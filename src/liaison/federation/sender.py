@@ -23,12 +23,16 @@ import logging
 import time
 from typing import Any
 
+from liaison.domain.lanes import FLASH, URGENT
 from liaison.services import federation, leases, outbox_lanes
 from liaison.services.context import Deps
 from liaison.services.ports import OutboxMessage, Peer, Transport
 
 log = logging.getLogger("liaison.federation")
 MAX_BACKOFF_S = 30.0
+# A partner that comes back is tried again within this long on each lane: a FLASH is not
+# left waiting out a long backoff while the routine lane already delivers.
+LANE_MAX_BACKOFF_S = {FLASH: 1.0, URGENT: 5.0}
 Lane = tuple[str, str]  # (partner, lane)
 
 
@@ -40,6 +44,7 @@ class OutboxSender:
         self._beat = -leases.RENEW_S  # when this worker last said it is alive
         self._checked = 0.0  # when this worker last looked for stuck lanes
         self.check_s = min(5.0, max(deps.outbox_stuck_s / 4, 0.2))
+        self._reached: dict[str, asyncio.Event] = {}  # set when a lane delivers to a partner
 
     async def run(self) -> None:
         """Start lanes with pending messages whose lease this worker can take, up to its
@@ -107,7 +112,10 @@ class OutboxSender:
                 await asyncio.to_thread(leases.release, self.deps, name)
 
     async def _drain(self, peer: str, lane: str, name: str) -> None:
-        backoff = 0.5
+        """Send the lane's batches in order. While the partner cannot be reached, back off
+        (doubling, up to the lane's cap); a delivery on another lane of this worker to the
+        same partner ends the wait at once."""
+        backoff, cap = 0.5, LANE_MAX_BACKOFF_S.get(lane, MAX_BACKOFF_S)
         while True:
             if await asyncio.to_thread(leases.claim, self.deps, name) is None:
                 return  # another worker holds this lane
@@ -117,6 +125,7 @@ class OutboxSender:
             try:
                 await self._send(*batch)
                 backoff = 0.5
+                self._reached.pop(peer, asyncio.Event()).set()
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"
                 log.warning("delivery to %s (%s lane) failed (%s); retrying in %.1f s", peer,
@@ -124,8 +133,10 @@ class OutboxSender:
                 with contextlib.suppress(Exception):
                     await asyncio.to_thread(federation.note_failure, self.deps, peer, lane,
                                             error)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_S)
+                reached = self._reached.setdefault(peer, asyncio.Event())
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(reached.wait(), backoff)
+                backoff = min(backoff * 2, cap)
 
     async def _send(self, peer: Peer, messages: list[OutboxMessage]) -> None:
         header, wire = await asyncio.to_thread(federation.seal_batch, self.deps, peer,

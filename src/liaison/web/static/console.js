@@ -108,6 +108,7 @@ const PAGES = [
   ["map.html", "Tracks map", ["watch_officer", "analyst", "release_officer"]],
   ["hotline.html", "Hotline", ["watch_officer"]],
   ["talks-desk.html", "Talks", ["delegate"]],
+  ["outbox.html", "Outbox", ["admin", "release_officer"]],
   ["audit.html", "Audit", ["admin"]],
 ];
 
