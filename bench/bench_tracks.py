@@ -9,11 +9,16 @@ Prints:
                                    one update per frame is printed as a comment line)
   BENCH track_sustained_per_s      highest offered rate with every update delivered and
                                    nothing dropped (steps of increasing rate)
-  BENCH track_p99_ms_1_partner / track_p99_ms_32_partners
-                                   the same rate with 1 partner and with 32 partners (31
-                                   more node processes), p99 at the Korean subscriber
-``--quick``: short runs, two rate steps and 2 partners instead of 32 (a smoke test, not
-the figures).
+  BENCH track_p99_ms_1_partner / track_p99_ms_32_partners / track_fanout_ratio_32v1
+                                   the US node's fan-out: 100 updates/s, one per ingest
+                                   frame, on a feed shared with 1 and then with 32 light
+                                   partner sinks (bench/track_sink.py: mutual TLS, each
+                                   frame decrypted, its signature verified, its rows
+                                   checked, acknowledged; 8 sinks per process), p99 over
+                                   every (update, partner) from ingest to the sink, and
+                                   the ratio of the two
+``--quick``: short runs, two rate steps and 4 sinks instead of 32 (a smoke test, not the
+figures; the fan-out lines then say ``4_partners`` and ``4v1``).
 """
 
 from __future__ import annotations
@@ -21,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import signal
 import string
 import subprocess
 import sys
@@ -33,10 +37,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import websockets
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
+import node_processes
 from bench_federation import PASSWORD, port, serve, setup
 from liaison.bootstrap import open_storage
 from liaison.config import Settings
@@ -84,11 +90,15 @@ def known_parties(data: Path, doc: Path) -> None:
     engine.dispose()
 
 
-class Cluster:
-    """USA (sender) and KOR (measured receiver), plus ``extra`` more partners of USA."""
+SINKS_PER_PROCESS = 8
 
-    def __init__(self, root: Path, extra: int) -> None:
-        self.root, self.codes = root, extra_parties(extra)
+
+class Cluster:
+    """USA (sender) and KOR (measured receiver) as node processes, and ``sinks`` light
+    partner sinks of USA (generated parties with a GSOMIA each, known to USA only)."""
+
+    def __init__(self, root: Path, sinks: int) -> None:
+        self.root, self.codes = root, extra_parties(sinks)
         self.procs: list[subprocess.Popen[bytes]] = []
         self.urls: dict[str, str] = {}
 
@@ -96,72 +106,104 @@ class Cluster:
         try:
             self._start()
         except BaseException:
-            self.__exit__()  # no node process outlives a failed start
+            self.__exit__()  # no process outlives a failed start
             raise
         return self
 
     def _start(self) -> None:
-        parties = ["USA", "KOR", *self.codes]
         self.root.mkdir(parents=True, exist_ok=True)
         doc = partner_yaml(self.root, self.codes)
-        for code in ["USA", *self.codes]:  # generated parties: known before `liaison init`
-            known_parties(self.root / code, doc)
-        with ThreadPoolExecutor(4) as pool:
-            made = dict(zip(parties, pool.map(lambda p: setup(self.root, p), parties),
-                            strict=True))
+        known_parties(self.root / "USA", doc)  # generated parties: known before `init`
+        with ThreadPoolExecutor(2) as pool:
+            made = dict(zip(["USA", "KOR"], pool.map(lambda p: setup(self.root, p),
+                                                     ["USA", "KOR"]), strict=True))
         if self.codes:
-            cli = [sys.executable, "-m", "liaison.cli.main", "import",
-                   str(self.root / "agreements.yaml")]
-            for party in parties:
-                if party != "KOR":
-                    subprocess.run([*cli, "--data-dir", made[party][0]], check=True,
-                                   capture_output=True)
-        for party in parties:
+            subprocess.run([sys.executable, "-m", "liaison.cli.main", "import",
+                            str(self.root / "agreements.yaml"), "--data-dir",
+                            made["USA"][0]], check=True, capture_output=True)
+        for party in ("USA", "KOR"):
             p = port()
             self.procs.append(serve(made[party][0], p))
             self.urls[party] = f"http://127.0.0.1:{p}"
         # one sign-in per node: sign-ins are rate-limited per user and address
         self.admins = {party: login(url, "admin") for party, url in self.urls.items()}
         usa = self.urls["USA"]
-        for party in parties[1:]:
-            add_peer(usa, self.admins["USA"], party, self.urls[party], made[party][1])
-            add_peer(self.urls[party], self.admins[party], "USA", usa, made["USA"][1])
+        add_peer(usa, self.admins["USA"], "KOR", self.urls["KOR"], made["KOR"][1])
+        add_peer(self.urls["KOR"], self.admins["KOR"], "USA", usa, made["USA"][1])
+        self.sinks = self._start_sinks(made["USA"][1])
+        for code, (url, fingerprint) in self.sinks.items():
+            add_peer(usa, self.admins["USA"], code, url, fingerprint)
         headers = {"Authorization": f"Bearer {self.admins['USA']}"}
         httpx.post(usa + "/api/users", headers=headers, json={
             "username": "sensor", "roles": ["sensor"], "clearance": "SECRET",
             "password": PASSWORD}, timeout=30).raise_for_status()
-        httpx.post(usa + "/api/tracks/feeds", headers=headers, json={
-            "name": "radar", "title": "bench radar", "topic": "DPRK/missile",
-            "label": {**LABEL, "rel_to": ["USA", "KOR", *self.codes]}},
-            timeout=30).raise_for_status()
+        self.feeds = {"radar": ["KOR"]}
+        if self.codes:
+            self.feeds |= {"fan-1": self.codes[:1], f"fan-{len(self.codes)}": self.codes}
+        for name, partners in self.feeds.items():
+            httpx.post(usa + "/api/tracks/feeds", headers=headers, json={
+                "name": name, "title": f"bench {name}", "topic": "DPRK/missile",
+                "label": {**LABEL, "rel_to": ["USA", *partners]}},
+                timeout=30).raise_for_status()
         self.sensor = login(usa, "sensor")
         httpx.post(self.urls["KOR"] + "/api/users", headers={
             "Authorization": f"Bearer {self.admins['KOR']}"}, json={
             "username": "watch", "roles": ["watch_officer"], "clearance": "군사II급비밀",
             "password": PASSWORD}, timeout=30).raise_for_status()
         self.watch = login(self.urls["KOR"], "watch")
-        want = len(parties) - 1
-        for _ in range(200):
-            routes = httpx.get(usa + "/api/tracks/stats", headers=headers,
-                               timeout=30).json()["policy"]["feeds"]["radar"]["to"]
-            if len(routes) == want:
-                break
+        self._wait_routed()
+
+    def _start_sinks(self, usa_fingerprint: str) -> dict[str, tuple[str, str]]:
+        """The sink processes; each sink's card URL and fingerprint by party."""
+        started = []
+        for i in range(0, len(self.codes), SINKS_PER_PROCESS):
+            chunk = self.codes[i:i + SINKS_PER_PROCESS]
+            proc = node_processes.spawn(
+                [sys.executable, str(Path(__file__).parent / "track_sink.py"), "--parties",
+                 ",".join(chunk), "--root", str(self.root / "sinks"), "--sender-url",
+                 self.urls["USA"], "--sender-fingerprint", usa_fingerprint],
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            self.procs.append(proc)
+            started.append((proc, len(chunk)))
+        sinks = {}
+        for proc, n in started:
+            assert proc.stdout is not None
+            for _ in range(n):
+                line = proc.stdout.readline()
+                if not line:
+                    raise RuntimeError("a track sink process did not start")
+                info = json.loads(line)
+                sinks[info["party"]] = (info["url"], info["fingerprint"])
+        return sinks
+
+    def _wait_routed(self) -> None:
+        headers = {"Authorization": f"Bearer {self.admins['USA']}"}
+        for _ in range(400):
+            feeds = httpx.get(self.urls["USA"] + "/api/tracks/stats", headers=headers,
+                              timeout=30).json()["policy"]["feeds"]
+            routed = {name: sorted(r["partner"] for r in feeds.get(name, {}).get("to", []))
+                      for name in self.feeds}
+            if routed == {name: sorted(p) for name, p in self.feeds.items()}:
+                return
             time.sleep(0.25)
-        else:
-            raise RuntimeError(f"the feed reaches {len(routes)} partners, not {want}")
+        raise RuntimeError(f"the feeds are not routed as set up: {routed}")
 
     def stats(self, party: str = "USA") -> dict[str, Any]:
         return dict(httpx.get(self.urls[party] + "/api/tracks/stats", headers={
             "Authorization": f"Bearer {self.admins[party]}"}, timeout=30).json())
 
+    def take(self, codes: list[str]) -> list[float]:
+        """The latencies the sinks recorded since the last take (ms)."""
+        out: list[float] = []
+        for code in codes:
+            answer = httpx.get(self.sinks[code][0] + "/bench/take", timeout=30).json()
+            if answer["refused"]:
+                raise RuntimeError(f"sink {code} refused {answer['refused']} frames")
+            out += answer["latencies"]
+        return out
+
     def __exit__(self, *exc: object) -> None:
-        for p in self.procs:
-            p.send_signal(signal.SIGTERM)
-        for p in self.procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        node_processes.stop_many(self.procs)
 
 
 def add_peer(url: str, token: str, party: str, address: str, fingerprint: str) -> None:
@@ -180,20 +222,11 @@ def login(url: str, user: str) -> str:
 async def run_rate(c: Cluster, rate: int, seconds: float, per_frame: int = 1,
                    ) -> tuple[list[float], int, int]:
     """Offer ``rate`` updates/s for ``seconds``; latencies (ms) at KOR, sent, received."""
-    ingest = (c.urls["USA"].replace("http", "ws") + f"/api/tracks/ingest/ws?feed=radar"
-              f"&token={c.sensor}")
     live = c.urls["KOR"].replace("http", "ws") + f"/api/tracks/live?token={c.watch}"
     total = int(rate * seconds)
     latencies: list[float] = []
-    async with websockets.connect(live, max_size=None) as sub, \
-            websockets.connect(ingest, max_size=None) as feed:
+    async with websockets.connect(live, max_size=None) as sub:
         await sub.recv()  # the snapshot
-
-        async def acks() -> None:
-            for _ in range(total // per_frame):
-                answer = json.loads(await feed.recv())
-                if answer["refused"]:
-                    raise RuntimeError(f"ingest refused: {answer}")
 
         async def receive() -> None:
             while len(latencies) < total:
@@ -202,23 +235,55 @@ async def run_rate(c: Cluster, rate: int, seconds: float, per_frame: int = 1,
                         sent = datetime.fromisoformat(track["time"]).timestamp()
                         latencies.append((time.time() - sent) * 1000)
 
-        reader, acker = asyncio.create_task(receive()), asyncio.create_task(acks())
+        reader = asyncio.create_task(receive())
+        await offer(c, "radar", rate, total, per_frame)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(reader, timeout=max(10, seconds))
+        reader.cancel()
+    return latencies, total, len(latencies)
+
+
+async def offer(c: Cluster, feed: str, rate: int, total: int, per_frame: int) -> None:
+    """Send ``total`` updates to ``feed`` at ``rate``/s, each stamped just before it goes;
+    every ingest answer read (a refusal stops the benchmark)."""
+    ingest = (c.urls["USA"].replace("http", "ws") + f"/api/tracks/ingest/ws?feed={feed}"
+              f"&token={c.sensor}")
+    async with websockets.connect(ingest, max_size=None) as ws:
+
+        async def acks() -> None:
+            for _ in range(total // per_frame):
+                answer = json.loads(await ws.recv())
+                if answer["refused"]:
+                    raise RuntimeError(f"ingest refused: {answer}")
+
+        acker = asyncio.create_task(acks())
         start = time.perf_counter()
         for i in range(0, total, per_frame):
-            due = start + i / rate
-            delay = due - time.perf_counter()
+            delay = start + i / rate - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
             now = time.time()
             rows = [{"uid": f"T{(i + j) % 200}", "time": datetime.fromtimestamp(now, UTC)
                      .isoformat(), "lat": 39.0 + ((i + j) % 200) / 1000, "lon": 127.0,
                      "alt_m": 9000.0, "kind": "a-h-A"} for j in range(per_frame)]
-            await feed.send(json.dumps(rows if per_frame > 1 else rows[0]))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.gather(reader, acker), timeout=max(10, seconds))
-        reader.cancel()
-        acker.cancel()
-    return latencies, total, len(latencies)
+            await ws.send(json.dumps(rows if per_frame > 1 else rows[0]))
+        await asyncio.wait_for(acker, timeout=30)
+
+
+def run_fanout(c: Cluster, partners: int, rate: int, seconds: float) -> tuple[list[float],
+                                                                               int, int]:
+    """The fan-out feed to ``partners`` sinks at ``rate``/s, one update per ingest frame:
+    latencies (ms) over every (update, sink), expected and received counts."""
+    codes = c.codes[:partners]
+    c.take(codes)  # whatever an earlier run left
+    total = int(rate * seconds)
+    asyncio.run(offer(c, f"fan-{partners}", rate, total, 1))
+    latencies: list[float] = []
+    deadline = time.monotonic() + max(10.0, seconds)
+    while len(latencies) < total * len(codes) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        latencies += c.take(codes)
+    return latencies, total * len(codes), len(latencies)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -236,40 +301,50 @@ def clean(c: Cluster) -> bool:
 def main() -> int:
     quick = "--quick" in sys.argv
     seconds = 2.0 if quick else 10.0
-    extra = 1 if quick else 31
-    with tempfile.TemporaryDirectory(prefix="liaison-bench-") as tmp:
-        with Cluster(Path(tmp) / "two", 0) as c:
-            asyncio.run(run_rate(c, 200, 1.0))  # warm up the links
-            single, _, _ = asyncio.run(run_rate(c, 1000, seconds))
-            print(f"# 1,000 updates/s, one update per ingest frame: p50 {pct(single, 0.5):.1f}"
-                  f" ms, p99 {pct(single, 0.99):.1f} ms")
-            lat, sent, got = asyncio.run(run_rate(c, 1000, seconds, per_frame=SCAN))
-            print(f"# 1,000 updates/s for {seconds:.0f} s USA → KOR subscriber, a frame per "
-                  f"10 ms scan ({SCAN} updates): {got} of {sent} delivered; max "
-                  f"{max(lat):.1f} ms")
-            print(f"BENCH track_p50_ms_at_1000 {pct(lat, 0.5):.2f} ms")
-            print(f"BENCH track_p99_ms_at_1000 {pct(lat, 0.99):.2f} ms")
-            print(f"BENCH track_p999_ms_at_1000 {pct(lat, 0.999):.2f} ms")
-            best = 0
-            for rate in (2_000, 5_000) if quick else (2_000, 5_000, 10_000, 15_000, 20_000,
-                                                      30_000):
-                lat, sent, got = asyncio.run(run_rate(c, rate, 3.0 if not quick else 1.0,
-                                                      per_frame=100))
-                ok = got == sent and clean(c)
-                print(f"# offered {rate}/s: delivered {got} of {sent}, p99 "
-                      f"{pct(lat, 0.99):.1f} ms{'' if ok else ' — loss or drops: stop'}")
-                if not ok:
-                    break
-                best = rate
-            print(f"BENCH track_sustained_per_s {best} updates/s")
-            lat1, _, _ = asyncio.run(run_rate(c, 100, seconds, per_frame=1))
-        with Cluster(Path(tmp) / "many", extra) as c:
-            asyncio.run(run_rate(c, 100, 1.0))
-            lat32, sent, got = asyncio.run(run_rate(c, 100, seconds))
-            print(f"# 100 updates/s, feed shared with {extra + 1} partners: KOR got {got} of "
-                  f"{sent}")
-    print(f"BENCH track_p99_ms_1_partner {pct(lat1, 0.99):.2f} ms")
-    print(f"BENCH track_p99_ms_{extra + 1}_partners {pct(lat32, 0.99):.2f} ms")
+    sinks = 4 if quick else 32
+    with tempfile.TemporaryDirectory(prefix="liaison-bench-") as tmp, \
+            Cluster(Path(tmp) / "nodes", sinks) as c:
+        asyncio.run(run_rate(c, 200, 1.0))  # warm up the links
+        single, _, _ = asyncio.run(run_rate(c, 1000, seconds))
+        print(f"# 1,000 updates/s, one update per ingest frame: p50 {pct(single, 0.5):.1f}"
+              f" ms, p99 {pct(single, 0.99):.1f} ms")
+        lat, sent, got = asyncio.run(run_rate(c, 1000, seconds, per_frame=SCAN))
+        print(f"# 1,000 updates/s for {seconds:.0f} s USA → KOR subscriber, a frame per "
+              f"10 ms scan ({SCAN} updates): {got} of {sent} delivered; max "
+              f"{max(lat):.1f} ms")
+        print(f"BENCH track_p50_ms_at_1000 {pct(lat, 0.5):.2f} ms")
+        print(f"BENCH track_p99_ms_at_1000 {pct(lat, 0.99):.2f} ms")
+        print(f"BENCH track_p999_ms_at_1000 {pct(lat, 0.999):.2f} ms")
+        best = 0
+        for rate in (2_000, 5_000) if quick else (2_000, 5_000, 10_000, 15_000, 20_000,
+                                                  30_000):
+            lat, sent, got = asyncio.run(run_rate(c, rate, 3.0 if not quick else 1.0,
+                                                  per_frame=100))
+            ok = got == sent and clean(c)
+            print(f"# offered {rate}/s: delivered {got} of {sent}, p99 "
+                  f"{pct(lat, 0.99):.1f} ms{'' if ok else ' — loss or drops: stop'}")
+            if not ok:
+                break
+            best = rate
+        print(f"BENCH track_sustained_per_s {best} updates/s")
+        fanout = {}
+        usa = psutil.Process(c.procs[0].pid)
+        for n in (1, sinks):
+            run_fanout(c, n, 100, 1.0)  # warm up
+            before = sum(usa.cpu_times()[:2])
+            lat, want, got = run_fanout(c, n, 100, seconds)
+            cpu_ms = (sum(usa.cpu_times()[:2]) - before) * 1000
+            if got != want:
+                raise RuntimeError(f"the sinks received {got} of {want} updates")
+            fanout[n] = lat
+            print(f"# 100 updates/s for {seconds:.0f} s, feed shared with {n} light "
+                  f"partner sink(s): {got} of {want} (update, partner) delivered; p50 "
+                  f"{pct(lat, 0.5):.2f} ms, max {max(lat):.1f} ms; USA node CPU "
+                  f"{cpu_ms / want * 1000:.0f} µs per (update, partner)")
+    p1, pn = pct(fanout[1], 0.99), pct(fanout[sinks], 0.99)
+    print(f"BENCH track_p99_ms_1_partner {p1:.2f} ms")
+    print(f"BENCH track_p99_ms_{sinks}_partners {pn:.2f} ms")
+    print(f"BENCH track_fanout_ratio_{sinks}v1 {pn / p1:.2f}")
     return 0
 
 

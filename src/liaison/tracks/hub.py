@@ -447,7 +447,7 @@ class TrackHub:
         out: list[tuple[TrackUpdate, int | None]] = []
         for row in rows:
             try:
-                u = _from_row(row)
+                u = update_from_row(row)
                 validate_update(u)
             except (LabelError, ValueError, TypeError, IndexError) as exc:
                 refused += 1
@@ -497,15 +497,15 @@ class TrackHub:
         if kind == "feed":
             source = f"feed:{rec['feed']}"
             for row in rec["rows"]:
-                self._publish(Published(_numbered(_from_row(row), int(row[10])), source,
-                                        label, rank, rec["topic"], marking))
+                self._publish(Published(_numbered(update_from_row(row), int(row[10])),
+                                        source, label, rank, rec["topic"], marking))
         elif kind == "peer":
             sender, key = rec["sender"], rec["group"]
             for row in rec["rows"]:
                 if self._fresh(sender, key, row[11]):
-                    self._publish(Published(_numbered(_from_row(row[:11]), int(row[10])),
-                                            f"peer:{sender}", label, rank, rec["topic"],
-                                            marking))
+                    update = _numbered(update_from_row(row[:11]), int(row[10]))
+                    self._publish(Published(update, f"peer:{sender}", label, rank,
+                                            rec["topic"], marking))
 
     def _record_label(self, data: dict[str, Any]) -> tuple[Label, int, str]:
         key = ("stream", "", json.dumps(data, sort_keys=True))
@@ -756,7 +756,7 @@ def _digest(record: bytes) -> str:
     return hashlib.sha256(record).hexdigest()[:32]
 
 
-def _from_row(row: Any) -> TrackUpdate:
+def update_from_row(row: Any) -> TrackUpdate:
     """An update from a wire row: 11 fields, and a 12th (the sender's stream position)
     from a node run as several workers."""
     if not isinstance(row, list) or len(row) not in (11, 12):
