@@ -123,16 +123,20 @@ def test_the_live_console_gets_a_flash_pushed(
         url = f"ws://127.0.0.1:{chn.port}/api/hotline/{CHANNEL}/live?token={ct}"
         async with websockets.connect(url) as ws:
             first = json.loads(await ws.recv())
-            assert first["traffic"] == []
+            assert first["type"] == "snapshot" and first["traffic"] == []
             await asyncio.to_thread(kor.call, "POST", f"/api/hotline/{CHANNEL}/messages", kt,
                                     json={"precedence": "FLASH", "text": "launch"})
             while True:
-                view = json.loads(await asyncio.wait_for(ws.recv(), 30))
-                if view["traffic"]:
-                    return dict(view)
+                delta = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                assert delta["type"] == "delta" and "traffic" not in delta
+                if delta["changed"]:
+                    return dict(delta)
 
-    view = asyncio.run(watch())
-    assert view["traffic"][0]["precedence"] == "FLASH"  # type: ignore[index]
+    delta = asyncio.run(watch())
+    (flash,) = delta["changed"]  # type: ignore[misc]
+    assert (flash["sender"], flash["seq"], flash["precedence"]) == ("KOR", 1, "FLASH")
+    assert delta["summary"]["unacknowledged_flash"] == [  # type: ignore[index]
+        {"sender": "KOR", "seq": 1}]
 
 
 def test_the_live_console_refuses_a_bad_token(

@@ -97,3 +97,53 @@ def test_a_severed_line_reopens_while_its_mou_is_in_force(
     assert len(state.traffic) == 1
     with pytest.raises(Refused, match="not severed"):
         hotline.reopen(deps, WATCH, CHANNEL)
+
+
+def test_a_watch_gets_deltas_flags_as_they_turn_and_a_snapshot_when_far_behind(
+        setup: tuple[Deps, Clock, MemoryState]) -> None:
+    """The live view: only what changed; an overdue flag turns with no event on the line;
+    a watcher behind the change log gets a snapshot instead of a partial delta."""
+    deps, clock, _ = setup
+    hotline.send(deps, WATCH, CHANNEL, "ROUTINE", "weekly schedule")
+    watch = hotline.Watch(deps, WATCH, CHANNEL, limit=5)
+    first = watch.start()
+    assert first["type"] == "snapshot" and len(first["traffic"]) == 1
+    assert watch.update() is None  # nothing changed
+    sent = hotline.send(deps, WATCH, CHANNEL, "FLASH", "launch detected")
+    delta = watch.update()
+    assert delta is not None and delta["type"] == "delta"
+    assert [(e["seq"], e["overdue"]) for e in delta["changed"]] == [(sent["seq"], False)]
+    assert delta["summary"]["open"] == 2
+    turn = watch.next_change()
+    assert turn == datetime.fromisoformat(sent["sent_at"]) + timedelta(minutes=10,
+                                                                       microseconds=1)
+    clock.now = turn
+    late = watch.update()
+    assert late is not None
+    assert [(e["seq"], e["overdue"], e["escalation"]) for e in late["changed"]] == [
+        (sent["seq"], True, ["re-alert"])]
+    assert late["summary"]["overdue"] == 1
+    for _ in range(200):  # more changes than the change log keeps
+        hotline.check_call(deps, "scheduler", CHANNEL)
+    again = watch.update()
+    assert again is not None and again["type"] == "snapshot"
+    assert len(again["traffic"]) == 5 and again["older"]
+
+
+def test_pages_of_the_twin_hold_every_entry_once(setup: tuple[Deps, Clock,
+                                                              MemoryState]) -> None:
+    deps, clock, _ = setup
+    for i in range(23):
+        hotline.send(deps, WATCH, CHANNEL, "ROUTINE", f"r{i}")
+        clock.now += timedelta(seconds=i % 2)  # pairs sent at one instant
+    seen, before = [], None
+    while True:
+        page = hotline.view(deps, WATCH, CHANNEL, limit=4, before=before)
+        seen[:0] = [e["text"] for e in page["traffic"]]
+        if (before := page["older"]) is None:
+            break
+    assert seen == [f"r{i}" for i in range(23)]
+    whole = [e["text"] for page in hotline.transcript(deps, WATCH, CHANNEL) for e in page]
+    assert whole == seen
+    with pytest.raises(Invalid):
+        hotline.view(deps, WATCH, CHANNEL, before="12.x.KOR")

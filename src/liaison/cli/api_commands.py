@@ -460,13 +460,27 @@ def _render_line(view: dict[str, Any]) -> None:
               [[t["sent_at"][:19], t["sender"], t["seq"], t.get("precedence") or t["kind"],
                 t["text"], t.get("acknowledged_by") or t.get("outcome") or "",
                 "OVERDUE" if t.get("overdue") else ""] for t in view.get("traffic", [])])
+    summary = view.get("summary")
+    if summary:
+        out.console.print(f"open: {summary['open']}, overdue: {summary['overdue']}, "
+                          f"FLASH unacknowledged: {len(summary['unacknowledged_flash'])}")
+    if view.get("older"):
+        out.console.print(f"older traffic: --before {view['older']}")
+
+
+Limit = Annotated[int, typer.Option(help="entries in the page (the latest, or before "
+                                         "--before)", min=1, max=1000)]
+Before = Annotated[str | None, typer.Option(help="the page just before this position "
+                                                 "(printed as 'older traffic')")]
 
 
 @hotline.command("show")
-def hotline_show(channel: str, as_json: Json = False, url: Url = None,
-                 token: Token = None) -> None:
-    """A channel's line status and traffic, with deadlines and overdue flags."""
-    out.emit(Api(url, token).get(f"/api/hotline/{channel}"), as_json, _render_line)
+def hotline_show(channel: str, limit: Limit = 100, before: Before = None,
+                 as_json: Json = False, url: Url = None, token: Token = None) -> None:
+    """A channel's line status and a page of its traffic (the latest first), with
+    deadlines, overdue flags and what is open."""
+    out.emit(Api(url, token).get(f"/api/hotline/{channel}", limit=limit, before=before),
+             as_json, _render_line)
 
 
 @hotline.command("send")
@@ -517,7 +531,13 @@ def hotline_reopen(channel: str, as_json: Json = False, url: Url = None,
 @hotline.command("transcript")
 def hotline_transcript(channel: str, html: Annotated[bool, typer.Option(
                            "--html", help="HTML instead of JSON")] = False,
-                       url: Url = None, token: Token = None) -> None:
-    """Print the permanent transcript (JSON, or HTML with --html)."""
+                       limit: Annotated[int | None, typer.Option(
+                           help="one page of this many entries instead of the whole line",
+                           min=1, max=1000)] = None,
+                       before: Before = None, url: Url = None, token: Token = None) -> None:
+    """Print the permanent transcript (JSON, or HTML with --html): the whole line, or one
+    page with --limit (and --before)."""
+    params = {"limit": limit, "before": before}
     print(Api(url, token).text(f"/api/hotline/{channel}/transcript",
-                               format="html" if html else "json"))
+                               format="html" if html else "json",
+                               **{k: v for k, v in params.items() if v is not None}))

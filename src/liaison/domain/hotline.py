@@ -82,6 +82,18 @@ class Message:
         return [step for fraction, step in rules.escalation if now > due + span * fraction]
 
 
+def flags_change_at(message: Message, now: datetime, rules: HotlineRules) -> datetime | None:
+    """The first instant after ``now`` at which ``overdue`` or ``escalation`` of
+    ``message`` will read differently (its deadline, then each escalation step); ``None``
+    once acknowledged or past the last step. A live view re-reads the flags then."""
+    if message.acknowledged_at is not None:
+        return None
+    span, due = rules.answer_within[message.precedence], message.deadline(rules)
+    steps = [due] + [due + span * fraction for fraction, _ in rules.escalation]
+    # overdue and each step turn on strictly after their instant (``now > ...``)
+    return min((at + timedelta(microseconds=1) for at in steps if at >= now), default=None)
+
+
 def acknowledge(message: Message, by: str, at: datetime) -> Message:
     """A person on the receiving side acknowledges (distinct from delivery)."""
     if message.acknowledged_at is not None:

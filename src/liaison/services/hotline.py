@@ -3,8 +3,8 @@ severance — each carried node to node as a signed message (see ``domain.hotlin
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import date, datetime, time, timedelta
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -218,7 +218,7 @@ def sweep(deps: Deps) -> int:
     window = timedelta(seconds=deps.check_call_answer_s)
     with deps.uow() as uow:
         for channel in uow.hotline.channels():
-            for call in uow.hotline.traffic(channel["id"]):
+            for call in uow.hotline.awaiting(channel["id"]):
                 if call["kind"] != "check_call" or call["sender"] != deps.party or \
                         call.get("outcome") or \
                         datetime.fromisoformat(call["sent_at"]) + window > now:
@@ -242,19 +242,152 @@ def _outcome(uow: UnitOfWork, deps: Deps, channel: dict[str, Any], call: dict[st
             "state": channel["status"]["state"], "missed_days": channel["status"]["missed_days"]})
 
 
-def view(deps: Deps, user: User, channel_id: str) -> dict[str, Any]:
-    """The channel with its traffic; deadlines, overdue flags and escalation computed now."""
+PAGE = 100  # entries in a page of the line's traffic, unless asked otherwise
+MAX_PAGE = 1000
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+Key = tuple[str, int]  # (sender, seq): one entry of a channel
+
+
+def position(entry: dict[str, Any]) -> str:
+    """An entry's place in transcript order (sent, seq, sender), as a page cursor:
+    ``<microseconds since 1970>.<seq>.<sender>``."""
+    micros = (datetime.fromisoformat(entry["sent_at"]) - EPOCH) // timedelta(microseconds=1)
+    return f"{micros}.{entry['seq']}.{entry['sender']}"
+
+
+def _place_of(cursor: str) -> tuple[datetime, int, str]:
+    micros, seq, sender = [*cursor.split("."), "", ""][:3]
+    if not (micros.lstrip("-").isdigit() and seq.isdigit() and len(sender) == 3
+            and sender.isalpha() and sender.isupper()):
+        raise Invalid(f"{cursor[:40]!r} is not a position in a hotline transcript")
+    try:
+        return EPOCH + timedelta(microseconds=int(micros)), int(seq), sender
+    except OverflowError as exc:
+        raise Invalid(f"{cursor[:40]!r} is out of range") from exc
+
+
+def view(deps: Deps, user: User, channel_id: str, limit: int = PAGE,
+         before: str | None = None) -> dict[str, Any]:
+    """The channel with one page of its traffic, oldest first: the latest ``limit``
+    entries, or those before the ``before`` position. ``older`` is the position to ask
+    for the page before this one (``None``: this page starts the line); ``awaiting`` holds
+    every open entry of the line, whatever the page (unacknowledged messages, unanswered
+    calls), and ``summary`` counts them; deadlines, overdue flags and escalation are
+    computed now; ``revision`` is the line's revision this view shows."""
     require(user, Role.WATCH_OFFICER, Role.ADMIN)
+    if not 1 <= limit <= MAX_PAGE:
+        raise Invalid(f"limit: 1 to {MAX_PAGE} entries")
+    place = _place_of(before) if before else None
     now = deps.clock()
     with deps.uow() as uow:
         channel = _channel(uow, channel_id)
-        traffic = uow.hotline.traffic(channel_id)
-    for item in traffic:
-        if item["kind"] == "message":
-            m = _message(channel_id, item)
-            item.update(deadline=m.deadline(RULES).isoformat(), overdue=m.overdue(now, RULES),
-                        escalation=m.escalation(now, RULES))
-    return {**channel, "traffic": traffic}
+        revision = uow.hotline.revision(channel_id)
+        page = uow.hotline.page(channel_id, limit + 1, before=place)
+        awaiting = uow.hotline.awaiting(channel_id)
+    traffic = [_flagged(channel_id, e, now) for e in page[-limit:]]
+    awaiting = [_flagged(channel_id, e, now) for e in awaiting]
+    return {**channel, "traffic": traffic,
+            "older": position(traffic[0]) if len(page) > limit else None,
+            "revision": revision, "awaiting": awaiting,
+            "summary": _summary(awaiting, deps.party)}
+
+
+def transcript(deps: Deps, user: User, channel_id: str) -> Iterator[list[dict[str, Any]]]:
+    """The whole line in transcript order, a page at a time (each page read in its own
+    transaction: writers are not held up by a long transcript); every entry once."""
+    after = (datetime.min.replace(tzinfo=UTC), 0, "")  # before any entry
+    while True:
+        require(user, Role.WATCH_OFFICER, Role.ADMIN)
+        now = deps.clock()
+        with deps.uow() as uow:
+            _channel(uow, channel_id)
+            page = uow.hotline.page(channel_id, MAX_PAGE, after=after)
+        if not page:
+            return
+        yield [_flagged(channel_id, e, now) for e in page]
+        after = _place_of(position(page[-1]))
+
+
+def _flagged(channel_id: str, item: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """``item`` with its position and, for messages, deadline, overdue flag and
+    escalation."""
+    item["position"] = position(item)
+    if item["kind"] == "message":
+        m = _message(channel_id, item)
+        item.update(deadline=m.deadline(RULES).isoformat(), overdue=m.overdue(now, RULES),
+                    escalation=m.escalation(now, RULES))
+    return item
+
+
+def _summary(awaiting: Iterable[dict[str, Any]], party: str) -> dict[str, Any]:
+    """What a watch officer must see whatever page is shown: how many entries are open,
+    how many are overdue, and the partner's FLASH messages nobody here acknowledged."""
+    items = list(awaiting)
+    return {"open": len(items), "overdue": sum(1 for e in items if e.get("overdue")),
+            "unacknowledged_flash": [
+                {"sender": e["sender"], "seq": e["seq"]} for e in items
+                if e.get("precedence") == h.Precedence.FLASH.name and e["sender"] != party]}
+
+
+class Watch:
+    """One watcher's live view of a channel (the watch page's WebSocket). ``start`` gives
+    the latest page (``view``); each ``update`` then only what changed since: the entries
+    written since (new, acknowledged, answered or missed), open entries whose overdue flag
+    or escalation turned since, the line's status and the summary; ``None`` when nothing
+    changed. Its cost follows the changes and the open entries, not the line's age. The
+    role is checked on every call, as ``view`` does."""
+
+    def __init__(self, deps: Deps, user: User, channel_id: str, limit: int = PAGE) -> None:
+        self.deps, self.user, self.channel_id, self.limit = deps, user, channel_id, limit
+        self.revision = 0
+        self.status: dict[str, Any] = {}
+        self.open: dict[Key, dict[str, Any]] = {}  # open entries as last sent
+
+    def start(self) -> dict[str, Any]:
+        """The snapshot to show first: ``view``'s latest page, ``type: snapshot``."""
+        first = view(self.deps, self.user, self.channel_id, self.limit)
+        self.revision, self.status = first["revision"], first["status"]
+        self.open = {(e["sender"], e["seq"]): e for e in first["awaiting"]}
+        return {"type": "snapshot", **first}
+
+    def update(self) -> dict[str, Any] | None:
+        """What changed since the last ``start`` or ``update`` (``type: delta``), a
+        fresh snapshot when the channel's change log no longer reaches back that far,
+        or ``None``."""
+        require(self.user, Role.WATCH_OFFICER, Role.ADMIN)
+        now = self.deps.clock()
+        with self.deps.uow() as uow:
+            channel = _channel(uow, self.channel_id)
+            revision = uow.hotline.revision(self.channel_id)  # first: never skip a change
+            changed = uow.hotline.changed_since(self.channel_id, self.revision)
+        if changed is None:
+            return self.start()
+        out = {(e["sender"], e["seq"]): _flagged(self.channel_id, e, now) for e in changed}
+        for key, entry in self.open.items():
+            if key not in out and _flags(fresh := _flagged(self.channel_id, dict(entry),
+                                                           now)) != _flags(entry):
+                out[key] = fresh
+        for key, entry in out.items():
+            self.open.pop(key, None)
+            if not entry.get("acknowledged_at") and not entry.get("outcome"):
+                self.open[key] = entry
+        if not out and channel["status"] == self.status and revision == self.revision:
+            return None
+        self.revision, self.status = revision, channel["status"]
+        return {"type": "delta", "revision": revision, "status": channel["status"],
+                "changed": list(out.values()),
+                "summary": _summary(self.open.values(), self.deps.party)}
+
+    def next_change(self) -> datetime | None:
+        """When an open entry's overdue flag or escalation next turns (then ``update``)."""
+        now = self.deps.clock()
+        return min((at for e in self.open.values() if e["kind"] == "message"
+                    if (at := h.flags_change_at(_message(self.channel_id, e), now, RULES))),
+                   default=None)
+
+
+def _flags(entry: dict[str, Any]) -> tuple[Any, ...]:
+    return entry.get("overdue"), tuple(entry.get("escalation") or ())
 
 
 def _message(channel_id: str, item: dict[str, Any]) -> h.Message:

@@ -259,30 +259,114 @@ def _key(request_id: str, direction: str) -> str:
 
 
 class SqlHotline:
+    """Channels and their traffic. Each channel row also keeps, under keys of its own
+    (``_revision``, ``_changes``, ``_open``; never shown to callers, kept by every
+    ``put_channel``): a revision counted up by each ``put_traffic``, the last
+    ``CHANGE_LOG`` changes as ``[revision, sender, seq]``, and the keys of the entries still
+    open (neither ``acknowledged_at`` nor ``outcome``). A watcher then reads what changed
+    since its revision, and the open entries, without reading the line's history. The
+    channel row is read for update, so writers to one channel take revisions in commit
+    order (PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` serialises writers already)."""
+
+    CHANGE_LOG = 128
+    OWN = ("_revision", "_changes", "_open")
+
     def __init__(self, conn: sa.Connection) -> None:
         self.conn = conn
 
-    def channel(self, channel_id: str) -> dict[str, Any] | None:
-        row = self.conn.execute(sa.select(t.hotline_channels.c.data).where(
-            t.hotline_channels.c.id == channel_id)).first()
+    def _row(self, channel_id: str, *, lock: bool = False) -> dict[str, Any] | None:
+        query = sa.select(t.hotline_channels.c.data).where(
+            t.hotline_channels.c.id == channel_id)
+        row = self.conn.execute(query.with_for_update() if lock else query).first()
         return dict(row.data) if row else None
+
+    def _shown(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in data.items() if k not in self.OWN}
+
+    def channel(self, channel_id: str) -> dict[str, Any] | None:
+        data = self._row(channel_id)
+        return self._shown(data) if data is not None else None
 
     def channels(self) -> list[dict[str, Any]]:
         rows = self.conn.execute(sa.select(t.hotline_channels.c.data)
                                  .order_by(t.hotline_channels.c.id))
-        return [dict(r.data) for r in rows]
+        return [self._shown(r.data) for r in rows]
 
     def put_channel(self, channel_id: str, data: Mapping[str, Any]) -> None:
-        self.conn.execute(t.hotline_channels.delete().where(
-            t.hotline_channels.c.id == channel_id))
-        self.conn.execute(t.hotline_channels.insert(), {"id": channel_id, "data": dict(data)})
+        stored = self._row(channel_id, lock=True)
+        kept = {k: stored[k] for k in self.OWN if k in stored} if stored else {}
+        self._write_channel(channel_id, {**self._shown(data), **kept}, stored is not None)
+
+    def _write_channel(self, channel_id: str, data: dict[str, Any], exists: bool) -> None:
+        c = t.hotline_channels
+        if exists:
+            self.conn.execute(c.update().where(c.c.id == channel_id).values(data=data))
+        else:
+            self.conn.execute(c.insert(), {"id": channel_id, "data": data})
+
+    def revision(self, channel_id: str) -> int:
+        data = self._row(channel_id)
+        return int(data.get("_revision", 0)) if data else 0
 
     def traffic(self, channel_id: str) -> list[dict[str, Any]]:
+        m = t.hotline_messages.c
         rows = self.conn.execute(sa.select(t.hotline_messages).where(
-            t.hotline_messages.c.channel == channel_id).order_by(
-                t.hotline_messages.c.sent_at, t.hotline_messages.c.seq,
-                t.hotline_messages.c.sender))
-        return [{**r.data, "sender": r.sender, "seq": r.seq, "kind": r.kind} for r in rows]
+            m.channel == channel_id).order_by(m.sent_at, m.seq, m.sender))
+        return [self._entry(r) for r in rows]
+
+    @staticmethod
+    def _entry(row: Any) -> dict[str, Any]:
+        return {**row.data, "sender": row.sender, "seq": row.seq, "kind": row.kind}
+
+    def page(self, channel_id: str, limit: int, *,
+             before: tuple[datetime, int, str] | None = None,
+             after: tuple[datetime, int, str] | None = None) -> list[dict[str, Any]]:
+        """Up to ``limit`` entries in transcript order (sent, seq, sender), oldest first:
+        the latest ones before ``before``, else the first ones after ``after``, else the
+        latest of the line."""
+        m = t.hotline_messages.c
+        query = sa.select(t.hotline_messages).where(m.channel == channel_id)
+        if after is not None:
+            query = query.where(_beyond(after, newer=True)).order_by(m.sent_at, m.seq,
+                                                                      m.sender)
+            return [self._entry(r) for r in self.conn.execute(query.limit(limit))]
+        if before is not None:
+            query = query.where(_beyond(before, newer=False))
+        rows = self.conn.execute(query.order_by(m.sent_at.desc(), m.seq.desc(),
+                                                m.sender.desc()).limit(limit))
+        return [self._entry(r) for r in rows][::-1]
+
+    def changed_since(self, channel_id: str, revision: int) -> list[dict[str, Any]] | None:
+        """The entries changed after ``revision``, in the order of their last change;
+        ``None`` when the change log no longer reaches back to ``revision`` (read a page
+        afresh then)."""
+        data = self._row(channel_id) or {}
+        log = data.get("_changes", [])
+        if revision >= data.get("_revision", 0):
+            return []
+        if not log or log[0][0] > revision + 1:
+            return None
+        keys: dict[tuple[str, int], None] = {}
+        for rev, sender, seq in log:
+            if rev > revision:
+                keys.pop((sender, seq), None)
+                keys[sender, seq] = None
+        return self._by_keys(channel_id, list(keys))
+
+    def awaiting(self, channel_id: str) -> list[dict[str, Any]]:
+        """The open entries (neither acknowledged nor with an outcome), oldest first."""
+        data = self._row(channel_id) or {}
+        found = self._by_keys(channel_id, [(s, q) for s, q in data.get("_open", [])])
+        return sorted(found, key=lambda e: (e["sent_at"], e["seq"], e["sender"]))
+
+    def _by_keys(self, channel_id: str, keys: list[tuple[str, int]]) -> list[dict[str, Any]]:
+        if not keys:
+            return []
+        m = t.hotline_messages.c
+        rows = {(r.sender, r.seq): self._entry(r) for r in self.conn.execute(
+            sa.select(t.hotline_messages).where(
+                m.channel == channel_id, sa.tuple_(m.sender, m.seq).in_(keys)))}
+        return [rows[k] for k in keys if k in rows]
 
     def get_traffic(self, channel_id: str, sender: str, seq: int) -> dict[str, Any] | None:
         row = self.conn.execute(sa.select(t.hotline_messages).where(
@@ -298,9 +382,35 @@ class SqlHotline:
         self.conn.execute(t.hotline_messages.insert(), {
             "channel": channel_id, "sender": sender, "seq": seq, "kind": kind,
             "data": dict(data), "sent_at": sent_at})
+        channel = self._row(channel_id, lock=True)
+        if channel is not None:
+            self._write_channel(channel_id, _logged(channel, sender, seq, data,
+                                                    self.CHANGE_LOG), True)
 
     def last_seq(self, channel_id: str, sender: str) -> int:
         value = self.conn.execute(sa.select(sa.func.max(t.hotline_messages.c.seq)).where(
             t.hotline_messages.c.channel == channel_id,
             t.hotline_messages.c.sender == sender)).scalar()
         return int(value or 0)
+
+
+def _beyond(position: tuple[datetime, int, str], *, newer: bool) -> Any:
+    """Entries after (``newer``) or before ``position`` in transcript order."""
+    m = t.hotline_messages.c
+    at, seq, sender = position
+    if newer:
+        return sa.or_(m.sent_at > at, sa.and_(m.sent_at == at, sa.or_(
+            m.seq > seq, sa.and_(m.seq == seq, m.sender > sender))))
+    return sa.or_(m.sent_at < at, sa.and_(m.sent_at == at, sa.or_(
+        m.seq < seq, sa.and_(m.seq == seq, m.sender < sender))))
+
+
+def _logged(channel: dict[str, Any], sender: str, seq: int, data: Mapping[str, Any],
+            keep: int) -> dict[str, Any]:
+    """``channel`` with one more change of entry ``(sender, seq)`` logged."""
+    revision = int(channel.get("_revision", 0)) + 1
+    opened = [k for k in channel.get("_open", []) if k != [sender, seq]]
+    if not data.get("acknowledged_at") and not data.get("outcome"):
+        opened.append([sender, seq])
+    changes = [*channel.get("_changes", []), [revision, sender, seq]][-keep:]
+    return {**channel, "_revision": revision, "_changes": changes, "_open": opened}

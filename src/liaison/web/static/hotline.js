@@ -31,48 +31,153 @@ function when(iso) {
 }
 
 // ---- the channel's view ----------------------------------------------------------------
+// The socket sends a snapshot (the latest page, every open entry, the line's status), then
+// deltas: the entries that changed (new, acknowledged, answered, overdue), the status and
+// the summary. Older pages load on demand; rows are updated in place.
 
-function render(view) {
-  const state = $("state");
-  state.textContent = view.status.state;
-  state.dataset.state = view.status.state;
-  $("missed").textContent =
-    view.status.missed_days ? `(${view.status.missed_days} missed day(s))` : "";
-  const body = $("traffic");
-  body.replaceChildren();
-  for (const m of view.traffic) {
-    const key = `${m.sender}:${m.seq}`;
-    if (m.precedence === "FLASH" && !seen.has(key) && m.sender !== me.node &&
-        !m.acknowledged_at) {
-      const flash = $("flash");
-      flash.textContent = `FLASH from ${m.sender}: ${m.text}`;
-      flash.hidden = false;
-      beep();
-    }
-    seen.add(key);
-    const row = body.insertRow();
-    row.dataset.seq = m.seq;
-    row.dataset.sender = m.sender;
-    row.className = `${m.precedence || m.kind} ${m.overdue ? "overdue" : ""}`.trim();
-    const cells = [when(m.sent_at), m.sender, m.seq, m.precedence || m.kind, m.text,
-                   when(m.deadline) + (m.overdue ? " (overdue)" : ""),
-                   m.acknowledged_by || m.outcome || ""];
-    cells.forEach((v, i) => {
-      const cell = row.insertCell();
-      cell.textContent = v ?? "";
-      if (i === 5) cell.className = "deadline";
-    });
-    const action = row.insertCell();
-    if (m.sender !== me.node && !m.acknowledged_at && me.roles.includes("watch_officer")) {
-      const b = document.createElement("button");
-      b.type = "button";
-      b.textContent = m.kind === "check_call" ? `Answer check call ${m.seq}`
-                                              : `Acknowledge ${m.sender} ${m.seq}`;
-      b.addEventListener("click", () => acknowledge(m.sender, m.seq, b));
-      action.append(b);
-    }
+const entries = new Map();  // key -> entry, for what the table shows
+const rows = new Map();     // key -> its row
+let older = null;           // the position before the oldest row shown; null: none older
+
+const keyOf = (m) => `${m.sender}:${m.seq}`;
+
+function place(m) {  // transcript order: position = "<micros>.<seq>.<sender>"
+  const [micros, seq, sender] = String(m.position || "0.0.").split(".");
+  return [Number(micros), Number(seq), sender];
+}
+
+function before(a, b) {
+  const x = place(a), y = place(b);
+  for (let i = 0; i < 3; i++) if (x[i] !== y[i]) return x[i] < y[i];
+  return false;
+}
+
+function alertFor(m) {
+  const key = keyOf(m);
+  if (m.precedence === "FLASH" && !seen.has(key) && m.sender !== me.node && !m.acknowledged_at) {
+    const flash = $("flash");
+    flash.textContent = `FLASH from ${m.sender}: ${m.text}`;
+    flash.hidden = false;
+    beep();
   }
+  seen.add(key);
+}
+
+function fill(row, m) {
+  row.replaceChildren();
+  row.dataset.seq = m.seq;
+  row.dataset.sender = m.sender;
+  row.className = `${m.precedence || m.kind} ${m.overdue ? "overdue" : ""}`.trim();
+  const cells = [when(m.sent_at), m.sender, m.seq, m.precedence || m.kind, m.text,
+                 when(m.deadline) + (m.overdue ? " (overdue)" : ""),
+                 m.acknowledged_by || m.outcome || ""];
+  cells.forEach((v, i) => {
+    const cell = row.insertCell();
+    cell.textContent = v ?? "";
+    if (i === 5) cell.className = "deadline";
+  });
+  const action = row.insertCell();
+  if (m.sender !== me.node && !m.acknowledged_at && me.roles.includes("watch_officer")) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = m.kind === "check_call" ? `Answer check call ${m.seq}`
+                                            : `Acknowledge ${m.sender} ${m.seq}`;
+    b.addEventListener("click", () => acknowledge(m.sender, m.seq, b));
+    action.append(b);
+  }
+}
+
+// Show ``m``: its row updated in place, or a new row at its place in transcript order
+// (not when it is older than the rows shown while older ones are not loaded).
+function show(m) {
+  const key = keyOf(m);
+  alertFor(m);
+  const row = rows.get(key);
+  if (row) { entries.set(key, m); fill(row, m); return; }
+  const body = $("traffic");
+  let next = null;  // the first row shown after m
+  for (let i = body.rows.length - 1; i >= 0; i--) {
+    const other = entries.get(`${body.rows[i].dataset.sender}:${body.rows[i].dataset.seq}`);
+    if (other && before(other, m)) break;
+    next = body.rows[i];
+  }
+  if (next === body.rows[0] && next && older !== null) return;  // older than shown
+  const fresh = document.createElement("tr");
+  body.insertBefore(fresh, next);
+  entries.set(key, m);
+  rows.set(key, fresh);
+  fill(fresh, m);
+}
+
+function showStatus(status, summary) {
+  const state = $("state");
+  state.textContent = status.state;
+  state.dataset.state = status.state;
+  $("missed").textContent = status.missed_days ? `(${status.missed_days} missed day(s))` : "";
+  if (!summary) return;
+  $("summary").textContent = summary.open
+    ? `${summary.open} open, ${summary.overdue} overdue` +
+      (summary.unacknowledged_flash.length
+        ? `, ${summary.unacknowledged_flash.length} FLASH unacknowledged` : "")
+    : "nothing open";
+  if (!summary.unacknowledged_flash.length) $("flash").hidden = true;
+}
+
+function showOlder() {
+  $("older").hidden = older === null;
+}
+
+// A snapshot (the socket's first message, or the REST view): the table afresh.
+function render(view) {
+  entries.clear();
+  rows.clear();
+  $("traffic").replaceChildren();
+  older = view.older ?? null;
+  for (const m of view.awaiting || []) alertFor(m);
+  for (const m of view.traffic) show(m);
+  showStatus(view.status, view.summary);
+  showOlder();
   document.body.dataset.channel = view.id || channel;
+}
+
+function update(delta) {
+  for (const m of delta.changed) show(m);
+  showStatus(delta.status, delta.summary);
+}
+
+async function loadOlder() {
+  if (older === null) return;
+  clearMessages();
+  const button = $("older");
+  button.disabled = true;
+  try {
+    const page = await api("GET", `/api/hotline/${enc(channel)}?limit=100&before=${enc(older)}`);
+    const body = $("traffic");
+    const first = body.rows[0] || null;
+    for (const m of page.traffic) {
+      const key = keyOf(m);
+      if (rows.has(key)) continue;
+      seen.add(key);  // history: no alert
+      const row = document.createElement("tr");
+      body.insertBefore(row, first);
+      entries.set(key, m);
+      rows.set(key, row);
+      fill(row, m);
+    }
+    older = page.older ?? null;
+    showOlder();
+    say(`Loaded ${page.traffic.length} older entries.`);
+  } catch (e) {
+    say(`Older traffic not loaded: ${e.message}`, true);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function refresh() {  // without a live socket, read the latest page again
+  if (!socket || socket.readyState !== WebSocket.OPEN) {
+    render(await api("GET", `/api/hotline/${enc(channel)}`));
+  }
 }
 
 async function acknowledge(sender, seq, button) {
@@ -81,8 +186,7 @@ async function acknowledge(sender, seq, button) {
   try {
     await api("POST", `/api/hotline/${enc(channel)}/acknowledgements`, {sender, seq});
     say(`Acknowledged ${sender} ${seq}.`);
-    if (sender !== me.node) $("flash").hidden = true;
-    render(await api("GET", `/api/hotline/${enc(channel)}`));
+    await refresh();  // the socket brings the entry updated in place
   } catch (e) {
     say(`Not acknowledged: ${e.message}`, true);
     button.disabled = false;
@@ -99,7 +203,7 @@ async function send(ev) {
                            {precedence: $("precedence").value, text: $("text").value});
     say(`Sent ${sent.precedence || $("precedence").value} message ${sent.seq ?? ""}.`.trim());
     $("text").value = "";
-    render(await api("GET", `/api/hotline/${enc(channel)}`));
+    await refresh();
   } catch (e) {
     say(`Not sent: ${e.message}`, true);
   } finally {
@@ -124,7 +228,10 @@ function connect() {
   setLive("connecting", "connecting…");
   ws.addEventListener("open", () => { retryMs = 1000; setLive("open", "connected"); });
   ws.addEventListener("message", (ev) => {
-    try { render(JSON.parse(ev.data)); }
+    try {
+      const data = JSON.parse(ev.data);
+      if (data.type === "delta") update(data); else render(data);
+    }
     catch (e) { say(`A live update could not be read: ${e.message}`, true); }
   });
   ws.addEventListener("close", (ev) => {
@@ -177,6 +284,7 @@ async function start() {
   }
   $("pick").addEventListener("submit", (ev) => { ev.preventDefault(); watch(select.value); });
   $("send").addEventListener("submit", send);
+  $("older").addEventListener("click", loadOlder);
   const wanted = new URLSearchParams(location.search).get("channel");
   // the channel asked for (?channel=), else the only one; an unknown one: none
   const first = wanted ? (channels.some(c => c.id === wanted) ? wanted : "")
