@@ -64,8 +64,8 @@ def test_pending_per_lane_skips_messages_waiting_for_a_retry(uow: UowFactory) ->
         assert [m.id for m in u.outbox.pending("JPN", 10, "routine")] == ["m0", "m2"]
         assert [m.lane for m in u.outbox.pending("JPN", 10)] == [
             "routine", "flash", "routine", "urgent", "flash"]
-        assert u.outbox.lanes_with_pending() == [("JPN", "flash"), ("JPN", "routine"),
-                                                 ("JPN", "urgent")]
+        assert u.outbox.lanes_with_pending() == [("JPN", "flash"), ("JPN", "urgent"),
+                                                 ("JPN", "routine")]
         u.outbox.retry("m0", "internal error at JPN (IntegrityError)", NOW,
                        NOW + timedelta(seconds=5))
         u.commit()

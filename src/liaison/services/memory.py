@@ -19,7 +19,7 @@ from liaison.domain import audit as chain
 from liaison.domain.agreements import Agreement
 from liaison.domain.audit import AuditRecord
 from liaison.domain.labels import Party, topic_in
-from liaison.domain.lanes import lane_for
+from liaison.domain.lanes import LANES, lane_for
 from liaison.domain.ledger import LedgerEntry
 from liaison.domain.parties import default_parties
 from liaison.domain.review import ReleaseRequest
@@ -413,7 +413,7 @@ class MemoryOutbox:
 
     def lanes_with_pending(self) -> list[tuple[str, str]]:
         return sorted({(m.peer, m.lane) for m in self.s.outbox.values()
-                       if m.state == "pending"})
+                       if m.state == "pending"}, key=lambda k: (k[0], LANES.index(k[1])))
 
     def retry(self, message_id: str, error: str, at: datetime, retry_at: datetime) -> None:
         m = self.s.outbox.get(message_id)

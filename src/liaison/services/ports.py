@@ -167,7 +167,8 @@ class OutboxRepo(Protocol):
         is later."""
     def peers_with_pending(self) -> list[str]: ...
     def lanes_with_pending(self) -> list[tuple[str, str]]:
-        """(peer, lane) pairs with pending messages, sorted."""
+        """(peer, lane) pairs with pending messages, by peer, then lane by precedence
+        (flash, urgent, routine): a worker with a limited share starts flash lanes first."""
     def retry(self, message_id: str, error: str, at: datetime, retry_at: datetime) -> None:
         """The partner failed to apply a pending message: count the attempt, keep the
         error, offer it again at ``retry_at`` (it stays pending)."""

@@ -6,13 +6,13 @@ import contextlib
 import zlib
 from collections.abc import Mapping
 from dataclasses import asdict, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from liaison.crypto.keys import verify_card
-from liaison.domain.lanes import lane_for
+from liaison.domain.lanes import LANES, lane_for
 from liaison.services.ports import Conflict, LaneState, OutboxMessage, PartnerRequest, Peer
 from liaison.storage import tables as t
 from liaison.storage.repositories import insert
@@ -80,9 +80,22 @@ class SqlOutbox:
 
     def lanes_with_pending(self) -> list[tuple[str, str]]:
         o = t.outbox.c
-        rows = self.conn.execute(sa.select(o.peer, o.lane).where(o.state == "pending")
-                                 .distinct())
-        return sorted((r.peer, r.lane) for r in rows)
+        found = []
+        for peer in self._peers():
+            for lane in LANES:
+                if self.conn.execute(sa.select(o.seq).where(
+                        o.peer == peer, o.lane == lane, o.state == "pending").limit(1)).first():
+                    found.append((peer, lane))
+        return found
+
+    def _peers(self) -> list[str]:
+        """The outbox's partners by a loose index scan (``uq_outbox_peer_seq``): one seek
+        per partner, not a read of every message ever sent."""
+        rows = self.conn.execute(sa.text(
+            "WITH RECURSIVE p(peer) AS (SELECT MIN(peer) FROM outbox UNION ALL "
+            "SELECT (SELECT MIN(peer) FROM outbox WHERE peer > p.peer) FROM p "
+            "WHERE p.peer IS NOT NULL) SELECT peer FROM p WHERE peer IS NOT NULL"))
+        return sorted(str(r.peer) for r in rows)
 
     def retry(self, message_id: str, error: str, at: datetime, retry_at: datetime) -> None:
         o = t.outbox.c
@@ -107,13 +120,14 @@ class SqlOutbox:
                 r.peer, r.lane, failures=r.failures, last_error=r.last_error or "",
                 last_error_at=r.last_error_at, last_attempt_at=r.last_attempt_at,
                 last_delivery_at=r.last_delivery_at, stuck_since=r.stuck_since)
-        counts = self.conn.execute(
-            sa.select(o.peer, o.lane, sa.func.count(), sa.func.min(o.created_at))
-            .where(o.state == "pending").group_by(o.peer, o.lane))
-        for peer, lane, n, oldest in counts:
+        for peer, lane in self.lanes_with_pending():
+            where = (o.peer == peer, o.lane == lane, o.state == "pending")
+            n = self.conn.execute(sa.select(sa.func.count()).select_from(t.outbox)
+                                  .where(*where)).scalar_one()
+            oldest = self.conn.execute(sa.select(o.created_at).where(*where)
+                                       .order_by(o.seq).limit(1)).scalar()
             known = found.get((peer, lane), LaneState(peer, lane))
-            found[(peer, lane)] = replace(known, pending=int(n),
-                                          oldest_pending_at=_utc(oldest))
+            found[(peer, lane)] = replace(known, pending=int(n), oldest_pending_at=oldest)
         return [found[k] for k in sorted(found)]
 
     def note_attempt(self, peer: str, lane: str, at: datetime, error: str | None) -> None:
@@ -177,13 +191,6 @@ class SqlOutbox:
         return OutboxMessage(r.id, r.peer, r.seq, r.kind, r.payload, r.created_at, r.state,
                              r.attempts, r.delivered_at, r.receipt, r.lane,
                              r.last_error or "", r.retry_at)
-
-
-def _utc(at: Any) -> datetime | None:
-    """``min()`` over a column comes back without its type's conversion on SQLite."""
-    if at is None or isinstance(at, datetime):
-        return at.replace(tzinfo=at.tzinfo or UTC) if at else None
-    return datetime.fromisoformat(str(at)).replace(tzinfo=UTC)
 
 
 class SqlInbox:
