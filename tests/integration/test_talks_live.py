@@ -161,3 +161,27 @@ def test_the_call_closes_when_the_session_expires(node: NodeUnderTest) -> None:
         assert ws.receive_json()["type"] == "hello"
 
     assert closed(node, tid, token, hello) == (4401, "the session has expired: sign in again")
+
+
+def test_a_join_carries_the_state_and_the_offers_in_one_message(node: NodeUnderTest) -> None:
+    """The page joins with its state and an offer to whoever is in already; a join whose
+    signals are malformed is refused whole (an error frame, not joined)."""
+    tid = accepted(node)
+    deps = node.client.app.state.deps  # type: ignore[attr-defined]
+    offer = {"to": "PRK:jon", "data": {"sdp": {"type": "offer", "sdp": "v=0"}}}
+    with live(node, tid, "chun") as ws:
+        assert ws.receive_json()["type"] == "hello"
+        ws.send_json({"type": "join", "signals": "offer"})
+        assert ws.receive_json()["message"].startswith("signals: a list of")
+        ws.send_json({"type": "join", "signals": [{**offer, "to": "KOR:seo"}]})
+        assert "signals go to PRK's participants" in ws.receive_json()["message"]
+        ws.send_json({"type": "signal", **offer})
+        assert "join the call first" in ws.receive_json()["message"]
+        assert talks.live_state(deps, tid, 0)[0] == []
+        ws.send_json({"type": "join", "muted": True, "camera": False, "signals": [offer]})
+        me = until(ws, "roster")["roster"][0]
+        assert (me["id"], me["muted"], me["camera"], me["hand"]) == ("KOR:chun", True, False,
+                                                                     False)
+    events = talks.live_state(deps, tid, 0)[0]
+    assert [(e[1], e[3].get("action") or e[3]["to"]) for e in events][:2] == [
+        ("presence", "join"), ("signal", "PRK:jon")]

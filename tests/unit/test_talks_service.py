@@ -435,3 +435,48 @@ def test_the_roster_and_the_chat_are_in_both_records(nodes: tuple[Node, Node]) -
     assert [p["id"] for p in talks.roster(talks.record_of(prk.deps, tid)[0])] == ["PRK:jon"]
     chats = [r for r in kor.state.audit if r.action == "talks.chat"]
     assert [r.details["text"] for r in chats] == ["안녕하십니까"]
+
+
+def test_a_join_and_its_offers_are_recorded_and_sent_together_or_not_at_all(
+        nodes: tuple[Node, Node]) -> None:
+    """The page's join carries its offers (the newcomer calls whoever is in already): one
+    transaction, queued in order, so they cross to the partner in one envelope."""
+    kor, prk = nodes
+    tid = accepted(kor, prk)
+    talks.live_event(kor.deps, CHUN, tid, "presence", {"action": "join"})
+    assert deliver(kor, prk) == [None]
+    kor.state.outbox.clear()
+    offer = {"to": "KOR:chun", "data": {"sdp": {"type": "offer", "sdp": "v=0"}}}
+    before = prk.snapshot()
+    with pytest.raises(Invalid, match="signals go to KOR's participants"):
+        talks.live_events(prk.deps, JON, tid, [("presence", {"action": "join"}),
+                                               ("signal", offer),
+                                               ("signal", {**offer, "to": "PRK:jon"})])
+    with pytest.raises(Invalid, match="1 to 31 events at once, not 32"):
+        talks.live_events(prk.deps, JON, tid, [("signal", offer)] * 32)
+    assert prk.snapshot() == before
+    talks.live_events(prk.deps, JON, tid, [("presence", {"action": "join", "muted": True}),
+                                           ("signal", offer)])
+    assert [(m.kind, m.payload["kind"]) for m in prk.pending()] == [
+        ("talks_live", "presence"), ("talks_live", "signal")]
+    assert deliver(prk, kor) == [None, None]  # the join first: the offer's sender is in
+    events = talks.live_state(kor.deps, tid, 0)[0]
+    assert [(e[1], e[2]) for e in events][-2:] == [("presence", "PRK"), ("signal", "PRK")]
+    jon = [p for p in talks.roster(events) if p["id"] == "PRK:jon"]
+    assert jon and jon[0]["muted"]
+
+
+def test_the_call_goes_on_under_another_mou_once_the_talks_own_has_ended(
+        nodes: tuple[Node, Node]) -> None:
+    """The live call looks at the talks' own MOU first (the cheap check); when that one has
+    ended, any other MOU in force that opens talks still does."""
+    kor, prk = nodes
+    tid = accepted(kor, prk)
+    kor.end_mou()
+    renewed = {**MOU, "id": "KOR-PRK-LINES-2021-RENEWED"}
+    kor.state.agreements[renewed["id"]] = agreement_from(renewed, default_parties())
+    talks.live_event(kor.deps, CHUN, tid, "presence", {"action": "join"})
+    talks.may_join(kor.deps, CHUN, tid)
+    del kor.state.agreements[renewed["id"]]
+    with pytest.raises(Refused, match="no MOU in force today between KOR and PRK"):
+        talks.live_event(kor.deps, CHUN, tid, "chat", {"text": "hello"})

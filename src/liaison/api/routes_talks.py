@@ -16,7 +16,7 @@ from liaison.api.schemas import Body
 from liaison.api.security import CurrentUser, NodeDeps
 from liaison.domain.users import User
 from liaison.services import auth, talks
-from liaison.services.errors import ServiceError
+from liaison.services.errors import Invalid, ServiceError
 
 router = APIRouter(prefix="/api/talks", tags=["talks"])
 
@@ -24,6 +24,10 @@ SESSION_CHECK_S = 30.0  # the live call re-checks the session (and the talks) th
 # WebSocket close codes: the page signs in again only on 4401
 CLOSE_CODES = {401: 4401, 403: 4403, 404: 4404}  # anything else: 4409 (the call is not open)
 REASON_BYTES = 123  # RFC 6455 5.5: a close frame's reason fits in 123 bytes
+# a join without a state: mic and camera on, no hand, not sharing (what pages sent before
+# a join carried the state)
+JOINING = {"muted": False, "camera": True, "hand": False, "sharing": False}
+NO_FLAGS = dict.fromkeys(talks.FLAGS, False)
 
 
 class ProposalIn(Body):
@@ -117,6 +121,11 @@ async def live(websocket: WebSocket, talks_id: str, token: str = "") -> None:
     """The call: hello (roster, chat), then roster, signal and chat messages both ways (the
     bearer token comes as ``?token=``: browsers cannot set headers on a WebSocket).
 
+    ``{"type": "join"}`` may carry the page's state (``muted``, ``camera``, ``hand``,
+    ``sharing``) and ``signals`` (``[{"to", "data"}]``: the newcomer's offers to whoever
+    is in the call already), recorded with the join in one transaction, so they reach the
+    partner in one envelope instead of each waiting for the one before.
+
     Only members of this party's delegation join. Closes with 4401 (sign in again: the
     session is missing, expired or revoked, or the user disabled — checked every
     ``SESSION_CHECK_S`` and when the session expires), 4403 (not a delegate of these
@@ -175,12 +184,16 @@ class _Call:
     me: str
     joined: bool = False
 
-    async def act(self, kind: str, data: dict[str, Any]) -> None:
-        await asyncio.to_thread(talks.live_event, self.deps, self.user, self.talks_id, kind,
-                                data)
-        sender = getattr(self.websocket.app.state, "sender", None)
-        if sender is not None:  # the partner should have it now, not at the next poll
-            sender.wake.set()
+    async def act(self, kind: str, data: dict[str, Any],
+                  signals: list[dict[str, Any]] | None = None) -> None:
+        """Record ``kind`` and then ``signals`` (in one transaction: they reach the partner
+        together) and wake the sender."""
+        events = [(kind, data), *(("signal", s) for s in signals or [])]
+        await asyncio.to_thread(talks.live_events, self.deps, self.user, self.talks_id,
+                                events)
+        from liaison.api.app import wake  # app imports this module
+
+        wake(self.websocket.app)  # the partner should have it now, not at the next poll
 
     async def error(self, message: str) -> None:
         await self.websocket.send_json({"type": "error", "message": message})
@@ -211,13 +224,12 @@ class _Call:
         kind = message.get("type") if isinstance(message, dict) else None
         if kind in ("state", "signal") and not self.joined:
             await self.error(f"{kind}: join the call first ({{\"type\": \"join\"}})")
-        elif kind == "join":
-            await self.act("presence", {"action": "join", "muted": False, "camera": True,
-                                        "hand": False})
+        elif kind == "join":  # may carry the state and the first offers: one message
+            await self.act("presence", {"action": "join", **_flags(message, JOINING)},
+                           _signals(message.get("signals", [])))
             self.joined = True
         elif kind == "state":
-            await self.act("presence", {"action": "state", **{
-                k: bool(message.get(k)) for k in ("muted", "camera", "hand", "sharing")}})
+            await self.act("presence", {"action": "state", **_flags(message, NO_FLAGS)})
         elif kind == "signal":
             await self.act("signal", {"to": message.get("to"), "data": message.get("data")})
         elif kind == "chat":
@@ -278,7 +290,19 @@ class _Call:
                 return _closing(exc)
 
 
+def _signals(raw: Any) -> list[dict[str, Any]]:
+    """A join's signals, each ``{"to", "data"}`` (``talks.live_events`` checks them)."""
+    if not isinstance(raw, list) or not all(isinstance(s, dict) for s in raw):
+        raise Invalid("signals: a list of {\"to\": …, \"data\": …} objects")
+    return [{"to": s.get("to"), "data": s.get("data")} for s in raw]
+
+
+def _flags(message: dict[str, Any], default: dict[str, bool]) -> dict[str, bool]:
+    return {k: bool(message.get(k, default[k])) for k in talks.FLAGS}
+
+
 def _chat(event: Any) -> dict[str, Any]:
     _, _, _, data, at = event
     return {"type": "chat", "from": data.get("from"), "name": data.get("name"),
             "text": data.get("text"), "at": at.isoformat()}
+

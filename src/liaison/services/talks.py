@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from liaison.crypto.passwords import token_hash
 from liaison.domain import talks as dt
-from liaison.domain.agreements import AgreementKind, status_at
+from liaison.domain.agreements import Agreement, AgreementKind, status_at
 from liaison.domain.users import Role, User
 from liaison.services.audit_trail import record
 from liaison.services.auth_roles import require
@@ -39,6 +39,7 @@ ANSWERS = ("accept", "amend", "decline", "cancel", "end")
 CLOSING = ("cancel", "end")  # calling talks off needs no MOU in force
 LIVE_KINDS = ("presence", "signal", "chat")
 MAX_EVENT = 64 * 1024  # bytes of a live event as JSON (an SDP offer is a few KiB)
+MAX_EVENTS = 1 + dt.DELEGATES_MAX  # recorded at once: a join and an offer per remote delegate
 CHAT_MAX = 2000  # characters
 NAME_MAX = 200  # a participant's shown name
 FLAGS = ("muted", "camera", "hand", "sharing")
@@ -51,13 +52,22 @@ T = TypeVar("T")
 # --- shared --------------------------------------------------------------------------
 
 
-def _mou(uow: UnitOfWork, deps: Deps, other: str) -> str:
-    """The MOU in force today between this party and ``other`` that opens talks."""
+def _mou(uow: UnitOfWork, deps: Deps, other: str, likely: str | None = None) -> str:
+    """The MOU in force today between this party and ``other`` that opens talks. ``likely``
+    (the talks' own agreement) is looked at first: the live call checks on every event, and
+    decoding one agreement instead of all of them is most of that check's cost."""
     today = deps.clock().date()
-    for a in uow.agreements.list():
-        if (a.kind is AgreementKind.MOU and "talks" in a.opens
+
+    def opens(a: Agreement) -> bool:
+        return (a.kind is AgreementKind.MOU and "talks" in a.opens
                 and {deps.party, other} <= set(a.parties)
-                and status_at(a, today, deps.rules).in_force):
+                and status_at(a, today, deps.rules).in_force)
+
+    found = uow.agreements.get(likely) if likely is not None else None
+    if found is not None and opens(found):
+        return found.id
+    for a in uow.agreements.list():
+        if opens(a):
             return a.id
     raise Refused(f"no MOU in force today between {deps.party} and {other} opens talks")
 
@@ -377,7 +387,7 @@ def _check_joins(uow: UnitOfWork, deps: Deps, t: dt.Talks, user: User,
     talks needs neither the open call nor the MOU."""
     if not leaving:
         _domain(dt.need_live, t)
-        _mou(uow, deps, t.other(deps.party))
+        _mou(uow, deps, t.other(deps.party), t.agreement_id)
     if not dt.on_delegation(t, deps.party, (user.username, user.display_name)):
         raise Forbidden(f"you are not on {deps.party}'s delegation for these talks "
                         f"(signed in as {user.username})")
@@ -448,21 +458,34 @@ def live_event(deps: Deps, user: User, talks_id: str, kind: str,
     member of this party's delegation, while the call is open and the MOU in force (leaving
     is recorded after the talks ended too); a signal goes to one of the other party's
     participants."""
+    live_events(deps, user, talks_id, [(kind, data)])
+
+
+def live_events(deps: Deps, user: User, talks_id: str,
+                events: list[tuple[str, dict[str, Any]]]) -> None:
+    """Several of ``live_event``'s events in order, in one transaction: all recorded and
+    queued for the partner together (so they cross in one envelope: a join and the offers
+    that follow it), or none when any of them is refused."""
     require(user, *DELEGATES)
+    if not 1 <= len(events) <= MAX_EVENTS:
+        raise Invalid(f"1 to {MAX_EVENTS} events at once, not {len(events)}")
     me = participant_id(deps, user)
     name = (user.display_name or user.username)[:NAME_MAX]
-    event = _event(kind, {**data, "from": me, "name": name})
+    checked = [(kind, _event(kind, {**data, "from": me, "name": name}))
+               for kind, data in events]
     with deps.uow() as uow:
         t, _ = _load(uow, talks_id)
-        _check_joins(uow, deps, t, user, _leaving(t, kind, event))
         other = t.other(deps.party)
-        if kind == "signal" and not str(event["to"]).startswith(f"{other}:"):
-            raise Invalid(f"to: signals go to {other}'s participants, not {event['to']!r}")
-        uow.talks.add_event(t.id, kind, deps.party, event, deps.clock())
-        _send(uow, deps, t, "talks_live", {"kind": kind, "event": event})
-        if kind == "chat":
-            record(uow, deps, user.username, "talks.chat", f"talks:{t.id}",
-                   {"text": event["text"]})
+        _check_joins(uow, deps, t, user, all(_leaving(t, k, e) for k, e in checked))
+        for kind, event in checked:
+            if kind == "signal" and not str(event["to"]).startswith(f"{other}:"):
+                raise Invalid(f"to: signals go to {other}'s participants, not "
+                              f"{event['to']!r}")
+            uow.talks.add_event(t.id, kind, deps.party, event, deps.clock())
+            _send(uow, deps, t, "talks_live", {"kind": kind, "event": event})
+            if kind == "chat":
+                record(uow, deps, user.username, "talks.chat", f"talks:{t.id}",
+                       {"text": event["text"]})
         uow.commit()
     deps.publish(f"talks:{talks_id}")
 
@@ -478,7 +501,7 @@ def apply_live(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | Non
         t.other(sender)
         if not _leaving(t, kind, event):
             dt.need_live(t)
-            _mou(uow, deps, sender)
+            _mou(uow, deps, sender, t.agreement_id)
         _check_remote(uow, deps, t, sender, kind, event)
     except (ServiceError, KeyError, TypeError, ValueError) as exc:  # TalksError: a ValueError
         return _refusal(exc, "live event")

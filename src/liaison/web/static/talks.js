@@ -12,6 +12,13 @@ const REFUSALS = {4401: "Sign in again.", 4403: "You are not on this party's del
                   4404: "No such talks on this node.", 4409: "The call is not open."};
 const hooks = window.liaisonTalks = {
   joinedAt: null, firstFrameAt: null, state: "idle",
+  // the call's timeline since this page last joined: the first time of each step, in ms
+  // since the epoch (performance.timeOrigin + performance.now(), comparable between pages
+  // on one machine): join (decided), offer-made, gathered, join-sent, joined (own presence
+  // back), peer-seen, offer-sent/-received, answer-sent/-received, candidates-sent/
+  // -received (those after the description), ice-connected, connected (DTLS), track,
+  // first-frame
+  timeline: {},
   // what each remote participant's stream delivers: one entry per inbound video and audio
   async stats() {
     const out = [];
@@ -38,6 +45,7 @@ const query = new URLSearchParams(location.search);
 let talksId = query.get("talks") || "";
 let token = "", me = "", myParty = "", iceServers = [];
 let ws = null, helloSeen = false, joinSent = false, wantJoined = false, retryMs = 1000;
+let joining = false;   // the join's offers are being made
 let talksState = "", callClosed = false;   // callClosed: the node refused or ended the call
 let localStream = null, audioTrack = null, cameraTrack = null, screenTrack = null;
 const my = {muted: false, camera: true, hand: false, sharing: false};
@@ -45,6 +53,9 @@ let roster = [];
 const peers = new Map();   // remote participant id -> {pc, offerer, queue, stream, tile, ...}
 let framePoll = null;
 
+function mark(step) {
+  if (!(step in hooks.timeline)) hooks.timeline[step] = performance.timeOrigin + performance.now();
+}
 function fail(message) { $("alert").textContent = message; }
 function announce(text) { $("events").textContent = text; }
 function setState(s) {
@@ -216,14 +227,43 @@ function connect() {
     retryMs = Math.min(retryMs * 2, 15000);
   };
 }
-function sendJoinIfReady() {
-  if (!wantJoined || joinSent || !localStream || !helloSeen) return;
+async function sendJoinIfReady() {
+  if (!wantJoined || joinSent || joining || !localStream || !helloSeen) return;
   if (!ws || ws.readyState !== WebSocket.OPEN) return;
-  send({type: "join"});
-  joinSent = true;
+  joining = true;
+  const socket = ws;
   hooks.joinedAt = performance.now();
   hooks.firstFrameAt = null;
-  sendState();
+  hooks.timeline = {};
+  mark("join");
+  // the newcomer calls: whoever is in the call already gets an offer, carried by the join
+  // itself (one message, one transaction, one envelope to the partner), instead of waiting
+  // for the join to reach them and come back as their offer
+  let calling = [], offers = [];
+  try {
+    calling = roster.filter((p) => isRemote(p.id) && !peers.has(p.id))
+      .map((p) => createPeer(p.id, true));
+    offers = await Promise.all(calling.map((peer) => new Promise((resolve) => {
+      enqueue(peer, async () => resolve(await makeOffer(peer)));
+      peer.chain.then(() => resolve(null));   // failed: joins without this offer
+    })));
+  } catch (e) {   // e.g. a bad relay configuration: join without offers (they will offer)
+    fail(`Could not prepare the call: ${e.message || e}`);
+  } finally {
+    joining = false;
+  }
+  const live = calling.filter((peer, i) => offers[i] && peers.get(peer.id) === peer);
+  if (!wantJoined || joinSent || ws !== socket || ws.readyState !== WebSocket.OPEN) {
+    for (const peer of calling) if (peers.get(peer.id) === peer) closePeer(peer.id);
+    sendJoinIfReady();   // e.g. reconnected meanwhile: join on the new socket
+    return;
+  }
+  for (const peer of calling) if (!live.includes(peer)) closePeer(peer.id);
+  send({type: "join", ...my,   // the join carries the state too
+        signals: live.map((peer) => ({to: peer.id, data: {sdp: offers[calling.indexOf(peer)]}}))});
+  joinSent = true;
+  mark("join-sent");
+  for (const peer of live) offerSent(peer);
 }
 function sendState() { if (joinSent) send({type: "state", ...my}); }
 
@@ -371,7 +411,7 @@ function onRoster(list) {
   for (const id of gone) if (id !== me) announce(`${before.get(id).name || id} left`);
   if (!list.length) ul.textContent = "Nobody has joined yet.";
   if (joinSent && list.some((p) => p.id === me)) {
-    if (hooks.state !== "joined") setState("joined");
+    if (hooks.state !== "joined") { setState("joined"); mark("joined"); }
   }
   // connections follow the roster, only with the other party's delegates; a peer whose
   // offer came ahead of its roster entry is kept until it has been seen and gone
@@ -379,8 +419,8 @@ function onRoster(list) {
   if (hooks.state !== "joined") return;
   for (const p of list) {
     if (!isRemote(p.id)) continue;
-    const peer = peers.get(p.id);
-    if (!peer && me < p.id) startOffer(p.id);
+    mark("peer-seen");
+    if (!peers.has(p.id)) awaitOffer(p.id);
     if (peers.has(p.id)) caption(peers.get(p.id));
   }
 }
@@ -397,7 +437,7 @@ function caption(peer) {
     `${extra ? ` — ${extra}` : ""}${status || ""}`;
 }
 function markFirstFrame() {
-  if (hooks.firstFrameAt === null) hooks.firstFrameAt = performance.now();
+  if (hooks.firstFrameAt === null) { hooks.firstFrameAt = performance.now(); mark("first-frame"); }
   if (framePoll) { clearInterval(framePoll); framePoll = null; }
 }
 function pollFrames() {
@@ -413,7 +453,9 @@ function pollFrames() {
   }, 100);
 }
 function createPeer(id, offerer) {
-  const pc = new RTCPeerConnection({iceServers});
+  // one transport for audio and video (both pages bundle): half the candidates to gather,
+  // send and check
+  const pc = new RTCPeerConnection({iceServers, bundlePolicy: "max-bundle"});
   const tile = document.createElement("figure");
   tile.className = "tile";
   const video = document.createElement("video");
@@ -422,13 +464,22 @@ function createPeer(id, offerer) {
   tile.append(video, cap);
   $("tiles").appendChild(tile);
   const peer = {id, pc, offerer, queue: [], stream: new MediaStream(), tile, video, cap,
-                videoTx: null, chain: Promise.resolve()};
+                videoTx: null, chain: Promise.resolve(), sdpSent: false, answerTimer: null,
+                late: [], lateTimer: null};
   peers.set(id, peer);
   video.setAttribute("aria-label", `Video of ${(participant(id) || {}).name || id}`);
   pc.onicecandidate = (e) => {
-    if (e.candidate) send({type: "signal", to: id, data: {candidate: e.candidate.toJSON()}});
+    // before the description is sent, a candidate goes inside it; later ones go together,
+    // one message when gathering ends (or every LATE_BATCH_MS while it goes on), not one
+    // each: every message is a transaction and an envelope on both nodes, competing with
+    // the answer the call is waiting for
+    if (!peer.sdpSent) return;
+    if (e.candidate) peer.late.push(e.candidate.toJSON());
+    if (!e.candidate) sendLate(peer);
+    else if (!peer.lateTimer) peer.lateTimer = setTimeout(() => sendLate(peer), LATE_BATCH_MS);
   };
   pc.ontrack = (e) => {
+    mark("track");
     peer.stream.addTrack(e.track);
     if (video.srcObject !== peer.stream) {
       video.srcObject = peer.stream;
@@ -445,6 +496,7 @@ function createPeer(id, offerer) {
   };
   pc.onconnectionstatechange = () => {
     if (peers.get(id) !== peer) return;
+    if (pc.connectionState === "connected") mark("connected");
     caption(peer);
     if (pc.connectionState === "failed" && offerer) {
       closePeer(id);   // the offerer starts over; the answerer waits for the new offer
@@ -453,14 +505,27 @@ function createPeer(id, offerer) {
       }, 2000);
     }
   };
+  pc.oniceconnectionstatechange = () => {
+    if (pc.iceConnectionState === "connected") mark("ice-connected");
+  };
   pollFrames();
   caption(peer);
   return peer;
+}
+const LATE_BATCH_MS = 250;
+function sendLate(peer) {
+  clearTimeout(peer.lateTimer);
+  peer.lateTimer = null;
+  if (!peer.late.length || peers.get(peer.id) !== peer) return;
+  mark("candidates-sent");
+  send({type: "signal", to: peer.id, data: {candidates: peer.late.splice(0)}});
 }
 function closePeer(id) {
   const peer = peers.get(id);
   if (!peer) return;
   peers.delete(id);
+  clearTimeout(peer.answerTimer);
+  clearTimeout(peer.lateTimer);
   peer.pc.close();
   peer.video.srcObject = null;
   peer.tile.remove();
@@ -473,16 +538,82 @@ function enqueue(peer, fn) {
 async function flushCandidates(peer) {
   for (const c of peer.queue.splice(0)) await peer.pc.addIceCandidate(c).catch(() => {});
 }
-function sendSdp(id, d) { send({type: "signal", to: id, data: {sdp: {type: d.type, sdp: d.sdp}}}); }
+function sendAnswer(peer) {
+  const d = peer.pc.localDescription;
+  send({type: "signal", to: peer.id, data: {sdp: {type: d.type, sdp: d.sdp}}});
+  peer.sdpSent = true;
+  mark("answer-sent");
+}
+// Who offers: the newcomer, to everyone already in the call when it joins (see
+// sendJoinIfReady). Someone who appears after I joined is the newcomer and offers to me;
+// should both have joined before seeing each other, neither did, so the smaller id offers
+// after OFFER_GRACE_MS. When two offers cross, the smaller id's offer wins: the smaller
+// side ignores the other's offer, the larger side drops its own and answers.
+const OFFER_GRACE_MS = 1500;
+const ANSWER_WAIT_MS = 10000;   // an offer unanswered this long (lost): offer again
+const waiting = new Map();      // remote id -> timer of the smaller id's fallback offer
+function awaitOffer(id) {
+  if (me > id || waiting.has(id)) return;
+  waiting.set(id, setTimeout(() => {
+    waiting.delete(id);
+    if (hooks.state === "joined" && !peers.has(id) && participant(id)) startOffer(id);
+  }, OFFER_GRACE_MS));
+}
+// Host candidates on UDP come in one burst within milliseconds of setLocalDescription
+// (TCP ones some 120 ms later, relay ones later still): a description waits for that burst
+// (GATHER_QUIET_MS without a new candidate, or gathering complete; GATHER_WAIT_MS at most)
+// and carries it, so the partner can start its ICE checks on arrival and each candidate
+// saves a message through both nodes. Later candidates trickle.
+const GATHER_QUIET_MS = 15;
+const GATHER_WAIT_MS = 150;
+function gathered(pc) {
+  return new Promise((resolve) => {
+    let quiet = null;
+    const done = () => {
+      clearTimeout(quiet); clearTimeout(cap);
+      pc.removeEventListener("icecandidate", heard);
+      pc.removeEventListener("icegatheringstatechange", heard);
+      resolve();
+    };
+    const heard = () => {
+      if (pc.iceGatheringState === "complete") { done(); return; }
+      clearTimeout(quiet);
+      quiet = setTimeout(done, GATHER_QUIET_MS);
+    };
+    const cap = setTimeout(done, GATHER_WAIT_MS);
+    pc.addEventListener("icecandidate", heard);
+    pc.addEventListener("icegatheringstatechange", heard);
+    if (pc.iceGatheringState === "complete") done();
+    else if (/^a=candidate:/m.test((pc.localDescription || {}).sdp || "")) heard();
+  });
+}
+async function makeOffer(peer) {   // the offer to send, with the candidates gathered
+  const pc = peer.pc;
+  pc.addTransceiver(audioTrack || "audio", {direction: "sendrecv"});
+  const v = outgoingVideo();
+  peer.videoTx = pc.addTransceiver(v || "video", {direction: "sendrecv"});
+  await pc.setLocalDescription(await pc.createOffer());
+  mark("offer-made");
+  await gathered(pc);
+  mark("gathered");
+  return {type: pc.localDescription.type, sdp: pc.localDescription.sdp};
+}
+function offerSent(peer) {   // from now on candidates trickle; an unanswered offer is redone
+  peer.sdpSent = true;
+  mark("offer-sent");
+  peer.answerTimer = setTimeout(() => {
+    if (peers.get(peer.id) !== peer || peer.pc.signalingState !== "have-local-offer") return;
+    closePeer(peer.id);
+    if (hooks.state === "joined" && participant(peer.id)) startOffer(peer.id);
+  }, ANSWER_WAIT_MS);
+}
 function startOffer(id) {
   const peer = createPeer(id, true);
   enqueue(peer, async () => {
-    const pc = peer.pc;
-    pc.addTransceiver(audioTrack || "audio", {direction: "sendrecv"});
-    const v = outgoingVideo();
-    peer.videoTx = pc.addTransceiver(v || "video", {direction: "sendrecv"});
-    await pc.setLocalDescription(await pc.createOffer());
-    sendSdp(id, pc.localDescription);
+    const sdp = await makeOffer(peer);
+    if (peers.get(id) !== peer) return;
+    send({type: "signal", to: id, data: {sdp}});
+    offerSent(peer);
   });
 }
 async function answer(peer, sdp) {
@@ -499,13 +630,20 @@ async function answer(peer, sdp) {
     if (kind === "video") peer.videoTx = tx;
   }
   await pc.setLocalDescription(await pc.createAnswer());
-  sendSdp(peer.id, pc.localDescription);
+  await gathered(pc);
+  if (peers.get(peer.id) !== peer) return;
+  sendAnswer(peer);
 }
 function onSignal(from, data) {
   if (!from || !isRemote(from) || !joinSent) return;
   let peer = peers.get(from);
   if (data.bye) { closePeer(from); return; }
+  if (data.sdp) mark(`${data.sdp.type}-received`);
+  else mark("candidates-received");
   if (data.sdp && data.sdp.type === "offer") {
+    // crossed offers: the smaller id's wins (see OFFER_GRACE_MS)
+    if (peer && peer.offerer && !peer.pc.remoteDescription && me < from) return;
+    // otherwise a new offer starts over (the other side restarted, or won the crossing)
     if (peer && (peer.offerer || peer.pc.remoteDescription)) { closePeer(from); peer = null; }
     if (!peer) peer = createPeer(from, false);
     enqueue(peer, () => answer(peer, data.sdp));
@@ -516,12 +654,13 @@ function onSignal(from, data) {
       await peer.pc.setRemoteDescription(data.sdp);
       await flushCandidates(peer);
     });
-  } else if (data.candidate) {
-    if (!peer && me > from) peer = createPeer(from, false);   // ahead of its offer
-    if (!peer) return;
+  } else if (data.candidate || Array.isArray(data.candidates)) {
+    if (!peer) return;   // of a connection closed meanwhile (candidates follow their offer)
+    // one candidate from pages before candidates were batched, else the batch
+    const candidates = data.candidate ? [data.candidate] : data.candidates;
     enqueue(peer, async () => {
-      if (peer.pc.remoteDescription) await peer.pc.addIceCandidate(data.candidate).catch(() => {});
-      else peer.queue.push(data.candidate);
+      if (!peer.pc.remoteDescription) { peer.queue.push(...candidates); return; }
+      for (const c of candidates) await peer.pc.addIceCandidate(c).catch(() => {});
     });
   }
 }
