@@ -1,6 +1,8 @@
 """Search on SQLite FTS5 and PostgreSQL full-text search against the reference model, and
 the leak test: two worlds that differ only in what a user may not see give that user the
-same answers — results, counts, matched portions, snippets and errors."""
+same answers — results, counts, matched portions, snippets and errors. Then any number of
+items with the same report time (10,000 at one instant), and migration 0012 renumbering
+rows the old numbering wrote."""
 
 from __future__ import annotations
 

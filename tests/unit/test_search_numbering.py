@@ -4,6 +4,7 @@ number of items with the same time. ``Numbers`` is the SQL index's allocation
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -35,26 +36,41 @@ T = datetime(2024, 2, 29, 12, 0, 0, tzinfo=UTC)
 
 
 class Numbers:
-    """Item numbers by report time, allocated as ``search_repos.index_item`` does."""
+    """Item numbers by report time, allocated as ``search_repos.index_item`` does (its
+    queries answered from a sorted list)."""
 
     def __init__(self) -> None:
+        self.seqs: list[int] = []  # ascending
         self.at: dict[int, int] = {}  # seq -> report time (µs)
         self.name: dict[int, int] = {}  # seq -> the n-th insertion
         self.moved = 0
 
     def add(self, at: int, name: int) -> int:
-        before = max((s for s, a in self.at.items() if a <= at), default=None)
-        start = next_seq(at, before)
+        start = next_seq(at, self._before(at))
         if start in self.at:
             for size in windows(start):
-                taken = sorted(s for s in self.at if start <= s < start + size)
-                moves = room(start, size, taken)
+                i = bisect_left(self.seqs, start)
+                moves = room(start, size, self.seqs[i:bisect_left(self.seqs, start + size)])
                 if moves is not None:
                     self._apply(moves)
                     break
         assert start not in self.at
         self.at[start], self.name[start] = at, name
+        insort(self.seqs, start)
         return start
+
+    def _before(self, at: int) -> int | None:
+        """The largest seq reported at or before ``at`` (the SQL index's seek on
+        ``(reported_us, id)``); checked against a scan while the index is small."""
+        times = [self.at[s] for s in self.seqs] if len(self.seqs) < 500 else None
+        lo, hi = 0, len(self.seqs)
+        while lo < hi:  # the seqs' times ascend: the invariant under test
+            mid = (lo + hi) // 2
+            lo, hi = (mid + 1, hi) if self.at[self.seqs[mid]] <= at else (lo, mid)
+        found = self.seqs[lo - 1] if lo else None
+        if times is not None:
+            assert found == max((s for s in self.seqs if self.at[s] <= at), default=None)
+        return found
 
     def _apply(self, moves: list[tuple[int, int]]) -> None:
         olds = {old for old, _ in moves}
@@ -64,14 +80,16 @@ class Numbers:
             kept[new] = (self.at[old], self.name[old])
         self.at = {s: a for s, (a, _) in kept.items()}
         self.name = {s: n for s, (_, n) in kept.items()}
+        self.seqs = sorted(self.at)
         self.moved += len(moves)
 
     def remove(self, name: int) -> None:
         seq = next(s for s, n in self.name.items() if n == name)
         del self.at[seq], self.name[seq]
+        self.seqs.remove(seq)
 
     def in_order(self) -> list[int]:
-        return [self.name[s] for s in sorted(self.at)]
+        return [self.name[s] for s in self.seqs]
 
 
 def test_report_us_is_exact_to_the_microsecond() -> None:

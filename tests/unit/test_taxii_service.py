@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from liaison.crypto.keys import verify_card
+from liaison.domain.areas import Area, AreaKind
 from liaison.domain.codec import item_to
 from liaison.domain.labels import Clearance
 from liaison.domain.users import Role, User
@@ -98,6 +99,49 @@ def test_a_wider_re_release_is_a_newer_report_listing_every_note(deps: Deps) -> 
     assert len(notes) == 2
     every = released(deps, HIGH_REVIEWER, version="all")
     assert sum(o["type"] == "report" for o in every) == 2  # the first version is kept
+
+
+@pytest.mark.parametrize("reported", [CREATED, NOW + timedelta(days=30)],
+                         ids=["same-millisecond", "reported-in-the-future"])
+def test_a_re_release_at_the_same_time_is_still_a_newer_version(
+        deps: Deps, reported: datetime) -> None:
+    """Versions are millisecond times: a second release in the same millisecond as the
+    first (or of an item whose report time is later than the clock, which versions both)
+    must not share the first one's version and be dropped as already held."""
+    def publish_at(*portions: int) -> None:
+        whole = item(label("대외비", rel_to={"JPN"}),
+                     label("군사II급비밀", rel_to={"JPN"}, compartments={"K1"}))
+        cut = replace(whole, reported_at=reported,
+                      portions=tuple(whole.portions[i] for i in portions))
+        with deps.uow() as uow:
+            taxii.publish_release(uow, deps, "JPN", cut)
+            uow.commit()
+
+    publish_at(0)
+    publish_at(0, 1)
+    reports = [o for o in released(deps, HIGH_REVIEWER, version="all") if o["type"] == "report"]
+    assert len(reports) == 2 and reports[0]["modified"] != reports[1]["modified"]
+    latest = next(o for o in released(deps, HIGH_REVIEWER) if o["type"] == "report")
+    assert len(latest["object_refs"]) == 2  # the wider release, both notes
+
+
+def test_a_redrawn_area_is_a_newer_version_even_in_the_same_millisecond(deps: Deps) -> None:
+    """An area's version was its label's creation time: a redrawn area with the same
+    label was dropped as already held."""
+    drawn = Area("A-1", "yard", AreaKind.LAUNCH_SITE, 2, label("대외비", rel_to={"JPN"}),
+                 "KOR", center=(39.0, 125.7), radius_m=500.0)
+    for radius in (500.0, 900.0, 1200.0):
+        if radius == 1200.0:
+            deps.clock.now = NOW + timedelta(days=1)  # type: ignore[attr-defined]
+        with deps.uow() as uow:
+            taxii.publish_area(uow, deps, "JPN", replace(drawn, radius_m=radius))
+            uow.commit()
+    places = [o for o in released(deps, HIGH_REVIEWER, version="all")
+              if o["type"] == "location"]
+    assert [o["x_liaison_area"]["radius_m"] for o in places] == [500.0, 900.0, 1200.0]
+    assert len({o["modified"] for o in places}) == 3
+    latest = [o for o in released(deps, HIGH_REVIEWER) if o["type"] == "location"]
+    assert [o["x_liaison_area"]["radius_m"] for o in latest] == [1200.0]
 
 
 # --- the inbox ------------------------------------------------------------------------

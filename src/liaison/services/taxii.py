@@ -16,7 +16,7 @@ import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from liaison.domain.areas import Area
@@ -38,6 +38,8 @@ RELEASED = "released-to-"
 MAX_PAGE = 1000
 MAX_NEXT = 2**63 - 1  # collection sequence numbers are 64-bit integers in the database
 MAX_BUNDLE = 10 * 1024 * 1024
+VERSIONED_AT_RELEASE = frozenset({"report", "note", "location"})  # stix.item_objects
+MILLISECOND = timedelta(milliseconds=1)
 LOCAL_READERS = (Role.RELEASE_OFFICER, Role.REVIEWER)
 WRITERS = (Role.ANALYST, Role.RELEASE_OFFICER)
 
@@ -195,17 +197,39 @@ def publish_release(uow: UnitOfWork, deps: Deps, partner: str, item: Item) -> in
                                compartment_key(comps), item.topic)
         return TaxiiObject(obj, _version(obj))  # identities, the extension: no label data
     at = max(deps.clock(), item.reported_at)
+    at = _after_held_versions(uow, RELEASED + partner, stix.item_objects(
+        item, parties, modified=at), at)
     objects = [row(o) for o in stix.item_objects(item, parties, modified=at)]
     return uow.taxii.add(RELEASED + partner, objects, deps.clock())
 
 
 def publish_area(uow: UnitOfWork, deps: Deps, partner: str, area: Area) -> int:
+    """Add ``area`` to ``partner``'s collection, versioned at the time it is shared: a
+    redrawn area is a newer version of its location."""
     parties = load_parties(uow)
     rank = parties[deps.party].scheme.level(area.label.classification).rank
+    at = max(deps.clock(), area.label.created)
+    at = _after_held_versions(uow, RELEASED + partner, stix.area_objects(
+        area, parties, modified=at), at)
     objects = [_row(o, rank, area.label, "")
                if o["type"] in ("location", "marking-definition")  # its label tells as much
-               else TaxiiObject(o, _version(o)) for o in stix.area_objects(area, parties)]
+               else TaxiiObject(o, _version(o))
+               for o in stix.area_objects(area, parties, modified=at)]
     return uow.taxii.add(RELEASED + partner, objects, deps.clock())
+
+
+def _after_held_versions(uow: UnitOfWork, collection: str, objects: list[dict[str, Any]],
+                         at: datetime) -> datetime:
+    """``at``, or a millisecond after the newest version the collection holds of the
+    objects versioned at ``at`` (a report, its notes and place; an area's location): a
+    version is a millisecond time, and a new version that shared one with an earlier
+    release would be dropped as already held."""
+    ids = frozenset(o["id"] for o in objects if o["type"] in VERSIONED_AT_RELEASE)
+    held = [o.version for _, _, o in uow.taxii.page(TaxiiQuery(
+        collection, None, limit=len(ids), ids=ids, versions="last"))]
+    newest = max((datetime.fromisoformat(v) for v in held), default=None)
+    stamp = at - timedelta(microseconds=at.microsecond % 1000)  # as the version shows it
+    return at if newest is None or newest < stamp else newest + MILLISECOND
 
 
 def _row(obj: dict[str, Any], rank: int, label: Label, topic: str) -> TaxiiObject:
