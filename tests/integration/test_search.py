@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import replace
@@ -39,6 +40,7 @@ from liaison.services.items import visible_part
 from liaison.services.ports import StoredItem, UnitOfWork
 from liaison.storage.engine import make_engine
 from liaison.storage.schema import alembic_config, migrate
+from liaison.storage.search_repos import index_item
 from liaison.storage.unit_of_work import uow_factory
 from tests.servers import fresh_database
 
@@ -392,3 +394,33 @@ def _write_old_rows(conn: sa.Connection, items: list[Item], seqs: list[int],
                 {"id": seq << 10 | i, "item": item.id, "portion": p.id, "topic": item.topic})
             conn.execute(sa.text("INSERT INTO search_text (id, body) VALUES (:id, :body)"),
                          {"id": seq << 10 | i, "body": f"{item.title}\n{p.content}"})
+
+
+@pytest.mark.postgres
+def test_two_writers_indexing_at_the_same_instant_both_succeed(
+        request: pytest.FixtureRequest) -> None:
+    """On PostgreSQL a second writer waits for the first to commit and then numbers after
+    it (without the lock it took the same number and failed on the unique id)."""
+    with fresh_database(request.getfixturevalue("postgres_server")) as url:
+        eng = make_engine(url)
+        migrate(eng)
+        errors: list[Exception] = []
+
+        def second_writer() -> None:
+            try:
+                with eng.begin() as conn:
+                    index_item(conn, at_time("second", INSTANT), KOR.scheme)
+            except Exception as exc:  # reported below
+                errors.append(exc)
+
+        with eng.connect() as first:
+            with first.begin():
+                index_item(first, at_time("first", INSTANT), KOR.scheme)
+                other = threading.Thread(target=second_writer)
+                other.start()
+                other.join(timeout=1.0)
+                assert other.is_alive()  # waiting for the first writer
+            other.join(timeout=60)
+        assert errors == []
+        assert run(uow_factory(eng), SearchQuery(), EVERYONE).item_ids == ("second", "first")
+        eng.dispose()

@@ -10,6 +10,7 @@ that order and turns a since/until time into an id range with one seek.
 
 from __future__ import annotations
 
+import zlib
 from datetime import datetime
 from typing import Any
 
@@ -35,11 +36,14 @@ from liaison.storage import tables as t
 sp = t.search_portions
 st = t.search_text
 fts = sa.table("search_fts", sa.column("rowid", sa.BigInteger))  # SQLite FTS5, migration 0006
+INDEX_LOCK = zlib.crc32(b"search_portions")  # PostgreSQL; SQLite has one writer anyway
 
 
 def index_item(conn: sa.Connection, item: Item, scheme: Scheme) -> None:
     """(Re)index every portion of ``item`` in the caller's transaction. Re-indexed with the
     same report time, the item keeps its place among items reported at that time."""
+    if conn.dialect.name == "postgresql":  # a number depends on its neighbours: one writer
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(INDEX_LOCK)))  # till commit
     at = report_us(item.reported_at)
     kept = next((row_id for row_id, was in _unindex(conn, item.id) if was == at), None)
     rows = index_rows(item, scheme, kept >> PORTION_BITS if kept is not None
