@@ -1294,7 +1294,10 @@ def test_a_note_after_termination_does_not_revive_the_agreement() -> None:
             for kind, on in notes:
                 note = {"agreement": "G-JPN",
                         "event": {"kind": kind, "date": on.isoformat(), "by": "JPN"}}
-                assert agreement_service.apply_note(uow, deps, "JPN", note) is None
+                # refused since issue 17 (the agreement has ended: nothing to record);
+                # either way the agreement must stay ended
+                reason = agreement_service.apply_note(uow, deps, "JPN", note)
+                assert reason is not None and "has ended" in reason
             uow.commit()
         engine = as_ruling(releases.check(deps, OFFICER, "I1", "JPN", day))
     noted = replace(world, agreements=(replace(ended, events=ended.events + notes),))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -151,11 +152,12 @@ def test_rfi_round_trip(pair: tuple[NodeProcess, NodeProcess]) -> None:
 def test_termination_note_updates_the_partner(pair: tuple[NodeProcess, NodeProcess]) -> None:
     """DOMAIN Agreements: notices are signed notes that update the agreement on both sides."""
     kor, jpn = pair
+    today = datetime.now(UTC).date().isoformat()  # a note from the future is refused
     kor.call("POST", "/api/agreements/KOR-JPN-GSOMIA/notes",
-             json={"kind": "NOTICE_GIVEN", "date": "2099-01-01", "note": "non-renewal"})
+             json={"kind": "NOTICE_GIVEN", "date": today, "note": "non-renewal"})
 
     def jpn_state() -> str:
-        a = jpn.call("GET", "/api/agreements/KOR-JPN-GSOMIA", params={"at": "2099-01-02"})
+        a = jpn.call("GET", "/api/agreements/KOR-JPN-GSOMIA", params={"at": today})
         return str(a["status"]["state"])
 
     wait_for(lambda: jpn_state() == "NOTICE_GIVEN", what="note at JPN")

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from liaison.domain.agreements import Agreement, AgreementError, AgreementStatus, status_at
+from liaison.domain.agreements import (
+    Agreement,
+    AgreementError,
+    AgreementEvent,
+    AgreementStatus,
+    status_at,
+)
 from liaison.domain.codec import CodecError, agreement_from, agreement_to, event_from
 from liaison.domain.labels import Party
+from liaison.domain.note_authority import act_refusal, as_recorded, note_refusal
 from liaison.domain.parties import default_parties
 from liaison.domain.users import Role, User
 from liaison.services.audit_trail import record
@@ -57,7 +65,8 @@ def add_agreement(deps: Deps, user: User, data: dict[str, Any]) -> Agreement:
 
 
 def add_event(deps: Deps, user: User, agreement_id: str, data: dict[str, Any]) -> Agreement:
-    """Append a dated event (notice, suspension, withdrawal...); history is never rewritten."""
+    """Append a dated event (notice, suspension, withdrawal...); history is never rewritten.
+    Our own record is in date order; partners' statements never block it."""
     require(user, Role.ADMIN)
     with deps.uow() as uow:
         changed = append_event(uow, deps, user.username, agreement_id, data)
@@ -67,10 +76,20 @@ def add_event(deps: Deps, user: User, agreement_id: str, data: dict[str, Any]) -
 
 def send_note(deps: Deps, user: User, agreement_id: str, data: dict[str, Any]) -> Agreement:
     """A note of this node's party (notice, suspension, withdrawal): recorded here and sent,
-    signed, to every other party's node, whose copy of the agreement it updates."""
+    signed, to every other party's node, whose copy of the agreement it updates. It meets
+    the rule the partners apply to it (``domain.note_authority``): dated no later than
+    today plus the skew, of a kind this party's role allows."""
     require(user, Role.ADMIN)
     data = {**data, "by": deps.party}
     with deps.uow() as uow:
+        agreement = _agreement(uow, agreement_id)
+        event = as_recorded(_event(data))  # ours is our notification, as at the partners'
+        data = {**data, "kind": event.kind.value}
+        for other in sorted(agreement.parties - {deps.party}):
+            reason = note_refusal(agreement, deps.party, other, event, deps.clock().date(),
+                                  deps.rules)
+            if reason:
+                raise Invalid(f"{other} would refuse this note: {reason}")
         changed = append_event(uow, deps, user.username, agreement_id, data)
         for party in sorted(changed.parties - {deps.party}):
             uow.outbox.enqueue(message_id=deps.ids(), peer=party, kind="note", at=deps.clock(),
@@ -79,37 +98,86 @@ def send_note(deps: Deps, user: User, agreement_id: str, data: dict[str, Any]) -
     return changed
 
 
+NOTE_FIELDS = frozenset({"kind", "date", "by", "note"})
+MAX_ID_CHARS = 128
+
+
 def apply_note(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | None:
-    """A partner's note: only the sending party may be the one that acted."""
-    try:
-        agreement_id, event = str(body["agreement"]), dict(body["event"])
-    except (KeyError, TypeError, ValueError):
-        return "malformed note"
-    if event.get("by") != sender:
-        return f"a note from {sender} can only record {sender}'s own act"
+    """A partner's note, applied only when ``domain.note_authority.note_refusal`` allows it
+    (who may send it: a party; about which agreement: one binding it and us; changing what:
+    its own acts, as its role allows, dated within bounds). Validated whole before anything
+    is stored; a refused note changes nothing."""
+    parsed = _note_from(body)
+    if isinstance(parsed, str):
+        return parsed
+    agreement_id, event = parsed
     agreement = uow.agreements.get(agreement_id)
-    if agreement is None or sender not in agreement.parties:
+    if agreement is None:
         return f"no agreement {agreement_id} with {sender} here"
+    reason = note_refusal(agreement, sender, deps.party, event, deps.clock().date(),
+                          deps.rules)
+    if reason:
+        return reason
+    event = as_recorded(event)
     try:
-        append_event(uow, deps, f"peer:{sender}", agreement_id, event)
-    except (Invalid, NotFound) as exc:
+        _store(uow, deps, f"peer:{sender}", agreement, event, lambda e: e.by == sender)
+    except Invalid as exc:
         return exc.message
     return None
 
 
+def _note_from(body: Any) -> tuple[str, AgreementEvent] | str:
+    """The note's agreement id and event, or why it is malformed (types, sizes, kinds)."""
+    if not isinstance(body, dict) or not isinstance(body.get("event"), dict):
+        return "malformed note: an object with 'agreement' and 'event'"
+    agreement_id, raw = body.get("agreement"), body["event"]
+    if not isinstance(agreement_id, str) or not 0 < len(agreement_id) <= MAX_ID_CHARS:
+        return "malformed note: 'agreement' is an id of at most 128 characters"
+    unknown = sorted(str(k)[:32] for k in raw if k not in NOTE_FIELDS)
+    if unknown:
+        return f"malformed note: unknown fields {', '.join(unknown)}"
+    try:
+        return agreement_id, event_from(raw)
+    except CodecError as exc:
+        return f"malformed note: {exc}"
+
+
 def append_event(uow: UnitOfWork, deps: Deps, actor: str, agreement_id: str,
                  data: dict[str, Any]) -> Agreement:
+    """Our administrator's act: ordered after our side's own acts only (ours, or recorded
+    without a party); a partner's statement, even dated later, never blocks it."""
+    agreement = _agreement(uow, agreement_id)
+    event = _event(data)
+    reason = act_refusal(agreement, event, deps.rules)
+    if reason:
+        raise Invalid(reason)
+    return _store(uow, deps, actor, agreement, event,
+                  lambda e: e.by is None or e.by == deps.party)
+
+
+def _agreement(uow: UnitOfWork, agreement_id: str) -> Agreement:
     agreement = uow.agreements.get(agreement_id)
     if agreement is None:
         raise NotFound(f"no agreement {agreement_id}")
+    return agreement
+
+
+def _event(data: dict[str, Any]) -> AgreementEvent:
     try:
-        event = event_from(data)
-        changed = agreement.with_event(event)
+        return event_from(data)
+    except CodecError as exc:
+        raise Invalid(str(exc)) from exc
+
+
+def _store(uow: UnitOfWork, deps: Deps, actor: str, agreement: Agreement,
+           event: AgreementEvent, ordered_after: Callable[[AgreementEvent], bool]) -> Agreement:
+    try:
+        changed = agreement.with_event(event, ordered_after)
         agreement_from(agreement_to(changed), load_parties(uow))
     except (CodecError, AgreementError) as exc:
         raise Invalid(str(exc)) from exc
     uow.agreements.put(changed)
-    record(uow, deps, actor, "agreement.changed", f"agreement:{agreement_id}",
+    record(uow, deps, actor, "agreement.changed", f"agreement:{agreement.id}",
            {"event": event.kind.value, "date": event.on.isoformat(), "by": event.by,
             "note": event.note})
     return changed
