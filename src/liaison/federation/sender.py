@@ -128,7 +128,7 @@ class OutboxSender:
                 self._reached.pop(peer, asyncio.Event()).set()
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"
-                log.warning("delivery to %s (%s lane) failed (%s); retrying in %.1f s", peer,
+                log.warning("delivery to %s failed (%s lane: %s); retrying in %.1f s", peer,
                             lane, error, backoff)
                 with contextlib.suppress(Exception):
                     await asyncio.to_thread(federation.note_failure, self.deps, peer, lane,

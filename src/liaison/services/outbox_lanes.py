@@ -53,12 +53,11 @@ def lane_view(s: LaneState, now: datetime, after_s: float) -> dict[str, Any]:
 
 
 def alert(s: LaneState, now: datetime) -> str:
-    last = s.last_delivery_at or s.oldest_pending_at
-    quiet = (now - last).total_seconds() if last else 0.0
-    error = (f"; last error {s.last_error} at {_iso(s.last_error_at)}" if s.last_error
-             else "; no error recorded")
+    waiting = max(filter(None, (s.oldest_pending_at, s.last_delivery_at)), default=now)
+    at = s.last_error_at.isoformat(timespec="seconds") if s.last_error_at else ""
+    error = f"; last error {s.last_error} at {at}" if s.last_error else "; no error recorded"
     return (f"{s.peer} {s.lane} lane stuck: {s.pending} pending, nothing delivered for "
-            f"{quiet:.0f} s, {s.failures} failed attempts{error}")
+            f"{(now - waiting).total_seconds():.0f} s, {s.failures} failed attempts{error}")
 
 
 def check(deps: Deps) -> list[tuple[str, str, bool]]:
