@@ -1,9 +1,10 @@
 """Light partner sinks for ``bench_tracks.py``: each does on receipt of a track-link frame
 what a partner node does before it would show the updates (``TrackHub._open_frame`` and
-``_apply_group``) and nothing more: mutual TLS pinned to the sender's card, the envelope
-decrypted (HPKE) and its Ed25519 signature verified with the sender's card key, addressed
-to this sink and of kind "tracks", frames numbered (repeats dropped), every row decoded
-and validated; then the acknowledgement the sender waits for. No database, no picture,
+``_apply_group``) and nothing more: mutual TLS pinned to the sender's card; the link's key
+frame decrypted (HPKE) and its Ed25519 signature verified with the sender's card key,
+addressed to this sink and of kind "tracks"; each later frame opened under the session
+key it carried (``tracks.frames``: ChaCha20-Poly1305), numbered (repeats dropped), every
+row decoded and validated; then the acknowledgement the sender waits for. No database, no picture,
 no subscribers: what is timed is the sender's fan-out, not 33 nodes sharing the cores.
 
 One process holds several sinks (``--parties QAA,QAB``), each with its own keys, card and
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import signal
 import sys
@@ -28,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
@@ -39,6 +42,7 @@ from liaison.domain.labels import LabelError
 from liaison.domain.tracks import validate_update
 from liaison.federation.keystore import Keystore
 from liaison.federation.tls import server_context
+from liaison.tracks.frames import FrameError, is_session_frame, open_frame, read_frame
 from liaison.tracks.hub import update_from_row
 
 
@@ -49,12 +53,24 @@ class Sink:
         self.latencies: list[float] = []
         self.frames = self.refused = 0
         self.address = ""
+        self.session: tuple[int, ChaCha20Poly1305] | None = None
 
     def card(self) -> dict[str, Any]:
         return asdict(self.keys.card(self.party, self.address, datetime.now(UTC)))
 
     def open(self, wire: bytes) -> tuple[int, int, list[Any]]:
-        """What a partner checks before it applies a frame; ``EnvelopeError`` if forged."""
+        """What a partner checks before it applies a frame (``TrackHub._open_frame``):
+        the key frame as an envelope, then frames under its session key; ``EnvelopeError``
+        or ``FrameError`` if forged. A key frame answers ``seq`` 0 with no groups."""
+        if is_session_frame(wire):
+            sender, recipient, epoch, seq = read_frame(wire)
+            if (sender != self.sender.party or recipient != self.party
+                    or self.session is None or self.session[0] != epoch):
+                raise FrameError("no session for this link")
+            body = json.loads(open_frame(self.session[1], wire))
+            if (int(body["epoch"]), int(body["seq"])) != (epoch, seq):
+                raise FrameError("the frame's numbers differ inside and out")
+            return epoch, seq, list(body["groups"])
         now = datetime.now(UTC)
 
         def verifier(sender: str, key_id: str) -> Any:
@@ -68,6 +84,10 @@ class Sink:
         if header.recipient != self.party or header.kind != "tracks":
             raise EnvelopeError(f"a {header.kind!r} envelope for {header.recipient}")
         body = json.loads(payload)
+        if "session_key" in body:
+            key = base64.b64decode(body["session_key"], validate=True)
+            self.session = (int(body["epoch"]), ChaCha20Poly1305(key))
+            return int(body["epoch"]), 0, []
         return int(body["epoch"]), int(body["seq"]), list(body["groups"])
 
     async def link(self, ws: ServerConnection) -> None:
@@ -77,10 +97,13 @@ class Sink:
                 try:
                     epoch, seq, groups = self.open(bytes(wire) if not isinstance(wire, str)
                                                    else wire.encode())
-                except (EnvelopeError, ValueError, KeyError, TypeError) as exc:
+                except (EnvelopeError, FrameError, ValueError, KeyError, TypeError) as exc:
                     self.refused += 1
                     await ws.close(1008, f"frame refused: {exc}"[:120])
                     return
+                if seq == 0:  # the key frame
+                    await ws.send(json.dumps({"ack": 0, "session": True}))
+                    continue
                 if (epoch, seq) <= last:
                     await ws.send(json.dumps({"ack": seq, "duplicate": True}))
                     continue

@@ -21,6 +21,7 @@ alerts and launch events on the stream for every worker's subscribers.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hashlib
 import json
@@ -31,7 +32,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+
 from liaison.crypto.envelope import EnvelopeError
+from liaison.crypto.keys import Card
 from liaison.domain.agreements import Agreement
 from liaison.domain.areas import Area, AreaWatch
 from liaison.domain.codec import CodecError, label_from, label_to
@@ -50,6 +54,7 @@ from liaison.services.federation import open_from_peer
 from liaison.services.ports import Peer
 from liaison.services.receiving import remark_label
 from liaison.services.tracks import TrackPolicy
+from liaison.tracks.frames import KEY_LEN, FrameError, is_session_frame, open_frame, read_frame
 from liaison.tracks.links import STALE_S, PartnerLink
 from liaison.tracks.policy_watch import PolicyWatch
 
@@ -141,6 +146,8 @@ class TrackHub:
         self.numbers: dict[tuple[str, str], int] = {}
         self.current: dict[int, Published] = {}
         self.seen: dict[str, tuple[int, int]] = {}  # sender -> (epoch, seq) last applied
+        # sender -> (link epoch, session key, the sender's card when it sent the key)
+        self.sessions: dict[str, tuple[int, ChaCha20Poly1305, Card]] = {}
         self.stats = HubStats()
         self.watch = AreaWatch()
         self.areas: dict[str, Area] = {}
@@ -205,6 +212,9 @@ class TrackHub:
         self._applied = ticket
         self.policy, self.peers, self._groups = policy, peers, {}
         self.policy_watch.seen(seq, reason)
+        for sender in [s for s, (_, _, card) in self.sessions.items()
+                       if s not in peers or peers[s].card != card]:
+            del self.sessions[sender]  # a partner removed or its card changed: key again
         self.areas = {a.id: a for a in areas}
         self.watch.set_areas(areas)
         if self.stream is None:  # with a stream, links run where their lease is held
@@ -393,25 +403,56 @@ class TrackHub:
 
     def _open_frame(self, wire: bytes) -> tuple[str, int, list[Any]] | dict[str, Any]:
         """The sender, sequence and groups of a new frame; or the answer to a forged frame
-        (``error``) or a repeated one (``duplicate``)."""
+        (``error``), a repeated one (``duplicate``) or a link's key frame (``session``)."""
         self.stats.frames_in += 1
         try:
-            header, payload = open_from_peer(self.deps, wire, self.peers)
-            if header.kind != "tracks":
-                raise EnvelopeError(f"a {header.kind!r} envelope on the track link")
-            body = json.loads(payload)
+            if is_session_frame(wire):
+                sender, body = self._open_session_frame(wire)
+            else:
+                header, payload = open_from_peer(self.deps, wire, self.peers)
+                if header.kind != "tracks":
+                    raise EnvelopeError(f"a {header.kind!r} envelope on the track link")
+                sender, body = header.sender, json.loads(payload)
+                if "session_key" in body:
+                    return self._take_session(sender, body)
             epoch, seq, groups = int(body["epoch"]), int(body["seq"]), list(body["groups"])
-        except (EnvelopeError, ValueError, KeyError, TypeError) as exc:
+        except (EnvelopeError, FrameError, ValueError, KeyError, TypeError) as exc:
             self.stats.frames_refused += 1
             self.stats.refuse(f"frame refused: {exc}")
             return {"error": f"frame refused: {exc}"}
-        sender = header.sender
         last = self.seen.get(sender)
         if last and (epoch < last[0] or (epoch == last[0] and seq <= last[1])):
             self.stats.frames_duplicate += 1
             return {"ack": seq, "duplicate": True}
         self.seen[sender] = (epoch, seq)
         return sender, seq, groups
+
+    def _open_session_frame(self, wire: bytes) -> tuple[str, dict[str, Any]]:
+        """A frame sealed under the session key its link sent in a key frame."""
+        sender, recipient, epoch, seq = read_frame(wire)
+        if recipient != self.deps.party:
+            raise FrameError(f"frame addressed to {recipient}, not {self.deps.party}")
+        session = self.sessions.get(sender)
+        if session is None or session[0] != epoch:
+            raise FrameError(f"no session key from {sender} for this link: the link sends "
+                             f"its key frame again when it reconnects")
+        body = json.loads(open_frame(session[1], wire))
+        if int(body["epoch"]) != epoch or int(body["seq"]) != seq:
+            raise FrameError("the frame's numbers differ inside and out")
+        return sender, body
+
+    def _take_session(self, sender: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A link's key frame (already verified as the sender's envelope to this node):
+        its frames that follow are sealed under this key. One session per sender: a new
+        epoch replaces the last (the frames of an older epoch are repeats anyway)."""
+        key = base64.b64decode(str(body["session_key"]), validate=True)
+        if len(key) != KEY_LEN:
+            raise FrameError("a session key is 32 bytes")
+        epoch = int(body["epoch"])
+        current = self.sessions.get(sender)
+        if current is None or current[0] <= epoch:
+            self.sessions[sender] = (epoch, ChaCha20Poly1305(key), self.peers[sender].card)
+        return {"ack": 0, "session": True}
 
     def _fresh(self, sender: str, key: str, pos: int | None) -> bool:
         """Not applied before: a partner whose link moved to another of its workers sends

@@ -1,21 +1,27 @@
 """One long-lived link per partner for track updates: a WebSocket over the partner's mutual
-TLS 1.3 federation listener (pinned to its card's certificate), each frame a signed and
-encrypted envelope holding a batch.
+TLS 1.3 federation listener (pinned to its card's certificate).
+
+Each connection opens with a key frame: a signed envelope, encrypted to the partner,
+carrying the link's session key (``tracks.frames``). A partner that takes it (its answer
+says ``session``) gets the frames that follow sealed under that key (ChaCha20-Poly1305:
+no signature and no HPKE per frame, the cost that grew with the number of partners); one
+that does not (an older node) gets a signed, encrypted envelope per frame as before.
 
 Under light load a frame holds one update (lowest latency); under load a frame takes
-everything queued, up to ``MAX_BATCH`` (one signature and one encryption per frame).
-Frames are numbered ``(epoch, seq)``; the partner acknowledges each, and frames not yet
-acknowledged are sent again after a reconnect (the partner drops repeats), so a dropped
-connection loses nothing. Each partner has its own queue and task: a slow partner never
-slows another. A full queue refuses the update and counts it; an update that waited longer
-than ``STALE_S`` is discarded and counted (old positions mislead a watch officer); an update
-whose route the current policy no longer allows (feed changed, agreement ended, policy not
-loadable) is withdrawn and counted: the policy at sending time decides (fail closed).
+everything queued, up to ``MAX_BATCH``. Frames are numbered ``(epoch, seq)``; the partner
+acknowledges each, and frames not yet acknowledged are sealed and sent again after a
+reconnect (the partner drops repeats), so a dropped connection loses nothing. Each partner
+has its own queue and task: a slow partner never slows another. A full queue refuses the
+update and counts it; an update that waited longer than ``STALE_S`` is discarded and
+counted (old positions mislead a watch officer); an update whose route the current policy
+no longer allows (feed changed, agreement ended, policy not loadable) is withdrawn and
+counted: the policy at sending time decides (fail closed).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import time
@@ -25,6 +31,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import WebSocketException
 
@@ -33,6 +40,7 @@ from liaison.crypto.keys import x25519_public
 from liaison.federation.tls import client_context
 from liaison.services.context import Deps
 from liaison.services.ports import Peer
+from liaison.tracks.frames import new_key, seal_frame
 
 PATH = "/federation/v1/tracks"
 MAX_BATCH = 1_000
@@ -58,6 +66,7 @@ class LinkStats:
     connected: bool = False
     refused_by_partner: int = 0
     largest_batch: int = 0
+    session: bool = False  # the partner took this connection's session key
 
     def view(self, queue: int, in_flight: int) -> dict[str, Any]:
         return {"connected": self.connected, "queue": queue, "in_flight_frames": in_flight,
@@ -68,7 +77,7 @@ class LinkStats:
                 "connects": self.connects,
                 "errors": self.errors, "last_error": self.last_error,
                 "refused_by_partner": self.refused_by_partner,
-                "largest_batch": self.largest_batch}
+                "largest_batch": self.largest_batch, "session": self.session}
 
 
 Entry = tuple[float, str, list[Any]]  # (queued at, group key, wire row)
@@ -81,10 +90,13 @@ class PartnerLink:
         self.deps, self.partner, self._peer, self._groups = deps, partner, peer, groups
         self.queue: deque[Entry] = deque()
         self.queue_max = queue_max
-        self.unacked: dict[int, bytes] = {}
+        self.unacked: dict[int, bytes] = {}  # seq -> the frame's body (sealed when sent)
         self.stats = LinkStats()
         self.epoch = time.time_ns()
         self.seq = 0
+        self._key = new_key()  # this link epoch's session key (``tracks.frames``)
+        self._aead = ChaCha20Poly1305(self._key)
+        self._enc: Any = None  # the partner's encryption key for envelopes
         self.positions: dict[int, int] = {}  # frame seq -> last stream position it carries
         self.acked_position = 0  # the partner has everything up to here (with a stream)
         self._ready = asyncio.Event()
@@ -141,12 +153,14 @@ class PartnerLink:
                            compression=None) as ws:
             self.stats.connects += 1
             self.stats.connected = True
+            self._enc = self._encryption_key(peer)
+            await self._offer_session(ws)
             self._progress, self._stalled = time.monotonic(), False
             reader = asyncio.create_task(self._read_acks(ws))
             watchdog = asyncio.create_task(self._watch(ws))
             try:
                 for seq in sorted(self.unacked):  # what the last connection left unconfirmed
-                    await ws.send(self.unacked[seq])
+                    await ws.send(self._frame(seq, self.unacked[seq]))
                     self.stats.resent_frames += 1
                 while not reader.done() and not self._stalled:
                     await self._send_some(ws, peer)
@@ -168,17 +182,17 @@ class PartnerLink:
             await self._acked.wait()
         if self._stalled:
             return
-        now = self.deps.clock()
-        enc = next((k for k in reversed(peer.card.encryption_keys) if k.usable(now)), None)
-        if enc is None:  # before taking anything from the queue: nothing is lost
-            raise ValueError(f"{self.partner} has no usable encryption key: refresh its card")
+        if not self.stats.session:  # envelopes: a usable key before taking anything
+            self._enc = self._encryption_key(peer)
         batch = self._take()
         if not batch:
             return
-        wire = self._seal(enc, batch)
+        self.seq += 1
+        body = payload_json({"epoch": self.epoch, "seq": self.seq, "groups": batch})
+        wire = self._frame(self.seq, body)
         if not self.unacked:
             self._progress = time.monotonic()
-        self.unacked[self.seq] = wire
+        self.unacked[self.seq] = body
         last = max((r[11] for g in batch for r in g["updates"] if len(r) > 11), default=0)
         if last:
             self.positions[self.seq] = last
@@ -207,15 +221,38 @@ class PartnerLink:
         self.stats.largest_batch = max(self.stats.largest_batch, n)
         return [g for g in groups.values() if g is not None]
 
-    def _seal(self, enc: Any, batch: list[dict[str, Any]]) -> bytes:
+    def _encryption_key(self, peer: Peer) -> Any:
+        now = self.deps.clock()
+        enc = next((k for k in reversed(peer.card.encryption_keys) if k.usable(now)), None)
+        if enc is None:  # before taking anything from the queue: nothing is lost
+            raise ValueError(f"{self.partner} has no usable encryption key: refresh its card")
+        return enc
+
+    def _frame(self, seq: int, body: bytes) -> bytes:
+        """Frame ``seq`` as sent now: under the session key when the partner took it on
+        this connection, else as an envelope (a resent frame is sealed again)."""
+        if self.stats.session:
+            return seal_frame(self._aead, self.deps.party, self.partner, self.epoch, seq,
+                              body)
+        return self._seal(seq, body)
+
+    def _seal(self, seq: int, body: bytes) -> bytes:
         assert self.deps.keyring is not None
         now = self.deps.clock()
         key_id, signer = self.deps.keyring.signer(now)
-        self.seq += 1
-        header = Header(self.deps.party, self.partner, f"{self.epoch}-{self.seq}", "tracks",
-                        "", utc(now), utc(now + LIFETIME), key_id, enc.id)
-        body = {"epoch": self.epoch, "seq": self.seq, "groups": batch}
-        return seal(header, payload_json(body), signer, x25519_public(enc))
+        header = Header(self.deps.party, self.partner, f"{self.epoch}-{seq}", "tracks",
+                        "", utc(now), utc(now + LIFETIME), key_id, self._enc.id)
+        return seal(header, body, signer, x25519_public(self._enc))
+
+    async def _offer_session(self, ws: ClientConnection) -> None:
+        """The key frame (sequence 0, no groups: an older partner acknowledges it as an
+        empty or repeated frame), and whether the partner took the key."""
+        self.stats.session = False
+        await ws.send(self._seal(0, payload_json({
+            "epoch": self.epoch, "seq": 0, "groups": [],
+            "session_key": base64.b64encode(self._key).decode()})))
+        answer = json.loads(await asyncio.wait_for(ws.recv(), ACK_DEADLINE_S))
+        self.stats.session = bool(isinstance(answer, dict) and answer.get("session"))
 
     async def _watch(self, ws: ClientConnection) -> None:
         """A connection stalled after a partition (a full send buffer, TCP backing off)
