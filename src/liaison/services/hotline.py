@@ -358,8 +358,7 @@ class Watch:
         now = self.deps.clock()
         with self.deps.uow() as uow:
             channel = _channel(uow, self.channel_id)
-            revision = uow.hotline.revision(self.channel_id)  # first: never skip a change
-            changed = uow.hotline.changed_since(self.channel_id, self.revision)
+            revision, changed = uow.hotline.changed_since(self.channel_id, self.revision)
         if changed is None:
             return self.start()
         out = {(e["sender"], e["seq"]): _flagged(self.channel_id, e, now) for e in changed}

@@ -567,20 +567,21 @@ class MemoryHotline:
             rows = [e for e in rows if self._order(e) < before]
         return self._strip(rows[-limit:] if limit else [])
 
-    def changed_since(self, channel_id: str, revision: int) -> list[dict[str, Any]] | None:
+    def changed_since(self, channel_id: str,
+                      revision: int) -> tuple[int, list[dict[str, Any]] | None]:
         data = self.s.channels.get(channel_id, {})
-        log = data.get("_changes", [])
-        if revision >= data.get("_revision", 0):
-            return []
+        log, now = data.get("_changes", []), int(data.get("_revision", 0))
+        if revision >= now:
+            return now, []
         if not log or log[0][0] > revision + 1:
-            return None
+            return now, None
         keys: dict[tuple[str, int], None] = {}
         for rev, sender, seq in log:
             if rev > revision:
                 keys.pop((sender, seq), None)
                 keys[sender, seq] = None
         found = (self.get_traffic(channel_id, s, q) for s, q in keys)
-        return [e for e in found if e is not None]
+        return now, [e for e in found if e is not None]
 
     def awaiting(self, channel_id: str) -> list[dict[str, Any]]:
         keys = self.s.channels.get(channel_id, {}).get("_open", [])

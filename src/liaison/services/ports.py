@@ -128,10 +128,10 @@ class HotlineRepo(Protocol):
 
     Traffic is in transcript order: (sent_at, seq, sender), a total order (``page``'s
     positions). Each ``put_traffic`` counts the channel's ``revision`` up by one;
-    ``changed_since`` answers what changed after a revision without reading the history,
-    ``None`` once that revision is older than the change log kept (a watcher reads a page
-    afresh then); ``awaiting`` is the open entries: neither ``acknowledged_at`` nor
-    ``outcome`` in their data."""
+    ``changed_since`` answers the revision now and what changed after a given one without
+    reading the history (``None`` once that one is older than the change log kept: a
+    watcher reads a page afresh then); ``awaiting`` is the open entries: neither
+    ``acknowledged_at`` nor ``outcome`` in their data."""
 
     def channel(self, channel_id: str) -> dict[str, Any] | None: ...
     def channels(self) -> list[dict[str, Any]]: ...
@@ -142,7 +142,7 @@ class HotlineRepo(Protocol):
              before: tuple[datetime, int, str] | None = None,
              after: tuple[datetime, int, str] | None = None) -> list[dict[str, Any]]: ...
     def changed_since(self, channel_id: str,
-                      revision: int) -> list[dict[str, Any]] | None: ...
+                      revision: int) -> tuple[int, list[dict[str, Any]] | None]: ...
     def awaiting(self, channel_id: str) -> list[dict[str, Any]]: ...
     def get_traffic(self, channel_id: str, sender: str, seq: int) -> dict[str, Any] | None: ...
     def put_traffic(self, channel_id: str, sender: str, seq: int, kind: str,

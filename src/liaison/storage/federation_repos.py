@@ -343,22 +343,23 @@ class SqlHotline:
                                                 m.sender.desc()).limit(limit))
         return [self._entry(r) for r in rows][::-1]
 
-    def changed_since(self, channel_id: str, revision: int) -> list[dict[str, Any]] | None:
-        """The entries changed after ``revision``, in the order of their last change;
-        ``None`` when the change log no longer reaches back to ``revision`` (read a page
-        afresh then)."""
+    def changed_since(self, channel_id: str,
+                      revision: int) -> tuple[int, list[dict[str, Any]] | None]:
+        """The channel's revision now, and the entries changed after ``revision`` in the
+        order of their last change; ``None`` for them when the change log no longer
+        reaches back to ``revision`` (read a page afresh then)."""
         data = self._row(channel_id) or {}
-        log = data.get("_changes", [])
-        if revision >= data.get("_revision", 0):
-            return []
+        log, now = data.get("_changes", []), int(data.get("_revision", 0))
+        if revision >= now:
+            return now, []
         if not log or log[0][0] > revision + 1:
-            return None
+            return now, None
         keys: dict[tuple[str, int], None] = {}
         for rev, sender, seq in log:
             if rev > revision:
                 keys.pop((sender, seq), None)
                 keys[sender, seq] = None
-        return self._by_keys(channel_id, list(keys))
+        return now, self._by_keys(channel_id, list(keys))
 
     def awaiting(self, channel_id: str) -> list[dict[str, Any]]:
         """The open entries (neither acknowledged nor with an outcome), oldest first."""
