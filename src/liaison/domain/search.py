@@ -226,7 +226,7 @@ def seq_base(at_us: int) -> int:
 def next_seq(at_us: int, before: int | None) -> int:
     """Where an item reported at ``at_us`` goes, given ``before``: the largest ``seq`` of an
     item reported at or before it. The number is free unless an item reported later holds
-    it; then ``room`` moves the later items up first."""
+    it; then ``room`` renumbers later items first."""
     return seq_base(at_us) if before is None else max(seq_base(at_us), before + 1)
 
 
