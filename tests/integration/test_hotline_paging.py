@@ -158,3 +158,35 @@ def test_an_overdue_flag_is_pushed_when_it_turns(kor: NodeUnderTest) -> None:
     (entry,) = turned["changed"]
     assert (entry["seq"], entry["overdue"], entry["escalation"]) == (7, True, ["re-alert"])
     assert turned["summary"]["overdue"] == 1
+
+
+def test_a_line_kept_before_revisions_keeps_its_open_entries(kor: NodeUnderTest) -> None:
+    """A channel stored before this node kept revisions and open entries: an old
+    unacknowledged message is still open, before and after the next write."""
+    import sqlalchemy as sa
+
+    from liaison.storage import tables
+
+    deps = open_line(kor)
+    old = datetime(2024, 5, 1, tzinfo=UTC)
+    with deps.uow() as uow:
+        conn: sa.Connection = uow.conn  # type: ignore[attr-defined]
+        c = tables.hotline_channels.c
+        data = dict(conn.execute(sa.select(c.data).where(c.id == CHANNEL)).scalar_one())
+        conn.execute(tables.hotline_channels.update().where(c.id == CHANNEL).values(
+            data={k: v for k, v in data.items() if not k.startswith("_")}))
+        conn.execute(tables.hotline_messages.insert(), {
+            "channel": CHANNEL, "sender": "CHN", "seq": 1, "kind": "message", "sent_at": old,
+            "data": {"precedence": "ROUTINE", "text": "old", "sent_at": old.isoformat(),
+                     "author": "x"}})
+        uow.commit()
+
+    def open_now() -> list[tuple[str, int]]:
+        view = kor.get("yoon", f"/api/hotline/{CHANNEL}").json()
+        return [(e["sender"], e["seq"]) for e in view["awaiting"]]
+
+    assert open_now() == [("CHN", 1)]
+    sent = kor.post("yoon", f"/api/hotline/{CHANNEL}/messages",
+                    json={"precedence": "ROUTINE", "text": "new"})
+    assert sent.status_code == 201, sent.text
+    assert open_now() == [("CHN", 1), ("KOR", 1)]

@@ -535,7 +535,7 @@ class MemoryHotline:
         return [self._shown(self.s.channels[k]) for k in sorted(self.s.channels)]
 
     def put_channel(self, channel_id: str, data: Mapping[str, Any]) -> None:
-        stored = self.s.channels.get(channel_id, {})
+        stored = self.s.channels.get(channel_id, {"_revision": 0, "_changes": [], "_open": []})
         kept = {k: v for k, v in stored.items() if k.startswith("_")}
         self.s.channels[channel_id] = {**self._shown(dict(data)), **kept}
 

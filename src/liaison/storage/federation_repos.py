@@ -301,7 +301,8 @@ class SqlHotline:
 
     def put_channel(self, channel_id: str, data: Mapping[str, Any]) -> None:
         stored = self._row(channel_id, lock=True)
-        kept = {k: stored[k] for k in self.OWN if k in stored} if stored else {}
+        kept = ({k: stored[k] for k in self.OWN if k in stored} if stored else
+                {"_revision": 0, "_changes": [], "_open": []})  # a new channel: nothing yet
         self._write_channel(channel_id, {**self._shown(data), **kept}, stored is not None)
 
     def _write_channel(self, channel_id: str, data: dict[str, Any], exists: bool) -> None:
@@ -364,7 +365,9 @@ class SqlHotline:
     def awaiting(self, channel_id: str) -> list[dict[str, Any]]:
         """The open entries (neither acknowledged nor with an outcome), oldest first."""
         data = self._row(channel_id) or {}
-        found = self._by_keys(channel_id, [(s, q) for s, q in data.get("_open", [])])
+        if "_open" not in data:  # a channel from before open entries were kept
+            return [e for e in self.traffic(channel_id) if _open(e)]
+        found = self._by_keys(channel_id, [(s, q) for s, q in data["_open"]])
         return sorted(found, key=lambda e: (e["sent_at"], e["seq"], e["sender"]))
 
     def _by_keys(self, channel_id: str, keys: list[tuple[str, int]]) -> list[dict[str, Any]]:
@@ -391,9 +394,13 @@ class SqlHotline:
             "channel": channel_id, "sender": sender, "seq": seq, "kind": kind,
             "data": dict(data), "sent_at": sent_at})
         channel = self._row(channel_id, lock=True)
-        if channel is not None:
-            self._write_channel(channel_id, _logged(channel, sender, seq, data,
-                                                    self.CHANGE_LOG), True)
+        if channel is None:
+            return
+        if "_open" not in channel:  # from before open entries were kept: found once
+            channel["_open"] = [[e["sender"], e["seq"]] for e in self.traffic(channel_id)
+                                if _open(e)]
+        self._write_channel(channel_id, _logged(channel, sender, seq, data, self.CHANGE_LOG),
+                            True)
 
     def last_seq(self, channel_id: str, sender: str) -> int:
         value = self.conn.execute(sa.select(sa.func.max(t.hotline_messages.c.seq)).where(
@@ -413,12 +420,16 @@ def _beyond(position: tuple[datetime, int, str], *, newer: bool) -> Any:
         m.seq < seq, sa.and_(m.seq == seq, m.sender < sender))))
 
 
+def _open(data: Mapping[str, Any]) -> bool:
+    return not data.get("acknowledged_at") and not data.get("outcome")
+
+
 def _logged(channel: dict[str, Any], sender: str, seq: int, data: Mapping[str, Any],
             keep: int) -> dict[str, Any]:
     """``channel`` with one more change of entry ``(sender, seq)`` logged."""
     revision = int(channel.get("_revision", 0)) + 1
-    opened = [k for k in channel.get("_open", []) if k != [sender, seq]]
-    if not data.get("acknowledged_at") and not data.get("outcome"):
+    opened = [k for k in channel["_open"] if k != [sender, seq]]
+    if _open(data):
         opened.append([sender, seq])
     changes = [*channel.get("_changes", []), [revision, sender, seq]][-keep:]
     return {**channel, "_revision": revision, "_changes": changes, "_open": opened}
