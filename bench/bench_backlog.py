@@ -125,12 +125,14 @@ class Backlog:
         queued = set(self.queued)
         got = [m for m in ids if m in queued]
         found = []
-        if len(got) != len(set(got)):
-            found.append(f"{len(got) - len(set(got))} release(s) arrived twice")
-        if set(got) != queued:
-            found.append(f"{len(queued - set(got))} of {self.n} releases never arrived")
-        if got != [m for m in self.queued if m in set(got)]:
-            first = next(i for i, (a, b) in enumerate(zip(got, self.queued, strict=False))
+        once = set(got)
+        if len(got) != len(once):
+            found.append(f"{len(got) - len(once)} release(s) arrived twice")
+        if once != queued:
+            found.append(f"{len(queued - once)} of {self.n} releases never arrived")
+        expected = [m for m in self.queued if m in once]
+        if got != expected:
+            first = next(i for i, (a, b) in enumerate(zip(got, expected, strict=True))
                          if a != b)
             found.append(f"out of order from the {first + 1}th arrival on")
         refused = [m for m, kind, out in self.arrived if m in queued and out not in APPLIED]
