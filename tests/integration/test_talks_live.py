@@ -169,7 +169,8 @@ def test_a_join_carries_the_state_and_the_offers_in_one_message(node: NodeUnderT
     tid = accepted(node)
     deps = node.client.app.state.deps  # type: ignore[attr-defined]
     offer = {"to": "PRK:jon", "data": {"sdp": {"type": "offer", "sdp": "v=0"}}}
-    with live(node, tid, "chun") as ws:
+
+    def script(ws: WebSocketTestSession) -> None:
         assert ws.receive_json()["type"] == "hello"
         ws.send_json({"type": "join", "signals": "offer"})
         assert ws.receive_json()["message"].startswith("signals: a list of")
@@ -182,6 +183,10 @@ def test_a_join_carries_the_state_and_the_offers_in_one_message(node: NodeUnderT
         me = until(ws, "roster")["roster"][0]
         assert (me["id"], me["muted"], me["camera"], me["hand"]) == ("KOR:chun", True, False,
                                                                      False)
-    events = talks.live_state(deps, tid, 0)[0]
-    assert [(e[1], e[3].get("action") or e[3]["to"]) for e in events][:2] == [
-        ("presence", "join"), ("signal", "PRK:jon")]
+        events = talks.live_state(deps, tid, 0)[0]
+        assert [(e[1], e[3].get("action") or e[3]["to"]) for e in events] == [
+            ("presence", "join"), ("signal", "PRK:jon")]
+        r = node.post("seo", f"/api/talks/{tid}/answer", json={"action": "end"})
+        assert r.status_code == 200, r.text
+
+    assert closed(node, tid, "chun", script)[0] == 4409

@@ -261,17 +261,21 @@ class _Call:
             await self.push(events)
 
     async def push(self, events: list[Any]) -> None:
+        """Signals first (a newcomer's offer comes with its join: the page answers it
+        without waiting for the roster, which takes another read of the record), then the
+        roster if anyone came, went or changed, then chat."""
         ws = self.websocket
+        for _, kind, _, data, _ in events:
+            if kind == "signal" and data.get("to") == self.me:
+                await ws.send_json({"type": "signal", "from": data["from"],
+                                    "data": data.get("data")})
         if any(e[1] == "presence" for e in events):
             presence, _ = await asyncio.to_thread(talks.record_of, self.deps, self.talks_id,
                                                   ("presence",))
             await ws.send_json({"type": "roster", "roster": talks.roster(presence)})
-        for _, kind, _, data, at in events:
-            if kind == "signal" and data.get("to") == self.me:
-                await ws.send_json({"type": "signal", "from": data["from"],
-                                    "data": data.get("data")})
-            elif kind == "chat":
-                await ws.send_json(_chat((0, kind, "", data, at)))
+        for event in events:
+            if event[1] == "chat":
+                await ws.send_json(_chat(event))
 
     async def guard(self) -> Closing:
         """Every ``SESSION_CHECK_S`` and when the session expires: the session still good

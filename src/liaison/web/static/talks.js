@@ -15,9 +15,9 @@ const hooks = window.liaisonTalks = {
   // the call's timeline since this page last joined: the first time of each step, in ms
   // since the epoch (performance.timeOrigin + performance.now(), comparable between pages
   // on one machine): join (decided), offer-made, gathered, join-sent, joined (own presence
-  // back), peer-seen, offer-sent/-received, answer-sent/-received, candidates-sent/
-  // -received (those after the description), ice-connected, connected (DTLS), track,
-  // first-frame
+  // back), peer-seen, offer-sent/-received, answer-made, answer-sent/-received,
+  // candidates-sent/-received (those after the description), ice-connected, connected
+  // (DTLS), track, first-frame
   timeline: {},
   // what each remote participant's stream delivers: one entry per inbound video and audio
   async stats() {
@@ -46,6 +46,7 @@ let talksId = query.get("talks") || "";
 let token = "", me = "", myParty = "", iceServers = [];
 let ws = null, helloSeen = false, joinSent = false, wantJoined = false, retryMs = 1000;
 let joining = false;   // the join's offers are being made
+let inAtJoin = new Set();   // the other party's participants in the call when I joined
 let talksState = "", callClosed = false;   // callClosed: the node refused or ended the call
 let localStream = null, audioTrack = null, cameraTrack = null, screenTrack = null;
 const my = {muted: false, camera: true, hand: false, sharing: false};
@@ -241,6 +242,7 @@ async function sendJoinIfReady() {
   // for the join to reach them and come back as their offer
   let calling = [], offers = [];
   try {
+    inAtJoin = new Set(roster.filter((p) => isRemote(p.id)).map((p) => p.id));
     calling = roster.filter((p) => isRemote(p.id) && !peers.has(p.id))
       .map((p) => createPeer(p.id, true));
     offers = await Promise.all(calling.map((peer) => new Promise((resolve) => {
@@ -420,7 +422,11 @@ function onRoster(list) {
   for (const p of list) {
     if (!isRemote(p.id)) continue;
     mark("peer-seen");
-    if (!peers.has(p.id)) awaitOffer(p.id);
+    // came after me with no offer (its offer comes with its join, ahead of the roster):
+    // it had not seen me when it joined, so I call; someone who was in when I joined and
+    // has no connection (lost) waits for the smaller id's offer
+    if (!peers.has(p.id) && !inAtJoin.has(p.id)) startOffer(p.id);
+    else if (!peers.has(p.id)) awaitOffer(p.id);
     if (peers.has(p.id)) caption(peers.get(p.id));
   }
 }
@@ -544,11 +550,13 @@ function sendAnswer(peer) {
   peer.sdpSent = true;
   mark("answer-sent");
 }
-// Who offers: the newcomer, to everyone already in the call when it joins (see
-// sendJoinIfReady). Someone who appears after I joined is the newcomer and offers to me;
-// should both have joined before seeing each other, neither did, so the smaller id offers
-// after OFFER_GRACE_MS. When two offers cross, the smaller id's offer wins: the smaller
-// side ignores the other's offer, the larger side drops its own and answers.
+// Who offers: the newcomer, to everyone already in the call when it joins, with its join
+// (see sendJoinIfReady); the node pushes a join's offer ahead of the roster that shows
+// the newcomer. Someone who appears after I joined without an offer had not seen me when
+// it joined: I offer (when both joined before seeing each other, both do). When two offers
+// cross, the smaller id's wins: the smaller side ignores the other's offer, the larger
+// side drops its own and answers. A connection lost with someone who was in when I joined
+// is offered again by its offerer, or by the smaller id after OFFER_GRACE_MS.
 const OFFER_GRACE_MS = 1500;
 const ANSWER_WAIT_MS = 10000;   // an offer unanswered this long (lost): offer again
 const waiting = new Map();      // remote id -> timer of the smaller id's fallback offer
@@ -630,6 +638,7 @@ async function answer(peer, sdp) {
     if (kind === "video") peer.videoTx = tx;
   }
   await pc.setLocalDescription(await pc.createAnswer());
+  mark("answer-made");
   await gathered(pc);
   if (peers.get(peer.id) !== peer) return;
   sendAnswer(peer);
