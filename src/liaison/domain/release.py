@@ -4,9 +4,11 @@ Pure: no I/O. ``decide(item, recipient, at, facts)`` never raises: any fault in 
 or the engine denies, with the reason (fail closed).
 
 Speed: ``ReleasePolicy(facts).for_partner(recipient, at)`` compiles the agreements that
-bind the node's party and the recipient on that date into a ``PartnerPolicy``. One
-decision is then a memo lookup by the item's release token; on a miss, a lookup per
-portion label and one per (discipline, topic).
+bind the node's party and the recipient on that date into a ``PartnerPolicy``. Items are
+reduced once, for all partners, to interned shapes (``release_shapes``: discipline, topic,
+portion ids and label classes). One decision is then a memo lookup by shape; on a miss, a
+lookup by (governing agreement, portions), and on a miss there one per portion. Every
+table is keyed by the values the rules read, so a compiled decision equals ``decide()``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from typing import NamedTuple
 
 from liaison.domain.agreements import (
     Agreement,
@@ -35,6 +38,14 @@ from liaison.domain.labels import (
     Label,
     LabelError,
     Party,
+)
+from liaison.domain.release_shapes import (
+    GateKey,
+    LabelClass,
+    PortionShape,
+    PortionsShape,
+    Shape,
+    Shapes,
 )
 
 
@@ -102,8 +113,12 @@ class Gate:
     reasons: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
+    """One release decision. A named tuple, not a frozen dataclass, because a cold pass
+    builds one per (partner, item shape) and a frozen dataclass's ``__init__`` costs as
+    much as the rest of the decision; it is just as immutable. Compare decisions with
+    each other only (a tuple of the same values also compares equal)."""
+
     outcome: Outcome
     recipient: str
     at: date
@@ -137,98 +152,181 @@ def denied(recipient: str, at: date, text: str) -> Decision:
 
 
 class ReleasePolicy:
-    """The node's compiled view of its agreements; one ``PartnerPolicy`` per (partner, date)."""
+    """The node's compiled view of its agreements; one ``PartnerPolicy`` per (partner, date).
+
+    Items are reduced to interned shapes once (``release_shapes``), for every partner."""
 
     def __init__(self, facts: ReleaseFacts) -> None:
         self.facts = facts
+        self.shapes = Shapes()
         self._partners: dict[tuple[str, date], PartnerPolicy] = {}
 
     def for_partner(self, recipient: str, at: date) -> PartnerPolicy:
         key = (recipient, at)
         if key not in self._partners:
-            self._partners[key] = PartnerPolicy(self.facts, recipient, at)
+            self._partners[key] = PartnerPolicy(self.facts, recipient, at, self.shapes)
         return self._partners[key]
 
 
+# one portion's part of a decision under one governing agreement and route:
+# (reason, passes, awaits a consent, the equivalent level's rank, the level)
+_Entry = tuple[Reason, bool, bool, int, str | None]
+_NOTHING_PASSES = Reason(None, Verdict.DENY, "tearline: no portion may pass")
+
+
+@dataclass(slots=True, eq=False)
+class _Kind:
+    """What a decision under one governing agreement and route is built from: the
+    item-level reasons, each label class's verdict, each portion's entry, and a memo of
+    decisions by the item's portions."""
+
+    gate: Gate
+    agreement: Agreement
+    prefix: tuple[Reason, ...]
+    agreement_id: str = ""
+    route: tuple[str, ...] = ()
+    verdicts: dict[LabelClass, PortionVerdict] = field(default_factory=dict)
+    entries: dict[PortionShape, _Entry] = field(default_factory=dict)
+    memo: dict[PortionsShape, Decision] = field(default_factory=dict)
+    tearlines: dict[tuple[str, ...], tuple[str, ...]] = field(default_factory=dict)
+    hold: tuple[Reason | None] | None = None  # computed when first needed
+
+
 class PartnerPolicy:
-    def __init__(self, facts: ReleaseFacts, recipient: str, at: date) -> None:
+    """Decisions for one recipient on one date. A decision is a memo lookup by the item's
+    shape; on a miss, a lookup by (governing agreement, portions) and one per portion."""
+
+    def __init__(self, facts: ReleaseFacts, recipient: str, at: date,
+                 shapes: Shapes | None = None) -> None:
         self.facts, self.recipient, self.at = facts, recipient, at
         self.owner = facts.owner.code
-        self._gates: dict[tuple[str, str], tuple[Gate, tuple[Reason, ...],
-                                                 Decision | None]] = {}
-        self._verdicts: dict[tuple[str, str], PortionVerdict] = {}
-        self._portions: dict[tuple[str, str, str], tuple[Reason, PortionVerdict]] = {}
-        self._holds: dict[str, str | None] = {}
-        self._memo: dict[str, Decision] = {}
+        self.shapes = shapes or Shapes()
+        self._gates: dict[GateKey, _Kind | Decision] = {}
+        self._kinds: dict[tuple[int, tuple[str, ...], tuple[str, ...]], _Kind] = {}
+        self._memo: dict[Shape, Decision] = {}
         self._consents = {(c.originator, c.item_id): c for c in facts.consents
                           if c.recipient == recipient}
+        # items named by a consent are decided alone (their decision depends on their id)
+        self._consent_items = frozenset(item_id for _, item_id in self._consents)
         self._candidates = _candidates(facts, recipient)
-        self._statuses = {ag.id: status_at(ag, at, facts.rules) for ag, _ in self._candidates}
+        self._statuses = {id(ag): status_at(ag, at, facts.rules) for ag, _ in self._candidates}
 
     def decide(self, item: Item) -> Decision:
-        """Decide, through the memo unless consents for this item matter."""
+        """Decide, through the memo unless a consent names this item."""
         try:
-            memo = self._memo.get(item.release_token)
-            if memo is not None:
-                return memo
-            decision, consent_free = self._decide(item)
-            if consent_free:
-                self._memo[item.release_token] = decision
-            return decision
+            shape = self.shapes.of(item)
+            if item.id in self._consent_items:
+                return self._decide_shape(shape, item.id)
+            memo = self._memo.get(shape)
+            if memo is None:
+                memo = self._memo[shape] = self._decide_shape(shape, None)
+            return memo
         except (LabelError, KeyError, ValueError) as exc:  # fail closed
             return denied(self.recipient, self.at, f"fail closed: {exc}")
 
     def decide_all(self, items: list[Item]) -> list[Decision]:
-        """``decide`` for many items (one partner, one date): the memo's fast path inline."""
-        memo, decide = self._memo.get, self.decide
-        return [memo(it.release_token) or decide(it) for it in items]
+        """``decide`` for many items (one partner, one date), with ``decide``'s lookups
+        inline; anything unusual (a new item, a new gate, a fault) goes through ``decide``."""
+        if self._consent_items:
+            return [self.decide(it) for it in items]
+        seen, memo, gates, decide = self.shapes.seen.get, self._memo, self._gates, self.decide
+        out = []
+        for it in items:
+            known = seen(id(it))
+            if known is None or known[0]() is not it:
+                out.append(decide(it))
+                continue
+            shape = known[1]
+            decision = memo.get(shape)
+            if decision is None:
+                kind = gates.get(shape.gate)
+                if kind is None:
+                    decision = decide(it)
+                elif isinstance(kind, Decision):
+                    decision = memo[shape] = kind
+                else:
+                    decision = kind.memo.get(shape.portions)
+                    if decision is None:
+                        try:
+                            decision = self._compose(kind, shape.portions, None)
+                        except (LabelError, KeyError, ValueError):
+                            out.append(decide(it))  # the same fault: denied, with its reason
+                            continue
+                        kind.memo[shape.portions] = decision
+                    memo[shape] = decision
+            out.append(decision)
+        return out
 
-    def _decide(self, item: Item) -> tuple[Decision, bool]:
-        gate, prefix, denial = self.gate(item.discipline, item.topic)
-        if denial is not None:
-            return denial, True
-        reasons = list(prefix)
+    def _decide_shape(self, shape: Shape, item_id: str | None) -> Decision:
+        """``item_id``: the item named by a consent, or None (then only consents for any
+        item count: the decision is the same for every item of this shape)."""
+        kind = self._gates.get(shape.gate) or self._gate(shape.gate)
+        if isinstance(kind, Decision):
+            return kind
+        if item_id is not None:
+            return self._compose(kind, shape.portions, item_id)
+        decision = kind.memo.get(shape.portions)
+        if decision is None:
+            decision = kind.memo[shape.portions] = self._compose(kind, shape.portions, None)
+        return decision
+
+    def _compose(self, kind: _Kind, portions: PortionsShape, item_id: str | None) -> Decision:
+        """The decision for ``portions`` under ``kind``: each portion's verdict in order,
+        the tearline of those that pass, the highest level among them, then the
+        reciprocity hold. ``item_id``: resolve consents naming that item (no caching)."""
+        entries = kind.entries if item_id is None else {}
+        reasons = [*kind.prefix]
         tearline: list[str] = []
-        top: PortionVerdict | None = None
-        consent_free, awaiting = True, False
-        for p in item.portions:
-            reason, pv = self.portion(gate, p.id, p.label)
-            if pv.verdict is Verdict.CONSENT:
-                consent_free = False
-                pv = self._resolve_consent(pv, item.id)
-                reason = Reason(p.id, pv.verdict, pv.text)
-                awaiting = awaiting or pv.verdict is Verdict.CONSENT
+        top: _Entry | None = None
+        awaiting = False
+        for part in portions.portions:
+            entry = entries.get(part)
+            if entry is None:
+                entry = entries[part] = self._entry(kind, part, item_id)
+            reason, passes, waits, rank, _ = entry
             reasons.append(reason)
-            if pv.verdict is Verdict.PASS:
-                tearline.append(p.id)
-                if top is None or pv.level_rank > top.level_rank:
-                    top = pv
-        return self._outcome(gate, tuple(tearline), top, reasons, awaiting), consent_free
-
-    def _outcome(self, gate: Gate, tearline: tuple[str, ...], top: PortionVerdict | None,
-                 reasons: list[Reason], awaiting: bool) -> Decision:
-        ag = gate.agreement
-        assert ag is not None
+            if passes:
+                tearline.append(part.id)
+                if top is None or rank > top[3]:
+                    top = entry
+            elif waits:
+                awaiting = True
         if top is None:
-            outcome = Outcome.HELD if awaiting else Outcome.DENIED
-            reasons.append(Reason(None, Verdict.DENY, "tearline: no portion may pass"))
-            return Decision(outcome, self.recipient, self.at, ag.id, gate.route, None, (),
-                            tuple(reasons))
-        outcome = Outcome.ALLOWED
-        hold = self._holds.get(ag.id, "")
-        if hold == "":
-            hold = self._holds[ag.id] = self._reciprocity_hold(ag)
-        if hold:
-            outcome = Outcome.HELD
-            reasons.append(Reason(None, Verdict.DENY, hold))
-        return Decision(outcome, self.recipient, self.at, ag.id, gate.route, top.level,
-                        tearline, tuple(reasons))
+            reasons.append(_NOTHING_PASSES)
+            return _new(Decision, (Outcome.HELD if awaiting else Outcome.DENIED,
+                                   self.recipient, self.at, kind.agreement_id, kind.route,
+                                   None, (), tuple(reasons)))
+        hold = kind.hold
+        if hold is None:
+            text = self._reciprocity_hold(kind.agreement)
+            hold = kind.hold = (Reason(None, Verdict.DENY, text) if text else None,)
+        passing = tuple(tearline)
+        passing = kind.tearlines.setdefault(passing, passing)  # one tuple per tearline
+        if hold[0] is not None:
+            reasons.append(hold[0])
+            return _new(Decision, (Outcome.HELD, self.recipient, self.at, kind.agreement_id,
+                                   kind.route, top[4], passing, tuple(reasons)))
+        return _new(Decision, (Outcome.ALLOWED, self.recipient, self.at, kind.agreement_id,
+                               kind.route, top[4], passing, tuple(reasons)))
+
+    def _entry(self, kind: _Kind, part: PortionShape, item_id: str | None) -> _Entry:
+        """(reason, passes, awaits a consent, the equivalent level's rank, the level)."""
+        pv = kind.verdicts.get(part.label)
+        if pv is None:
+            pv = kind.verdicts[part.label] = _portion(self.facts, self.recipient, kind.gate,
+                                                      part.label.label)
+        if pv.verdict is Verdict.CONSENT:
+            pv = self._resolve_consent(pv, item_id)
+        return (Reason(part.id, pv.verdict, pv.text), pv.verdict is Verdict.PASS,
+                pv.verdict is Verdict.CONSENT, pv.level_rank, pv.level)
 
     def _deny_all(self, texts: tuple[str, ...]) -> Decision:
         return Decision(Outcome.DENIED, self.recipient, self.at, None, (), None, (),
                         tuple(Reason(None, Verdict.DENY, t) for t in texts))
 
     def _reciprocity_hold(self, ag: Agreement) -> str | None:
+        """MISSION 5: hold releases under ``ag`` while this node has given too many more
+        than it received."""
         if ag.max_imbalance is None:
             return None
         balance = self.facts.balances.get(ag.id, 0)
@@ -237,9 +335,12 @@ class PartnerPolicy:
         return (f"reciprocity: {self.owner} has given {balance} more than received under "
                 f"{ag.id} (limit {ag.max_imbalance}); held for reciprocity")
 
-    def _resolve_consent(self, pv: PortionVerdict, item_id: str) -> PortionVerdict:
+    def _resolve_consent(self, pv: PortionVerdict, item_id: str | None) -> PortionVerdict:
+        """A consent naming the item, else one for any item (``"*"``). ``item_id`` None:
+        no consent names the item (the caller checked)."""
         origin = pv.needs_consent_of or ""
-        consent = self._consents.get((origin, item_id)) or self._consents.get((origin, "*"))
+        consent = ((self._consents.get((origin, item_id)) if item_id is not None else None)
+                   or self._consents.get((origin, "*")))
         if consent is None:
             return pv
         rule = pv.text.split(":", 1)[0]
@@ -248,32 +349,27 @@ class PartnerPolicy:
                 f"(purpose: {consent.purpose})")
         return PortionVerdict(Verdict.PASS, text, pv.level, pv.level_rank)
 
-    def gate(self, discipline: str, topic: str) -> tuple[Gate, tuple[Reason, ...],
-                                                         Decision | None]:
-        """The governing agreement for (discipline, topic), the item-level reasons, and
-        the whole decision when nothing governs. Computed once per key."""
-        key = (discipline, topic)
+    def _gate(self, key: GateKey) -> _Kind | Decision:
+        """The governing agreement's ``_Kind`` for (discipline, topic), or the whole
+        decision when nothing governs. Computed once per key."""
         entry = self._gates.get(key)
         if entry is None:
-            gate = _gate(self.facts, self.recipient, self.at, self._candidates, discipline,
-                         topic, self._statuses)
-            prefix = tuple(Reason(None, Verdict.PASS, text) for text in gate.reasons)
-            denial = self._deny_all(gate.reasons) if gate.agreement is None else None
-            entry = self._gates[key] = (gate, prefix, denial)
+            gate = _gate(self.facts, self.recipient, self.at, self._candidates,
+                         key.discipline, key.topic, self._statuses)
+            if gate.agreement is None:
+                entry = self._deny_all(gate.reasons)
+            else:
+                kind_key = (id(gate.agreement), gate.route, gate.reasons)
+                entry = self._kinds.get(kind_key)
+                if entry is None:
+                    prefix = tuple(Reason(None, Verdict.PASS, text) for text in gate.reasons)
+                    entry = self._kinds[kind_key] = _Kind(gate, gate.agreement, prefix,
+                                                          gate.agreement.id, gate.route)
+            self._gates[key] = entry
         return entry
 
-    def portion(self, gate: Gate, portion_id: str, label: Label) -> tuple[Reason,
-                                                                         PortionVerdict]:
-        assert gate.agreement is not None
-        key = (gate.agreement.id, portion_id, label.token)
-        entry = self._portions.get(key)
-        if entry is None:
-            pv = self._verdicts.get((gate.agreement.id, label.token))
-            if pv is None:
-                pv = _portion(self.facts, self.recipient, gate, label)
-                self._verdicts[gate.agreement.id, label.token] = pv
-            entry = self._portions[key] = (Reason(portion_id, pv.verdict, pv.text), pv)
-        return entry
+
+_new = tuple.__new__  # Decision(...) without its Python-level __new__: the hot path
 
 
 def _candidates(facts: ReleaseFacts, recipient: str) -> list[tuple[Agreement, tuple[str, ...]]]:
@@ -300,7 +396,7 @@ def _candidates(facts: ReleaseFacts, recipient: str) -> list[tuple[Agreement, tu
 
 def _gate(facts: ReleaseFacts, recipient: str, at: date,
           candidates: list[tuple[Agreement, tuple[str, ...]]],
-          discipline: str, topic: str, statuses: Mapping[str, AgreementStatus]) -> Gate:
+          discipline: str, topic: str, statuses: Mapping[int, AgreementStatus]) -> Gate:
     owner = facts.owner.code
     if recipient == owner:
         return Gate(None, (), (f"{recipient} is this node's own party: nothing to release",))
@@ -311,9 +407,9 @@ def _gate(facts: ReleaseFacts, recipient: str, at: date,
     family = discipline_family(Discipline(discipline))
     refusals: list[str] = []
     for ag, route in candidates:
-        why_not = _why_not(ag, at, statuses[ag.id], family, topic)
+        why_not = _why_not(ag, at, statuses[id(ag)], family, topic)
         if why_not is None:
-            return Gate(ag, route, (_governs(ag, route, at, statuses[ag.id]),))
+            return Gate(ag, route, (_governs(ag, route, at, statuses[id(ag)]),))
         refusals.append(why_not)
     return Gate(None, (), tuple(refusals))
 
