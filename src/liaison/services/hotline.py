@@ -342,13 +342,29 @@ class Watch:
         self.revision = 0
         self.status: dict[str, Any] = {}
         self.open: dict[Key, dict[str, Any]] = {}  # open entries as last sent
+        self.turns: dict[Key, datetime] = {}  # when an open message's flags next turn
 
     def start(self) -> dict[str, Any]:
         """The snapshot to show first: ``view``'s latest page, ``type: snapshot``."""
         first = view(self.deps, self.user, self.channel_id, self.limit)
         self.revision, self.status = first["revision"], first["status"]
-        self.open = {(e["sender"], e["seq"]): e for e in first["awaiting"]}
+        self.open, self.turns = {}, {}
+        now = self.deps.clock()
+        for entry in first["awaiting"]:
+            self._keep(entry, now)
         return {"type": "snapshot", **first}
+
+    def _keep(self, entry: dict[str, Any], now: datetime) -> None:
+        """Remember ``entry`` as sent: open or not, and when its flags turn next."""
+        key = (entry["sender"], entry["seq"])
+        self.open.pop(key, None)
+        self.turns.pop(key, None)
+        if entry.get("acknowledged_at") or entry.get("outcome"):
+            return
+        self.open[key] = entry
+        if entry["kind"] == "message" and (
+                at := h.flags_change_at(_message(self.channel_id, entry), now, RULES)):
+            self.turns[key] = at
 
     def update(self) -> dict[str, Any] | None:
         """What changed since the last ``start`` or ``update`` (``type: delta``), a
@@ -362,14 +378,10 @@ class Watch:
         if changed is None:
             return self.start()
         out = {(e["sender"], e["seq"]): _flagged(self.channel_id, e, now) for e in changed}
-        for key, entry in self.open.items():
-            if key not in out and _flags(fresh := _flagged(self.channel_id, dict(entry),
-                                                           now)) != _flags(entry):
-                out[key] = fresh
-        for key, entry in out.items():
-            self.open.pop(key, None)
-            if not entry.get("acknowledged_at") and not entry.get("outcome"):
-                self.open[key] = entry
+        for key in [k for k, at in self.turns.items() if at <= now and k not in out]:
+            out[key] = _flagged(self.channel_id, dict(self.open[key]), now)  # flags turned
+        for entry in out.values():
+            self._keep(entry, now)
         if not out and channel["status"] == self.status and revision == self.revision:
             return None
         self.revision, self.status = revision, channel["status"]
@@ -378,11 +390,8 @@ class Watch:
                 "summary": _summary(self.open.values(), self.deps.party)}
 
     def next_change(self) -> datetime | None:
-        """When an open entry's overdue flag or escalation next turns (then ``update``)."""
-        now = self.deps.clock()
-        return min((at for e in self.open.values() if e["kind"] == "message"
-                    if (at := h.flags_change_at(_message(self.channel_id, e), now, RULES))),
-                   default=None)
+        """When an open message's overdue flag or escalation next turns (then ``update``)."""
+        return min(self.turns.values(), default=None)
 
 
 def _flags(entry: dict[str, Any]) -> tuple[Any, ...]:
