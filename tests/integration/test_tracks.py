@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from configparser import ConfigParser
 from datetime import UTC, datetime
@@ -265,3 +266,50 @@ def test_the_cli_drives_tracks_launches_and_areas(trio: dict[str, NodeProcess],
                      what="the area at KOR")
     assert "Sunchon launch area" in shown
     print(f"\n{sent.output}{stats.output}{added.output}{shown}")
+
+
+def test_a_policy_change_takes_effect_promptly_and_links_use_session_keys(
+        trio: dict[str, NodeProcess]) -> None:
+    """The hub recomputes its policy when an input changes (here an agreement terminated
+    through the API, which asks the hub nothing), within a few checks (0.5 s here); a feed
+    narrowed stops the partner's updates at once. Track frames go under session keys."""
+    usa, kor = trio["USA"], trio["KOR"]
+    sensor = usa.login("sensor")
+
+    def routes() -> list[tuple[str, str]]:
+        feed = usa.call("GET", "/api/tracks/stats")["policy"]["feeds"]["sbirs"]
+        return [(r["partner"], r["agreement"]) for r in feed["to"]]
+
+    def send(n: int, start: int) -> None:
+        now = datetime.now(UTC).timestamp()
+        updates = [{"uid": f"P{i}", "time": datetime.fromtimestamp(now, UTC).isoformat(),
+                    "lat": 38.5, "lon": 127.0, "alt_m": 9000, "kind": "a-h-A"}
+                   for i in range(start, start + n)]
+        answer = usa.call("POST", "/api/tracks/ingest", sensor,
+                          json={"feed": "sbirs", "updates": updates})
+        assert answer["accepted"] == n, answer
+
+    assert routes() == [("KOR", "USA-KOR-GSOMIA")]
+    send(10, 0)
+    wait_for(lambda: kor.call("GET", "/api/tracks/stats")["received"] == 10,
+             what="KOR receives the first 10")
+    assert usa.call("GET", "/api/tracks/stats")["partners"]["KOR"]["session"] is True
+    before = usa.call("GET", "/api/tracks/stats")["policy_watch"]["recomputes"]
+    start = time.monotonic()
+    usa.call("POST", "/api/agreements/USA-KOR-GSOMIA/events", json={
+        "kind": "TERMINATED", "date": datetime.now(UTC).date().isoformat()})
+    # the seed's TISA also covers KOR: the feed goes on under it, not under the GSOMIA
+    wait_for(lambda: routes() == [("KOR", "TISA-2014")], timeout=10,
+             what="the route under the terminated GSOMIA withdrawn")
+    took = time.monotonic() - start
+    watch = usa.call("GET", "/api/tracks/stats")["policy_watch"]
+    assert watch["recomputes"] > before and "agreement.changed" in watch["last_reason"]
+
+    narrowed = {**FEED, "label": {**FEED["label"], "rel_to": ["USA"]}}
+    usa.call("POST", "/api/tracks/feeds", json=narrowed)
+    assert routes() == []  # at once: the feed route refreshes the hub before answering
+    send(10, 10)
+    time.sleep(1.5)
+    assert kor.call("GET", "/api/tracks/stats")["received"] == 10
+    print(f"\nagreement terminated: route withdrawn after {took:.1f} s (checks every "
+          f"0.5 s); feed narrowed: nothing more reached KOR")
