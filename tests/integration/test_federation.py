@@ -208,8 +208,14 @@ def test_tisa_relay_through_the_us_hub(trio: tuple[NodeProcess, NodeProcess,
                if r["action"] == "release.relayed"]
     assert relayed
     assert _item(usa, "R1@KOR") is None  # the hub forwards; it keeps no copy
-    ledger = jpn.call("GET", "/api/audit", params={"limit": 1000})
-    assert any(r["action"] == "envelope.received" for r in ledger)
+    audit = jpn.call("GET", "/api/audit", params={"limit": 1000})
+    assert any(r["action"] == "envelope.received" for r in audit)
+    # Issue 17: JPN took it on KOR's own signature, checked against KOR's pinned card.
+    got_it = [r["details"] for r in audit if r["action"] == "release.received"]
+    assert got_it == [{"from": "USA", "origin": "KOR", "agreement": "TISA-2014",
+                       "origin_signed": True}]
+    booked = jpn.call("GET", "/api/ledger")["balances"]["TISA-2014"]
+    assert booked["received"] == 1
 
 
 def test_regrade_compromise_and_destruction_travel_back(

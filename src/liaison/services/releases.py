@@ -26,7 +26,7 @@ from liaison.domain.review import (
     ready,
 )
 from liaison.domain.users import Role, User
-from liaison.services import attachments, content, taxii
+from liaison.services import attachments, content, origin, taxii
 from liaison.services.agreements import load_parties
 from liaison.services.audit_trail import record
 from liaison.services.auth_roles import require
@@ -159,12 +159,29 @@ def _send(uow: UnitOfWork, deps: Deps, request: ReleaseRequest, item: Item) -> N
         raise Refused(f"agreement {request.decision.agreement_id} is gone; nothing is released")
     cut, files = attachments.for_partner(deps, cut, agreement)
     hop = request.decision.route[0] if request.decision.route else request.recipient
-    enqueue(uow, deps, hop, "release", {
+    payload = {
         "item": attachments.inline(item_to(cut), files),
         "agreement": request.decision.agreement_id,
         "request_id": request.id, "recipient": request.recipient,
-        "route": list(request.decision.route), "purpose": request.purpose})
+        "route": list(request.decision.route), "purpose": request.purpose,
+        "consents": _consents_for(uow, deps, cut, request.recipient)}
+    # Issue 17: signed end to end, so a hub relaying it can neither forge nor alter it.
+    enqueue(uow, deps, hop, "release", origin.sign_release(deps, payload,
+                                                           bool(request.decision.route)))
     taxii.publish_release(uow, deps, request.recipient, cut)
+
+
+def _consents_for(uow: UnitOfWork, deps: Deps, item: Item, recipient: str,
+                  ) -> list[dict[str, str]]:
+    """GSOMIA Art. 6: the written consents of other originators this release relies on,
+    carried so the recipient's own engine can check the third-party rule."""
+    others = {p.label.originator for p in item.portions} - {deps.party, recipient}
+    return [{"originator": c.originator, "recipient": c.recipient, "item_id": c.item_id,
+             "purpose": c.purpose, "granted_by": c.granted_by,
+             "granted_on": c.granted_on.isoformat()}
+            for c in (s.consent for s in uow.consents.list())
+            if c.originator in others and c.recipient == recipient
+            and c.item_id in (item.id, "*")]
 
 
 def _ledger_given(uow: UnitOfWork, deps: Deps, request: ReleaseRequest, item: Item,
