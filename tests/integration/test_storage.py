@@ -381,17 +381,25 @@ def test_partner_requests_and_hotline_round_trip(uow: UowFactory) -> None:
                        updated_at=NOW + timedelta(hours=1))
     with uow() as u:
         assert u.requests.get("q1", "outgoing") == out
-        assert u.requests.get("q1", "incoming") == inc
+        assert u.requests.get("q1", "incoming", "JPN") == inc
+        assert u.requests.get("q1", "incoming", "USA") is None  # keyed by sender too
         assert u.requests.get("q2", "outgoing") is None
+        assert u.requests.with_id("q1", "incoming") == [inc]
+        same_id = replace(consent, id="q1", party="CHN",  # another partner's q1
+                          created_at=NOW + timedelta(seconds=90))
+        u.requests.put(same_id)
+        assert u.requests.with_id("q1", "incoming") == [same_id, inc]
+        assert u.requests.with_id("q1", "outgoing") == [out]
         u.requests.put(answered)
         u.hotline.put_channel("KOR-JPN", {**channel, "state": "severed"})
         u.hotline.put_traffic("KOR-JPN", "KOR", 2, "message", {"text": "again", "ack": "JPN"},
                               NOW + timedelta(seconds=2))
         u.commit()
     with uow() as u:
-        assert u.requests.list(kind=None, direction=None) == [consent, inc, answered]
+        same_id = replace(consent, id="q1", party="CHN", created_at=NOW + timedelta(seconds=90))
+        assert u.requests.list(kind=None, direction=None) == [consent, same_id, inc, answered]
         assert u.requests.list(kind="rfi", direction="outgoing") == [answered]
-        assert u.requests.list(kind=None, direction="incoming") == [consent, inc]
+        assert u.requests.list(kind=None, direction="incoming") == [consent, same_id, inc]
         assert u.hotline.channel("KOR-JPN") == {**channel, "state": "severed"}
         assert u.hotline.channel("KOR-CHN") is None
         assert u.hotline.channels() == [{**channel, "state": "severed"}]

@@ -14,6 +14,9 @@ from liaison.services.ports import PartnerRequest
 
 router = APIRouter(prefix="/api", tags=["requests between partners"])
 Direction = Query(None, pattern="^(incoming|outgoing)$")
+Sender = Query("", pattern="^([A-Za-z]{3})?$",
+               description="the partner that sent the request, where two partners used "
+                           "the same id (or name it as <party>:<id>)")
 
 
 class RfiIn(Body):
@@ -43,7 +46,9 @@ class ConsentAnswerIn(Body):
 
 
 def view(r: PartnerRequest, deps: Any) -> dict[str, Any]:
-    return {"id": r.id, "kind": r.kind, "direction": r.direction, "party": r.party,
+    """``ref`` names the request unambiguously: a partner's ids are its own."""
+    ref = f"{r.party}:{r.id}" if r.direction == "incoming" else r.id
+    return {"id": r.id, "ref": ref, "kind": r.kind, "direction": r.direction, "party": r.party,
             "state": r.state, "overdue": requests.overdue(r, deps.clock()), **dict(r.data),
             "created_at": r.created_at.isoformat(), "updated_at": r.updated_at.isoformat()}
 
@@ -59,11 +64,13 @@ def rfis(user: CurrentUser, deps: NodeDeps,
     return [view(r, deps) for r in requests.list_requests(deps, user, "rfi", direction)]
 
 
-@router.post("/rfis/{rfi_id}/answer", summary="Answer an RFI with releases, or decline it")
-def answer(rfi_id: str, body: RfiAnswerIn, user: CurrentUser,
-           deps: NodeDeps) -> dict[str, Any]:
+@router.post("/rfis/{rfi_id}/answer", summary="Answer an RFI with releases, or decline it",
+             description="``rfi_id``: ``<party>:<id>`` (the request's ``ref``), or ``<id>`` "
+                         "when one partner alone sent that id (409 otherwise)")
+def answer(rfi_id: str, body: RfiAnswerIn, user: CurrentUser, deps: NodeDeps,
+           party: str = Sender) -> dict[str, Any]:
     return view(requests.answer_rfi(deps, user, rfi_id, body.answer, body.reason,
-                                    body.releases), deps)
+                                    body.releases, party), deps)
 
 
 @router.post("/consent-requests", status_code=201,
@@ -80,10 +87,13 @@ def consent_requests(user: CurrentUser, deps: NodeDeps,
 
 
 @router.post("/consent-requests/{request_id}/answer",
-             summary="Grant or decline consent (at the originator's node)")
+             summary="Grant or decline consent (at the originator's node)",
+             description="``request_id``: ``<party>:<id>`` (the request's ``ref``), or "
+                         "``<id>`` when one partner alone sent that id (409 otherwise)")
 def answer_consent(request_id: str, body: ConsentAnswerIn, user: CurrentUser,
-                   deps: NodeDeps) -> dict[str, Any]:
-    return view(requests.answer_consent(deps, user, request_id, body.grant, body.reason), deps)
+                   deps: NodeDeps, party: str = Sender) -> dict[str, Any]:
+    return view(requests.answer_consent(deps, user, request_id, body.grant, body.reason,
+                                        party), deps)
 
 
 class RegradeIn(Body):

@@ -382,8 +382,8 @@ def _age(seconds: float | None) -> str:
 
 
 def _render_requests(rows: list[dict[str, Any]]) -> None:
-    out.table("requests", ["id", "direction", "party", "state", "overdue", "subject"],
-              [[r["id"][:12], r["direction"], r["party"], r["state"], r["overdue"],
+    out.table("requests", ["ref", "direction", "party", "state", "overdue", "subject"],
+              [[r.get("ref", r["id"]), r["direction"], r["party"], r["state"], r["overdue"],
                 r.get("topic") or f"{r.get('item_id')} → {r.get('recipient')}"] for r in rows])
 
 
@@ -408,14 +408,25 @@ def rfi_list(direction: str | None = None, as_json: Json = False, url: Url = Non
     out.emit(Api(url, token).get("/api/rfis", direction=direction), as_json, _render_requests)
 
 
+Sender = Annotated[str | None, typer.Option(
+    "--party", help="the partner that sent it, where two partners used the same id")]
+
+
+def _ref(request_id: str, party: str | None) -> str:
+    """``<party>:<id>``: a partner's request ids are its own (the list shows the ref)."""
+    return f"{party.upper()}:{request_id}" if party and ":" not in request_id else request_id
+
+
 @rfi.command("answer")
-def rfi_answer(rfi_id: str, answer: Annotated[str, typer.Option(help="answered or declined")],
+def rfi_answer(rfi_id: Annotated[str, typer.Argument(help="<party>:<id>, or <id>")],
+               answer: Annotated[str, typer.Option(help="answered or declined")],
                reason: str = "", releases: Annotated[str | None, typer.Option(
                    help="comma-separated release request ids")] = None,
-               as_json: Json = False, url: Url = None, token: Token = None) -> None:
+               party: Sender = None, as_json: Json = False, url: Url = None,
+               token: Token = None) -> None:
     """Answer an incoming RFI with releases already made, or decline it with a reason."""
     ids = [r for r in (releases or "").split(",") if r]
-    data = Api(url, token).post(f"/api/rfis/{rfi_id}/answer",
+    data = Api(url, token).post(f"/api/rfis/{_ref(rfi_id, party)}/answer",
                                 {"answer": answer, "reason": reason, "releases": ids})
     out.emit(data, as_json, lambda r: out.console.print(f"RFI {r['id']}: {r['state']}"))
 
@@ -441,11 +452,12 @@ def consent_requests(direction: str | None = None, as_json: Json = False, url: U
 
 
 @consent.command("answer")
-def consent_answer(request_id: str, grant: Annotated[bool, typer.Option("--grant/--decline")],
-                   reason: str = "", as_json: Json = False, url: Url = None,
-                   token: Token = None) -> None:
+def consent_answer(request_id: Annotated[str, typer.Argument(help="<party>:<id>, or <id>")],
+                   grant: Annotated[bool, typer.Option("--grant/--decline")],
+                   reason: str = "", party: Sender = None, as_json: Json = False,
+                   url: Url = None, token: Token = None) -> None:
     """Grant or decline a partner's request for consent (at the originator's node)."""
-    data = Api(url, token).post(f"/api/consent-requests/{request_id}/answer",
+    data = Api(url, token).post(f"/api/consent-requests/{_ref(request_id, party)}/answer",
                                 {"grant": grant, "reason": reason})
     out.emit(data, as_json, lambda r: out.console.print(f"consent {r['id']}: {r['state']}"))
 

@@ -58,7 +58,7 @@ class MemoryState:
     outbox: dict[str, OutboxMessage] = field(default_factory=dict)
     outbox_lanes: dict[tuple[str, str], LaneState] = field(default_factory=dict)
     inbox: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
-    requests: dict[tuple[str, str], PartnerRequest] = field(default_factory=dict)
+    requests: dict[tuple[str, str, str], PartnerRequest] = field(default_factory=dict)
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)
     traffic: dict[tuple[str, str, int], tuple[str, dict[str, Any], datetime]] = field(
         default_factory=dict)
@@ -497,15 +497,25 @@ class MemoryInbox:
         return max((v[0] for (s, _), v in self.s.inbox.items() if s == sender), default=0)
 
 
+def _request_key(request_id: str, direction: str, party: str) -> tuple[str, str, str]:
+    """As ``SqlRequests``: incoming requests are keyed by their sender too."""
+    return request_id, direction, party if direction == "incoming" else ""
+
+
 class MemoryRequests:
     def __init__(self, s: MemoryState) -> None:
         self.s = s
 
-    def get(self, request_id: str, direction: str) -> PartnerRequest | None:
-        return self.s.requests.get((request_id, direction))
+    def get(self, request_id: str, direction: str, party: str = "") -> PartnerRequest | None:
+        return self.s.requests.get(_request_key(request_id, direction, party))
+
+    def with_id(self, request_id: str, direction: str) -> list[PartnerRequest]:
+        return sorted((r for r in self.s.requests.values()
+                       if r.id == request_id and r.direction == direction),
+                      key=lambda r: r.party)
 
     def put(self, request: PartnerRequest) -> None:
-        self.s.requests[request.id, request.direction] = request
+        self.s.requests[_request_key(request.id, request.direction, request.party)] = request
 
     def list(self, *, kind: str | None, direction: str | None) -> list[PartnerRequest]:
         rows = sorted((r for r in self.s.requests.values() if kind in (None, r.kind)

@@ -118,7 +118,14 @@ class PartnerRequest:
 
 
 class RequestRepo(Protocol):
-    def get(self, request_id: str, direction: str) -> PartnerRequest | None: ...
+    """Outgoing requests are keyed by our own id; incoming ones by (sender, id), so that
+    two partners' ids never collide (issue 17: identifiers from partners are namespaced
+    by their sender)."""
+
+    def get(self, request_id: str, direction: str, party: str = "") -> PartnerRequest | None:
+        """``party``: the sender of an incoming request (ignored for outgoing ones)."""
+    def with_id(self, request_id: str, direction: str) -> list[PartnerRequest]:
+        """Every request with this id in this direction, whoever sent it."""
     def put(self, request: PartnerRequest) -> None: ...
     def list(self, *, kind: str | None, direction: str | None) -> list[PartnerRequest]: ...
 

@@ -8,18 +8,28 @@ RFI itself. GSOMIA Art. 6: the consent answer comes back signed by the originato
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from liaison.domain.codec import CodecError, parse_date, parse_datetime
+from liaison.domain.codec import CodecError, parse_datetime
 from liaison.domain.release import Consent
+from liaison.domain.request_authority import (
+    RequestRefused,
+    consent_answer_from,
+    consent_request_from,
+    request_id,
+    resend,
+    rfi_answer_from,
+    rfi_from,
+)
 from liaison.domain.users import Role, User
 from liaison.services.agreements import load_parties
 from liaison.services.audit_trail import record
 from liaison.services.auth_roles import require
 from liaison.services.context import Deps
-from liaison.services.errors import Invalid, NotFound, Refused
+from liaison.services.errors import Exists, Invalid, NotFound, Refused
 from liaison.services.items import whole_item
 from liaison.services.ports import PartnerRequest, StoredConsent, UnitOfWork
 
@@ -83,15 +93,16 @@ def _parties(deps: Deps) -> set[str]:
 
 
 def answer_rfi(deps: Deps, user: User, rfi_id: str, answer: str, reason: str,
-               releases: list[str]) -> PartnerRequest:
-    """Answer an incoming RFI with releases already made, or decline it with a reason."""
+               releases: list[str], party: str = "") -> PartnerRequest:
+    """Answer an incoming RFI with releases already made, or decline it with a reason.
+    ``rfi_id``: ``<party>:<id>``, or ``<id>`` (with ``party`` where two partners used it)."""
     require(user, *OFFICERS)
     if answer not in ("answered", "declined"):
         raise Invalid("answer: 'answered' or 'declined'")
     if answer == "declined" and not reason.strip():
         raise Invalid("a declined RFI states its reason")
     with deps.uow() as uow:
-        rfi = _open(uow, rfi_id, "rfi")
+        rfi = _open(uow, rfi_id, "rfi", party)
         for rid in releases:
             req = uow.releases.get(rid)
             if req is None or req.state.value != "released" or req.recipient != rfi.party:
@@ -107,12 +118,31 @@ def answer_rfi(deps: Deps, user: User, rfi_id: str, answer: str, reason: str,
     return done
 
 
-def _open(uow: UnitOfWork, request_id: str, kind: str) -> PartnerRequest:
-    req = uow.requests.get(request_id, "incoming")
-    if req is None or req.kind != kind:
-        raise NotFound(f"no incoming {kind} {request_id}")
+def incoming(uow: UnitOfWork, ref: str, kind: str, party: str = "") -> PartnerRequest:
+    """An incoming request named ``<party>:<id>``, or ``<id>`` with ``party``, or ``<id>``
+    alone when only one partner sent a request of this kind with that id (else 409)."""
+    if ":" in ref:
+        named, ref = ref.split(":", 1)
+        if party and party.upper() != named.upper():
+            raise Invalid(f"{named}:{ref} and party {party} name different senders")
+        party = named
+    if party:
+        req = uow.requests.get(ref, "incoming", party.upper())
+        found = [req] if req is not None and req.kind == kind else []
+    else:
+        found = [r for r in uow.requests.with_id(ref, "incoming") if r.kind == kind]
+    if not found:
+        raise NotFound(f"no incoming {kind} {party.upper() + ':' if party else ''}{ref}")
+    if len(found) > 1:
+        names = " and ".join(f"{r.party}:{r.id}" for r in found)
+        raise Exists(f"{kind} {ref} was received from several partners: name it as {names}")
+    return found[0]
+
+
+def _open(uow: UnitOfWork, ref: str, kind: str, party: str) -> PartnerRequest:
+    req = incoming(uow, ref, kind, party)
     if req.state != "open":
-        raise Refused(f"{kind} {request_id} is already {req.state}")
+        raise Refused(f"{kind} {req.party}:{req.id} is already {req.state}")
     return req
 
 
@@ -124,9 +154,15 @@ def list_requests(deps: Deps, user: User, kind: str, direction: str | None,
 
 
 def overdue(request: PartnerRequest, now: datetime) -> bool:
+    """Open past its deadline. A deadline that cannot be read (stored before issue 17's
+    checks) counts as none: a read never fails on what a partner sent."""
     deadline = request.data.get("deadline")
-    return request.state == "open" and bool(deadline) and \
-        datetime.fromisoformat(str(deadline)) < now
+    if request.state != "open" or not deadline:
+        return False
+    try:
+        return datetime.fromisoformat(str(deadline)) < now
+    except (TypeError, ValueError):
+        return False
 
 
 # --- consent across nodes ------------------------------------------------------------
@@ -162,11 +198,12 @@ def request_consent(deps: Deps, user: User, item_id: str, recipient: str,
 
 
 def answer_consent(deps: Deps, user: User, request_id: str, grant: bool,
-                   reason: str) -> PartnerRequest:
-    """The originator's answer, signed by this node and sent back."""
+                   reason: str, party: str = "") -> PartnerRequest:
+    """The originator's answer, signed by this node and sent back. ``request_id`` as for
+    ``answer_rfi``."""
     require(user, *OFFICERS)
     with deps.uow() as uow:
-        req = _open(uow, request_id, "consent")
+        req = _open(uow, request_id, "consent", party)
         state = "granted" if grant else "declined"
         done = replace(req, state=state, updated_at=deps.clock(),
                        data={**req.data, "reason": reason, "answered_by": user.username})
@@ -180,65 +217,87 @@ def answer_consent(deps: Deps, user: User, request_id: str, grant: bool,
     return done
 
 
-# --- appliers (messages from partners) -----------------------------------------------
+# --- appliers (messages from partners): the rules are domain.request_authority's ---------
 
 
 def apply_rfi(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | None:
-    try:
-        rfi = _new(deps, "rfi", "incoming", sender, {k: body[k] for k in (
-            "topic", "event", "priority", "deadline", "purpose")}, str(body["id"]))
-    except (KeyError, TypeError):
-        return "malformed RFI"
-    uow.requests.put(rfi)
-    return None
-
-
-def apply_rfi_answer(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | None:
-    return _close(uow, deps, sender, body, "rfi", str(body.get("state", "")),
-                  {"reason": body.get("reason", ""), "releases": body.get("releases", [])})
+    """Rules 1, 3, 4: stored under (sender, id); a resend never erases our answer."""
+    return _incoming(uow, deps, sender, body, "rfi", rfi_from)
 
 
 def apply_consent_request(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | None:
+    return _incoming(uow, deps, sender, body, "consent", consent_request_from)
+
+
+def _incoming(uow: UnitOfWork, deps: Deps, sender: str, body: Any, kind: str,
+              read: Callable[[Any], dict[str, Any]]) -> str | None:
     try:
-        data: dict[str, Any] = {k: str(body[k]) for k in ("item_id", "recipient", "purpose")}
-        data["portions"] = list(body.get("portions") or [])
-        req = _new(deps, "consent", "incoming", sender, data, str(body["id"]))
-    except (KeyError, TypeError, AttributeError):
-        return "malformed consent request"
-    uow.requests.put(req)
+        rid, data = request_id(body, kind), read(body)
+        held = uow.requests.get(rid, "incoming", sender)
+        if held is not None:
+            resend({"kind": held.kind, **held.data}, {"kind": kind, **data},
+                   f"{kind} {rid} from {sender}")
+            return None  # a duplicate: nothing changes
+    except RequestRefused as exc:
+        return _refused(uow, deps, sender, body, kind, str(exc))
+    uow.requests.put(_new(deps, kind, "incoming", sender, data, rid))
+    return None
+
+
+def _refused(uow: UnitOfWork, deps: Deps, sender: str, body: Any, kind: str,
+             reason: str) -> str:
+    """A conflict is recorded in the audit log as well as refused (rule 3)."""
+    if reason.startswith("conflict"):
+        rid = body.get("id") if isinstance(body, dict) else None
+        record(uow, deps, f"peer:{sender}", "request.conflict", f"{kind}:{sender}:{rid}",
+               {"sender": sender, "reason": reason})
+    return reason
+
+
+def apply_rfi_answer(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | None:
+    """Rule 2: only the party we asked answers our RFI; rule 3: once."""
+    try:
+        req = _ours(uow, sender, body, "rfi")
+        answer = rfi_answer_from(body)
+        if req.state != "open":
+            resend({"state": req.state, **req.data}, answer, f"the answer to rfi {req.id}")
+            return None
+    except RequestRefused as exc:
+        return _refused(uow, deps, sender, body, "rfi_answer", str(exc))
+    state = answer.pop("state")
+    uow.requests.put(replace(req, state=state, updated_at=deps.clock(),
+                             data={**req.data, **answer}))
     return None
 
 
 def apply_consent_answer(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | None:
-    """A granted answer becomes a recorded consent naming grantee and purpose."""
-    req = uow.requests.get(str(body.get("id")), "outgoing")
-    if req is None or req.party != sender or req.kind != "consent":
-        return "no consent request of ours matches this answer"
-    granted = body.get("granted") is True
-    reason = _close(uow, deps, sender, body, "consent", "granted" if granted else "declined",
-                    {"reason": body.get("reason", "")})
-    if reason or not granted:
-        return reason
+    """Rule 2: the originator we asked answers, once; a grant becomes a recorded consent
+    naming grantee and purpose (GSOMIA Art. 6). Validated whole before anything is stored."""
     try:
+        req = _ours(uow, sender, body, "consent")
+        answer = consent_answer_from(body, req.created_at.date(), deps.clock().date())
+        if req.state != "open":
+            held = {"granted": req.state == "granted", **req.data}
+            resend(held, answer, f"the answer to consent request {req.id}")
+            return None
+    except RequestRefused as exc:
+        return _refused(uow, deps, sender, body, "consent_answer", str(exc))
+    granted = answer.pop("granted")
+    uow.requests.put(replace(req, state="granted" if granted else "declined",
+                             updated_at=deps.clock(), data={**req.data, **answer}))
+    if granted:
         consent = Consent(sender, str(req.data["recipient"]), str(req.data["item_id"]),
-                          str(req.data["purpose"]), f"{sender}: {body['granted_by']}",
-                          parse_date(body["granted_on"], "granted_on"))
-    except (KeyError, CodecError) as exc:
-        return f"malformed consent answer: {exc}"
-    uow.consents.add(StoredConsent(deps.ids(), consent, f"peer:{sender}", deps.clock()))
+                          str(req.data["purpose"]), f"{sender}: {answer['granted_by']}",
+                          date.fromisoformat(answer["granted_on"]))
+        uow.consents.add(StoredConsent(deps.ids(), consent, f"peer:{sender}", deps.clock()))
     return None
 
 
-def _close(uow: UnitOfWork, deps: Deps, sender: str, body: Any, kind: str, state: str,
-           extra: dict[str, Any]) -> str | None:
-    req = uow.requests.get(str(body.get("id")), "outgoing")
+def _ours(uow: UnitOfWork, sender: str, body: Any, kind: str) -> PartnerRequest:
+    req = uow.requests.get(request_id(body, f"{kind} answer"), "outgoing")
     if req is None or req.party != sender or req.kind != kind:
-        return f"no {kind} of ours matches this answer"
-    if state not in ("answered", "declined", "granted"):
-        return f"unknown answer {state!r}"
-    uow.requests.put(replace(req, state=state, updated_at=deps.clock(),
-                             data={**req.data, **extra}))
-    return None
+        raise RequestRefused(f"no {kind} request of ours to {sender} matches this answer")
+    return req
 
 
 APPLIERS = {"rfi": apply_rfi, "rfi_answer": apply_rfi_answer,

@@ -228,18 +228,28 @@ class SqlInbox:
 
 
 class SqlRequests:
-    """Keyed by (id, direction): a node may be both ends of a test's loopback."""
+    """Outgoing requests keyed ``o:<id>`` (our own ids); incoming ones ``i:<sender>:<id>``,
+    so that two partners' ids never collide (issue 17; migration 0013). A partner's ids
+    hold no ``:`` (``services.requests`` refuses them), so the key splits back."""
 
     def __init__(self, conn: sa.Connection) -> None:
         self.conn = conn
 
-    def get(self, request_id: str, direction: str) -> PartnerRequest | None:
+    def get(self, request_id: str, direction: str, party: str = "") -> PartnerRequest | None:
         row = self.conn.execute(sa.select(t.partner_requests).where(
-            t.partner_requests.c.id == _key(request_id, direction))).first()
+            t.partner_requests.c.id == _key(request_id, direction, party))).first()
         return self._decode(row) if row else None
 
+    def with_id(self, request_id: str, direction: str) -> list[PartnerRequest]:
+        c = t.partner_requests.c
+        keys = c.id.endswith(f":{request_id}", autoescape=True) if direction == "incoming" \
+            else c.id == _key(request_id, direction, "")
+        rows = self.conn.execute(sa.select(t.partner_requests).where(
+            keys, c.direction == direction).order_by(c.party))
+        return [r for r in map(self._decode, rows) if r.id == request_id]
+
     def put(self, request: PartnerRequest) -> None:
-        key = _key(request.id, request.direction)
+        key = _key(request.id, request.direction, request.party)
         self.conn.execute(t.partner_requests.delete().where(t.partner_requests.c.id == key))
         self.conn.execute(t.partner_requests.insert(), {
             "id": key, "kind": request.kind, "direction": request.direction,
@@ -257,11 +267,14 @@ class SqlRequests:
 
     @staticmethod
     def _decode(r: Any) -> PartnerRequest:
-        return PartnerRequest(r.id.split(":", 1)[1], r.kind, r.direction, r.party, r.state,
+        request_id = r.id.split(":", 2)[2] if r.direction == "incoming" else r.id.split(":", 1)[1]
+        return PartnerRequest(request_id, r.kind, r.direction, r.party, r.state,
                               r.data, r.created_at, r.updated_at)
 
 
-def _key(request_id: str, direction: str) -> str:
+def _key(request_id: str, direction: str, party: str) -> str:
+    if direction == "incoming":
+        return f"i:{party}:{request_id}"
     return f"{direction[0]}:{request_id}"
 
 

@@ -184,7 +184,8 @@ inbox = sa.Table(
 
 partner_requests = sa.Table(
     "partner_requests", metadata,
-    sa.Column("id", sa.String(64), primary_key=True),
+    # outgoing "o:<id>", incoming "i:<sender>:<id>" (a partner's ids are its own)
+    sa.Column("id", sa.String(128), primary_key=True),
     sa.Column("kind", sa.String(16), nullable=False),  # rfi | consent
     sa.Column("direction", sa.String(8), nullable=False),  # outgoing | incoming
     sa.Column("party", sa.String(3), nullable=False),  # the other side
