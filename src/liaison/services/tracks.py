@@ -1,9 +1,10 @@
 """Track feeds, the track-sharing policy, launch events and alerts (storage side).
 
 The real-time path (``liaison.tracks.hub``) never touches the database per update: it works
-from a ``TrackPolicy`` snapshot computed here, refreshed every few seconds and at once when
-a feed or area changes through the API. A snapshot that cannot be computed is replaced by
-an empty one: nothing goes out (fail closed).
+from a ``TrackPolicy`` snapshot computed here, recomputed when one of its inputs changes
+(``liaison.tracks.policy_watch``: the audit log names the change, or the date moves on) and
+at once when a feed or area changes through the API. A snapshot that cannot be computed is
+replaced by an empty one: nothing goes out (fail closed).
 """
 
 from __future__ import annotations
