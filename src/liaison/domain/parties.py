@@ -25,7 +25,18 @@ _UNCLASSIFIED = {
 
 def default_parties() -> dict[str, Party]:
     """KOR, USA, JPN, CHN, PRK. KOR 군사I급비밀 > 군사II급비밀 > 군사III급비밀 > 대외비;
-    JPN 特定秘密 / 極秘 > 秘; USA TOP SECRET > SECRET > CONFIDENTIAL (DOMAIN: Parties)."""
+    JPN 特定秘密 / 極秘 > 秘; USA TOP SECRET > SECRET > CONFIDENTIAL (DOMAIN: Parties).
+    A fresh dict each call (callers extend it) of the same frozen parties, built once:
+    the receiver asks for them several times per received message."""
+    if not _DEFAULTS:
+        _DEFAULTS.update(_build_defaults())
+    return dict(_DEFAULTS)
+
+
+_DEFAULTS: dict[str, Party] = {}
+
+
+def _build_defaults() -> dict[str, Party]:
     schemes = [
         Party("KOR", "Republic of Korea", _scheme(
             "KOR", ("군사I급비밀", "I"), ("군사II급비밀", "II"), ("군사III급비밀", "III"),

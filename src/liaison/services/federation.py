@@ -338,7 +338,7 @@ def receive(deps: Deps, wire: bytes, appliers: dict[str, Applier]) -> bytes:
     with deps.uow() as uow:
         ids = {str(m.get("id")) for m in messages if isinstance(m, dict)}
         seen = uow.inbox.seen_many(header.sender, ids)
-        results = [_receive_one(uow, deps, header, m, appliers, seen) for m in messages]
+        results = _apply_batch(uow, deps, header, messages, appliers, seen)
         record(uow, deps, "federation", "envelope.received", f"envelope:{header.envelope_id}",
                {"sender": header.sender, "sha256": hashlib.sha256(wire).hexdigest(),
                 "messages": [[r.message_id, r.outcome, r.reason] for r in results]})
@@ -362,11 +362,27 @@ def _topics(messages: list[Any]) -> set[str]:
     return topics
 
 
+def _apply_batch(uow: UnitOfWork, deps: Deps, header: Header, messages: list[Any],
+                 appliers: dict[str, Applier], seen: set[str]) -> list[Outcome]:
+    """The happy path under one savepoint (a savepoint per message cost as much as a
+    message's rows); when any message raises, that savepoint is rolled back and the batch
+    applied again a message per savepoint, so the failing message fails alone."""
+    held = set(seen)
+    try:
+        with uow.savepoint():
+            return [_receive_one(uow, deps, header, m, appliers, seen, alone=False)
+                    for m in messages]
+    except Exception:  # the message that fails is logged and audited on the second pass
+        seen.clear()
+        seen.update(held)
+    return [_receive_one(uow, deps, header, m, appliers, seen) for m in messages]
+
+
 def _receive_one(uow: UnitOfWork, deps: Deps, header: Header, message: Any,
-                 appliers: dict[str, Applier], seen: set[str]) -> Outcome:
+                 appliers: dict[str, Applier], seen: set[str], alone: bool = True) -> Outcome:
     """Apply one message in its own savepoint inside the batch's transaction: an internal
     error undoes that message's effects only, and leaves no inbox row (so a retry applies
-    it)."""
+    it). Not ``alone`` (the caller holds one savepoint for the batch), an error is raised."""
     try:
         mid, seq, kind = str(message["id"]), int(message["seq"]), str(message["kind"])
         body = message["payload"]
@@ -377,7 +393,9 @@ def _receive_one(uow: UnitOfWork, deps: Deps, header: Header, message: Any,
     seen.add(mid)
     apply = appliers.get(kind)
     reason = f"unknown message kind {kind!r}" if apply is None else None
-    if apply is not None:
+    if apply is not None and not alone:
+        reason = apply(uow, deps, header.sender, body)
+    elif apply is not None:
         try:
             with uow.savepoint():
                 reason = apply(uow, deps, header.sender, body)

@@ -107,6 +107,11 @@ class SqlAgreements:
             id=agreement.id, data=codec.agreement_to(agreement), updated_at=datetime.now(UTC)))
 
 
+# Built once: the receiver looks up and stores an item per received release.
+_ITEM_BY_ID = sa.select(t.items).where(t.items.c.id == sa.bindparam("id"))
+_LEDGER_ADD = t.ledger.insert()
+
+
 class SqlItems:
     def __init__(self, conn: sa.Connection, parties: Callable[[], dict[str, Party]]) -> None:
         self.conn, self.parties = conn, parties
@@ -117,7 +122,7 @@ class SqlItems:
                           row.created_at)
 
     def get(self, item_id: str) -> StoredItem | None:
-        row = self.conn.execute(sa.select(t.items).where(t.items.c.id == item_id)).first()
+        row = self.conn.execute(_ITEM_BY_ID, {"id": item_id}).first()
         return self._decode(row) if row else None
 
     def add(self, stored: StoredItem, min_rank: int) -> None:
@@ -125,7 +130,7 @@ class SqlItems:
         insert(self.conn, t.items, f"item {item.id}", id=item.id, data=codec.item_to(item),
                created_by=stored.created_by, created_at=stored.created_at, min_rank=min_rank,
                topic=item.topic, discipline=item.discipline.value, originator=item.originator)
-        index_item(self.conn, item, self._scheme(item))
+        index_item(self.conn, item, self._scheme(item), new=True)
 
     def _scheme(self, item: Item) -> Scheme:
         return self.parties()[item.portions[0].label.policy].scheme
@@ -214,7 +219,7 @@ class SqlLedger:
         self.conn = conn
 
     def add(self, entry: LedgerEntry) -> None:
-        self.conn.execute(t.ledger.insert(), {
+        self.conn.execute(_LEDGER_ADD, {
             "agreement_id": entry.agreement_id, "partner": entry.partner,
             "direction": entry.direction.value, "level": entry.level,
             "discipline": entry.discipline, "item_id": entry.item_id, "at": entry.at})
