@@ -359,6 +359,9 @@ def _bad_items() -> dict[str, Callable[[dict[str, Any]], None]]:
         "observed far future": lambda d: d.update(observed_at="9999-12-31T23:00:00-05:00"),
         "label created year 1": lambda d: d["portions"][0]["label"].update(
             created="0001-01-01T00:00:00+05:00"),
+        "observed year 2999": lambda d: d.update(observed_at="2999-01-01T00:00:00Z"),
+        "label created 1900": lambda d: d["portions"][0]["label"].update(
+            created="1900-01-01T00:00:00Z"),
         "slash in id": lambda d: d.update(id="../R1"),
         "NUL in content": portion(content="a\x00b"),
         "huge title": lambda d: d.update(title="x" * 5000),
