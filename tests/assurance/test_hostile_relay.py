@@ -45,6 +45,7 @@ from liaison.domain.parties import default_parties
 from liaison.federation.keystore import Keystore
 from liaison.services import federation, origin, receiving
 from liaison.services.context import Deps
+from liaison.services.errors import Refused
 from liaison.services.memory import MemoryState, MemoryUnitOfWork
 from liaison.services.ports import OutboxMessage, Peer
 from liaison.storage.blobs import BlobStore
@@ -418,3 +419,17 @@ def test_a_resend_with_other_content_is_a_conflict(world: World) -> None:
     assert "release.conflict" in world.jpn.actions()
     assert world.jpn.state.items["R9@KOR"] == held
     assert len(world.jpn.state.ledger) == 1
+
+
+def test_a_node_that_cannot_sign_releases_nothing_for_relay(world: World) -> None:
+    """A damaged signing key: a relayed release is refused at the source (the final
+    recipient would refuse it unsigned); a direct one goes unsigned, and the sender's lane
+    then reports the key and sends nothing."""
+    keys = world.kor.keys.dir
+    current = json.loads((keys / "keys.json").read_text())["signing"][-1]["id"]
+    (keys / f"{current}.pem").write_bytes(b"-----BEGIN junk")
+    damaged = replace(world.kor.deps, keyring=Keystore.load(keys))
+    payload = {"item": item(), "agreement": "TISA-2014", "recipient": "JPN"}
+    with pytest.raises(Refused, match="cannot sign the item for relay"):
+        origin.sign_release(damaged, payload, True)
+    assert "origin_signature" not in origin.sign_release(damaged, payload, False)

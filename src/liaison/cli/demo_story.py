@@ -394,6 +394,14 @@ class Story:
         self.say(f"USA relayed it ({relayed[0]['details']['from']} → "
                  f"{relayed[0]['details']['to']}), keeping no copy; JPN holds "
                  f"[bold]{item['banner']}[/] {item['id']}")
+        got = [r["details"] for r in api(jpn, "GET", "/api/audit", params={"limit": 1000})
+               if r["action"] == "release.received" and r["details"].get("from") == "USA"]
+        if not got or not got[-1].get("origin_signed"):
+            raise StepFailed("JPN took the relayed item without KOR's own signature")
+        self.say(f"end to end: JPN checked {got[-1]['origin']}'s own signature on the item "
+                 f"against {got[-1]['origin']}'s pinned card, and re-ran its own release "
+                 f"rules ({got[-1]['agreement']}: scope, levels, REL TO); the hub could "
+                 f"forward it but could not forge, alter or raise it")
 
     def bad_input(self, officer: httpx.Client, admin: httpx.Client) -> None:
         bad_item = {**LAUNCH_REPORT, "id": "BAD-1", "portions": [

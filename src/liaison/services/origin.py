@@ -21,6 +21,7 @@ from liaison.crypto import origin as signatures
 from liaison.crypto.envelope import MAX_CLOCK_SKEW_S, utc
 from liaison.crypto.keys import Card, KeyError_, PublicKeyInfo, ed25519_public, verify_card
 from liaison.services.context import Deps
+from liaison.services.errors import Refused
 from liaison.services.ports import UnitOfWork
 
 
@@ -30,7 +31,15 @@ def sign_release(deps: Deps, payload: dict[str, Any], relayed: bool) -> dict[str
     if deps.keyring is None:
         return payload
     now = deps.clock()
-    key_id, signer = deps.keyring.signer(now)
+    try:
+        key_id, signer = deps.keyring.signer(now)
+    except KeyError_ as exc:
+        if relayed:  # the final recipient would refuse it: nothing is released
+            raise Refused(f"this node cannot sign the item for relay ({exc}); nothing is "
+                          f"released") from exc
+        # Direct: the envelope's signature is what the partner checks; the sender's lane
+        # reports the damaged key and sends nothing until it is restored.
+        return payload
     block = signatures.sign(payload, deps.party, key_id, signer, utc(now))
     out = {**payload, "origin_signature": block}
     if relayed:
