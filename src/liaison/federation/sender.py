@@ -50,6 +50,9 @@ class OutboxSender:
         """Start lanes with pending messages whose lease this worker can take, up to its
         fair share of them among the node's live workers, forever."""
         while True:
+            # Cleared before the round reads the queue: a wake set while it reads (a message
+            # queued meanwhile) is kept and starts the next round at once.
+            self.wake.clear()
             try:
                 lanes, share = await asyncio.to_thread(self._round)
             except Exception as exc:  # the database may come back; nothing is sent meanwhile
@@ -62,7 +65,6 @@ class OutboxSender:
                     self._lanes[lane] = asyncio.create_task(self._lane(*lane))
                     running += 1
             await self._check_stuck()
-            self.wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), self.poll_s)
 
@@ -103,25 +105,37 @@ class OutboxSender:
         """Drain one lane of one partner in order while holding its lease; back off while
         the partner cannot be reached."""
         name = f"outbox:{peer}:{lane}"
+        drained = False
         try:
-            await self._drain(peer, lane, name)
+            drained = await self._drain(peer, lane, name)
         except Exception as exc:  # e.g. the database: the next round tries again
             log.warning("outbox lane %s to %s stopped: %s", lane, peer, exc)
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(leases.release, self.deps, name)
+        # A message queued after the lane's last read and before its end found the lane
+        # still running and would wait for the next poll: look once more, and wake the run
+        # loop if one is ready (not for messages waiting out a retry: that would spin).
+        if drained:
+            with contextlib.suppress(Exception):
+                if await asyncio.to_thread(self._ready, peer, lane):
+                    self.wake.set()
 
-    async def _drain(self, peer: str, lane: str, name: str) -> None:
+    def _ready(self, peer: str, lane: str) -> bool:
+        with self.deps.uow() as uow:
+            return bool(uow.outbox.pending(peer, 1, lane, self.deps.clock()))
+
+    async def _drain(self, peer: str, lane: str, name: str) -> bool:
         """Send the lane's batches in order. While the partner cannot be reached, back off
         (doubling, up to the lane's cap); a delivery on another lane of this worker to the
-        same partner ends the wait at once."""
+        same partner ends the wait at once. True when nothing is left ready to send."""
         backoff, cap = 0.5, LANE_MAX_BACKOFF_S.get(lane, MAX_BACKOFF_S)
         while True:
             if await asyncio.to_thread(leases.claim, self.deps, name) is None:
-                return  # another worker holds this lane
+                return False  # another worker holds this lane
             batch = await asyncio.to_thread(federation.next_batch, self.deps, peer, lane)
             if batch is None:
-                return
+                return True  # nothing ready: drained
             try:
                 await self._send(*batch)
                 backoff = 0.5
