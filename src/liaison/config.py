@@ -43,7 +43,7 @@ class Settings:
     cot_port: int = 0  # TAK-style CoT over TCP (sensors in, TAK clients out); 0: off
     cot_feed: str = ""  # the registered feed CoT sent to cot_port belongs to; empty: refused
     cot_user: str = ""  # the account whose clearance decides what cot_port streams out
-    track_refresh_s: float = 2.0  # how often the track-sharing policy is recomputed
+    track_refresh_s: float = 2.0  # checks of the track policy's inputs (recomputed on change)
     audit_checkpoint_s: float = 3600.0  # how often partners are sent a checkpoint; 0: never
     max_attachment_mb: int = 256  # the largest file one upload may store
     # a TURN relay on this node's network for talks (empty: host candidates only), e.g.
