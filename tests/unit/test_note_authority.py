@@ -73,6 +73,21 @@ def test_a_partner_withdrawing_its_own_notice_leaves_ours_in_effect() -> None:
     assert (s.state, s.ends_on) == (Status.NOTICE_GIVEN, ends)
 
 
+def test_a_partner_withdrawing_its_earlier_notice_leaves_our_later_one() -> None:
+    """Notices are kept per party: JPN's withdrawal removes JPN's notice, never ours, even
+    when ours is the later one."""
+    a, reason = apply(agreement("KOR-JPN-GSOMIA"), "JPN", ev("NOTICE_GIVEN", "2025-05-01"))
+    assert reason is None
+    a = a.with_event(ev("NOTICE_GIVEN", "2025-06-01", "KOR"))
+    ours = status_at(a.with_event(ev("NOTICE_WITHDRAWN", "2025-07-01", "JPN")),
+                     d("2025-08-01"))
+    a, reason = apply(a, "JPN", ev("NOTICE_WITHDRAWN", "2025-07-01"))
+    assert reason is None
+    s = status_at(a, d("2025-08-01"))
+    assert (s.state, s.notice_by, s.ends_on) == (Status.NOTICE_GIVEN, ("KOR",), ours.ends_on)
+    assert s.ends_on == d("2025-11-22")
+
+
 def test_dates_are_bounded_and_never_freeze_our_record() -> None:
     a = agreement("KOR-JPN-GSOMIA")
     for on, words in (("2099-12-31", "in the future"), ("2016-11-22", "before")):
