@@ -513,7 +513,7 @@ def inbox(node: NodeProcess, refused: bool = False) -> int:
     with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)) as db:
         query = "select count(*) from inbox where sender = 'KOR'"
         if refused:
-            query += " and outcome != 'accepted'"
+            query += " and outcome not in ('applied', 'accepted')"
         return int(db.execute(query).fetchone()[0])
 
 
@@ -537,7 +537,7 @@ def envelopes_run(w: World, began: float, base: dict[str, int]
             last_look = now
             for job, index in w.holders().items():
                 if job.startswith("outbox:") and index >= 0:
-                    lanes[job.split(":", 1)[1]].add(index)
+                    lanes[job.split(":")[1]].add(index)  # outbox:<party>:<lane>
         time.sleep(0.05)
     elapsed = max(finished.values())
     refused = {c: inbox(n, refused=True) for c, n in w.partners.items()}

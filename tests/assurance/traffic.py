@@ -159,7 +159,7 @@ def release_verdict(queued: list[tuple[str, int]], got: Received,
         problems.append(f"{dupes} duplicates (inbox or ledger)")
     if set(ids) - wanted:
         problems.append(f"{len(set(ids) - wanted)} unexpected releases")
-    refused = [m for m, _, o in got.inbox if o != "accepted"]
+    refused = [m for m, _, o in got.inbox if o not in ("applied", "accepted")]
     if refused:
         problems.append(f"{len(refused)} refused by JPN, e.g. {refused[:3]}")
     if len(got.ledger) != len(wanted):
