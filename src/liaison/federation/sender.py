@@ -29,7 +29,10 @@ from liaison.services.context import Deps
 from liaison.services.ports import OutboxMessage, Peer, Transport
 
 log = logging.getLogger("liaison.federation")
-MAX_BACKOFF_S = 30.0
+# A partner that comes back is found within this long even by the routine lane (a backlog's
+# drain is timed from the partner's return); a refused connection every few seconds costs
+# nothing worth saving.
+MAX_BACKOFF_S = 5.0
 # A partner that comes back is tried again within this long on each lane: a FLASH is not
 # left waiting out a long backoff while the routine lane already delivers.
 LANE_MAX_BACKOFF_S = {FLASH: 1.0, URGENT: 5.0}
