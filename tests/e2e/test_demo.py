@@ -18,6 +18,7 @@ def test_demo_walks_through_and_exits_zero(tmp_path: Path) -> None:
     assert "choi approves → state released" in out
     assert "audit verify: ok=True" in out
     assert "USA relayed it (KOR → JPN)" in out
+    assert "end to end: JPN checked KOR's own signature on the item" in out
     assert "the signed grant is back at KOR" in out
     assert "JPN's RFI is answered" in out
     assert "check call answered by CHN: line NORMAL" in out
