@@ -53,7 +53,14 @@ def add_event(agreement_id: str, body: EventIn, user: CurrentUser,
 
 @router.post("/agreements/{agreement_id}/notes",
              summary="Send a signed note of this party's act (notice, suspension, withdrawal) "
-                     "to the other parties' nodes (admin)")
+                     "to the other parties' nodes (admin)",
+             description="The note meets the rule every partner applies to it "
+                         "(domain.note_authority): this party's own act, dated no later "
+                         "than tomorrow, of a kind its role allows (in an arrangement of "
+                         "several parties: its notification or its own withdrawal); 422 "
+                         "names the rule otherwise. ENTERED_INTO_FORCE is recorded as this "
+                         "party's notification (NOTIFIED): the agreement enters into force "
+                         "on the later of all parties' notifications.")
 def send_note(agreement_id: str, body: EventIn, user: CurrentUser,
               deps: NodeDeps) -> dict[str, Any]:
     a = agreements.send_note(deps, user, agreement_id, plain(body))
