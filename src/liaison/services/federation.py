@@ -364,25 +364,45 @@ def _topics(messages: list[Any]) -> set[str]:
 
 def _apply_batch(uow: UnitOfWork, deps: Deps, header: Header, messages: list[Any],
                  appliers: dict[str, Applier], seen: set[str]) -> list[Outcome]:
-    """The happy path under one savepoint (a savepoint per message cost as much as a
-    message's rows); when any message raises, that savepoint is rolled back and the batch
-    applied again a message per savepoint, so the failing message fails alone."""
+    """The batch under one savepoint (a savepoint per message cost as much as a message's
+    rows). When an applier raises, that savepoint is rolled back and the batch applied
+    again with that message failed, not applied again: it fails alone, as in its own
+    savepoint. From a second such message on, a savepoint per message (bounded work)."""
+    raised: dict[int, Exception] = {}
     held = set(seen)
-    try:
-        with uow.savepoint():
-            return [_receive_one(uow, deps, header, m, appliers, seen, alone=False)
-                    for m in messages]
-    except Exception:  # the message that fails is logged and audited on the second pass
-        seen.clear()
-        seen.update(held)
-    return [_receive_one(uow, deps, header, m, appliers, seen) for m in messages]
+    while len(raised) < 2:
+        done: list[Outcome] = []
+        try:
+            with uow.savepoint():
+                for i, m in enumerate(messages):
+                    done.append(_receive_one(uow, deps, header, m, appliers, seen,
+                                             alone=False, raised=raised.get(i)))
+            return done
+        except _ApplierRaised as exc:
+            raised[len(done)] = exc.error
+            seen.clear()
+            seen.update(held)
+    return [_receive_one(uow, deps, header, m, appliers, seen, raised=raised.get(i))
+            for i, m in enumerate(messages)]
+
+
+class _ApplierRaised(Exception):
+    """An applier raised inside the batch's savepoint. Only this starts another pass: an
+    error outside the appliers (the inbox row, say) fails the envelope, as it always did."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def _receive_one(uow: UnitOfWork, deps: Deps, header: Header, message: Any,
-                 appliers: dict[str, Applier], seen: set[str], alone: bool = True) -> Outcome:
+                 appliers: dict[str, Applier], seen: set[str], alone: bool = True,
+                 raised: Exception | None = None) -> Outcome:
     """Apply one message in its own savepoint inside the batch's transaction: an internal
     error undoes that message's effects only, and leaves no inbox row (so a retry applies
-    it). Not ``alone`` (the caller holds one savepoint for the batch), an error is raised."""
+    it). Not ``alone`` (the caller holds one savepoint for the batch), an applier's error
+    is raised as ``_ApplierRaised``. ``raised``: what the applier raised on an earlier
+    pass over this batch (rolled back): the message is failed, not applied again."""
     try:
         mid, seq, kind = str(message["id"]), int(message["seq"]), str(message["kind"])
         body = message["payload"]
@@ -391,10 +411,15 @@ def _receive_one(uow: UnitOfWork, deps: Deps, header: Header, message: Any,
     if mid in seen:
         return Outcome(mid, "duplicate")
     seen.add(mid)
+    if raised is not None:
+        return _failed(uow, deps, header, mid, seq, kind, raised)
     apply = appliers.get(kind)
     reason = f"unknown message kind {kind!r}" if apply is None else None
     if apply is not None and not alone:
-        reason = apply(uow, deps, header.sender, body)
+        try:
+            reason = apply(uow, deps, header.sender, body)
+        except Exception as exc:
+            raise _ApplierRaised(exc) from exc
     elif apply is not None:
         try:
             with uow.savepoint():
