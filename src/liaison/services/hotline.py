@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from liaison.domain import hotline as h
+from liaison.domain import hotline_authority as a
 from liaison.domain.agreements import AgreementKind, status_at
 from liaison.domain.users import Role, User
 from liaison.services.audit_trail import record
@@ -251,7 +252,7 @@ Key = tuple[str, int]  # (sender, seq): one entry of a channel
 def position(entry: dict[str, Any]) -> str:
     """An entry's place in transcript order (sent, seq, sender), as a page cursor:
     ``<microseconds since 1970>.<seq>.<sender>``."""
-    micros = (datetime.fromisoformat(entry["sent_at"]) - EPOCH) // timedelta(microseconds=1)
+    micros = (_when(entry["sent_at"]) - EPOCH) // timedelta(microseconds=1)
     return f"{micros}.{entry['seq']}.{entry['sender']}"
 
 
@@ -287,7 +288,7 @@ def view(deps: Deps, user: User, channel_id: str, limit: int = PAGE,
     traffic = [_flagged(channel_id, e, now) for e in page[-limit:]]
     awaiting = [_flagged(channel_id, e, now) for e in awaiting]
     return {**channel, "traffic": traffic,
-            "older": position(traffic[0]) if len(page) > limit else None,
+            "older": traffic[0]["position"] if len(page) > limit else None,
             "revision": revision, "awaiting": awaiting,
             "summary": _summary(awaiting, deps.party)}
 
@@ -310,13 +311,27 @@ def transcript(deps: Deps, user: User, channel_id: str) -> Iterator[list[dict[st
 
 def _flagged(channel_id: str, item: dict[str, Any], now: datetime) -> dict[str, Any]:
     """``item`` with its position and, for messages, deadline, overdue flag and
-    escalation."""
-    item["position"] = position(item)
-    if item["kind"] == "message":
-        m = _message(channel_id, item)
-        item.update(deadline=m.deadline(RULES).isoformat(), overdue=m.overdue(now, RULES),
-                    escalation=m.escalation(now, RULES))
+    escalation. An entry stored with a value that does not read (a partner's, kept before
+    its messages were validated) is shown as stored, marked ``damaged`` with the reason,
+    without flags: one entry never fails the whole view."""
+    try:
+        item["position"] = position(item)
+        if item["kind"] == "message":
+            m = _message(channel_id, item)
+            item.update(deadline=m.deadline(RULES).isoformat(),
+                        overdue=m.overdue(now, RULES), escalation=m.escalation(now, RULES))
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
+        item.update(damaged=f"stored with a value that does not read: "
+                            f"{type(exc).__name__}: {str(exc)[:200]}",
+                    deadline=None, overdue=False, escalation=[])
+        item.setdefault("position", f"{item.get('seq')}.{item.get('sender')}")
     return item
+
+
+def _when(value: Any) -> datetime:
+    """A stored time (``ValueError`` or ``TypeError`` when it is none, naive read as UTC)."""
+    at = datetime.fromisoformat(value)
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def _summary(awaiting: Iterable[dict[str, Any]], party: str) -> dict[str, Any]:
@@ -362,7 +377,7 @@ class Watch:
         if entry.get("acknowledged_at") or entry.get("outcome"):
             return
         self.open[key] = entry
-        if entry["kind"] == "message" and (
+        if entry["kind"] == "message" and not entry.get("damaged") and (
                 at := h.flags_change_at(_message(self.channel_id, entry), now, RULES)):
             self.turns[key] = at
 
@@ -401,8 +416,8 @@ def _flags(entry: dict[str, Any]) -> tuple[Any, ...]:
 def _message(channel_id: str, item: dict[str, Any]) -> h.Message:
     ack = item.get("acknowledged_at")
     return h.Message(channel_id, item["seq"], h.Precedence[item["precedence"]], item["text"],
-                     item["sender"], datetime.fromisoformat(item["sent_at"]),
-                     acknowledged_at=datetime.fromisoformat(ack) if ack else None)
+                     item["sender"], _when(item["sent_at"]),
+                     acknowledged_at=_when(ack) if ack else None)
 
 
 def channels(deps: Deps, user: User) -> list[dict[str, Any]]:
@@ -414,35 +429,68 @@ def channels(deps: Deps, user: User) -> list[dict[str, Any]]:
 # --- appliers (traffic from the partner) ---------------------------------------------
 
 
-def apply_traffic(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | None:
-    channel = uow.hotline.channel(str(body.get("channel")))
+def _partner_channel(uow: UnitOfWork, sender: str, body: Any) -> dict[str, Any]:
+    """Rule 1 (``domain.hotline_authority``): only the channel's partner writes on it."""
+    channel_id = a.channel_of(body)
+    channel = uow.hotline.channel(channel_id)
     if channel is None or channel["partner"] != sender:
-        return f"no hotline channel {body.get('channel')} with {sender} here"
-    if channel["status"]["state"] == h.LineState.SEVERED:
-        return "the line is severed here: traffic refused"
+        raise a.HotlineRefused(f"no hotline channel {channel_id[:128]} with {sender} here")
+    return channel
+
+
+def _refused(uow: UnitOfWork, deps: Deps, sender: str, channel_id: str, reason: str,
+             detail: dict[str, Any]) -> str:
+    """A conflict is recorded in the audit log as well as refused (rule 3)."""
+    if reason.startswith("conflict"):
+        record(uow, deps, f"peer:{sender}", "hotline.conflict", f"hotline:{channel_id}",
+               {"sender": sender, "reason": reason, **detail})
+    return reason
+
+
+def apply_traffic(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | None:
+    """Rules 1-3: the partner's own message or call, validated whole, stored once."""
+    now = deps.clock()
     try:
-        seq, kind, sent_at = int(body["seq"]), str(body["kind"]), body["sent_at"]
-        data = {k: body[k] for k in ("text", "sent_at", "author")}
-        if kind == "message":
-            data["precedence"] = h.Precedence[body["precedence"]].name
-    except (KeyError, TypeError, ValueError):
-        return "malformed hotline traffic"
-    data["delivered_at"] = deps.clock().isoformat()
-    uow.hotline.put_traffic(channel["id"], sender, seq, kind, data,
-                            datetime.fromisoformat(sent_at))
+        channel = _partner_channel(uow, sender, body)
+        if channel["status"]["state"] == h.LineState.SEVERED:
+            return "the line is severed here: traffic refused"
+        seq, kind, data, sent_at = a.traffic_from(body, now, RULES)
+        held = uow.hotline.get_traffic(channel["id"], sender, seq)
+        if held is not None:
+            a.resend(held, kind, data, f"{kind} {seq} from {sender}")
+            return None  # a duplicate: the transcript keeps what was delivered
+    except a.HotlineRefused as exc:
+        channel_id = body.get("channel") if isinstance(body, dict) else None
+        return _refused(uow, deps, sender, str(channel_id)[:128], str(exc),
+                        {"seq": body.get("seq") if isinstance(body, dict) else None})
+    data["delivered_at"] = now.isoformat()
+    uow.hotline.put_traffic(channel["id"], sender, seq, kind, data, sent_at)
     record(uow, deps, f"peer:{sender}", f"hotline.{kind}.received", f"hotline:{channel['id']}",
            {"seq": seq, "precedence": data.get("precedence")})
     return None
 
 
 def apply_ack(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | None:
-    channel = uow.hotline.channel(str(body.get("channel")))
-    item = uow.hotline.get_traffic(str(body.get("channel")), deps.party,
-                                   int(body.get("seq", 0))) if channel else None
-    if channel is None or item is None or channel["partner"] != sender:
-        return "no message of ours matches this acknowledgement"
-    item.update(acknowledged_at=str(body.get("at")), acknowledged_by=f"{sender}: "
-                f"{body.get('by')}")
+    """Rule 4: the partner acknowledges a message or call of ours, once."""
+    try:
+        channel = _partner_channel(uow, sender, body)
+        seq = a.seq_of(body)
+        item = uow.hotline.get_traffic(channel["id"], deps.party, seq)
+        if item is None:
+            return f"no message {seq} of {deps.party} on {channel['id']} to acknowledge"
+        by, at = a.ack_from(body, datetime.fromisoformat(item["sent_at"]), deps.clock())
+        who = f"{sender}: {by}"
+        if item.get("acknowledged_at"):
+            if item.get("acknowledged_by") == who and item["acknowledged_at"] == at.isoformat():
+                return None  # the same acknowledgement again: a duplicate
+            raise a.HotlineRefused(f"conflict: message {seq} was already acknowledged by "
+                                   f"{item.get('acknowledged_by')}")
+    except a.HotlineRefused as exc:
+        channel_id = body.get("channel") if isinstance(body, dict) else None
+        return _refused(uow, deps, sender, str(channel_id)[:128], str(exc),
+                        {"seq": body.get("seq") if isinstance(body, dict) else None,
+                         "acknowledgement": True})
+    item.update(acknowledged_at=at.isoformat(), acknowledged_by=who)
     uow.hotline.put_traffic(channel["id"], deps.party, item["seq"], item["kind"], item,
                             datetime.fromisoformat(item["sent_at"]))
     if item["kind"] == "check_call" and not item.get("outcome"):
@@ -463,9 +511,10 @@ def apply_reopen(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | N
 def _apply_line(uow: UnitOfWork, deps: Deps, sender: str, body: Any, act: str,
                 change: Callable[[h.LineStatus, bool], h.LineStatus]) -> str | None:
     """The partner's sever or reopen, applied to this side's copy of the line."""
-    channel = uow.hotline.channel(str(body.get("channel")))
-    if channel is None or channel["partner"] != sender:
-        return "no such hotline channel here"
+    try:
+        channel = _partner_channel(uow, sender, body)
+    except a.HotlineRefused as exc:
+        return str(exc)
     try:
         status = _status_from(channel["status"])
         channel["status"] = _status_to(change(status, _mou_in_force(uow, deps, channel)))

@@ -400,12 +400,15 @@ class SqlHotline:
 
     def put_traffic(self, channel_id: str, sender: str, seq: int, kind: str,
                     data: Mapping[str, Any], sent_at: datetime) -> None:
-        where = (t.hotline_messages.c.channel == channel_id,
-                 t.hotline_messages.c.sender == sender, t.hotline_messages.c.seq == seq)
-        self.conn.execute(t.hotline_messages.delete().where(*where))
-        self.conn.execute(t.hotline_messages.insert(), {
-            "channel": channel_id, "sender": sender, "seq": seq, "kind": kind,
-            "data": dict(data), "sent_at": sent_at})
+        """Store an entry, or update the one held under (sender, seq) in place (its
+        acknowledgement or outcome): the row is never deleted. Whether a partner may change
+        an entry is the service's rule (``services.hotline``), not this store's."""
+        m = t.hotline_messages
+        where = (m.c.channel == channel_id, m.c.sender == sender, m.c.seq == seq)
+        values = {"kind": kind, "data": dict(data), "sent_at": sent_at}
+        if not self.conn.execute(m.update().where(*where).values(**values)).rowcount:
+            self.conn.execute(m.insert(), {"channel": channel_id, "sender": sender,
+                                           "seq": seq, **values})
         channel = self._row(channel_id, lock=True)
         if channel is None:
             return
