@@ -209,6 +209,8 @@ hotline_messages = sa.Table(
     sa.Column("kind", sa.String(16), nullable=False),  # message | check_call
     sa.Column("data", Json, nullable=False),
     sa.Column("sent_at", UtcDateTime, nullable=False),
+    # transcript order, so a page of a long line is an index range, not a sort (0014)
+    sa.Index("ix_hotline_messages_transcript", "channel", "sent_at", "seq", "sender"),
 )
 
 track_feeds = sa.Table(
