@@ -226,7 +226,7 @@ def build_side(root: Path, party: str) -> Side:
     # a message the partner fails to apply is offered again at once, and never given up
     deps = Deps(uow=lambda: FaultyUnitOfWork(engine, faults), party=party,
                 clock=lambda: NOW, keyring=Keystore.load(keys_dir),
-                address=f"http://{party.lower()}.example", outbox_retry_s=0.0,
+                address=f"https://{party.lower()}.example", outbox_retry_s=0.0,
                 outbox_failed_attempts=10**6)
     for data in yaml.safe_load(SEED.read_text())["agreements"]:
         agreements.add_agreement(deps, ADMIN, data)
@@ -589,12 +589,25 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
+class PlainHttpTransport(HttpTransport):
+    """The node's HTTP transport with its https-only check and TLS pinning taken out,
+    so that these faults reach the receipt handling over a plain local socket (the real
+    transport refuses any address but https: tests/assurance/test_hostile_lines.py)."""
+
+    @staticmethod
+    def _address(peer: Peer) -> str:
+        return peer.address
+
+    def _for(self, peer: Peer) -> httpx.AsyncClient:
+        return self.client
+
+
 def over_http(url: str) -> Carry:
     """The node's own HTTP transport, sending to ``url`` instead of the partner."""
 
     def carry(peer: Peer, wire: bytes) -> bytes:
         async def once() -> bytes:
-            transport = HttpTransport(None, timeout=0.5)
+            transport = PlainHttpTransport(None, timeout=0.5)
             try:
                 return await transport.send(replace(peer, address=url), wire)
             finally:

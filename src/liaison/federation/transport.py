@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from liaison.domain.partner_address import AddressRefused, federation_address
 from liaison.federation.tls import client_context
 from liaison.services.ports import Peer
 
@@ -28,9 +29,14 @@ class HttpTransport:
         self.client = httpx.AsyncClient(timeout=timeout)
         self._pinned: dict[tuple[str, str], httpx.AsyncClient] = {}
 
+    @staticmethod
+    def _address(peer: Peer) -> str:
+        try:
+            return federation_address(peer.address)
+        except AddressRefused as exc:
+            raise TransportError(f"not sent to {peer.party}: {exc}") from exc
+
     def _for(self, peer: Peer) -> httpx.AsyncClient:
-        if not peer.address.startswith("https://"):
-            return self.client
         key = (peer.party, peer.card.tls_cert_sha256)
         if key not in self._pinned:
             if self.tls_files is None:
@@ -40,7 +46,10 @@ class HttpTransport:
         return self._pinned[key]
 
     async def send(self, peer: Peer, wire: bytes) -> bytes:
-        address = peer.address
+        """Post ``wire`` to the partner's inbox, only over https with mutual TLS pinned to
+        its card: an address stored before cards were checked, or changed since, that is
+        anything else is refused here, unsent (fail closed)."""
+        address = self._address(peer)
         try:
             response = await self._for(peer).post(address + INBOX, content=wire, headers={
                 "Content-Type": "application/octet-stream"})

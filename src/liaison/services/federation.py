@@ -56,6 +56,7 @@ from liaison.crypto.envelope import (
     utc,
 )
 from liaison.crypto.keys import Card, KeyError_, ed25519_public, verify_card, x25519_public
+from liaison.domain.partner_address import AddressRefused, federation_address
 from liaison.domain.users import Role, User
 from liaison.services.audit_trail import record
 from liaison.services.auth_roles import require
@@ -104,9 +105,14 @@ def add_peer(deps: Deps, user: User, party: str, address: str, fingerprint: str,
         raise Refused(f"the card at {address} is for {card.party}, not {party}")
     if party == deps.party:
         raise Invalid("a node is not its own partner")
-    # Envelopes go to the federation address the partner states in its signed card.
-    peer = Peer(party, (card.address or address).rstrip("/"), card.fingerprint, card,
-                deps.clock())
+    # Envelopes go to the federation address the partner states in its signed card, and
+    # only over https (issue 17, rule 7): a card naming anything else is not trusted.
+    try:
+        target = federation_address(card.address or address)
+    except AddressRefused as exc:
+        raise Refused(f"the card of {party} names a federation address envelopes may not "
+                      f"go to: {exc}") from exc
+    peer = Peer(party, target, card.fingerprint, card, deps.clock())
     with deps.uow() as uow:
         known = uow.peers.get(party)
         if known is not None:
