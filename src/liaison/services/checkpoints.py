@@ -118,12 +118,22 @@ def send(deps: Deps, user: User | None, actor: str = "system") -> dict[str, Any]
 
 
 def apply_countersign(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | None:
-    """A partner's answer to our checkpoint: its signature, or why it refused."""
+    """A partner's answer to our checkpoint: its signature, or why it refused.
+
+    Authority rule (issue 17): a partner answers only a checkpoint of our log that we sent
+    to that partner and that it has not answered yet, with the very checkpoint we sent
+    (size, root, head, time). Anything else is refused, recorded in our audit log
+    (``audit.countersign.refused``) and changes nothing ``verify`` reports."""
     try:
         cp = _from(body)
     except Invalid as exc:
         return exc.message
     now = deps.clock()
+    unasked = _unasked(uow, deps.party, sender, cp)
+    if unasked:
+        audit_trail.record(uow, deps, f"peer:{sender}", "audit.countersign.refused",
+                           str(cp.size), {**_to(cp), "reason": unasked})
+        return unasked
     if body.get("consistent") is not True:
         reason = str(body.get("reason", ""))[:500]
         uow.checkpoints.put(_row(deps.party, sender, cp, REFUSED, now, reason=reason))
@@ -135,6 +145,20 @@ def apply_countersign(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> st
     if problem:
         return problem
     uow.checkpoints.put(_row(deps.party, sender, cp, COUNTERSIGNED, now, key_id, signature))
+    return None
+
+
+def _unasked(uow: UnitOfWork, party: str, witness: str, cp: Checkpoint) -> str | None:
+    """Why ``witness`` may not answer ``cp`` now: we did not send it that checkpoint, or
+    it answered already."""
+    sent = next((r for r in uow.checkpoints.list(party)
+                 if r["witness"] == witness and int(r["size"]) == cp.size), None)
+    if sent is None or _held(sent) != cp:
+        return (f"no checkpoint of {party}'s log at {cp.size} records was sent to {witness} "
+                f"as this one: an answer only to a checkpoint we sent")
+    if sent["state"] != SENT:
+        return (f"the checkpoint at {cp.size} records was answered already "
+                f"({sent['state']}): an answer is taken once")
     return None
 
 
