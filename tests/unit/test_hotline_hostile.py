@@ -68,6 +68,14 @@ def test_bad_acknowledgement_is_refused_and_reads_never_fail(setup: Setup) -> No
     assert sum(len(page) for page in hotline.transcript(deps, WATCH, CHANNEL)) == 1
     watch = hotline.Watch(deps, WATCH, CHANNEL)
     assert watch.start()["traffic"][0]["damaged"]
+    # a partner's text stored as it came, not a string
+    state.traffic[CHANNEL, "CHN", 1] = ("message", {
+        "text": ["not", "text"], "author": None, "precedence": "FLASH",
+        "sent_at": at.isoformat()}, at)
+    entry = next(e for e in hotline.view(deps, WATCH, CHANNEL)["traffic"]
+                 if e["sender"] == "CHN")
+    assert (entry["text"], entry["damaged"]) == ('["not", "text"]',
+                                                 "stored with author that is not text")
 
 
 @pytest.mark.parametrize(("change", "reason"), [

@@ -3,6 +3,7 @@ severance — each carried node to node as a signed message (see ``domain.hotlin
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -313,7 +314,12 @@ def _flagged(channel_id: str, item: dict[str, Any], now: datetime) -> dict[str, 
     """``item`` with its position and, for messages, deadline, overdue flag and
     escalation. An entry stored with a value that does not read (a partner's, kept before
     its messages were validated) is shown as stored, marked ``damaged`` with the reason,
-    without flags: one entry never fails the whole view."""
+    without flags (text or author that is not a string is shown as its JSON): one entry
+    never fails the whole view."""
+    for name in ("text", "author"):
+        if name in item and not isinstance(item[name], str):
+            item[name] = json.dumps(item[name], ensure_ascii=False, default=str)[:10_000]
+            item["damaged"] = f"stored with {name} that is not text"
     try:
         item["position"] = position(item)
         if item["kind"] == "message":
