@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 
+from liaison.domain.agreements import AgreementEvent, EventKind
 from liaison.domain.labels import Label
 from liaison.domain.release import Consent, Outcome, Verdict, decide
 
@@ -171,3 +172,17 @@ def test_broken_facts_fail_closed() -> None:
     dec = decide(item(broken), "JPN", d("2017-01-01"), facts())
     assert dec.outcome is Outcome.DENIED
     assert "fail closed" in texts(dec)
+
+
+def test_a_party_that_left_an_arrangement_gets_nothing_under_it() -> None:
+    """A TISA-style arrangement binds only the parties still in it: once JPN withdrew, the
+    counterfactual relay KOR -> USA -> JPN of the test above is denied, naming the
+    withdrawal (planted fault: the engine ignoring ``AgreementStatus.withdrawn``)."""
+    ags = seed_agreements(drop_events=("NOTICE_SUSPENDED", "NOTICE_WITHDRAWN"))
+    event = AgreementEvent(EventKind.WITHDRAWN, d("2019-06-01"), "JPN", "")
+    left = tuple(a.with_event(event) if a.id == "TISA-2014" else a for a in ags)
+    missile = item(label("군사II급비밀", rel_to={"JPN", "USA"}))
+    assert decide(missile, "JPN", d("2019-12-01"), facts(ags)).route == ("USA",)
+    dec = decide(missile, "JPN", d("2019-12-01"), facts(left))
+    assert dec.outcome is Outcome.DENIED
+    assert "JPN withdrew from the arrangement" in texts(dec)

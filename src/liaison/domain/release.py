@@ -407,7 +407,8 @@ def _gate(facts: ReleaseFacts, recipient: str, at: date,
     family = discipline_family(Discipline(discipline))
     refusals: list[str] = []
     for ag, route in candidates:
-        why_not = _why_not(ag, at, statuses[id(ag)], family, topic)
+        why_not = (_why_not(ag, at, statuses[id(ag)], family, topic)
+                   or _left(ag, statuses[id(ag)], (owner, recipient, *route)))
         if why_not is None:
             return Gate(ag, route, (_governs(ag, route, at, statuses[id(ag)]),))
         refusals.append(why_not)
@@ -427,6 +428,15 @@ def _why_not(ag: Agreement, at: date, status: AgreementStatus, family: frozenset
         allowed = ", ".join(sorted(ag.scope.topics or ()))
         return f"scope: topic {topic!r} is outside {ag.id}'s topics ({allowed})"
     return None
+
+
+def _left(ag: Agreement, status: AgreementStatus, ends: tuple[str, ...]) -> str | None:
+    """An arrangement of several parties binds only those that have not left it: a party
+    that withdrew neither sends, receives nor relays under it (the others stay bound)."""
+    gone = sorted(status.withdrawn.intersection(ends))
+    if not gone:
+        return None
+    return f"{ag.id}: {', '.join(gone)} withdrew from the arrangement; it carries nothing for them"
 
 
 def _governs(ag: Agreement, route: tuple[str, ...], at: date, status: AgreementStatus) -> str:
