@@ -56,12 +56,14 @@ from liaison.crypto.envelope import (
     utc,
 )
 from liaison.crypto.keys import Card, KeyError_, ed25519_public, verify_card, x25519_public
+from liaison.domain.lanes import ROUTINE, lane_for
 from liaison.domain.partner_address import AddressRefused, federation_address
 from liaison.domain.users import Role, User
 from liaison.services.audit_trail import record
 from liaison.services.auth_roles import require
 from liaison.services.context import Deps
 from liaison.services.errors import Invalid, NotFound, Refused
+from liaison.services.inbox_turns import CHUNK, TURNS
 from liaison.services.ports import KeyRing, OutboxMessage, Peer, UnitOfWork
 
 log = logging.getLogger("liaison.federation")
@@ -331,24 +333,39 @@ Applier = Any  # Callable[[UnitOfWork, Deps, str, dict[str, Any]], str | None]
 
 
 def receive(deps: Deps, wire: bytes, appliers: dict[str, Applier]) -> bytes:
-    """Verify an incoming batch, apply each new message exactly once (each message's
-    effects and inbox row in its savepoint, the batch in one transaction), and answer with
-    a signed receipt."""
+    """Verify an incoming batch, apply each new message exactly once, and answer with a
+    signed receipt. Messages are applied in chunks of ``inbox_turns.CHUNK``, each chunk in
+    one transaction with its messages' inbox rows (each message's effects as in its own
+    savepoint), so exactly-once holds per message even when a crash falls between two
+    chunks (a resent envelope finds the first chunks' messages as duplicates). Between
+    chunks an urgent envelope waiting goes first (``inbox_turns``); the envelope's audit
+    record, with every verdict, is written with its last chunk."""
     with deps.uow() as uow:
         peers = {p.party: p for p in uow.peers.list()}
     header, payload = open_from_peer(deps, wire, peers)
     try:
         messages = json.loads(payload)["messages"]
+        if not isinstance(messages, list):
+            raise TypeError("messages is not a list")
     except (ValueError, KeyError, TypeError) as exc:
         raise EnvelopeError("the envelope's payload is not a batch") from exc
-    with deps.uow() as uow:
-        ids = {str(m.get("id")) for m in messages if isinstance(m, dict)}
-        seen = uow.inbox.seen_many(header.sender, ids)
-        results = _apply_batch(uow, deps, header, messages, appliers, seen)
-        record(uow, deps, "federation", "envelope.received", f"envelope:{header.envelope_id}",
-               {"sender": header.sender, "sha256": hashlib.sha256(wire).hexdigest(),
-                "messages": [[r.message_id, r.outcome, r.reason] for r in results]})
-        uow.commit()
+    urgent = any(isinstance(m, dict) and lane_for(str(m.get("kind", ""))) != ROUTINE
+                 for m in messages)
+    results: list[Outcome] = []
+    seen: set[str] = set()
+    starts = range(0, len(messages), CHUNK) if messages else range(1)
+    for start in starts:
+        chunk = messages[start:start + CHUNK]
+        with TURNS.turn(urgent), deps.uow() as uow:
+            ids = {str(m.get("id")) for m in chunk if isinstance(m, dict)}
+            seen |= uow.inbox.seen_many(header.sender, ids)
+            results += _apply_batch(uow, deps, header, chunk, appliers, seen)
+            if start + CHUNK >= len(messages):
+                record(uow, deps, "federation", "envelope.received",
+                       f"envelope:{header.envelope_id}",
+                       {"sender": header.sender, "sha256": hashlib.sha256(wire).hexdigest(),
+                        "messages": [[r.message_id, r.outcome, r.reason] for r in results]})
+            uow.commit()
     for topic in _topics(messages):
         deps.publish(topic)
     return _receipt(deps, peers[header.sender], header, results)
