@@ -37,6 +37,7 @@ from websockets.exceptions import WebSocketException
 
 from liaison.crypto.envelope import Header, payload_json, seal, utc
 from liaison.crypto.keys import x25519_public
+from liaison.domain.partner_address import federation_address
 from liaison.federation.tls import client_context
 from liaison.services.context import Deps
 from liaison.services.ports import Peer
@@ -147,8 +148,9 @@ class PartnerLink:
     async def _session(self, peer: Peer) -> None:
         assert self.deps.keyring is not None
         ctx = client_context(*self.deps.keyring.tls_files, peer.card.tls_cert)
-        uri = peer.address.replace("https://", "wss://").replace("http://", "ws://") + PATH
-        async with connect(uri, ssl=ctx if uri.startswith("wss://") else None,
+        # only over mutual TLS, whatever address is stored (AddressRefused: a ValueError)
+        uri = "wss://" + federation_address(peer.address).removeprefix("https://") + PATH
+        async with connect(uri, ssl=ctx,
                            max_size=16 * 1024 * 1024, open_timeout=10,
                            compression=None) as ws:
             self.stats.connects += 1
