@@ -127,7 +127,9 @@ def test_pytak_to_us_node_and_out_of_the_korean_cot_stream(
     print(f"\npytak: sent {len(events)} CoT events to USA, received {len(got)} of "
           f"{len(events)} from KOR's CoT stream")
 
-    stats = usa.call("GET", "/api/tracks/stats")
+    # the link counts a frame once its send returned, which may be after KOR showed it
+    stats = wait_for(lambda: (s := usa.call("GET", "/api/tracks/stats"))["partners"]["KOR"]
+                     ["sent_updates"] >= len(events) and s, what="USA's count of sent updates")
     assert stats["partners"]["KOR"]["sent_updates"] == len(events)
     assert "JPN" not in stats["partners"]
     assert "REL TO KOR, USA" in stats["policy"]["feeds"]["sbirs"]["not_to"]["JPN"]
