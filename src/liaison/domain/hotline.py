@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, tzinfo
 from enum import IntEnum, StrEnum
+from typing import Any
 
 
 class HotlineError(ValueError):
@@ -208,3 +209,22 @@ def calls_due(status: LineStatus, schedule: Schedule, start: datetime,
     if status.state is LineState.SEVERED:
         return []
     return schedule.slots(start, end)
+
+
+def changed_after(data: dict[str, Any], revision: int
+                  ) -> tuple[int, list[tuple[str, int]] | None]:
+    """From a channel's change log (``_revision``, and ``_changes``: its last entry changes as
+    ``(revision, sender, seq)``), the revision now and the ``(sender, seq)`` of the entries
+    changed after ``revision``, in the order of their last change; ``None`` for them when
+    the log no longer reaches back to ``revision`` (a page is read afresh then)."""
+    log, now = data.get("_changes", []), int(data.get("_revision", 0))
+    if revision >= now:
+        return now, []
+    if not log or log[0][0] > revision + 1:
+        return now, None
+    keys: dict[tuple[str, int], None] = {}
+    for rev, sender, seq in log:
+        if rev > revision:
+            keys.pop((sender, seq), None)
+            keys[sender, seq] = None
+    return now, list(keys)

@@ -18,6 +18,7 @@ from typing import Any, Self, TypeVar
 from liaison.domain import audit as chain
 from liaison.domain.agreements import Agreement
 from liaison.domain.audit import AuditRecord
+from liaison.domain.hotline import changed_after
 from liaison.domain.labels import Party, topic_in
 from liaison.domain.lanes import LANES, lane_for
 from liaison.domain.ledger import LedgerEntry
@@ -579,17 +580,9 @@ class MemoryHotline:
 
     def changed_since(self, channel_id: str,
                       revision: int) -> tuple[int, list[dict[str, Any]] | None]:
-        data = self.s.channels.get(channel_id, {})
-        log, now = data.get("_changes", []), int(data.get("_revision", 0))
-        if revision >= now:
-            return now, []
-        if not log or log[0][0] > revision + 1:
+        now, keys = changed_after(self.s.channels.get(channel_id, {}), revision)
+        if keys is None:
             return now, None
-        keys: dict[tuple[str, int], None] = {}
-        for rev, sender, seq in log:
-            if rev > revision:
-                keys.pop((sender, seq), None)
-                keys[sender, seq] = None
         found = (self.get_traffic(channel_id, s, q) for s, q in keys)
         return now, [e for e in found if e is not None]
 

@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from liaison.crypto.keys import verify_card
+from liaison.domain.hotline import changed_after
 from liaison.domain.lanes import LANES, lane_for
 from liaison.services.ports import Conflict, LaneState, OutboxMessage, PartnerRequest, Peer
 from liaison.storage import tables as t
@@ -362,18 +363,8 @@ class SqlHotline:
         """The channel's revision now, and the entries changed after ``revision`` in the
         order of their last change; ``None`` for them when the change log no longer
         reaches back to ``revision`` (read a page afresh then)."""
-        data = self._row(channel_id) or {}
-        log, now = data.get("_changes", []), int(data.get("_revision", 0))
-        if revision >= now:
-            return now, []
-        if not log or log[0][0] > revision + 1:
-            return now, None
-        keys: dict[tuple[str, int], None] = {}
-        for rev, sender, seq in log:
-            if rev > revision:
-                keys.pop((sender, seq), None)
-                keys[sender, seq] = None
-        return now, self._by_keys(channel_id, list(keys))
+        now, keys = changed_after(self._row(channel_id) or {}, revision)
+        return now, None if keys is None else self._by_keys(channel_id, keys)
 
     def awaiting(self, channel_id: str) -> list[dict[str, Any]]:
         """The open entries (neither acknowledged nor with an outcome), oldest first."""
