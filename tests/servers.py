@@ -197,11 +197,19 @@ def make_scratch(prefix: str, account: Account) -> Path:
 # Processes
 
 
+_GIVEN: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A port free now and not handed out before by this test process (a server binds it
+    only when it starts, so the kernel could give the same free port twice)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port: int = sock.getsockname()[1]
+        if port not in _GIVEN:
+            _GIVEN.add(port)
+            return port
 
 
 def child_env(scratch: Path) -> dict[str, str]:

@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,18 +20,13 @@ from typing import Any
 import httpx
 
 from ..servers import create_database
+from ..servers import free_port as free_port  # one source of ports for servers and nodes
 from .node_fixtures import PASSWORD, SEED
 
 CLI = [sys.executable, "-m", "liaison.cli.main"]
 # LIAISON_TEST_STACK=postgres-nats: every node process of the suite on PostgreSQL (a fresh
 # database each) and NATS JetStream; filled by the integration conftest
 STACK: dict[str, str] = {}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> str:

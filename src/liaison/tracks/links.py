@@ -198,9 +198,11 @@ class PartnerLink:
         last = max((r[11] for g in batch for r in g["updates"] if len(r) > 11), default=0)
         if last:
             self.positions[self.seq] = last
-        await ws.send(wire)
+        # counted once taken into a frame: a frame whose send fails is resent on the next
+        # connection (``resent_frames``), not counted again
         self.stats.frames += 1
         self.stats.sent_updates += sum(len(g["updates"]) for g in batch)
+        await ws.send(wire)
 
     def _take(self) -> list[dict[str, Any]]:
         now = time.monotonic()
