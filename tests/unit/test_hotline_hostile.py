@@ -8,29 +8,18 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from test_hotline_service import ADMIN, CHANNEL, WATCH, Clock
+from test_hotline_service import CHANNEL, WATCH, Clock, kor_line
 
 from liaison.services import hotline
 from liaison.services.context import Deps
-from liaison.services.memory import MemoryState, MemoryUnitOfWork
-
-from factories import seed_agreements
+from liaison.services.memory import MemoryState
 
 Setup = tuple[Deps, Clock, MemoryState]
 
 
 @pytest.fixture
 def setup() -> Setup:
-    """KOR's side of its line with CHN (as test_hotline_service's)."""
-    state, clock = MemoryState(), Clock()
-    for agreement in seed_agreements():
-        state.agreements[agreement.id] = agreement
-    counter = iter(range(10**6))
-    deps = Deps(uow=lambda: MemoryUnitOfWork(state), party="KOR", clock=clock,
-                ids=lambda: f"id{next(counter)}")
-    hotline.open_channel(deps, ADMIN, CHANNEL, ["09:00", "16:00"], list(range(7)),
-                         "Asia/Seoul")
-    return deps, clock, state
+    return kor_line()
 
 
 def _flash(deps: Deps, seq: int = 1, text: str = "launch detected",

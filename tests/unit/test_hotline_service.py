@@ -30,6 +30,11 @@ class Clock:
 
 @pytest.fixture
 def setup() -> tuple[Deps, Clock, MemoryState]:
+    return kor_line()
+
+
+def kor_line() -> tuple[Deps, Clock, MemoryState]:
+    """KOR's side of its line with CHN, in memory, with a clock the test moves."""
     state, clock = MemoryState(), Clock()
     for a in seed_agreements():
         state.agreements[a.id] = a
