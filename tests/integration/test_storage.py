@@ -30,7 +30,8 @@ from liaison.domain.labels import Clearance
 from liaison.domain.ledger import Direction, LedgerEntry
 from liaison.domain.parties import default_parties
 from liaison.domain.release import Consent, ReleaseFacts, decide
-from liaison.domain.review import ReleaseRequest, RequestState, open_request
+from liaison.domain.release_basis import basis_of
+from liaison.domain.review import ReleaseRequest, RequestState, open_request, required_reviews
 from liaison.domain.users import Role, User
 from liaison.services.memory import MemoryState, MemoryUnitOfWork
 from liaison.services.ports import (
@@ -125,9 +126,11 @@ def release_request(request_id: str, item: Item, at: datetime) -> ReleaseRequest
     on = date(2019, 11, 23)
     decision = decide(item, "JPN", on, ReleaseFacts(KOR, PARTIES, tuple(seed_agreements())))
     return open_request(request_id=request_id, item_id=item.id, recipient="JPN",
-                        purpose="warning", requested_by="lee", requested_at=at, on=on,
-                        decision=decision, tearline_rank=rank("군사II급비밀"),
-                        two_person_rank=KOR.two_person_rank)
+                        purpose="warning", requested_by="lee", requested_at=at,
+                        decision=decision,
+                        required=required_reviews(rank("군사II급비밀"), KOR.two_person_rank),
+                        basis=basis_of(item, decision,
+                                       ReleaseFacts(KOR, PARTIES, tuple(seed_agreements())), on))
 
 
 def signed_peer(party: str) -> Peer:

@@ -14,7 +14,14 @@ from liaison.domain.codec import agreement_from, agreement_to, item_from, item_t
 from liaison.domain.items import Item, Portion, PortionKind
 from liaison.domain.labels import Label
 from liaison.domain.release import Consent, Outcome, ReleasePolicy, Verdict, decide
-from liaison.domain.review import Review, ReviewError, add_review, open_request
+from liaison.domain.review import (
+    Basis,
+    Review,
+    ReviewError,
+    add_review,
+    open_request,
+    required_reviews,
+)
 
 from factories import KOR, PARTIES, facts, item, label, seed_agreements
 
@@ -126,8 +133,12 @@ def _request(tearline: tuple[str, ...], rank: int) -> object:
                  date(2017, 1, 1), facts(AGREEMENTS))
     return open_request(request_id="r", item_id="I1", recipient="USA", purpose="p",
                         requested_by="lee", requested_at=datetime(2017, 1, 1, tzinfo=UTC),
-                        on=date(2017, 1, 1), decision=dec, tearline_rank=rank,
-                        two_person_rank=KOR.two_person_rank)
+                        decision=dec, required=required_reviews(rank, KOR.two_person_rank),
+                        basis=BASIS)
+
+
+BASIS = Basis("l", "c", "a", "k", "r")
+ON_BASIS = BASIS.digest
 
 
 NOW = datetime(2017, 1, 2, tzinfo=UTC)
@@ -140,7 +151,7 @@ def test_reviewers_narrow_never_widen(n: int, chosen: list[str]) -> None:
     """MISSION 3: a reviewer may narrow the tearline, never widen it."""
     req = _request(tuple(f"p{i}" for i in range(1, n + 1)), 1)
     allowed = set(req.tearline)  # type: ignore[attr-defined]
-    review = Review("park", True, tuple(chosen), "", NOW)
+    review = Review("park", True, tuple(chosen), "", NOW, ON_BASIS)
     if set(chosen) <= allowed:
         after = add_review(req, review)  # type: ignore[arg-type]
         assert set(after.tearline) == set(chosen)
@@ -157,10 +168,10 @@ def test_two_person_rule(rank: int) -> None:
     need = 2 if rank >= KOR.two_person_rank else 1
     assert req.required_reviews == need  # type: ignore[attr-defined]
     with pytest.raises(ReviewError, match="own request"):
-        add_review(req, Review("lee", True, ("p1",), "", NOW))  # type: ignore[arg-type]
-    once = add_review(req, Review("park", True, ("p1",), "", NOW))  # type: ignore[arg-type]
+        add_review(req, Review("lee", True, ("p1",), "", NOW, ON_BASIS))  # type: ignore[arg-type]
+    once = add_review(req, Review("park", True, ("p1",), "", NOW, ON_BASIS))  # type: ignore[arg-type]
     with pytest.raises(ReviewError, match="already reviewed"):
-        add_review(once, Review("park", True, ("p1",), "", NOW))
+        add_review(once, Review("park", True, ("p1",), "", NOW, ON_BASIS))
 
 
 @settings(max_examples=150, deadline=None)

@@ -10,17 +10,20 @@ from liaison.domain.codec import CodecError, item_from
 from liaison.domain.ledger import Direction, LedgerEntry, balance, balances_by_agreement
 from liaison.domain.release import decide
 from liaison.domain.review import (
+    Basis,
     RequestState,
     Review,
     ReviewError,
     add_review,
     conclude,
     open_request,
+    required_reviews,
 )
 
 from factories import KOR, PARTIES, d, facts, item, label, seed_agreements
 
 NOW = datetime(2019, 11, 23, tzinfo=UTC)
+BASIS = Basis("labels", "content", "agreements", "consents", "route")
 
 
 def request_for(on: str = "2019-11-23", level: str = "군사III급비밀"):  # type: ignore[no-untyped-def]
@@ -28,8 +31,8 @@ def request_for(on: str = "2019-11-23", level: str = "군사III급비밀"):  # t
     dec = decide(it, "JPN", d(on), facts())
     rank = KOR.scheme.level(level).rank
     return it, open_request(request_id="r1", item_id=it.id, recipient="JPN", purpose="warning",
-                            requested_by="lee", requested_at=NOW, on=d(on), decision=dec,
-                            tearline_rank=rank, two_person_rank=KOR.two_person_rank)
+                            requested_by="lee", requested_at=NOW, decision=dec,
+                            required=required_reviews(rank, KOR.two_person_rank), basis=BASIS)
 
 
 def test_a_denied_release_cannot_be_requested() -> None:
@@ -37,8 +40,8 @@ def test_a_denied_release_cannot_be_requested() -> None:
     dec = decide(it, "JPN", d("2019-11-23"), facts())
     with pytest.raises(ReviewError, match="denies"):
         open_request(request_id="r", item_id="I1", recipient="JPN", purpose="x",
-                     requested_by="lee", requested_at=NOW, on=d("2019-11-23"), decision=dec,
-                     tearline_rank=4, two_person_rank=3)
+                     requested_by="lee", requested_at=NOW, decision=dec, required=2,
+                     basis=BASIS)
 
 
 def test_a_request_states_its_purpose() -> None:
@@ -47,34 +50,34 @@ def test_a_request_states_its_purpose() -> None:
     dec = decide(it, "JPN", d("2019-11-23"), facts())
     with pytest.raises(ReviewError, match="purpose"):
         open_request(request_id="r", item_id="I1", recipient="JPN", purpose="  ",
-                     requested_by="lee", requested_at=NOW, on=d("2019-11-23"), decision=dec,
-                     tearline_rank=1, two_person_rank=3)
+                     requested_by="lee", requested_at=NOW, decision=dec, required=1,
+                     basis=BASIS)
 
 
 def test_release_asks_the_engine_again() -> None:
     """Fail closed: if the agreement ended between request and approval, nothing goes."""
     it, req = request_for("2019-11-20")
-    req = add_review(req, Review("park", True, ("p1",), "", NOW))
+    req = add_review(req, Review("park", True, ("p1",), "", NOW, BASIS.digest))
     ended = seed_agreements(drop_events=("NOTICE_SUSPENDED", "NOTICE_WITHDRAWN"))
     fresh = decide(it, "JPN", d("2019-12-01"), facts(ended[:1]))
-    assert conclude(req, fresh).state is RequestState.BLOCKED
-    ok = conclude(req, decide(it, "JPN", d("2019-11-20"), facts()))
+    assert conclude(req, fresh, BASIS, 1).state is RequestState.BLOCKED
+    ok = conclude(req, decide(it, "JPN", d("2019-11-20"), facts()), BASIS, 1)
     assert ok.state is RequestState.RELEASED
     assert ok.tearline == ("p1",)
 
 
 def test_a_rejection_ends_the_request() -> None:
     _, req = request_for()
-    rejected = add_review(req, Review("park", False, (), "source at risk", NOW))
+    rejected = add_review(req, Review("park", False, (), "source at risk", NOW, BASIS.digest))
     assert rejected.state is RequestState.REJECTED
     with pytest.raises(ReviewError, match="not pending"):
-        add_review(rejected, Review("choi", True, ("p1",), "", NOW))
+        add_review(rejected, Review("choi", True, ("p1",), "", NOW, BASIS.digest))
 
 
 def test_an_approval_names_a_portion() -> None:
     _, req = request_for()
     with pytest.raises(ReviewError, match="at least one portion"):
-        add_review(req, Review("park", True, (), "", NOW))
+        add_review(req, Review("park", True, (), "", NOW, BASIS.digest))
 
 
 def test_balance_per_agreement_level_and_discipline() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -11,7 +12,7 @@ from liaison.domain.labels import Clearance
 from liaison.domain.users import Role, User
 from liaison.services import releases
 from liaison.services.context import Deps
-from liaison.services.errors import Forbidden, NotFound, Refused
+from liaison.services.errors import Forbidden, Invalid, NotFound, Refused
 from liaison.services.items import create_item, get_item, list_items
 from liaison.services.memory import MemoryState, MemoryUnitOfWork
 
@@ -79,24 +80,35 @@ def test_a_database_fault_at_release_releases_nothing(deps: Deps,
     assert releases.ledger(deps, LEE, None, None) == []
 
 
-def test_an_agreement_ended_before_approval_blocks_the_release(deps: Deps) -> None:
-    """Fail closed: the engine is asked again at the moment of release."""
+def test_an_agreement_ended_before_approval_voids_it(deps: Deps) -> None:
+    """Issue 18: the engine is asked again, on the node's clock, at the moment of review;
+    the GSOMIA's end (the route moves to the relay through USA) voids the approval given
+    before it, and only approvals given on the new route release it."""
     create_item(deps, KIM, ITEM)
-    req = releases.request_release(deps, LEE, "R1", "JPN", "warning", date(2019, 11, 23))
+    req = releases.request_release(deps, LEE, "R1", "JPN", "warning")
+    releases.review(deps, PARK, req.id, True, None, "")
     with deps.uow() as uow:
         ended = seed_agreements(drop_events=("NOTICE_SUSPENDED", "NOTICE_WITHDRAWN"))[0]
         uow.agreements.put(ended)
-        stored = uow.releases.get(req.id)
-        assert stored is not None
-        from dataclasses import replace
-
-        uow.releases.update(replace(stored, on=date(2019, 12, 1)))
         uow.commit()
-    releases.review(deps, PARK, req.id, True, None, "")
-    done = releases.review(deps, CHOI, req.id, True, None, "")
-    assert done.state.value == "blocked"
-    assert "agreement or route changed" in done.state_reason
-    assert releases.ledger(deps, LEE, None, None) == []
+    later = replace(deps, clock=lambda: datetime(2019, 12, 1, 9, tzinfo=UTC))
+    voided = releases.review(later, CHOI, req.id, True, None, "")
+    assert (voided.state.value, voided.approvals) == ("pending", 1)
+    assert "no longer count (park)" in voided.voidings[-1].text
+    assert voided.voidings[-1].changed == ("agreements", "route")
+    assert voided.decision.route == ("USA",)
+    done = releases.review(later, PARK, req.id, True, None, "")
+    assert done.state.value == "released"
+    assert [r.reviewer for r in done.reviews] == ["park", "choi", "park"]
+    assert done.decision.at == date(2019, 12, 1)
+
+
+def test_a_request_names_no_date_of_its_own(deps: Deps) -> None:
+    """Issue 18: a release is never backdated; only the node's own date is accepted."""
+    create_item(deps, KIM, ITEM)
+    with pytest.raises(Invalid, match="node's clock"):
+        releases.request_release(deps, LEE, "R1", "JPN", "warning", date(2003, 6, 1))
+    assert releases.list_requests(deps, LEE, None, 10, 0) == []
 
 
 def test_need_to_know_hides_items(deps: Deps) -> None:
@@ -127,7 +139,7 @@ def test_analysts_cannot_create_above_their_clearance(deps: Deps) -> None:
 def test_mou_release_is_refused(deps: Deps) -> None:
     create_item(deps, KIM, ITEM)
     with pytest.raises(Refused, match="MOU"):
-        releases.request_release(deps, LEE, "R1", "CHN", "x", date(2019, 1, 1))
+        releases.request_release(deps, LEE, "R1", "CHN", "x")
 
 
 def test_memory_unit_of_work_discards_uncommitted(deps: Deps) -> None:

@@ -18,6 +18,7 @@ from liaison.api.views import (
 )
 from liaison.domain.ledger import balances_by_agreement
 from liaison.services import content, releases
+from liaison.services.errors import Invalid
 
 router = APIRouter(prefix="/api", tags=["release"])
 
@@ -26,15 +27,22 @@ router = APIRouter(prefix="/api", tags=["release"])
             summary="Could this item go to a partner on a date? The engine's decision")
 def release_check(item_id: str, user: CurrentUser, deps: NodeDeps,
                   to: str = Query(min_length=3, max_length=3, description="partner, alpha-3"),
-                  at: date | None = Query(None, description="default: today")) -> dict[str, Any]:
+                  at: date | None = Query(None, description=(
+                      "a what-if date; default: today on the node's clock. A real release "
+                      "is always decided on the node's clock when it is approved"))
+                  ) -> dict[str, Any]:
     decision = releases.check(deps, user, item_id, to.upper(), at or deps.clock().date())
     return decision_view(decision)
 
 
 @router.post("/releases", status_code=201, summary="Request a release (goes to review)")
 def request_release(body: ReleaseIn, user: CurrentUser, deps: NodeDeps) -> dict[str, Any]:
+    """Decided on the node's clock: a body naming a date ``on`` is refused (422), since
+    silently ignoring it would let a requester believe the release was decided for it."""
+    if body.on is not None:
+        raise Invalid(f"on {body.on!r}: {releases.ON_REFUSED}")
     r = releases.request_release(deps, user, body.item_id, body.recipient.upper(),
-                                 body.purpose, body.on)
+                                 body.purpose)
     return request_view(r)
 
 

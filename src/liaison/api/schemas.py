@@ -120,7 +120,9 @@ class ReleaseIn(Body):
     item_id: str
     recipient: str = Field(min_length=3, max_length=3)
     purpose: str = Field(min_length=1, max_length=2000)
-    on: date | None = Field(default=None, description="the release date; default today")
+    on: str | None = Field(default=None, description=(
+        "not accepted: a release is decided on the node's clock at the moment of approval; "
+        "a what-if date belongs to GET /api/items/{id}/release-check?at=YYYY-MM-DD"))
 
 
 class ReviewIn(Body):

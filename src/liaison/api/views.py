@@ -11,7 +11,7 @@ from liaison.domain.items import Item
 from liaison.domain.labels import Party, portion_mark
 from liaison.domain.ledger import Balance, LedgerEntry
 from liaison.domain.release import Decision
-from liaison.domain.review import ReleaseRequest
+from liaison.domain.review import ReleaseRequest, counted_approvers
 from liaison.domain.users import User
 from liaison.services.ports import StoredConsent
 
@@ -54,7 +54,9 @@ def decision_view(d: Decision) -> dict[str, Any]:
 
 def request_view(r: ReleaseRequest) -> dict[str, Any]:
     data = request_to(r)
-    data["approvals"] = r.approvals
+    data["approvals"] = r.approvals  # only those given on what the decision rests on now
+    data["counted_approvers"] = list(counted_approvers(r))
+    data["voided_notice"] = r.voidings[-1].text if r.voidings else ""
     return data
 
 

@@ -7,6 +7,7 @@ Decoding validates everything and raises ``CodecError`` naming the path of the b
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import fields
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -46,7 +47,7 @@ from liaison.domain.labels import (
 )
 from liaison.domain.parties import scheme_from_names
 from liaison.domain.release import Decision, Outcome, Reason, Verdict
-from liaison.domain.review import ReleaseRequest, RequestState, Review
+from liaison.domain.review import Basis, ReleaseRequest, RequestState, Review, Voiding
 
 Data = Mapping[str, Any]
 T = TypeVar("T")
@@ -431,19 +432,26 @@ def request_to(r: ReleaseRequest) -> dict[str, Any]:
         "purpose": r.purpose,
         "requested_by": r.requested_by,
         "requested_at": r.requested_at.isoformat(),
-        "on": r.on.isoformat(),
+        # the day the engine last decided it, on the node's clock (never the requester's)
+        "on": r.decision.at.isoformat(),
         "decision": decision_to(r.decision),
         "required_reviews": r.required_reviews,
         "tearline": list(r.tearline),
         "reviews": [{"reviewer": v.reviewer, "approve": v.approve, "tearline": list(v.tearline),
-                     "comment": v.comment, "at": v.at.isoformat()} for v in r.reviews],
+                     "comment": v.comment, "at": v.at.isoformat(), "basis": v.basis}
+                    for v in r.reviews],
         "state": r.state.value,
         "state_reason": r.state_reason,
+        "basis": {f.name: getattr(r.basis, f.name) for f in fields(r.basis)},
+        "voidings": [{"at": v.at.isoformat(), "changed": list(v.changed),
+                      "voided": list(v.voided), "reviews_required": v.reviews_required,
+                      "text": v.text} for v in r.voidings],
     }
 
 
 def request_from(data: Data) -> ReleaseRequest:
-    """Decode a stored release request (trusted storage, not user input)."""
+    """Decode a stored release request (trusted storage, not user input). A request
+    stored before issue 18 has no basis: its approvals never count (fail closed)."""
     return ReleaseRequest(
         id=data["id"],
         item_id=data["item_id"],
@@ -451,12 +459,17 @@ def request_from(data: Data) -> ReleaseRequest:
         purpose=data["purpose"],
         requested_by=data["requested_by"],
         requested_at=datetime.fromisoformat(data["requested_at"]),
-        on=date.fromisoformat(data["on"]),
         decision=decision_from(data["decision"]),
         required_reviews=data["required_reviews"],
         tearline=tuple(data["tearline"]),
         reviews=tuple(Review(v["reviewer"], v["approve"], tuple(v["tearline"]), v["comment"],
-                             datetime.fromisoformat(v["at"])) for v in data["reviews"]),
+                             datetime.fromisoformat(v["at"]), v.get("basis", ""))
+                      for v in data["reviews"]),
         state=RequestState(data["state"]),
         state_reason=data["state_reason"],
+        basis=Basis(**{f.name: str(data.get("basis", {}).get(f.name, ""))
+                       for f in fields(Basis)}),
+        voidings=tuple(Voiding(datetime.fromisoformat(v["at"]), tuple(v["changed"]),
+                               tuple(v["voided"]), int(v["reviews_required"]))
+                       for v in data.get("voidings", [])),
     )

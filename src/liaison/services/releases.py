@@ -2,13 +2,19 @@
 
 MISSION 3: nothing leaves unless the engine allows it *and* human review approves it.
 The engine is asked again at the moment of release (fail closed if anything changed).
+
+Issue 18: a release is decided on the node's clock, never on a date the requester chose
+(a what-if date belongs to ``check``). Every time a pending request is read or reviewed,
+what its decision rests on is computed again (``release_basis``); a change voids the
+approvals given before it, says so in the request and the audit trail, and the number of
+reviews is derived again from the item as it now is.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from liaison.domain.agreements import Agreement
@@ -16,14 +22,19 @@ from liaison.domain.codec import CodecError, field_of, item_to, parse_date
 from liaison.domain.items import Item
 from liaison.domain.ledger import Direction, LedgerEntry, balances_by_agreement
 from liaison.domain.release import Consent, Decision, ReleaseFacts, decide
+from liaison.domain.release_basis import basis_of
 from liaison.domain.review import (
+    Basis,
     ReleaseRequest,
+    RequestState,
     Review,
     ReviewError,
     add_review,
     conclude,
     open_request,
     ready,
+    refresh,
+    reviews_needed,
 )
 from liaison.domain.users import Role, User
 from liaison.services import attachments, content, origin, taxii
@@ -61,27 +72,39 @@ def check(deps: Deps, user: User, item_id: str, recipient: str, on: date) -> Dec
     return decision
 
 
+ON_REFUSED = ("a release is decided on this node's clock at the moment of approval, never on "
+              "a date the requester chooses; leave 'on' out (for a what-if date ask the "
+              "release check: GET /api/items/{id}/release-check?to=…&at=YYYY-MM-DD, or "
+              "`liaison release check ITEM --to … --at …`)")
+
+
 def request_release(deps: Deps, user: User, item_id: str, recipient: str, purpose: str,
-                    on: date | None) -> ReleaseRequest:
+                    on: date | None = None) -> ReleaseRequest:
+    """A request to release ``item_id`` to ``recipient``, decided on the node's clock.
+    ``on`` is accepted only when it is the node's own date (older callers passed it);
+    any other date is refused: a release is never backdated nor postdated."""
     require(user, Role.RELEASE_OFFICER)
     item = whole_item(deps, user, item_id)
-    on = on or deps.clock().date()
+    now = deps.clock()
+    if on is not None and on != now.date():
+        raise Invalid(f"on {on.isoformat()}: {ON_REFUSED}")
     with deps.uow() as uow:
         f = facts(uow, deps)
         _known_party(f, recipient)
-        decision = decide(item, recipient, on, f)
+        decision = decide(item, recipient, now.date(), f)
         try:
             request = open_request(
                 request_id=deps.ids(), item_id=item_id, recipient=recipient, purpose=purpose,
-                requested_by=user.username, requested_at=deps.clock(), on=on,
-                decision=decision, tearline_rank=_rank(item, decision.tearline, f),
-                two_person_rank=f.owner.two_person_rank)
+                requested_by=user.username, requested_at=now, decision=decision,
+                required=reviews_needed(item, decision.tearline, f.owner),
+                basis=basis_of(item, decision, f, now.date()))
         except ReviewError as exc:
             raise Refused(str(exc)) from exc
         uow.releases.add(request)
         record(uow, deps, user.username, "release.requested", f"release:{request.id}",
                {"item": item_id, "recipient": recipient, "purpose": request.purpose,
-                "outcome": decision.outcome.value, "reviews_required": request.required_reviews})
+                "outcome": decision.outcome.value, "reviews_required": request.required_reviews,
+                "decided_on": now.date().isoformat(), "basis": request.basis.digest})
         uow.commit()
     return request
 
@@ -91,24 +114,54 @@ def _known_party(f: ReleaseFacts, code: str) -> None:
         raise Invalid(f"unknown party {code!r}: known parties are {', '.join(sorted(f.parties))}")
 
 
-def _rank(item: Item, tearline: tuple[str, ...], f: ReleaseFacts) -> int:
-    ranks = [f.owner.scheme.level(p.label.classification).rank for p in item.portions
-             if p.id in tearline]
-    return max(ranks, default=0)
+class _Now:
+    """What a pending request's decision rests on now: the item as stored, the engine's
+    decision on the node's clock, its basis and the number of reviews it needs."""
+
+    def __init__(self, uow: UnitOfWork, deps: Deps, request: ReleaseRequest,
+                 f: ReleaseFacts) -> None:
+        stored = uow.items.get(request.item_id)
+        if stored is None:
+            raise NotFound(f"item {request.item_id} is gone")
+        self.at: datetime = deps.clock()
+        self.item = stored.item
+        self.facts = f
+        self.decision = decide(self.item, request.recipient, self.at.date(), f)
+        self.basis: Basis = basis_of(self.item, self.decision, f, self.at.date())
+        allowed = tuple(p for p in request.tearline if p in self.decision.tearline)
+        self.required = max(reviews_needed(self.item, allowed, f.owner),
+                            reviews_needed(self.item, self.decision.tearline, f.owner))
+
+
+def _brought_up_to_date(uow: UnitOfWork, deps: Deps, request: ReleaseRequest,
+                        now: _Now) -> ReleaseRequest:
+    """``refresh`` the request against ``now``; a voiding is stored and audited."""
+    updated, voiding = refresh(request, now.basis, now.decision, now.required, now.at)
+    if voiding is not None:
+        record(uow, deps, "engine", "release.approvals_voided", f"release:{request.id}",
+               {"item": request.item_id, "changed": list(voiding.changed),
+                "voided": list(voiding.voided), "reviews_required": voiding.reviews_required,
+                "reason": voiding.text, "basis": now.basis.digest})
+    if updated != request:
+        uow.releases.update(updated)
+    return updated
 
 
 def review(deps: Deps, user: User, request_id: str, approve: bool,
            tearline: list[str] | None, comment: str) -> ReleaseRequest:
-    """Record a review; with enough approvals, ask the engine again and release."""
+    """Record a review, given on what the decision rests on now (a change since the
+    earlier approvals voids them first); with enough approvals on that same basis, the
+    engine decides on the node's clock and the release goes."""
     require(user, Role.REVIEWER)
     request = get_request(deps, user, request_id)
     whole_item(deps, user, request.item_id)
     with deps.uow() as uow:
         request = _locked_request(uow, request_id)
+        now = _Now(uow, deps, request, facts(uow, deps))
+        request = _brought_up_to_date(uow, deps, request, now)
         chosen = tuple(tearline) if tearline is not None else request.tearline
-        stored = uow.items.get(request.item_id)
-        if approve and stored is not None:
-            found = content.check(uow, deps, stored.item, chosen)
+        if approve:
+            found = content.check(uow, deps, now.item, chosen)
             if found.hold:
                 raise Refused("the content check holds this release: "
                               + " ".join(found.reasons())
@@ -116,13 +169,15 @@ def review(deps: Deps, user: User, request_id: str, approve: bool,
                                 "item.")
         try:
             request = add_review(request, Review(user.username, approve, chosen, comment.strip(),
-                                                 deps.clock()))
+                                                 now.at, request.basis.digest))
         except ReviewError as exc:
             raise Refused(str(exc)) from exc
         record(uow, deps, user.username, "release.reviewed", f"release:{request_id}",
-               {"approve": approve, "tearline": list(chosen), "comment": comment.strip()})
+               {"approve": approve, "tearline": list(chosen), "comment": comment.strip(),
+                "basis": request.basis.digest, "approvals": request.approvals,
+                "reviews_required": request.required_reviews})
         if ready(request):
-            request = _release(uow, deps, request)
+            request = _release(uow, deps, request, now)
         uow.releases.update(request)
         uow.commit()
     return request
@@ -135,18 +190,17 @@ def _locked_request(uow: UnitOfWork, request_id: str) -> ReleaseRequest:
     return request
 
 
-def _release(uow: UnitOfWork, deps: Deps, request: ReleaseRequest) -> ReleaseRequest:
-    stored = uow.items.get(request.item_id)
-    if stored is None:
-        raise NotFound(f"item {request.item_id} is gone")
-    f = facts(uow, deps)
-    concluded = conclude(request, decide(stored.item, request.recipient, request.on, f))
+def _release(uow: UnitOfWork, deps: Deps, request: ReleaseRequest, now: _Now) -> ReleaseRequest:
+    """Decided on the node's clock at this moment (``now``), on the basis the approvals
+    were given on; anything else is BLOCKED or stays pending (fail closed)."""
+    concluded = conclude(request, now.decision, now.basis, now.required)
     record(uow, deps, "engine", f"release.{concluded.state.value}", f"release:{request.id}",
            {"item": request.item_id, "recipient": request.recipient,
-            "tearline": list(concluded.tearline), "reason": concluded.state_reason})
-    if concluded.decision.agreement_id and concluded.state.value == "released":
-        _ledger_given(uow, deps, concluded, stored.item, f)
-        _send(uow, deps, concluded, stored.item)
+            "tearline": list(concluded.tearline), "reason": concluded.state_reason,
+            "decided_on": now.at.date().isoformat(), "basis": now.basis.digest})
+    if concluded.decision.agreement_id and concluded.state is RequestState.RELEASED:
+        _ledger_given(uow, deps, concluded, now.item, now.facts)
+        _send(uow, deps, concluded, now.item)
     return concluded
 
 
@@ -210,25 +264,46 @@ def content_check(deps: Deps, user: User, request_id: str) -> dict[str, Any]:
 
 def get_request(deps: Deps, user: User, request_id: str) -> ReleaseRequest:
     """One request, for an officer cleared for all of its item; the same answer for a
-    hidden request as for a missing one, so neither the item nor the request leaks."""
+    hidden request as for a missing one, so neither the item nor the request leaks.
+    A pending request is first brought up to date (a change voids earlier approvals)."""
     require(user, *OFFICERS)
     with deps.uow() as uow:
         request = uow.releases.get(request_id)
         if request is None or not _cleared_for_all(uow, deps, user)(request.item_id):
             raise NotFound(f"no release request {request_id} that you may see")
+        request = _current(uow, deps, [request])[0]
+        uow.commit()
         return request
 
 
 def list_requests(deps: Deps, user: User, state: str | None, limit: int,
                   offset: int) -> list[ReleaseRequest]:
     """The requests about items ``user`` is cleared for in full (release work needs all
-    of an item), newest first."""
+    of an item), newest first; pending ones brought up to date."""
     require(user, *OFFICERS)
     with deps.uow() as uow:
         cleared = _cleared_for_all(uow, deps, user)
         seen = [r for r in uow.releases.list(state=state, limit=10**9, offset=0)
-                if cleared(r.item_id)]
-    return seen[offset:offset + limit]
+                if cleared(r.item_id)][offset:offset + limit]
+        seen = _current(uow, deps, seen)
+        uow.commit()
+    return seen
+
+
+def _current(uow: UnitOfWork, deps: Deps, requests: list[ReleaseRequest],
+             ) -> list[ReleaseRequest]:
+    """Pending requests brought up to what their decisions rest on now (one set of facts
+    for all of them)."""
+    pending = [r for r in requests if r.state is RequestState.PENDING]
+    if not pending:
+        return requests
+    f = facts(uow, deps)
+    out = []
+    for r in requests:
+        if r.state is RequestState.PENDING and uow.items.get(r.item_id) is not None:
+            r = _brought_up_to_date(uow, deps, r, _Now(uow, deps, r, f))
+        out.append(r)
+    return out
 
 
 def _cleared_for_all(uow: UnitOfWork, deps: Deps, user: User) -> Callable[[str], bool]:
