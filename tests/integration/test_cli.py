@@ -131,6 +131,10 @@ def test_cli_over_a_running_node(served: str, tmp_path: Path) -> None:
     code, out = liaison("release", "check", "X", "--to", "JPN", home=home)
     assert code == 1
     assert "release_officer" in out
+    code, out = liaison("release", "request", "X", "--to", "JPN", "--purpose", "p", "--on",
+                        "2003-06-01", home=home)  # issue 18: never backdated
+    assert code == 1
+    assert "node's clock" in " ".join(out.split())
     code, _ = liaison("logout", home=home)
     assert code == 0
     code, out = liaison("whoami", "--url", served, home=home)

@@ -154,7 +154,10 @@ def items_add(file: Path, as_json: Json = False, url: Url = None, token: Token =
 def release_check(item_id: str, to: Annotated[str, typer.Option(help="partner, alpha-3")],
                   at: At = None, as_json: Json = False, url: Url = None,
                   token: Token = None) -> None:
-    """Could this item go to a partner on a date? The engine's decision and reasons."""
+    """Could this item go to a partner on a date? The engine's decision and reasons.
+
+    --at asks "what if" for another date; a real release is always decided on the node's
+    clock at the moment of the last approval."""
     data = Api(url, token).get(f"/api/items/{item_id}/release-check", to=to, at=_date(at))
     out.emit(data, as_json, out.decision)
 
@@ -162,18 +165,28 @@ def release_check(item_id: str, to: Annotated[str, typer.Option(help="partner, a
 @release.command("request")
 def release_request(item_id: str, to: Annotated[str, typer.Option(help="partner")],
                     purpose: Annotated[str, typer.Option(help="why it is released")],
-                    on: Annotated[str | None, typer.Option(help="release date")] = None,
+                    on: Annotated[str | None, typer.Option(
+                        help="refused: a release is decided on the node's clock when it is "
+                             "approved; use `release check --at` for a what-if date",
+                        hidden=True)] = None,
                     as_json: Json = False, url: Url = None, token: Token = None) -> None:
-    """Request a release; it waits for review."""
-    data = Api(url, token).post("/api/releases", {"item_id": item_id, "recipient": to,
-                                                  "purpose": purpose, "on": _date(on)})
+    """Request a release; it waits for review and is decided on the node's clock at the
+    moment of the last approval."""
+    body = {"item_id": item_id, "recipient": to, "purpose": purpose}
+    if on is not None:
+        body["on"] = on  # the node refuses it with the reason
+    data = Api(url, token).post("/api/releases", body)
     out.emit(data, as_json, _render_request)
 
 
 def _render_request(r: dict[str, Any]) -> None:
-    out.console.print(f"request {r['id']}: {r['item_id']} → {r['recipient']} on {r['on']}: "
-                      f"[bold]{r['state']}[/] ({r['approvals']}/{r['required_reviews']} "
-                      f"approvals), tearline {', '.join(r['tearline'])} {r['state_reason']}")
+    counted = ", ".join(r.get("counted_approvers", [])) or "none yet"
+    out.console.print(f"request {r['id']}: {r['item_id']} → {r['recipient']} (decided on "
+                      f"{r['on']}, node's clock): [bold]{r['state']}[/] ({r['approvals']}/"
+                      f"{r['required_reviews']} approvals: {counted}), tearline "
+                      f"{', '.join(r['tearline'])} {r['state_reason']}")
+    if r.get("voided_notice"):
+        out.console.print(f"  [yellow]{r['voided_notice']}[/]")
 
 
 @release.command("list")
@@ -182,9 +195,11 @@ def release_list(state: str | None = None, as_json: Json = False, url: Url = Non
     """Release requests, newest first."""
     data = Api(url, token).get("/api/releases", state=state)
     out.emit(data, as_json, lambda d: out.table(
-        "release requests", ["id", "item", "to", "on", "state", "approvals", "requested by"],
+        "release requests", ["id", "item", "to", "decided on", "state", "approvals",
+                             "requested by", "approvals voided"],
         [[r["id"][:12], r["item_id"], r["recipient"], r["on"], r["state"],
-          f"{r['approvals']}/{r['required_reviews']}", r["requested_by"]] for r in d]))
+          f"{r['approvals']}/{r['required_reviews']}", r["requested_by"],
+          r.get("voided_notice", "")] for r in d]))
 
 
 @release.command("show")
