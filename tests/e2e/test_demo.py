@@ -17,8 +17,8 @@ def test_demo_walks_through_and_exits_zero(tmp_path: Path) -> None:
     assert "demo complete" in out
     assert "choi approves → state released" in out
     assert "audit verify: ok=True" in out
-    assert "USA relayed it (KOR → JPN)" in out
-    assert "end to end: JPN checked KOR's own signature on the item" in out
+    assert "release check on 2015-06-01: ALLOWED to JPN on 2015-06-01 as 秘 via USA" in out
+    assert "a release request dated 2015-06-01 → 422" in out  # issue 18: never backdated
     assert "the signed grant is back at KOR" in out
     assert "JPN's RFI is answered" in out
     assert "check call answered by CHN: line NORMAL" in out

@@ -189,13 +189,18 @@ def trio(tmp_path: Path) -> Iterator[tuple[NodeProcess, NodeProcess, NodeProcess
 
 def test_tisa_relay_through_the_us_hub(trio: tuple[NodeProcess, NodeProcess,
                                                    NodeProcess]) -> None:
-    """DOMAIN Protection 6: under TISA (2015, before the KOR–JPN GSOMIA) KOR → JPN goes
-    through the US hub, which forwards within scope; JPN records KOR as the originator."""
+    """DOMAIN Protection 6: with no KOR–JPN GSOMIA in force (as in 2015; here KOR records
+    its termination today, since a release is decided on the node's clock), KOR → JPN goes
+    under TISA through the US hub, which forwards within scope; JPN records KOR as the
+    originator."""
     kor, usa, jpn = trio
     tokens = {n: kor.login(n) for n in STAFF}
     kor.call("POST", "/api/items", tokens["kim"], json=ITEM)
+    today = datetime.now(UTC).date().isoformat()
+    kor.call("POST", "/api/agreements/KOR-JPN-GSOMIA/events", json={
+        "kind": "TERMINATED", "date": today, "by": "KOR"})
     req = kor.call("POST", "/api/releases", tokens["lee"], json={
-        "item_id": "R1", "recipient": "JPN", "purpose": "TISA warning", "on": "2015-06-01"})
+        "item_id": "R1", "recipient": "JPN", "purpose": "TISA warning"})
     assert req["decision"]["route"] == ["USA"]
     for reviewer in ("park", "choi"):
         req = kor.call("POST", f"/api/releases/{req['id']}/reviews", tokens[reviewer],

@@ -56,6 +56,7 @@ def request_view(r: ReleaseRequest) -> dict[str, Any]:
     data = request_to(r)
     data["approvals"] = r.approvals  # only those given on what the decision rests on now
     data["counted_approvers"] = list(counted_approvers(r))
+    data["basis_digest"] = r.basis.digest  # a review counts when its basis equals this
     data["voided_notice"] = r.voidings[-1].text if r.voidings else ""
     return data
 

@@ -63,8 +63,7 @@ def share_products(story: Any, officer: httpx.Client) -> None:
         found = api(client, "GET", "/api/search", params={"q": "Sunchon", "discipline": "IMINT"})
         story.say(f"search 'Sunchon' (IMINT) as {who} ({clearance}): {found['total']} item(s)")
     request = api(officer, "POST", "/api/releases", json={
-        "item_id": item["id"], "recipient": "JPN", "purpose": "shared early warning",
-        "on": "2019-11-23"})
+        "item_id": item["id"], "recipient": "JPN", "purpose": "shared early warning"})
     check = api(officer, "GET", f"/api/releases/{request['id']}/content-check")
     story.say(f"content check over the tearline: {len(check['findings'])} finding(s), "
               f"{'HOLD' if check['hold'] else 'no hold'}")

@@ -387,10 +387,9 @@ async function checkAll(item, peers) {
 
 async function requestRelease(item) {
   clearMessages();
-  const on = $("check-on").value;
+  // Issue 18: no date of its own; the node decides it on its clock at approval.
   const body = {item_id: item.id, recipient: $("recipient").value,
                 purpose: $("purpose").value.trim()};
-  if (on) body.on = on;
   const button = $("request-release").querySelector("button[type=submit]");
   button.disabled = true;
   try {

@@ -56,13 +56,22 @@ function requestHtml({r, item, check}, i) {
   const markOf = (pid) => portions.has(pid) ? portions.get(pid).mark : "";
   const d = r.decision;
   const route = d.route && d.route.length ? ` via ${d.route.join(", ")}` : "";
+  // Issue 18: an approval counts only on what the decision rests on now
+  const counts = (v) => v.basis && v.basis === r.basis_digest;
   const reviews = r.reviews.length
     ? `<ul class="reviews">${r.reviews.map(v =>
-        `<li data-reviewer="${esc(v.reviewer)}">${esc(v.reviewer)}: ` +
+        `<li data-reviewer="${esc(v.reviewer)}" data-counts="${counts(v)}">${esc(v.reviewer)}: ` +
         `${v.approve ? "approved" : "rejected"} ${when(v.at)}` +
         (v.approve ? ` (tearline ${esc(v.tearline.join(", "))})` : "") +
-        (v.comment ? ` — “${esc(v.comment)}”` : "") + `</li>`).join("")}</ul>`
+        (v.comment ? ` — “${esc(v.comment)}”` : "") +
+        (v.approve && !counts(v) ? ` <strong class="voided">no longer counts</strong>` : "") +
+        `</li>`).join("")}</ul>`
     : "none yet";
+  const voided = (r.voidings || []).length
+    ? `<div class="voidings" role="status"><h4>Approvals voided by a change</h4><ul>${
+        r.voidings.map(v => `<li data-changed="${esc(v.changed.join(" "))}">${esc(v.text)}</li>`)
+          .join("")}</ul></div>`
+    : "";
   const reviewForm = hasRole("reviewer") ? `
     <form class="review-form" data-request-id="${esc(r.id)}">
       <fieldset class="tearline-choice"><legend>Tearline (uncheck portions to narrow it)</legend>
@@ -91,7 +100,8 @@ function requestHtml({r, item, check}, i) {
       <dt>Recipient</dt><dd class="recipient">${esc(r.recipient)}</dd>
       <dt>Purpose</dt><dd class="purpose">${esc(r.purpose)}</dd>
       <dt>Requested</dt><dd>by ${esc(r.requested_by)} ${when(r.requested_at)}</dd>
-      <dt>Release on</dt><dd>${esc(r.on)}</dd>
+      <dt>Decided on</dt><dd class="decided-on">${esc(r.on)} (this node's clock; decided again
+        at each review)</dd>
       <dt>Agreement</dt><dd>${esc(d.agreement_id || "none")}${esc(route)}, as ${esc(d.recipient_level || "—")}</dd>
       <dt>Tearline</dt><dd class="tearline">${r.tearline.map(pid =>
         `<span class="mark" data-portion-id="${esc(pid)}">${esc(pid)} ${esc(markOf(pid))}</span>`).join(", ")}</dd>
@@ -99,6 +109,7 @@ function requestHtml({r, item, check}, i) {
         <span class="required-reviews">${esc(r.required_reviews)}</span> approvals required
         ${reviews}</dd>
     </dl>
+    ${voided}
     <h4>The engine's reasons</h4>
     <p class="outcome ${esc(d.outcome)}">${esc(d.summary)}</p>
     <ul class="reasons">${d.reasons.map(x =>
