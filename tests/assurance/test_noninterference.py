@@ -540,12 +540,14 @@ def model_rulings(world: World, to: list[str], days: tuple[date, ...]) -> dict[K
 
 
 def deliver(deps: Deps, item_id: str, recipient: str, day: date) -> list[dict[str, Any]]:
-    """Request a release and approve it with as many reviewers as needed: the messages it
+    """Request a release and approve it with as many reviewers as needed, the node's clock
+    showing ``day`` (issue 18: a release is decided on the node's clock): the messages it
     put in the outbox (none when refused, held or blocked)."""
+    deps = on_day(deps, day)
     with deps.uow() as uow:
         before = {m.id for m in uow.outbox.list(peer=None, limit=10**6)}
     try:
-        req = releases.request_release(deps, OFFICER, item_id, recipient, "warning", day)
+        req = releases.request_release(deps, OFFICER, item_id, recipient, "warning")
         for reviewer in REVIEWERS[:req.required_reviews]:
             req = releases.review(deps, reviewer, req.id, True, None, "")
     except Refused:
