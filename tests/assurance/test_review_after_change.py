@@ -149,19 +149,19 @@ class ReviewAfterChange(RuleBasedStateMachine):
     def review(self, data: st.DataObject, who: User, approve: bool) -> None:
         request_id = data.draw(st.sampled_from(self.open_requests()))
         model = self.requests[request_id]
+        needed, outcome = self.expected(model)  # as the review finds the world
         try:
             after = releases.review(self.deps, who, request_id, approve, None, "")
         except ServiceError:
             return
-        if model.done:
-            self.problems.append(f"{request_id}: reviewed after it was concluded")
-            return
-        if not approve:
-            model.done = True
+        if outcome is Outcome.DENIED or not approve:
+            model.done = True  # blocked with the engine's reason, or rejected
+            want = "blocked" if outcome is Outcome.DENIED else "rejected"
+            if after.state.value != want:
+                self.problems.append(f"{request_id}: {after.state.value}, not {want}")
             return
         if may_review(who) and who.username != model.requester:
             model.fresh.add(who.username)
-        needed, outcome = self.expected(model)
         if len(model.fresh) >= needed:
             model.done = True
             want = "released" if outcome is Outcome.ALLOWED else "blocked"

@@ -21,7 +21,7 @@ from liaison.domain.agreements import Agreement
 from liaison.domain.codec import CodecError, field_of, item_to, parse_date
 from liaison.domain.items import Item
 from liaison.domain.ledger import Direction, LedgerEntry, balances_by_agreement
-from liaison.domain.release import Consent, Decision, ReleaseFacts, decide
+from liaison.domain.release import Consent, Decision, Outcome, ReleaseFacts, decide
 from liaison.domain.release_basis import basis_of
 from liaison.domain.review import (
     Basis,
@@ -151,7 +151,9 @@ def review(deps: Deps, user: User, request_id: str, approve: bool,
            tearline: list[str] | None, comment: str) -> ReleaseRequest:
     """Record a review, given on what the decision rests on now (a change since the
     earlier approvals voids them first); with enough approvals on that same basis, the
-    engine decides on the node's clock and the release goes."""
+    engine decides on the node's clock and the release goes. When the engine, asked now,
+    denies the release, the request is BLOCKED with its reason and the review is not
+    recorded (fail closed)."""
     require(user, Role.REVIEWER)
     request = get_request(deps, user, request_id)
     whole_item(deps, user, request.item_id)
@@ -159,6 +161,19 @@ def review(deps: Deps, user: User, request_id: str, approve: bool,
         request = _locked_request(uow, request_id)
         now = _Now(uow, deps, request, facts(uow, deps))
         request = _brought_up_to_date(uow, deps, request, now)
+        if now.decision.outcome is Outcome.DENIED:  # fail closed, with the engine's reason
+            request = replace(request, state=RequestState.BLOCKED,
+                              state_reason=now.decision.summary)
+            record(uow, deps, "engine", "release.blocked", f"release:{request_id}",
+                   {"item": request.item_id, "recipient": request.recipient,
+                    "reason": request.state_reason,
+                    "decided_on": now.at.date().isoformat()})
+            uow.releases.update(request)
+            uow.commit()
+            return request
+        if approve and not request.tearline:
+            raise Refused(f"the engine lets no portion of this request pass now "
+                          f"({now.decision.summary}); wait for what it awaits, or reject")
         chosen = tuple(tearline) if tearline is not None else request.tearline
         if approve:
             found = content.check(uow, deps, now.item, chosen)
