@@ -4,6 +4,7 @@ that gives old API tokens an expiry."""
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from collections.abc import Iterator
@@ -239,3 +240,36 @@ def test_signed_in_bodies_have_their_route_caps_and_uploads_still_work(
     big = httpx.post(node.url + "/api/attachments", content=data * 2, headers=headers,
                      timeout=30)
     assert big.status_code == 413, big.text
+
+
+def test_the_token_cli_makes_lists_and_revokes(node: NodeProcess) -> None:
+    from typer.testing import CliRunner
+
+    from liaison.cli.main import app
+
+    if node.proc is None or node.proc.poll() is not None:
+        node.start()
+    admin = node.login()
+    node.call("POST", "/api/users", json={"username": "cli-user", "roles": ["analyst"],
+                                          "clearance": "대외비", "password": PASSWORD})
+    user = node.login("cli-user")
+    runner = CliRunner()
+
+    def liaison(*args: str, token: str) -> str:
+        result = runner.invoke(app, [*args, "--url", node.url, "--token", token])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    made = json.loads(liaison("token", "create", "ci", "--days", "30", "--json", token=user))
+    assert made["token"].startswith("lsn_")
+    listed = json.loads(liaison("token", "list", "--json", token=user))
+    assert made["id"] in [t["id"] for t in listed]
+    seen = json.loads(liaison("token", "list", "--user", "cli-user", "--json", token=admin))
+    assert made["id"] in [t["id"] for t in seen]
+    out = liaison("token", "revoke", made["id"], "--user", "cli-user", token=admin)
+    assert f"token {made['id']}" in out and "revoked" in out
+    assert httpx.get(node.url + "/api/me", headers={
+        "Authorization": f"Bearer {made['token']}"}).status_code == 401
+    refused = runner.invoke(app, ["token", "list", "--user", "admin", "--url", node.url,
+                                  "--token", user])
+    assert refused.exit_code == 1 and "administrator" in refused.output
