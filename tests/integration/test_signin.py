@@ -75,7 +75,7 @@ def test_a_password_reset_or_change_revokes_api_tokens_and_sign_out_keeps_them(
     api = kor.client.post("/api/tokens", headers=own, json={"name": "t"}).json()["token"]
     wrong = kor.client.put("/api/me/password", headers=own,
                            json={"current": PASSWORD, "password": "yet another password"})
-    assert wrong.status_code == 401 and "current password" in wrong.text
+    assert wrong.status_code == 403 and "current password" in wrong.text
     done = kor.client.put("/api/me/password", headers=own, json={
         "current": "a brand new password", "password": "yet another password"})
     assert done.status_code == 200 and done.json()["tokens_revoked"] == 2, done.text

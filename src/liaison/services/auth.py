@@ -97,7 +97,7 @@ def change_password(deps: Deps, user: User, current: str, password: str) -> int:
             _audit(uow, deps, user.username, "user.password_change_failed",
                    f"user:{user.username}", {})
             uow.commit()
-            raise Unauthorized("the current password is wrong")
+            raise Forbidden("the current password is wrong: nothing changed")
         uow.users.set_password_hash(user.username, hash_password(password))
         revoked = _revoke_all(uow, user.username)
         _audit(uow, deps, user.username, "user.password_changed", f"user:{user.username}",
