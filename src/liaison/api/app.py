@@ -153,18 +153,22 @@ UPLOAD_SLACK = 1024 * KIB  # over the upload cap, so the store's own refusal ans
 
 
 def api_body_cap(node: Node) -> Callable[[Scope], Cap]:
-    """Sign-in and requests without credentials: 64 KiB; an attachment upload:
-    ``max_attachment_mb``; anything else: ``max_body_kb``."""
+    """Sign-in: 64 KiB; a request without credentials: 64 KiB, then 401 (every other
+    route needs them); an attachment upload: ``max_attachment_mb``; anything else:
+    ``max_body_kb``."""
     settings = node.settings
-    small = Cap(SMALL_BODY, "sign-in or a request without credentials")
+    sign_in = Cap(SMALL_BODY, "sign-in")
+    anonymous = Cap(SMALL_BODY, "a request without credentials", needs_credentials=True)
     upload = Cap(settings.max_attachment_mb * 1024 * KIB + UPLOAD_SLACK,
                  "an attachment upload (max_attachment_mb)")
     default = Cap(settings.max_body_kb * KIB, "an API request (max_body_kb)")
 
     def cap(scope: Scope) -> Cap:
         path: str = scope["path"]
-        if path.startswith("/api/auth/") or not has_credentials(scope):
-            return small
+        if path.startswith("/api/auth/"):
+            return sign_in
+        if not has_credentials(scope):
+            return anonymous
         if path == "/api/attachments":
             return upload
         return default

@@ -28,12 +28,17 @@ SMALL_BODY = 64 * KIB  # sign-in, and any request that carries no credentials
 class Cap:
     size: int  # bytes
     what: str  # named in the refusal: which cap, so a caller knows what to change
+    # a route that needs credentials, asked without any: over the cap, the answer is
+    # 401 (who asks is known before the size matters), not 413
+    needs_credentials: bool = False
 
-
-def too_large(cap: Cap, size: int | None) -> str:
-    given = f"{size} bytes, " if size is not None else ""
-    return (f"the request body is {given}over the {cap.size} bytes {cap.what} takes: "
-            f"send less, or split it")
+    def refusal(self, size: int | None) -> tuple[int, str, str]:
+        if self.needs_credentials:
+            return (401, "unauthorized", "sign in first: send 'Authorization: Bearer "
+                    f"<token>' (without it a request carries at most {self.size} bytes)")
+        given = f"{size} bytes, " if size is not None else ""
+        return (413, "payload_too_large", f"the request body is {given}over the "
+                f"{self.size} bytes {self.what} takes: send less, or split it")
 
 
 class BodyLimit:
@@ -53,8 +58,7 @@ class BodyLimit:
                               "Content-Length must be a whole number of bytes")
                 return
             if int(declared) > cap.size:
-                await _answer(scope, receive, send, 413, "payload_too_large",
-                              too_large(cap, int(declared)))
+                await _answer(scope, receive, send, *cap.refusal(int(declared)))
                 return
         seen = 0
         started = answered = False
@@ -70,8 +74,7 @@ class BodyLimit:
                 seen += len(message.get("body", b""))
                 if seen > cap.size:
                     if not started:
-                        await _answer(scope, receive, send, 413, "payload_too_large",
-                                      too_large(cap, None))
+                        await _answer(scope, receive, send, *cap.refusal(None))
                     answered = True
                     return {"type": "http.disconnect"}
             return message
