@@ -60,6 +60,13 @@ class Settings:
     talks_relay_username: str = ""
     talks_relay_credential: str = ""
 
+    def __post_init__(self) -> None:
+        if not 1 <= self.api_token_days <= self.api_token_max_days:
+            raise ValueError(f"LIAISON_API_TOKEN_DAYS ({self.api_token_days}) must be between "
+                             f"1 and LIAISON_API_TOKEN_MAX_DAYS ({self.api_token_max_days})")
+        if self.max_body_kb < 64:
+            raise ValueError(f"LIAISON_MAX_BODY_KB ({self.max_body_kb}) must be at least 64")
+
     @property
     def address(self) -> str:
         return (self.public_url or f"https://{self.host}:{self.federation_port}").rstrip("/")

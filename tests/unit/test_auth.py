@@ -183,3 +183,35 @@ def test_tokens_are_stored_as_their_hash_only(deps: Deps) -> None:
     assert session not in text and api not in text
     assert {t.token_hash for t in stored} == {passwords.token_hash(session),
                                               passwords.token_hash(api)}
+
+
+def _request(peer: str, forwarded: list[str], proxies: str) -> Any:
+    from types import SimpleNamespace
+
+    from starlette.requests import Request
+
+    from liaison.api.security import trusted_proxies
+    app = SimpleNamespace(state=SimpleNamespace(trusted_proxies=trusted_proxies(proxies)))
+    return Request({"type": "http", "client": (peer, 5000), "app": app,
+                    "headers": [(b"x-forwarded-for", v.encode()) for v in forwarded]})
+
+
+@pytest.mark.parametrize(("peer", "forwarded", "proxies", "client"), [
+    ("127.0.0.1", ["203.0.113.9"], "", "127.0.0.1"),  # no proxy trusted: the header is noise
+    ("192.0.2.1", ["203.0.113.9"], "127.0.0.1", "192.0.2.1"),  # not from the proxy
+    ("127.0.0.1", ["198.51.100.1, 203.0.113.9"], "127.0.0.1", "203.0.113.9"),
+    ("10.0.0.2", ["198.51.100.1, 203.0.113.9, 10.0.0.1"], "10.0.0.0/8", "203.0.113.9"),
+    ("10.0.0.2", ["198.51.100.1", "203.0.113.9"], "10.0.0.0/8", "203.0.113.9"),  # 2 headers
+    ("10.0.0.2", ["not-an-address, 10.0.0.1"], "10.0.0.0/8", "not-an-address"),
+    ("10.0.0.2", [], "10.0.0.0/8", "10.0.0.2"),
+])
+def test_the_client_address_is_the_peer_or_the_right_most_untrusted_hop(
+        peer: str, forwarded: list[str], proxies: str, client: str) -> None:
+    from liaison.api.security import client_address
+    assert client_address(_request(peer, forwarded, proxies)) == client
+
+
+def test_a_bad_trusted_proxy_entry_is_named() -> None:
+    from liaison.api.security import trusted_proxies
+    with pytest.raises(ValueError, match=r"'10\.0\.0\.0/33' is not an address or CIDR"):
+        trusted_proxies("127.0.0.1, 10.0.0.0/33")

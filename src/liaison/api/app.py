@@ -139,14 +139,15 @@ class StaticGzip:
 
 class NodeApp(FastAPI):
     """The API app with ``WebHeaders``, ``StaticGzip`` and ``BodyLimit`` outside every
-    other layer (``body_cap``: each request's body cap; set before the app serves)."""
+    other layer (``body_cap``: each request's body cap)."""
 
-    body_cap: Callable[[Scope], Cap] = staticmethod(lambda _scope: Cap(SMALL_BODY, "this "
-                                                                       "listener"))
+    def __init__(self, body_cap: Callable[[Scope], Cap], **kwargs: Any) -> None:
+        self.body_cap = body_cap
+        super().__init__(**kwargs)
 
     def build_middleware_stack(self) -> ASGIApp:
         return WebHeaders(StaticGzip(BodyLimit(super().build_middleware_stack(),
-                                               lambda scope: self.body_cap(scope))))
+                                               self.body_cap)))
 
 
 UPLOAD_SLACK = 1024 * KIB  # over the upload cap, so the store's own refusal answers first
@@ -204,6 +205,7 @@ def create_app(node: Node, *, send: bool = True) -> FastAPI:
         await node.bus.stop()
 
     app = NodeApp(
+        api_body_cap(node),
         lifespan=lifespan,
         title=f"Liaison node {node.deps.party}",
         version=__version__,
@@ -212,7 +214,6 @@ def create_app(node: Node, *, send: bool = True) -> FastAPI:
                     "`{\"error\": {\"code\", \"message\"}}`.",
         docs_url=None, openapi_url="/api/openapi.json", redoc_url=None,
     )
-    app.body_cap = api_body_cap(node)
     app.state.trusted_proxies = trusted_proxies(node.settings.trusted_proxies)
     app.state.deps = node.deps
     app.state.bus = node.bus
@@ -282,9 +283,9 @@ def wake(app: FastAPI) -> None:
 
 def create_federation_app(node: Node) -> FastAPI:
     """The partners' door: only the inbox, served over mutual TLS 1.3 (see ``serve``)."""
-    app = NodeApp(title=f"Liaison federation {node.deps.party}", docs_url=None,
-                  redoc_url=None, openapi_url=None)
-    app.body_cap = lambda _scope: Cap(MAX_ENVELOPE, "a partner's envelope")
+    envelope = Cap(MAX_ENVELOPE, "a partner's envelope")
+    app = NodeApp(lambda _scope: envelope, title=f"Liaison federation {node.deps.party}",
+                  docs_url=None, redoc_url=None, openapi_url=None)
     app.state.deps = node.deps
     app.state.appliers = {"release": receiving.apply_release,
                           "note": agreements.apply_note, **requests.APPLIERS,
