@@ -126,6 +126,8 @@ def build_node(settings: Settings, clock: Callable[[], datetime] = utc_now) -> N
     deps = Deps(uow=uow, party=party, clock=clock, ids=new_id, publish=bus.publish,
                 rules=LifecycleRules(settings.notice_cutoff_inclusive),
                 session_hours=settings.session_hours, keyring=keyring,
+                api_token_days=settings.api_token_days,
+                api_token_max_days=settings.api_token_max_days,
                 address=settings.address, outbox_batch=settings.outbox_batch,
                 outbox_failed_attempts=settings.outbox_failed_attempts,
                 outbox_retry_s=settings.outbox_retry_s, outbox_stuck_s=settings.outbox_stuck_s,

@@ -29,6 +29,14 @@ class Settings:
     # DOMAIN: "The cut-off day (is the 90th day inclusive?) is a setting" (I: inclusive).
     notice_cutoff_inclusive: bool = True
     login_attempts_per_minute: int = 10
+    api_token_days: int = 90  # an API token's life when its maker names none
+    api_token_max_days: int = 365  # the longest an API token may be made for
+    # proxies in front of the API listener (addresses or CIDRs, comma-separated): only a
+    # request from one of them has its X-Forwarded-For read, and the client is the
+    # right-most hop that is not a trusted proxy; empty: the socket's peer, always
+    trusted_proxies: str = ""
+    max_body_kb: int = 16 * 1024  # the largest request body any route takes (attachments:
+    # max_attachment_mb; sign-in and unauthenticated requests: 64 KiB)
     public_url: str = ""  # how partners reach the federation listener; empty: https://host:fport
     federation_port: int = 8471  # mutual TLS 1.3 listener for partners' envelopes
     outbox_batch: int = 256  # messages per envelope (one signature and encryption each)
@@ -52,6 +60,13 @@ class Settings:
     talks_relay_username: str = ""
     talks_relay_credential: str = ""
 
+    def __post_init__(self) -> None:
+        if not 1 <= self.api_token_days <= self.api_token_max_days:
+            raise ValueError(f"LIAISON_API_TOKEN_DAYS ({self.api_token_days}) must be between "
+                             f"1 and LIAISON_API_TOKEN_MAX_DAYS ({self.api_token_max_days})")
+        if self.max_body_kb < 64:
+            raise ValueError(f"LIAISON_MAX_BODY_KB ({self.max_body_kb}) must be at least 64")
+
     @property
     def address(self) -> str:
         return (self.public_url or f"https://{self.host}:{self.federation_port}").rstrip("/")
@@ -69,7 +84,9 @@ class Settings:
             "data_dir": Path, "database_url": str, "bus_url": str, "workers": int,
             "host": str, "port": int,
             "session_hours": int, "notice_cutoff_inclusive": _flag,
-            "login_attempts_per_minute": int, "public_url": str, "outbox_batch": int,
+            "login_attempts_per_minute": int, "public_url": str,
+            "api_token_days": int, "api_token_max_days": int, "trusted_proxies": str,
+            "max_body_kb": int, "outbox_batch": int,
             "outbox_failed_attempts": int, "outbox_retry_s": float, "outbox_stuck_s": float,
             "federation_port": int, "check_call_answer_s": int, "hotline_tick_s": float,
             "clock_offset_s": float, "cot_port": int, "cot_feed": str, "cot_user": str,

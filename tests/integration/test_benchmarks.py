@@ -34,6 +34,7 @@ PROMISED: dict[str, tuple[str, ...]] = {
     "bench_products.py": ("taxii_objects_per_s", "search_p99_ms_20k_items"),
     "bench_release.py": ("release_decisions_per_s", "release_decisions_cold_per_s"),
     "bench_scale.py": ("scale_tracks_ratio_3v1", "scale_envelopes_ratio_3v1"),
+    "bench_signin.py": ("signin_known_ms", "signin_unknown_ms", "signin_timing_ratio"),
     "bench_talks.py": ("talks_first_frame_ms",),
     "bench_tracks.py": ("track_p99_ms_at_1000", "track_sustained_per_s",
                         "track_p99_ms_1_partner"),

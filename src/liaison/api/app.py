@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import html
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -32,8 +32,10 @@ from liaison.api import (
     routes_taxii,
     routes_tracks,
 )
-from liaison.api.security import LoginThrottle
+from liaison.api.body_limit import KIB, SMALL_BODY, BodyLimit, Cap, has_credentials
+from liaison.api.security import LoginThrottle, trusted_proxies
 from liaison.bootstrap import Node
+from liaison.crypto.envelope import MAX_ENVELOPE
 from liaison.federation.sender import CheckpointClock, HotlineClock, OutboxSender
 from liaison.federation.transport import HttpTransport
 from liaison.services import (
@@ -136,10 +138,43 @@ class StaticGzip:
 
 
 class NodeApp(FastAPI):
-    """The API app with ``WebHeaders`` and ``StaticGzip`` outside every other layer."""
+    """The API app with ``WebHeaders``, ``StaticGzip`` and ``BodyLimit`` outside every
+    other layer (``body_cap``: each request's body cap)."""
+
+    def __init__(self, body_cap: Callable[[Scope], Cap], **kwargs: Any) -> None:
+        self.body_cap = body_cap
+        super().__init__(**kwargs)
 
     def build_middleware_stack(self) -> ASGIApp:
-        return WebHeaders(StaticGzip(super().build_middleware_stack()))
+        return WebHeaders(StaticGzip(BodyLimit(super().build_middleware_stack(),
+                                               self.body_cap)))
+
+
+UPLOAD_SLACK = 1024 * KIB  # over the upload cap, so the store's own refusal answers first
+
+
+def api_body_cap(node: Node) -> Callable[[Scope], Cap]:
+    """Sign-in: 64 KiB; a request without credentials: 64 KiB, then 401 (every other
+    route needs them); an attachment upload: ``max_attachment_mb``; anything else:
+    ``max_body_kb``."""
+    settings = node.settings
+    sign_in = Cap(SMALL_BODY, "sign-in")
+    anonymous = Cap(SMALL_BODY, "a request without credentials", needs_credentials=True)
+    upload = Cap(settings.max_attachment_mb * 1024 * KIB + UPLOAD_SLACK,
+                 "an attachment upload (max_attachment_mb)")
+    default = Cap(settings.max_body_kb * KIB, "an API request (max_body_kb)")
+
+    def cap(scope: Scope) -> Cap:
+        path: str = scope["path"]
+        if path.startswith("/api/auth/"):
+            return sign_in
+        if not has_credentials(scope):
+            return anonymous
+        if path == "/api/attachments":
+            return upload
+        return default
+
+    return cap
 
 
 def create_app(node: Node, *, send: bool = True) -> FastAPI:
@@ -170,6 +205,7 @@ def create_app(node: Node, *, send: bool = True) -> FastAPI:
         await node.bus.stop()
 
     app = NodeApp(
+        api_body_cap(node),
         lifespan=lifespan,
         title=f"Liaison node {node.deps.party}",
         version=__version__,
@@ -178,6 +214,7 @@ def create_app(node: Node, *, send: bool = True) -> FastAPI:
                     "`{\"error\": {\"code\", \"message\"}}`.",
         docs_url=None, openapi_url="/api/openapi.json", redoc_url=None,
     )
+    app.state.trusted_proxies = trusted_proxies(node.settings.trusted_proxies)
     app.state.deps = node.deps
     app.state.bus = node.bus
     app.state.sender = None
@@ -246,8 +283,9 @@ def wake(app: FastAPI) -> None:
 
 def create_federation_app(node: Node) -> FastAPI:
     """The partners' door: only the inbox, served over mutual TLS 1.3 (see ``serve``)."""
-    app = NodeApp(title=f"Liaison federation {node.deps.party}", docs_url=None,
-                  redoc_url=None, openapi_url=None)
+    envelope = Cap(MAX_ENVELOPE, "a partner's envelope")
+    app = NodeApp(lambda _scope: envelope, title=f"Liaison federation {node.deps.party}",
+                  docs_url=None, redoc_url=None, openapi_url=None)
     app.state.deps = node.deps
     app.state.appliers = {"release": receiving.apply_release,
                           "note": agreements.apply_note, **requests.APPLIERS,

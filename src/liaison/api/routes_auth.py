@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from pydantic import Field
 
-from liaison.api.schemas import LoginIn, PasswordIn, TokenIn, UserIn, plain
-from liaison.api.security import CurrentUser, NodeDeps, bearer_token
+from liaison.api.schemas import Body, LoginIn, PasswordIn, TokenIn, UserIn, plain
+from liaison.api.security import CurrentUser, NodeDeps, bearer_token, client_address
 from liaison.api.views import user_view
 from liaison.domain.users import Role
 from liaison.services import auth
 from liaison.services.agreements import list_parties
 from liaison.services.auth_roles import require
 from liaison.services.context import Deps
+from liaison.services.ports import TokenRecord
 
 router = APIRouter(prefix="/api", tags=["sign-in and users"])
 
@@ -25,14 +26,15 @@ def _party(deps: Deps) -> Any:
 
 @router.post("/auth/login", summary="Sign in with a password; returns a session token")
 def login(body: LoginIn, request: Request, deps: NodeDeps) -> dict[str, Any]:
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request)
     request.app.state.login_throttle.check(f"ip:{client}", f"user:{body.username}")
     token, record, user = auth.login(deps, body.username, body.password)
     return {"token": token, "expires_at": record.expires_at.isoformat() if record.expires_at
             else None, "user": user_view(user, _party(deps))}
 
 
-@router.post("/auth/logout", summary="Revoke the token used for this request")
+@router.post("/auth/logout", summary="Sign out: revoke the token used for this request (the "
+             "session; the user's API tokens are separate credentials and stay valid)")
 def logout(deps: NodeDeps, token: Annotated[str, Depends(bearer_token)]) -> dict[str, str]:
     auth.logout(deps, token)
     return {"status": "signed out"}
@@ -43,12 +45,56 @@ def me(user: CurrentUser, deps: NodeDeps) -> dict[str, Any]:
     return {**user_view(user, _party(deps)), "node": deps.party}
 
 
-@router.post("/tokens", summary="An API token for a machine, acting as the caller")
-def api_token(body: TokenIn, user: CurrentUser, deps: NodeDeps) -> dict[str, Any]:
-    ttl = timedelta(days=body.days) if body.days else None
-    token, record = auth.issue_token(deps, user.username, "api", body.name, ttl)
-    return {"token": token, "name": body.name,
+class PasswordChangeIn(Body):
+    current: str = Field(min_length=1, max_length=1024, description="the password now")
+    password: str = Field(min_length=12, max_length=1024, description="the new password")
+
+
+@router.put("/me/password", summary="Change your password; revokes all your tokens "
+            "(this session and your API tokens): sign in again")
+def change_password(body: PasswordChangeIn, user: CurrentUser,
+                    deps: NodeDeps) -> dict[str, Any]:
+    revoked = auth.change_password(deps, user, body.current, body.password)
+    return {"status": "password changed; sign in again", "tokens_revoked": revoked}
+
+
+def token_view(record: TokenRecord) -> dict[str, Any]:
+    return {"id": auth.token_id(record), "kind": record.kind, "name": record.name,
+            "username": record.username, "created_at": record.created_at.isoformat(),
             "expires_at": record.expires_at.isoformat() if record.expires_at else None}
+
+
+@router.post("/tokens", status_code=201,
+             summary="An API token for a machine, acting as the caller; it expires "
+                     "(default api_token_days, at most api_token_max_days)")
+def api_token(body: TokenIn, user: CurrentUser, deps: NodeDeps) -> dict[str, Any]:
+    token, record = auth.issue_api_token(deps, user, body.name, body.days)
+    return {**token_view(record), "token": token}
+
+
+@router.get("/tokens", summary="Your tokens in force (sessions and API tokens)")
+def my_tokens(user: CurrentUser, deps: NodeDeps) -> list[dict[str, Any]]:
+    return [token_view(t) for t in auth.list_tokens(deps, user, user.username)]
+
+
+@router.delete("/tokens/{token_id}", summary="Revoke one of your tokens by its id")
+def revoke_my_token(token_id: str, user: CurrentUser, deps: NodeDeps) -> dict[str, Any]:
+    return {**token_view(auth.revoke_token(deps, user, user.username, token_id)),
+            "status": "revoked"}
+
+
+@router.get("/users/{username}/tokens", summary="A user's tokens in force (admin, or the "
+            "user)")
+def user_tokens(username: str, user: CurrentUser, deps: NodeDeps) -> list[dict[str, Any]]:
+    return [token_view(t) for t in auth.list_tokens(deps, user, username)]
+
+
+@router.delete("/users/{username}/tokens/{token_id}",
+               summary="Revoke a user's token (admin, or the user)")
+def revoke_user_token(username: str, token_id: str, user: CurrentUser,
+                      deps: NodeDeps) -> dict[str, Any]:
+    return {**token_view(auth.revoke_token(deps, user, username, token_id)),
+            "status": "revoked"}
 
 
 @router.get("/users", summary="Users of this node (admin)")
@@ -68,7 +114,8 @@ def create_user(body: UserIn, user: CurrentUser, deps: NodeDeps) -> dict[str, An
     return user_view(new, party)
 
 
-@router.put("/users/{username}/password", summary="Set a user's password (admin)")
+@router.put("/users/{username}/password",
+            summary="Set a user's password (admin); revokes all the user's tokens")
 def set_password(username: str, body: PasswordIn, user: CurrentUser,
                  deps: NodeDeps) -> dict[str, str]:
     require(user, Role.ADMIN)

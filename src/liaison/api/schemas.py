@@ -20,7 +20,9 @@ class LoginIn(Body):
 
 class TokenIn(Body):
     name: str = Field(min_length=1, max_length=100, description="what the token is for")
-    days: int | None = Field(default=90, ge=1, le=3650, description="None: never expires")
+    days: int | None = Field(default=None, ge=1, le=3650,
+                             description="how many days it lasts; default the node's "
+                                         "api_token_days (90), at most api_token_max_days")
 
 
 class UserIn(Body):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections import deque
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -38,6 +40,47 @@ def bearer_token(creds: Annotated[HTTPAuthorizationCredentials | None,
 
 CurrentUser = Annotated[User, Depends(current_user)]
 NodeDeps = Annotated[Deps, Depends(deps_of)]
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def trusted_proxies(text: str) -> tuple[Network, ...]:
+    """``trusted_proxies`` (addresses or CIDRs, comma-separated) as networks; a bad entry
+    stops the node from starting, naming it."""
+    nets = []
+    for entry in (e.strip() for e in text.split(",")):
+        if entry:
+            try:
+                nets.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError as exc:
+                raise ValueError(f"LIAISON_TRUSTED_PROXIES: {entry!r} is not an address or "
+                                 f"CIDR ({exc})") from exc
+    return tuple(nets)
+
+
+def _trusted(host: str, proxies: Sequence[Network]) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return any(address in net for net in proxies)
+
+
+def client_address(request: Request) -> str:
+    """Who is asking, for rate limits: the socket's peer; only when that peer is a
+    configured trusted proxy, the right-most ``X-Forwarded-For`` hop that is not itself a
+    trusted proxy (the hops left of it are whatever the client chose to send)."""
+    peer = request.client.host if request.client else "unknown"
+    proxies: Sequence[Network] = getattr(request.app.state, "trusted_proxies", ())
+    if not proxies or not _trusted(peer, proxies):
+        return peer
+    hops = [h.strip() for v in request.headers.getlist("x-forwarded-for")
+            for h in v.split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _trusted(hop, proxies):
+            return hop
+    return hops[0] if hops else peer
 
 
 class LoginThrottle:

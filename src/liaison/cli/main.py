@@ -13,6 +13,7 @@ from liaison.cli import (
     node_commands,
     product_commands,
     talk_commands,
+    token_commands,
     track_commands,
 )
 from liaison.cli.client import Api, ApiError, forget_session, save_session
@@ -31,6 +32,7 @@ for name, group in (("agreements", api_commands.agreements), ("items", api_comma
                     ("peer", api_commands.peer), ("rfi", api_commands.rfi),
                     ("hotline", api_commands.hotline)):
     app.add_typer(group, name=name)
+app.add_typer(token_commands.tokens, name="token")
 app.add_typer(track_commands.tracks, name="tracks")
 app.add_typer(track_commands.launches, name="launches")
 app.add_typer(track_commands.areas, name="areas")

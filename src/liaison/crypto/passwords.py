@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -23,6 +24,14 @@ def verify_password(password_hash: str, password: str) -> bool:
         return _HASHER.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+@cache
+def dummy_hash() -> str:
+    """A hash of a random secret with the same parameters as every stored hash: sign-in
+    verifies against it when the user is unknown or has no password, so a sign-in takes
+    the same time whether or not the user exists (computed once, on first use)."""
+    return _HASHER.hash(secrets.token_urlsafe(32))
 
 
 def password_problem(password: str) -> str | None:

@@ -20,6 +20,9 @@ from liaison.tracks.cot_server import CotServer
 from liaison.tracks.hub import TrackHub
 
 GRACE_S = 3  # open partner connections get this long to finish on shutdown
+# proxy_headers=False on both listeners: uvicorn would otherwise take the client address
+# from X-Forwarded-For of any loopback peer; the API reads that header itself, and only
+# from the proxies named in trusted_proxies (``api.security.client_address``)
 
 
 class _Listener(uvicorn.Server):
@@ -51,7 +54,7 @@ async def serve_node(node: Node, reuse_port: bool = False) -> None:
     sockets = [_bind(settings.host, settings.port, reuse_port)]
     api = create_app(node)
     servers = [_Listener(uvicorn.Config(api, host=settings.host, port=settings.port,
-                                        log_level="warning",
+                                        log_level="warning", proxy_headers=False,
                                         timeout_graceful_shutdown=GRACE_S))]
     ring = node.deps.keyring
     if ring is not None:
@@ -69,6 +72,7 @@ async def serve_node(node: Node, reuse_port: bool = False) -> None:
 
         config = uvicorn.Config(federation, host=settings.host,
                                 port=settings.federation_port, log_level="warning",
+                                proxy_headers=False,
                                 ssl_certfile=str(ring.tls_files[0]),
                                 ssl_keyfile=str(ring.tls_files[1]),
                                 timeout_graceful_shutdown=GRACE_S)

@@ -29,6 +29,8 @@ class Deps:
     ids: Callable[[], str] = new_id
     rules: LifecycleRules = field(default_factory=LifecycleRules)
     session_hours: int = 8
+    api_token_days: int = 90  # an API token's life when its maker names none
+    api_token_max_days: int = 365  # the longest an API token may be made for
     keyring: KeyRing | None = None  # None: this node cannot federate (no keys)
     address: str = ""  # this node's federation URL, as partners reach it
     outbox_batch: int = 256

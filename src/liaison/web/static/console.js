@@ -110,6 +110,7 @@ const PAGES = [
   ["talks-desk.html", "Talks", ["delegate"]],
   ["outbox.html", "Outbox", ["admin", "release_officer"]],
   ["audit.html", "Audit", ["admin"]],
+  ["account.html", "Account", null],
 ];
 
 // Build the header (node, user, role, clearance, navigation, sign-out) into <header id=shell>
