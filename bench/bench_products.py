@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import random
 import signal
-import sqlite3
 import statistics
 import sys
 import tempfile
@@ -42,7 +41,7 @@ from liaison.domain.search import (
     visibility,
 )
 from liaison.services import taxii
-from liaison.storage.engine import make_engine
+from liaison.storage.engine import connect_file, make_engine
 from liaison.storage.schema import migrate
 from liaison.storage.unit_of_work import uow_factory
 
@@ -124,7 +123,7 @@ def fill_index(path: Path, n: int) -> None:
               ("missile", "navy", "air", "ground", "nuclear", "cyber")]
     disciplines = ["HUMINT", "SIGINT", "COMINT", "ELINT", "IMINT", "GEOINT", "OSINT"]
     comps = ["", "", "", "", "K1", "K2", "K1,K2"]
-    conn = sqlite3.connect(path)
+    conn = connect_file(path)
     conn.execute("PRAGMA synchronous=OFF")
     batch = []
     for i in range(n):
