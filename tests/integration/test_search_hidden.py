@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,7 +28,8 @@ from liaison.domain.search import (
 )
 from liaison.storage.engine import make_engine
 from liaison.storage.schema import migrate
-from liaison.storage.search_repos import SqlSearch, fts5_query, index_item
+from liaison.storage.search_repos import SqlSearch, fts5_query, index_item, tsquery
+from tests.servers import fresh_database
 from tests.unit.factories import item, label
 
 KOR = default_parties()["KOR"]
@@ -41,10 +43,19 @@ def with_text(base: Item, item_id: str, text: str) -> Item:
                                                        p.label),))
 
 
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[sa.Engine]:
-    eng = make_engine(f"sqlite:///{tmp_path / 'liaison.db'}")
-    migrate(eng)
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
+    with ExitStack() as stack:
+        url = f"sqlite:///{tmp_path / 'liaison.db'}" if request.param == "sqlite" else \
+            stack.enter_context(fresh_database(request.getfixturevalue("postgres_server")))
+        eng = make_engine(url)
+        migrate(eng)
+        _fill(eng)
+        yield eng
+        eng.dispose()
+
+
+def _fill(eng: sa.Engine) -> None:
     with eng.begin() as conn:
         for n in range(HIDDEN):
             lb = label(HIGH) if n % 2 else label(LOW, compartments=frozenset({"K9"}))
@@ -53,17 +64,21 @@ def engine(tmp_path: Path) -> Iterator[sa.Engine]:
         for n in range(10):
             index_item(conn, with_text(item(label(LOW)), f"V{n}", f"quillwort seen {n}"),
                        KOR.scheme, new=True)
-    yield eng
-    eng.dispose()
 
 
 def postings_read(conn: sa.Connection, word: str, user: Clearance) -> int:
-    """Rows the FTS5 query a search runs for ``user`` returns, before any other filter."""
+    """Rows the full-text query a search runs for ``user`` returns (SQLite FTS5, or
+    PostgreSQL's GIN-indexed tsvector), before any other filter."""
     vis = visibility(user)
-    keys = SqlSearch(conn)._visible_keys(vis)
-    match = fts5_query(keyed_terms((Term((word,)),), keys))
+    alternatives = keyed_terms((Term((word,)),), SqlSearch(conn)._visible_keys(vis))
+    if not alternatives[0]:
+        return 0
+    if conn.dialect.name == "postgresql":
+        return int(conn.execute(sa.text("SELECT count(*) FROM search_text WHERE tsv @@ "
+                                        "to_tsquery('simple', :q)"),
+                                {"q": tsquery(alternatives)}).scalar_one())
     return int(conn.execute(sa.text("SELECT count(*) FROM search_fts WHERE search_fts "
-                                    "MATCH :m"), {"m": match}).scalar_one())
+                                    "MATCH :m"), {"m": fts5_query(alternatives)}).scalar_one())
 
 
 def test_a_hidden_word_reads_no_postings(engine: sa.Engine) -> None:
@@ -76,7 +91,8 @@ def test_a_hidden_word_reads_no_postings(engine: sa.Engine) -> None:
         search = SqlSearch(conn)
         total = search.query(SearchQuery(terms=(Term(("zanthoxylum",)),)),
                              visibility(low)).total
-    print(f"hidden postings read for a user cleared for none of them: {hidden} of {HIDDEN}")
+    print(f"hidden postings read for a user cleared for none of them "
+          f"({conn.dialect.name}): {hidden} of {HIDDEN}")
     assert (hidden, seen, everything, total) == (0, 10, HIDDEN, 0)
 
 

@@ -60,14 +60,11 @@ def index_item(conn: sa.Connection, item: Item, scheme: Scheme, new: bool = Fals
         "compartments": r.compartments, "topic": r.topic, "discipline": r.discipline,
         "source": r.source, "reported_us": at, "lat": r.lat, "lon": r.lon}
         for r in rows])
-    if conn.dialect.name == "sqlite":  # each word behind its visibility class's key
-        keys = {r.id: access_key(r.rank, r.compartments) for r in rows}
-        conn.execute(_TEXT_ADD, [{"id": r.id, "body": keyed_text(r.body, keys[r.id])}
-                                 for r in rows])
-        conn.execute(_CLASS_ADD, [{"key": keys[r.id], "rank": r.rank,
-                                   "compartments": r.compartments} for r in rows])
-    else:
-        conn.execute(_TEXT_ADD, [{"id": r.id, "body": r.body} for r in rows])
+    keys = {r.id: access_key(r.rank, r.compartments) for r in rows}  # each word behind it
+    conn.execute(_TEXT_ADD, [{"id": r.id, "body": keyed_text(r.body, keys[r.id])}
+                             for r in rows])
+    conn.execute(_class_add(conn), [{"key": k, "rank": r.rank, "compartments": r.compartments}
+                                    for k, r in {keys[r.id]: r for r in rows}.items()])
 
 
 def unindex_item(conn: sa.Connection, item_id: str) -> None:
@@ -104,7 +101,14 @@ def _free_seq(conn: sa.Connection, at: int) -> int:
 _LAST_AT_OR_BEFORE = sa.select(sp.c.id).where(sp.c.reported_us <= sa.bindparam("at")).order_by(
     sp.c.reported_us.desc(), sp.c.id.desc()).limit(1)
 _PORTIONS_ADD, _TEXT_ADD = sp.insert(), st.insert()
-_CLASS_ADD = sc.insert().prefix_with("OR IGNORE", dialect="sqlite")
+
+
+def _class_add(conn: sa.Connection) -> Any:
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(sc).on_conflict_do_nothing(index_elements=["key"])
+    return sc.insert().prefix_with("OR IGNORE", dialect="sqlite")
 _ANY_IN = sa.select(sp.c.id).where(sp.c.id >= sa.bindparam("lo"),
                                    sp.c.id < sa.bindparam("hi")).limit(1)
 
@@ -139,10 +143,12 @@ def fts5_query(alternatives: list[list[Term]]) -> str:
         + ")" for options in alternatives)
 
 
-def tsquery(terms: tuple[Term, ...]) -> str:
-    return " & ".join("(" + " <-> ".join(
+def tsquery(alternatives: list[list[Term]]) -> str:
+    """As ``fts5_query``, for PostgreSQL's ``to_tsquery``."""
+    return " & ".join("(" + " | ".join("(" + " <-> ".join(
         w + (":*" if term.prefix and i == len(term.words) - 1 else "")
-        for i, w in enumerate(term.words)) + ")" for term in terms)
+        for i, w in enumerate(term.words)) + ")" for term in options) + ")"
+        for options in alternatives)
 
 
 def _like_prefix(topic: str) -> str:
@@ -229,14 +235,14 @@ class SqlSearch:
         columns = (sp.c.id,)
         if not q.terms:
             return sa.select(*columns).where(*where).order_by(sp.c.id.desc())
-        if self.conn.dialect.name == "postgresql":
-            return (sa.select(*columns).join(st, st.c.id == sp.c.id)
-                    .where(*where, sa.text("search_text.tsv @@ to_tsquery('simple', :tsq)")
-                           .bindparams(tsq=tsquery(q.terms)))
-                    .order_by(sp.c.id.desc()))
         keys = self._visible_keys(vis)
         if not keys:
             return sa.select(*columns).where(sa.false())
+        if self.conn.dialect.name == "postgresql":
+            return (sa.select(*columns).join(st, st.c.id == sp.c.id)
+                    .where(*where, sa.text("search_text.tsv @@ to_tsquery('simple', :tsq)")
+                           .bindparams(tsq=tsquery(keyed_terms(q.terms, keys))))
+                    .order_by(sp.c.id.desc()))
         match = sa.text("search_fts MATCH :m").bindparams(
             m=fts5_query(keyed_terms(q.terms, keys)))
         return (sa.select(*columns).select_from(fts.join(sp, sp.c.id == fts.c.rowid))

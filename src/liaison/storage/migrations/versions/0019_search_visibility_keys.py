@@ -1,9 +1,9 @@
 """Search: SQLite's full-text index keeps each word behind its portion's visibility key, so
 a search reads only the postings of what the user may see (``domain.search``).
 
-Adds ``search_classes`` (the classes present, by key) and, on SQLite, rewrites every
-``search_text`` body with its words keyed (the update trigger of 0012 keeps FTS5 in step).
-PostgreSQL keeps plain text and gets the (unused) table, so both schemas stay one.
+Adds ``search_classes`` (the classes present, by key) and rewrites every ``search_text``
+body with its words keyed (SQLite: the update trigger of 0012 keeps FTS5 in step;
+PostgreSQL: the generated ``tsv`` column follows).
 
 Revision ID: 0019
 Revises: 0014
@@ -45,8 +45,6 @@ def upgrade() -> None:
         sa.Column("rank", sa.Integer, nullable=False),
         sa.Column("compartments", sa.String(512), nullable=False))
     conn = op.get_bind()
-    if conn.dialect.name != "sqlite":
-        return
     present = conn.execute(sa.select(sp.c.rank, sp.c.compartments).distinct()).all()
     if present:
         op.bulk_insert(classes, [{"key": _key(r.rank, r.compartments), "rank": r.rank,
@@ -63,10 +61,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     conn = op.get_bind()
-    if conn.dialect.name == "sqlite":
-        rows = conn.execute(sa.select(st.c.id, st.c.body)).all()
-        plain = re.compile(r"\bv\d\d[0-9a-f]{12}")
-        for r in rows:
-            conn.execute(st.update().where(st.c.id == r.id).values(
-                body=plain.sub("", r.body)))
+    rows = conn.execute(sa.select(st.c.id, st.c.body)).all()
+    plain = re.compile(r"\bv\d\d[0-9a-f]{12}")
+    for r in rows:
+        conn.execute(st.update().where(st.c.id == r.id).values(body=plain.sub("", r.body)))
     op.drop_table("search_classes")
