@@ -18,6 +18,8 @@ import pytest
 from typer.testing import CliRunner
 
 from liaison.cli.main import app
+from liaison.domain.parties import default_parties
+from liaison.domain.search import access_key
 from liaison.storage.engine import AtRest, DatabaseKeyError, connect_file, make_engine
 from tests.samples import image_item, png
 
@@ -130,8 +132,9 @@ def test_the_database_and_its_search_index_are_encrypted_on_disk(
     assert holding(data, *needles) == []
     with closing(connect_file(data / "liaison.db")) as db:  # the key reads it back
         bodies = [r[0] for r in db.execute("select body from search_text")]
+        rank = default_parties()["KOR"].scheme.level("군사II급비밀").rank  # image_item's
         hits = db.execute("select count(*) from search_fts where search_fts match ?",
-                          (WORD.lower(),)).fetchone()[0]
+                          (access_key(rank, "") + WORD.lower(),)).fetchone()[0]
     assert any(WORD.lower() in b.lower() for b in bodies) and hits >= 1
     print(f"files holding portion text or FTS tokens: 0 of "
           f"{sum(1 for p in data.rglob('*') if p.is_file())}")
