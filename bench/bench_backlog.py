@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import sqlite3
 import sys
 import tempfile
 import threading
@@ -49,6 +48,7 @@ from liaison.domain.items import Discipline, Grade, Item, Portion, PortionKind
 from liaison.domain.labels import make_label
 from liaison.domain.parties import default_parties
 from liaison.services import attachments, federation
+from liaison.storage.engine import connect_file
 
 AGREEMENT = "KOR-JPN-GSOMIA"  # a GSOMIA opens a hotline too (the channel's id)
 CLEARANCE = {"KOR": "군사I급비밀", "JPN": "特定秘密"}
@@ -93,9 +93,9 @@ class Node:
         r.raise_for_status()
         return str(r.json()["token"])
 
-    def db(self) -> contextlib.closing[sqlite3.Connection]:
+    def db(self) -> contextlib.closing[Any]:
         """Its SQLite database, to read (also while it runs: WAL)."""
-        return contextlib.closing(sqlite3.connect(Path(self.data) / "liaison.db", timeout=30))
+        return contextlib.closing(connect_file(Path(self.data) / "liaison.db"))
 
 
 @dataclass

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import random
 import signal
-import sqlite3
 import statistics
 import sys
 import tempfile
@@ -37,12 +36,14 @@ from liaison.domain.search import (
     PORTION_BITS,
     SearchQuery,
     Term,
+    access_key,
+    keyed_text,
     report_us,
     seq_base,
     visibility,
 )
 from liaison.services import taxii
-from liaison.storage.engine import make_engine
+from liaison.storage.engine import connect_file, make_engine
 from liaison.storage.schema import migrate
 from liaison.storage.unit_of_work import uow_factory
 
@@ -115,8 +116,9 @@ def bench_taxii(items: int) -> None:
 
 
 def fill_index(path: Path, n: int) -> None:
-    """Rows straight into the index, as ``SqlItems.add`` writes them per portion (the
-    items table is left empty: this measures the index)."""
+    """Rows straight into the index, as ``SqlItems.add`` writes them per portion (words
+    behind their visibility key; the items table is left empty: this measures the
+    index)."""
     rng = random.Random(5)
     vocab = [f"w{i}" for i in range(5000)]
     weights = [1 / (i + 1) for i in range(len(vocab))]  # Zipf-like word frequencies
@@ -124,7 +126,7 @@ def fill_index(path: Path, n: int) -> None:
               ("missile", "navy", "air", "ground", "nuclear", "cyber")]
     disciplines = ["HUMINT", "SIGINT", "COMINT", "ELINT", "IMINT", "GEOINT", "OSINT"]
     comps = ["", "", "", "", "K1", "K2", "K1,K2"]
-    conn = sqlite3.connect(path)
+    conn = connect_file(path)
     conn.execute("PRAGMA synchronous=OFF")
     batch = []
     for i in range(n):
@@ -134,7 +136,8 @@ def fill_index(path: Path, n: int) -> None:
         words = " ".join(rng.choices(vocab, weights, k=14))
         batch.append((seq_base(report_us(at)) << PORTION_BITS, f"I{i:07d}", "p1", rank, comp,
                       topic, disc, src, rng.uniform(33, 43), rng.uniform(124, 131),
-                      report_us(at), f"report {i}\n{words}"))
+                      report_us(at), keyed_text(f"report {i}\n{words}",
+                                                access_key(rank, comp))))
         if len(batch) == 50_000 or i == n - 1:
             conn.executemany(
                 "INSERT INTO search_portions (id, item_id, portion_id, rank, compartments, "
@@ -144,6 +147,8 @@ def fill_index(path: Path, n: int) -> None:
                              [(row[0], row[-1]) for row in batch])
             conn.commit()
             batch = []
+    conn.executemany("INSERT INTO search_classes (key, rank, compartments) VALUES (?, ?, ?)",
+                     [(access_key(lv.rank, c), lv.rank, c) for lv in LEVELS for c in set(comps)])
     conn.execute("INSERT INTO search_fts(search_fts) VALUES ('optimize')")
     conn.execute("ANALYZE")
     conn.commit()

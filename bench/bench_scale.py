@@ -38,7 +38,6 @@ import json
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -83,6 +82,7 @@ from liaison.services import federation
 from liaison.services.context import utc_now
 from liaison.services.importer import import_document
 from liaison.services.setup import initialise_node
+from liaison.storage.engine import connect_file
 
 PG_ENV, NATS_ENV = "LIAISON_TEST_POSTGRES_URL", "LIAISON_TEST_NATS_URL"
 QUICK = "--quick" in sys.argv
@@ -510,7 +510,7 @@ def enqueue_and_wake(w: World, first: int, starting: Callable[[], None]) -> floa
 def inbox(node: NodeProcess, refused: bool = False) -> int:
     """Messages from KOR in a partner's inbox (with ``refused``: those not accepted)."""
     path = Path(node.data) / "liaison.db"
-    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)) as db:
+    with closing(connect_file(path)) as db:
         query = "select count(*) from inbox where sender = 'KOR'"
         if refused:
             query += " and outcome not in ('applied', 'accepted')"

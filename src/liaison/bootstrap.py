@@ -21,7 +21,7 @@ from liaison.services.context import Deps, new_id, utc_now
 from liaison.services.ports import UnitOfWork
 from liaison.services.setup import PARTY_SETTING
 from liaison.storage.blobs import BlobStore
-from liaison.storage.engine import make_engine
+from liaison.storage.engine import KEY_FILE, AtRest, make_engine
 from liaison.storage.schema import migrate
 from liaison.storage.unit_of_work import SqlUnitOfWork
 
@@ -41,12 +41,23 @@ class Node:
 
 
 def open_storage(settings: Settings) -> tuple[Engine, Callable[[], UnitOfWork]]:
-    """Engine with the schema migrated to the latest revision."""
-    if not settings.database_url:
-        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    engine = make_engine(settings.effective_database_url)
+    """Engine with the schema migrated to the latest revision. Everything the node writes
+    from here on is owner-only, whatever the umask it was started with; the data directory
+    too, even one that existed before (``DatabaseKeyError`` when the database cannot be
+    opened with its key)."""
+    os.umask(0o077)
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if settings.data_dir.stat().st_mode & 0o077:
+        os.chmod(settings.data_dir, 0o700)
+    engine = make_engine(settings.effective_database_url, at_rest(settings))
     migrate(engine)
     return engine, lambda: SqlUnitOfWork(engine)
+
+
+def at_rest(settings: Settings) -> AtRest:
+    """The SQLite file's protection: the key in the keys directory, or the passphrase."""
+    return AtRest(key_file=keys_dir(settings) / KEY_FILE, passphrase=settings.db_passphrase,
+                  plaintext=settings.db_plaintext)
 
 
 def _ahead(clock: Callable[[], datetime], offset: timedelta) -> Callable[[], datetime]:

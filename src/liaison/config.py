@@ -59,6 +59,10 @@ class Settings:
     talks_relay: str = ""
     talks_relay_username: str = ""
     talks_relay_credential: str = ""
+    # the SQLite file is encrypted (SQLCipher) with keys/db.key, or with this passphrase
+    # (SQLCipher's PBKDF2-HMAC-SHA512 KDF); plaintext only when the operator says so
+    db_passphrase: str = field(default="", repr=False)
+    db_plaintext: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.api_token_days <= self.api_token_max_days:
@@ -93,6 +97,7 @@ class Settings:
             "track_refresh_s": float, "audit_checkpoint_s": float, "max_attachment_mb": int,
             "talks_relay": str,
             "talks_relay_username": str, "talks_relay_credential": str,
+            "db_passphrase": str, "db_plaintext": _flag,
         }
         for name, read in readers.items():
             raw = env.get("LIAISON_" + name.upper())

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import threading
 import time
 from collections import Counter
@@ -44,6 +43,7 @@ from liaison.domain.items import Discipline, Grade, Item, Portion, PortionKind
 from liaison.domain.labels import make_label
 from liaison.domain.parties import default_parties
 from liaison.services import federation
+from liaison.storage.engine import connect_file
 
 from ..integration.node_fixtures import PASSWORD
 from ..integration.processes import NodeProcess, wait_for
@@ -135,7 +135,7 @@ class Received:
 
 
 def received_releases(jpn: NodeProcess, prefix: str) -> Received:
-    with closing(sqlite3.connect(Path(jpn.data) / "liaison.db", timeout=30)) as db, db:
+    with closing(connect_file(Path(jpn.data) / "liaison.db")) as db, db:
         inbox = [(str(m), int(s), str(o)) for m, s, o in db.execute(
             "select message_id, seq, outcome from inbox where sender = 'KOR' and "
             "kind = 'release' order by rowid")]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from liaison.cli.main import app
+from liaison.storage.engine import connect_file
 
 from .node_fixtures import PASSWORD, SEED
 
@@ -39,7 +39,7 @@ def node_dir(tmp_path: Path) -> Path:
 
 
 def agreement_count(data: Path) -> int:
-    with closing(sqlite3.connect(data / "liaison.db")) as db, db:
+    with closing(connect_file(data / "liaison.db")) as db, db:
         return int(db.execute("select count(*) from agreements").fetchone()[0])
 
 
@@ -79,7 +79,7 @@ def test_broken_import_names_the_line_and_stores_nothing(node_dir: Path,
 def test_audit_verify_catches_a_tampered_record(node_dir: Path) -> None:
     """MISSION 10: an altered record is detected."""
     liaison("import", str(SEED), "--data-dir", str(node_dir))
-    with closing(sqlite3.connect(node_dir / "liaison.db")) as db, db:
+    with closing(connect_file(node_dir / "liaison.db")) as db, db:
         db.execute("update audit set actor = 'mallory' where seq = 2")
     code, out = liaison("audit", "verify", "--data-dir", str(node_dir))
     assert code == 1

@@ -14,7 +14,6 @@ import asyncio
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 from collections import Counter
 from collections.abc import Iterator
@@ -30,6 +29,7 @@ import websockets
 from liaison.bootstrap import build_node
 from liaison.config import Settings
 from liaison.services import federation
+from liaison.storage.engine import connect_file
 
 from ..servers import create_database
 from .node_fixtures import PASSWORD
@@ -151,7 +151,7 @@ def enqueue_envelopes(data_dir: str, db: str, start: int, count: int) -> None:
 
 
 def inbox_at(jpn: NodeProcess) -> list[tuple[str, int]]:
-    with closing(sqlite3.connect(Path(jpn.data) / "liaison.db")) as db, db:
+    with closing(connect_file(Path(jpn.data) / "liaison.db")) as db, db:
         return list(db.execute("select message_id, seq from inbox where sender = 'KOR' "
                                "order by seq"))
 

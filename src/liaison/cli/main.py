@@ -47,6 +47,7 @@ keys.command("show")(node_commands.keys_show)
 keys.command("rotate")(node_commands.keys_rotate)
 keys.command("revoke")(node_commands.keys_revoke)
 app.add_typer(keys, name="keys")
+app.add_typer(node_commands.db, name="db")
 
 
 @api_commands.audit.command("verify")

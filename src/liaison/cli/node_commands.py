@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -42,14 +42,14 @@ def init(party: Annotated[str, typer.Option(help="the node's party, ISO alpha-3"
          data_dir: DataDir = None, database_url: DatabaseUrl = None,
          admin_password: Annotated[str | None, typer.Option(
              help="default: LIAISON_ADMIN_PASSWORD or a prompt")] = None) -> None:
-    """Create a node: storage, its party and the first administrator."""
-    from liaison.bootstrap import open_storage
+    """Create a node: storage (encrypted: its key is made in the keys directory, unless
+    LIAISON_DB_PASSPHRASE is set), its party and the first administrator."""
     from liaison.services.setup import initialise_node
 
     password = admin_password or os.environ.get("LIAISON_ADMIN_PASSWORD") or \
         typer.prompt("admin password", hide_input=True, confirmation_prompt=True)
     settings = settings_for(data_dir, database_url)
-    engine, uow = open_storage(settings)
+    engine, uow = _storage(settings)
     try:
         created = initialise_node(uow, party.upper(), admin, password, utc_now)
     except ServiceError as exc:
@@ -61,6 +61,17 @@ def init(party: Annotated[str, typer.Option(help="the node's party, ISO alpha-3"
                   else f"node {party.upper()} was already initialised at {where}; nothing done")
     ring = _ensure_keys(settings)
     console.print(f"identity fingerprint: {ring.fingerprint} (give it to partners out of band)")
+
+
+def _storage(settings: Settings) -> tuple[Any, Any]:
+    """``open_storage``, or a clear error when the database cannot be opened."""
+    from liaison.bootstrap import open_storage
+    from liaison.storage.engine import DatabaseKeyError
+
+    try:
+        return open_storage(settings)
+    except DatabaseKeyError as exc:
+        fail(str(exc), 2)
 
 
 def _ensure_keys(settings: Settings) -> Keystore:
@@ -136,6 +147,7 @@ def serve(data_dir: DataDir = None, database_url: DatabaseUrl = None,
     from liaison.bootstrap import NodeNotInitialised, build_node
     from liaison.federation import workers as pool
     from liaison.federation.listeners import run
+    from liaison.storage.engine import DatabaseKeyError
 
     in_pool = pool.WORKER_ENV in os.environ
     settings = settings_for(data_dir, database_url, host=host, port=port,
@@ -150,10 +162,7 @@ def serve(data_dir: DataDir = None, database_url: DatabaseUrl = None,
         raise typer.Exit(pool.supervise(settings, sys.argv[1:]))
     try:
         node = build_node(settings)
-    except NodeNotInitialised as exc:
-        fail(str(exc), 2)
-        return
-    except ValueError as exc:
+    except (NodeNotInitialised, DatabaseKeyError, ValueError) as exc:
         fail(str(exc), 2)
         return
     url = f"http://{settings.host}:{settings.port}"
@@ -174,10 +183,11 @@ def import_(files: Annotated[list[Path], typer.Argument(help="YAML or JSON docum
     """Import parties, agreements, users and items: all of it, or nothing."""
     from liaison.bootstrap import NodeNotInitialised, build_node
     from liaison.services.importer import import_document
+    from liaison.storage.engine import DatabaseKeyError
 
     try:
         node = build_node(settings_for(data_dir, database_url))
-    except NodeNotInitialised as exc:
+    except (NodeNotInitialised, DatabaseKeyError) as exc:
         fail(str(exc), 2)
         return
     for path in files:
@@ -197,9 +207,7 @@ def import_(files: Annotated[list[Path], typer.Argument(help="YAML or JSON docum
 
 def verify_local(data_dir: Path | None, database_url: str | None) -> None:
     """Re-hash the whole audit chain straight from storage (the node may be stopped)."""
-    from liaison.bootstrap import open_storage
-
-    engine, uow = open_storage(settings_for(data_dir, database_url))
+    engine, uow = _storage(settings_for(data_dir, database_url))
     records: list[AuditRecord] = []
     with uow() as u:
         page = u.audit.list(after_seq=-1, limit=5000)
@@ -211,3 +219,34 @@ def verify_local(data_dir: Path | None, database_url: str | None) -> None:
     if not result.ok:
         fail(f"audit chain broken: {result.problem}")
     console.print(f"[green]verified[/] {result.checked} audit records: chain intact")
+
+
+db = typer.Typer(help="This node's embedded database.", no_args_is_help=True)
+
+
+@db.command("encrypt")
+def db_encrypt(data_dir: DataDir = None) -> None:
+    """Encrypt an unencrypted SQLite database from an earlier version in place (SQLCipher's
+    sqlcipher_export), with the key in the keys directory (made now if missing) or
+    LIAISON_DB_PASSPHRASE. Stop the node first."""
+    from liaison.bootstrap import at_rest
+    from liaison.storage.engine import DatabaseKeyError, encrypt_file
+
+    os.umask(0o077)
+    settings = settings_for(data_dir)
+    if settings.database_url:
+        fail("LIAISON_DATABASE_URL is set: a PostgreSQL database is protected by the "
+             "server's disk encryption and TLS (see SECURITY.md), not by this command", 2)
+    if settings.db_plaintext:
+        fail("LIAISON_DB_PLAINTEXT is set: unset it, then encrypt", 2)
+    path = settings.data_dir / "liaison.db"
+    if not path.exists():
+        fail(f"no database at {path}", 2)
+    try:
+        encrypt_file(path, at_rest(settings))
+    except DatabaseKeyError as exc:
+        fail(str(exc), 2)
+    how = "LIAISON_DB_PASSPHRASE" if settings.db_passphrase else \
+        f"the key in {at_rest(settings).key_file}"
+    console.print(f"encrypted {path} with {how}; the unencrypted file was removed (its "
+                  f"blocks may remain on the disk: wipe or encrypt the disk too)")

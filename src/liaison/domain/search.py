@@ -32,6 +32,14 @@ time moves each item a bounded number of times on average (amortised O(1) per in
 a single hot time). Any number of items may share a time: the numbers above the end of
 2100, the last report time the node keeps, leave room for 5 * 10**14 spilled items.
 
+Search time does not depend on what the user may not see. Each portion's words are stored
+in the full-text index behind a key naming its visibility class, its level and compartment
+set (``access_key``): ``v03`` + 12 hex digits + the word, one token. A search asks only for
+the keys of the classes the user may see (``keyed_terms``), so the index never reads, let
+alone filters out, a hidden portion's postings: a word found only in hidden portions costs
+what an absent word costs. The rows' own level and compartment columns are still checked
+(defence in depth: a key is a hash). Topic scope, a narrower need-to-know, is still a filter.
+
 Other designs weighed: ordering by two columns (report time, then a tie-breaking id) is
 exact too, but neither SQLite FTS5 nor a GIN index can hand back matches in that order, so
 every search would read and sort all its matches before counting the first 10,000 — the
@@ -41,6 +49,7 @@ only moves the limit: 63 bits hold 42 of milliseconds and 10 of portions.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from collections.abc import Callable, Iterator
@@ -185,6 +194,26 @@ def visibility(clearance: Clearance) -> Visibility:
 
 def compartment_key(compartments: frozenset[str]) -> str:
     return ",".join(sorted(compartments))
+
+
+def access_key(rank: int, compartments: str) -> str:
+    """The visibility class of a portion as a token prefix: fixed length, lower-case letters
+    and digits only, so key and word stay one token to every tokenizer."""
+    if not 0 <= rank < 100:
+        raise ValueError(f"rank {rank} is outside 0–99")
+    return f"v{rank:02d}" + hashlib.sha256(compartments.encode()).hexdigest()[:12]
+
+
+def keyed_text(body: str, key: str) -> str:
+    """``body`` with every word behind ``key``: what the full-text index stores."""
+    return WORD.sub(lambda m: key + fold(m.group()), body)
+
+
+def keyed_terms(terms: tuple[Term, ...], keys: list[str]) -> list[list[Term]]:
+    """For each term, its alternatives under each key the user may see (the index ORs
+    the alternatives and ANDs the terms; a row has one key, so this is exact)."""
+    return [[Term(tuple(k + w for w in term.words), term.prefix) for k in keys]
+            for term in terms]
 
 
 def in_box(box: Box, lat: float, lon: float) -> bool:

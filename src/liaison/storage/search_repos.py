@@ -25,7 +25,10 @@ from liaison.domain.search import (
     SearchQuery,
     Term,
     Visibility,
+    access_key,
     index_rows,
+    keyed_terms,
+    keyed_text,
     next_seq,
     report_us,
     room,
@@ -35,6 +38,7 @@ from liaison.storage import tables as t
 
 sp = t.search_portions
 st = t.search_text
+sc = t.search_classes
 fts = sa.table("search_fts", sa.column("rowid", sa.BigInteger))  # SQLite FTS5, migration 0006
 INDEX_LOCK = zlib.crc32(b"search_portions")  # PostgreSQL; SQLite has one writer anyway
 
@@ -56,7 +60,11 @@ def index_item(conn: sa.Connection, item: Item, scheme: Scheme, new: bool = Fals
         "compartments": r.compartments, "topic": r.topic, "discipline": r.discipline,
         "source": r.source, "reported_us": at, "lat": r.lat, "lon": r.lon}
         for r in rows])
-    conn.execute(_TEXT_ADD, [{"id": r.id, "body": r.body} for r in rows])
+    keys = {r.id: access_key(r.rank, r.compartments) for r in rows}  # each word behind it
+    conn.execute(_TEXT_ADD, [{"id": r.id, "body": keyed_text(r.body, keys[r.id])}
+                             for r in rows])
+    conn.execute(_class_add(conn), [{"key": k, "rank": r.rank, "compartments": r.compartments}
+                                    for k, r in {keys[r.id]: r for r in rows}.items()])
 
 
 def unindex_item(conn: sa.Connection, item_id: str) -> None:
@@ -93,6 +101,14 @@ def _free_seq(conn: sa.Connection, at: int) -> int:
 _LAST_AT_OR_BEFORE = sa.select(sp.c.id).where(sp.c.reported_us <= sa.bindparam("at")).order_by(
     sp.c.reported_us.desc(), sp.c.id.desc()).limit(1)
 _PORTIONS_ADD, _TEXT_ADD = sp.insert(), st.insert()
+
+
+def _class_add(conn: sa.Connection) -> Any:
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(sc).on_conflict_do_nothing(index_elements=["key"])
+    return sc.insert().prefix_with("OR IGNORE", dialect="sqlite")
 _ANY_IN = sa.select(sp.c.id).where(sp.c.id >= sa.bindparam("lo"),
                                    sp.c.id < sa.bindparam("hi")).limit(1)
 
@@ -119,16 +135,20 @@ def _renumber(conn: sa.Connection, moves: list[tuple[int, int]]) -> None:
             .values(id=table.c.id + sa.bindparam("delta")), params)
 
 
-def fts5_query(terms: tuple[Term, ...]) -> str:
-    """Words are letters and digits only (``domain.search.WORD``): nothing to escape."""
-    return " AND ".join(f'"{" ".join(term.words)}"' + (" *" if term.prefix else "")
-                        for term in terms)
+def fts5_query(alternatives: list[list[Term]]) -> str:
+    """Each term's alternatives (one per visibility key) ORed, the terms ANDed. Words are
+    letters and digits only (``domain.search.WORD``): nothing to escape."""
+    return " AND ".join("(" + " OR ".join(
+        f'"{" ".join(term.words)}"' + (" *" if term.prefix else "") for term in options)
+        + ")" for options in alternatives)
 
 
-def tsquery(terms: tuple[Term, ...]) -> str:
-    return " & ".join("(" + " <-> ".join(
+def tsquery(alternatives: list[list[Term]]) -> str:
+    """As ``fts5_query``, for PostgreSQL's ``to_tsquery``."""
+    return " & ".join("(" + " | ".join("(" + " <-> ".join(
         w + (":*" if term.prefix and i == len(term.words) - 1 else "")
-        for i, w in enumerate(term.words)) + ")" for term in terms)
+        for i, w in enumerate(term.words)) + ")" for term in options) + ")"
+        for options in alternatives)
 
 
 def _like_prefix(topic: str) -> str:
@@ -191,6 +211,13 @@ class SqlSearch:
         order = tuple(page[k] for k in sorted(page, reverse=True))
         return SearchPage(order, {i: tuple(sorted(matched[i])) for i in order}, count, capped)
 
+    def _visible_keys(self, vis: Visibility) -> list[str]:
+        """The keys of the classes present that the user may see: the FTS5 query reads
+        their postings alone, never a hidden portion's."""
+        return list(self.conn.execute(sa.select(sc.c.key).where(
+            sc.c.rank <= vis.max_rank, sc.c.compartments.in_(sorted(vis.compartment_sets)))
+            .order_by(sc.c.key)).scalars())
+
     def _first_id_from(self, at: datetime) -> int | None:
         """The smallest id of a row reported at or after ``at``; every row reported before
         has a smaller id, every row reported then or later this one or a larger."""
@@ -208,12 +235,16 @@ class SqlSearch:
         columns = (sp.c.id,)
         if not q.terms:
             return sa.select(*columns).where(*where).order_by(sp.c.id.desc())
+        keys = self._visible_keys(vis)
+        if not keys:
+            return sa.select(*columns).where(sa.false())
         if self.conn.dialect.name == "postgresql":
             return (sa.select(*columns).join(st, st.c.id == sp.c.id)
                     .where(*where, sa.text("search_text.tsv @@ to_tsquery('simple', :tsq)")
-                           .bindparams(tsq=tsquery(q.terms)))
+                           .bindparams(tsq=tsquery(keyed_terms(q.terms, keys))))
                     .order_by(sp.c.id.desc()))
-        match = sa.text("search_fts MATCH :m").bindparams(m=fts5_query(q.terms))
+        match = sa.text("search_fts MATCH :m").bindparams(
+            m=fts5_query(keyed_terms(q.terms, keys)))
         return (sa.select(*columns).select_from(fts.join(sp, sp.c.id == fts.c.rowid))
                 .where(match, *where).order_by(fts.c.rowid.desc()))
 

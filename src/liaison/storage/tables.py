@@ -278,6 +278,14 @@ search_text = sa.Table(
     sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("body", sa.Text, nullable=False),
 )
+# SQLite: the visibility classes (level, compartment set) present in the index, by their
+# FTS5 token key (domain.search.access_key); a search ORs the keys the user may see
+search_classes = sa.Table(
+    "search_classes", metadata,
+    sa.Column("key", sa.String(16), primary_key=True),
+    sa.Column("rank", sa.Integer, nullable=False),
+    sa.Column("compartments", sa.String(512), nullable=False),
+)
 SEARCH_INDEX_OBJECTS = frozenset({"search_fts", "search_fts_data", "search_fts_idx",
                                   "search_fts_docsize", "search_fts_config",
                                   "ix_search_text_tsv", "tsv"})
