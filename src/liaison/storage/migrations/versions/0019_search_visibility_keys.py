@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0019"
-down_revision = "0014"
+down_revision = "0018"
 WORD = re.compile(r"[^\W_]+")  # as domain.search stood at this revision
 sp = sa.table("search_portions", sa.column("id", sa.BigInteger), sa.column("rank", sa.Integer),
               sa.column("compartments", sa.String))
