@@ -6,7 +6,7 @@ body with its words keyed (SQLite: the update trigger of 0012 keeps FTS5 in step
 PostgreSQL: the generated ``tsv`` column follows).
 
 Revision ID: 0019
-Revises: 0014
+Revises: 0018
 """
 
 from __future__ import annotations
