@@ -261,7 +261,8 @@ def build_world(root: Path) -> World:
         "hotline_sever": [(s, {"channel": "KOR-CHN-HOTLINE-MOU"}) for s in ("CHN", "JPN")],
         "hotline_reopen": [(s, {"channel": "KOR-CHN-HOTLINE-MOU"}) for s in ("CHN", "JPN")],
         "area": [("JPN", area_msg), ("JPN", {**area_msg, "area": {**area, "name": "B"}}),
-                 ("CHN", {"agreement": "KOR-CHN-HOTLINE-MOU", "area": area})],
+                 ("CHN", {"agreement": "KOR-CHN-HOTLINE-MOU", "area": area}),
+                 ("JPN", {"agreement": "USA-JPN-GSOMIA", "area": area})],
         "talks": [("PRK", {"action": "accept", "talks_id": t["id"], "version": 1}),
                   ("PRK", {"action": "decline", "talks_id": t["id"], "reason": "no"}),
                   ("PRK", {"action": "propose", "talks_id": "PRK-T1",
@@ -533,9 +534,16 @@ ACK_FIELDS = ("acknowledged_at", "acknowledged_by", "outcome", "answered_at")
 
 
 def area_change(kor: Node, b: View, a: View, sender: str, body: Any) -> str:
-    return _only_new(b.sections["areas"], a.sections["areas"], lambda k: True) if any(
-        not str(k).startswith(f"{sender}:") for k in
-        _changed(b.sections["areas"], a.sections["areas"])) else ""
+    """A partner's area, kept under its own name, shared under an agreement in force
+    between it and us."""
+    changed = _changed(b.sections["areas"], a.sections["areas"])
+    if any(not str(k).startswith(f"{sender}:") for k in changed):
+        return f"{sender} changed areas not its own: {sorted(changed)}"
+    agreement = kor.state.agreements.get(str(body.get("agreement")))
+    if changed and (agreement is None or not {sender, "KOR"} <= agreement.parties
+                    or not status_at(agreement, TODAY).in_force):
+        return f"{sender}'s area kept under {body.get('agreement')}, not between it and KOR"
+    return ""
 
 
 def talks_change(kor: Node, b: View, a: View, sender: str, body: Any) -> str:
