@@ -240,7 +240,10 @@ def partner_note(agreement: AgreementModel, owner: str, sender: str, kind: str, 
     if kind == "SIGNED" or (len(agreement.parties) > 2 and kind not in (
             "ENTERED_INTO_FORCE", "WITHDRAWN")):
         return agreement
-    signed = min((d for k, d in agreement.events if k == "SIGNED"), default=None)
+    # signed by the first of its signature and its entry into force (an agreement in
+    # force was signed by then)
+    signed = min((d for k, d in agreement.events if k in ("SIGNED", "ENTERED_INTO_FORCE")),
+                 default=None)
     if signed is None or not signed <= on <= today + SKEW:
         return agreement
     own = [d for _, d, p in agreement.partner_events if p == sender]

@@ -776,7 +776,7 @@ def partner_notes(draw: st.DrawFn, case: Case) -> tuple[Note, ...]:
         a = world.agreements[draw(st.integers(0, len(world.agreements) - 1))]
         theirs = sorted(a.parties - {world.owner})
         sender = draw(one_of(theirs if theirs and draw(chance(70)) else partners))
-        by = sender if draw(chance(85)) else draw(one_of(sorted(a.parties)))
+        by = sender if draw(chance(70)) else draw(one_of(sorted(a.parties)))
         around = [on + timedelta(days=k) for _, on in a.events for k in (-1, 0, 30)]
         first = min((on for _, on in a.events), default=today)
         if draw(chance(50)) and first <= today:
