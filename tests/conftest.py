@@ -43,7 +43,8 @@ NATS_HINT = f"set {NATS_ENV}=nats://HOST:PORT or install the dev extras (nats-se
 
 USED: dict[str, str] = {}
 # a figure a test prints ("rejected 908 of 908", "0 leaks", "duplicates 0"): shown at the end
-FIGURE = re.compile(r"\b\d[\d,]* of \d[\d,]*\b|server errors \d|leaks \d|duplicates \d")
+FIGURE = re.compile(r"\b\d[\d,]* of \d[\d,]*\b|server errors \d|leaks \d|duplicates \d"
+                    r"|\d unauthorized changes")
 FIGURES: list[str] = []
 T = TypeVar("T")
 

@@ -20,7 +20,7 @@ time for a notice; the reciprocity hold is not used by the generated agreements.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
@@ -59,7 +59,9 @@ class AgreementModel:
     disciplines: frozenset[str] | None = None  # None: no limit
     topics: frozenset[str] | None = None  # None: no limit
     ceiling: str | None = None  # the owner's highest level that may pass under it
-    events: tuple[tuple[str, date], ...] = ()  # (kind, day), in date order
+    events: tuple[tuple[str, date], ...] = ()  # (kind, day), in date order: the owner's
+    # partners' acts recorded from their notes (``partner_note``): (kind, day, party)
+    partner_events: tuple[tuple[str, date, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -169,30 +171,106 @@ def in_force(agreement: AgreementModel, day: date) -> bool:
     """Art. 21, replayed event by event up to ``day``. A notice fixes the last day; a
     suspended or withdrawn notice lets the agreement renew again; reactivating it counts as
     notice given that day (DOMAIN test case 2019). Termination is final: no new transfers
-    after it, and nothing recorded later revives the agreement."""
-    start: date | None = None
-    last: date | None = None  # last day in force, once a notice or a termination fixes it
-    for kind, on in agreement.events:
-        if on > day or (last is not None and on > last):
-            break
-        if kind == "ENTERED_INTO_FORCE":
-            start, last = on, None
-        elif kind in ("NOTICE_GIVEN", "NOTICE_REACTIVATED") and start is not None:
-            last = end_after_notice(start, on)
-        elif kind in ("NOTICE_SUSPENDED", "NOTICE_WITHDRAWN"):
-            last = None
-        elif kind == "TERMINATED":
-            last = on - timedelta(days=1)
+    after it, and nothing recorded later revives the agreement. Each party's notice is its
+    own (DOMAIN, the 2019 case): the earliest active one fixes the last day."""
+    start, last, _ = _replay(agreement, day)
     return start is not None and start <= day and (last is None or day <= last)
+
+
+def _timeline(agreement: AgreementModel) -> list[tuple[str, date, str]]:
+    """The owner's records and the partners' recorded acts, in date order (a partner's
+    after the owner's of the same day)."""
+    ours = [(kind, on, OWNER_ACT) for kind, on in agreement.events]
+    return sorted([*ours, *agreement.partner_events], key=lambda e: e[1])
+
+
+OWNER_ACT = ""  # the party of the owner's own records
+
+
+def _replay(agreement: AgreementModel, day: date,
+            ) -> tuple[date | None, date | None, dict[str, tuple[date, bool]]]:
+    """Entry into force, the last day in force (once fixed) and the notices in effect
+    (giver: (given on, suspended)) after the events up to ``day``."""
+    start: date | None = None
+    ended: date | None = None  # the day before a termination
+    notices: dict[str, tuple[date, bool]] = {}
+
+    def last() -> date | None:
+        ends = [end_after_notice(start, g) for g, held in notices.values()
+                if not held and start is not None]
+        return min([*ends, *([ended] if ended else [])], default=None)
+
+    for kind, on, by in _timeline(agreement):
+        fixed = last()
+        if on > day or (fixed is not None and on > fixed):
+            break
+        if kind == "ENTERED_INTO_FORCE" and by == OWNER_ACT:
+            start, ended, notices = on, None, {}
+        elif kind == "TERMINATED":
+            ended = on - timedelta(days=1)
+        elif start is None:
+            continue
+        elif kind in ("NOTICE_GIVEN", "NOTICE_REACTIVATED"):
+            notices[by] = (on, False)
+        elif kind == "NOTICE_SUSPENDED" and by in notices:
+            notices[by] = (notices[by][0], True)
+        elif kind == "NOTICE_WITHDRAWN":
+            notices.pop(by, None)
+    return start, last(), notices
+
+
+SKEW = timedelta(days=1)  # a partner's day may be our tomorrow (time zones)
+ON_NOTICE = ("NOTICE_SUSPENDED", "NOTICE_REACTIVATED", "NOTICE_WITHDRAWN")
+
+
+def partner_note(agreement: AgreementModel, owner: str, sender: str, kind: str, on: date,
+                 by: str, today: date) -> AgreementModel:
+    """A partner's note of an act, as the owner records it (issue 17, from DOMAIN
+    Agreements and GSOMIA Art. 21): the agreement unchanged when the note is refused.
+
+    A partner records only its own acts, on an agreement between it and the owner, never a
+    signature; on an arrangement of several parties only what binds itself alone; dated
+    from the signature to the owner's day plus a day, not before its own last act, not
+    after the agreement ended. Its entry into force is its notification, which never
+    brings the agreement into force alone (the owner's records carry the owner's entry
+    into force). Only the party that gave a notice may suspend, reactivate or withdraw it
+    (a reactivation without any notice counts as a notice given)."""
+    if by != sender or sender == owner or not {sender, owner} <= agreement.parties:
+        return agreement
+    if kind == "SIGNED" or (len(agreement.parties) > 2 and kind not in (
+            "ENTERED_INTO_FORCE", "WITHDRAWN")):
+        return agreement
+    # signed by the first of its signature and its entry into force (an agreement in
+    # force was signed by then)
+    signed = min((d for k, d in agreement.events if k in ("SIGNED", "ENTERED_INTO_FORCE")),
+                 default=None)
+    if signed is None or not signed <= on <= today + SKEW:
+        return agreement
+    own = [d for _, d, p in agreement.partner_events if p == sender]
+    if own and on < max(own):
+        return agreement
+    start, last, notices = _replay(agreement, on)
+    if start is not None and last is not None and on > last:
+        return agreement  # ended: nothing more to record
+    if kind == "ENTERED_INTO_FORCE":
+        return agreement  # the partner's notification: changes nothing by itself
+    if kind in ON_NOTICE and sender not in notices and (
+            kind != "NOTICE_REACTIVATED" or notices):
+        return agreement
+    if kind == "WITHDRAWN":
+        raise NotImplementedError("a party's withdrawal is not modelled")
+    return replace(agreement,
+                   partner_events=(*agreement.partner_events, (kind, on, sender)))
 
 
 def boundary_days(agreement: AgreementModel, *, ends_only: bool = False) -> set[date]:
     """Days where an off-by-one in Art. 21 would show, with their neighbours: the day a
-    notice would end the agreement, and (unless ``ends_only``) each event's day."""
+    notice would end the agreement, and (unless ``ends_only``) each event's day (the
+    partners' recorded acts included)."""
     days: set[date] = set()
     start: date | None = None
-    for kind, on in agreement.events:
-        start = on if kind == "ENTERED_INTO_FORCE" else start
+    for kind, on, by in _timeline(agreement):
+        start = on if kind == "ENTERED_INTO_FORCE" and by == OWNER_ACT else start
         edges = set() if ends_only else {on}
         if kind in ("NOTICE_GIVEN", "NOTICE_REACTIVATED") and start is not None:
             edges.add(end_after_notice(start, on))

@@ -100,6 +100,7 @@ from .reference_model import (
     equivalent,
     in_force,
     may_see,
+    partner_note,
     rule,
     topic_within,
     track_route,
@@ -756,6 +757,105 @@ def check_world(case: Case, tally: Tally, *, desk: bool = True) -> None:
         if desk:
             check_service_answers(case, deps, model, tally)
             check_deliveries(case, deps, model, tally)
+
+
+# --- (a) with partner-originated messages: agreement notes -----------------------------
+
+NOTE_KINDS = ("ENTERED_INTO_FORCE", "NOTICE_GIVEN", "NOTICE_SUSPENDED", "NOTICE_REACTIVATED",
+              "NOTICE_WITHDRAWN", "TERMINATED", "SIGNED")
+Note = tuple[str, str, str, date, str]  # agreement, sender, kind, day, the act's party
+
+
+@st.composite
+def partner_notes(draw: st.DrawFn, case: Case) -> tuple[Note, ...]:
+    """Notes partners send about the world's agreements: any partner (a party to the
+    agreement or not), any kind, its own act or another's, dated around the agreement's
+    events and the node's day, in the far past or future."""
+    world, today = case.world, case.today
+    partners = sorted(set(world.parties) - {world.owner})
+    notes = []
+    for _ in range(draw(st.integers(1, 6))):
+        a = world.agreements[draw(st.integers(0, len(world.agreements) - 1))]
+        theirs = sorted(a.parties - {world.owner})
+        sender = draw(one_of(theirs if theirs and draw(chance(70)) else partners))
+        by = sender if draw(chance(70)) else draw(one_of(sorted(a.parties)))
+        around = [on + timedelta(days=k) for _, on in a.events for k in (-1, 0, 30)]
+        first = min((on for _, on in a.events), default=today)
+        if draw(chance(50)) and first <= today:
+            on = draw(st.dates(first, today))  # within bounds, as an honest note is
+        else:
+            on = draw(one_of([today, today + timedelta(days=1), today + timedelta(days=2),
+                              today - timedelta(days=200), date(1990, 1, 1),
+                              date(2099, 12, 31), *around]))
+        notes.append((a.id, sender, draw(one_of(NOTE_KINDS)), on, by))
+    return tuple(notes)
+
+
+@dataclass
+class NoteTally:
+    worlds: int = 0
+    notes: int = 0
+    recorded: int = 0
+    decisions: int = 0
+    disagreements: list[str] = field(default_factory=list)
+
+
+def check_partner_notes(case: Case, notes: tuple[Note, ...], tally: NoteTally) -> None:
+    """Each note through the node's own applier for ``note`` (what its inbox calls once the
+    envelope verifies), each into the model as ``partner_note`` records it; then every
+    release decision, on the probe days and around each note, as the model's."""
+    world = case.world
+    tally.worlds += 1
+    modelled = {a.id: a for a in world.agreements}
+    with node(world, case.today) as deps:
+        for agreement_id, sender, kind, on, by in notes:
+            body = {"agreement": agreement_id,
+                    "event": {"kind": kind, "date": on.isoformat(), "by": by}}
+            with deps.uow() as uow:
+                agreement_service.apply_note(uow, deps, sender, body)
+                uow.commit()
+            before = modelled[agreement_id]
+            modelled[agreement_id] = partner_note(before, world.owner, sender, kind, on, by,
+                                                  case.today)
+            tally.notes += 1
+            tally.recorded += modelled[agreement_id] is not before
+        noted = replace(world, agreements=tuple(modelled[a.id] for a in world.agreements))
+        edges = {d for a in noted.agreements for d in boundary_days(a)} | {
+            n[3] + timedelta(days=k) for n in notes for k in (0, 1)}  # refused ones' too
+        days = tuple(dict.fromkeys([*case.days, *sorted(edges)]))
+        to = recipients(world)
+        engine = engine_rulings(deps, [i.id for i in world.items], to, days)
+    model = model_rulings(noted, to, days)
+    for key, ruling in engine.items():
+        tally.decisions += 1
+        if ruling != model[key] and len(tally.disagreements) < 5:
+            tally.disagreements.append(f"{key} after {notes}: engine {ruling}, "
+                                       f"model {model[key]}")
+
+
+def run_note_check(n: int) -> NoteTally:
+    tally = NoteTally()
+
+    @settings(FAST, max_examples=n)
+    @given(st.data())
+    def check(data: st.DataObject) -> None:
+        case = data.draw(cases())
+        check_partner_notes(case, data.draw(partner_notes(case)), tally)
+
+    check()
+    return tally
+
+
+def test_partner_notes_change_decisions_only_as_the_model_says() -> None:
+    """(a) with partner-originated messages as inputs of the model (issue 17): partners'
+    notes on the agreements, well-formed or not theirs to send, change release decisions
+    exactly as the model's authority rule for a partner's note says."""
+    tally = run_note_check(CI_WORLDS // 2)
+    disagreements = len(tally.disagreements)
+    print(f"\nnon-interference: partner notes: {tally.worlds} worlds, {tally.notes} notes "
+          f"({tally.recorded} changing the model), decisions checked {tally.decisions}, "
+          f"agreeing {tally.decisions - disagreements} of {tally.decisions}")
+    assert not tally.disagreements, tally.disagreements
 
 
 # --- (b) worlds that differ only in what P and U may not see ---------------------------

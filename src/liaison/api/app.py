@@ -38,16 +38,7 @@ from liaison.bootstrap import Node
 from liaison.crypto.envelope import MAX_ENVELOPE
 from liaison.federation.sender import CheckpointClock, HotlineClock, OutboxSender
 from liaison.federation.transport import HttpTransport
-from liaison.services import (
-    agreements,
-    areas,
-    checkpoints,
-    hotline,
-    protection,
-    receiving,
-    requests,
-    talks,
-)
+from liaison.services.appliers import APPLIERS
 from liaison.tracks.hub import TrackHub
 
 QUIET_PATHS = ("/api/tracks/ingest", "/api/auth/")  # these never queue partner messages
@@ -287,10 +278,7 @@ def create_federation_app(node: Node) -> FastAPI:
     app = NodeApp(lambda _scope: envelope, title=f"Liaison federation {node.deps.party}",
                   docs_url=None, redoc_url=None, openapi_url=None)
     app.state.deps = node.deps
-    app.state.appliers = {"release": receiving.apply_release,
-                          "note": agreements.apply_note, **requests.APPLIERS,
-                          **protection.APPLIERS, **hotline.APPLIERS, **areas.APPLIERS,
-                          **talks.APPLIERS, **checkpoints.APPLIERS}
+    app.state.appliers = dict(APPLIERS)
     app.state.tracks = None  # the API app's hub, shared by ``serve``
     errors.install(app)
     app.include_router(routes_federation.inbox_router)

@@ -38,8 +38,12 @@ async def inbox(request: Request, deps: NodeDeps) -> Response:
     if len(wire) > MAX_ENVELOPE:
         raise Invalid(f"envelope larger than {MAX_ENVELOPE} bytes")
     appliers = request.app.state.appliers
+    # the partner certificate of the mutual TLS connection (federation.tls), checked
+    # against the envelope's signed sender
+    chain = request.scope.get("extensions", {}).get("tls", {}).get("client_cert_chain", [])
     try:
-        receipt = await asyncio.to_thread(federation.receive, deps, wire, appliers)
+        receipt = await asyncio.to_thread(federation.receive, deps, wire, appliers,
+                                          chain[0] if chain else "")
     except EnvelopeError as exc:
         return JSONResponse(error_body("envelope_refused", str(exc)), 400)
     return Response(content=receipt, media_type="application/octet-stream")

@@ -52,6 +52,28 @@ class Keystore:
         self._manifest: dict[str, list[PublicKeyInfo]] = {}
         self._identity: Ed25519PrivateKey | None = None
         self._private: dict[str, Ed25519PrivateKey | X25519PrivateKey] = {}
+        self._stamp: tuple[int, int] | None = None  # the key list file as last read
+
+    def _manifest_stamp(self) -> tuple[int, int] | None:
+        try:
+            st = (self.dir / MANIFEST).stat()
+        except FileNotFoundError:
+            return None
+        return st.st_mtime_ns, st.st_size
+
+    def _fresh(self) -> None:
+        """Re-read the key list when another process changed it (``liaison keys rotate``
+        or ``revoke`` while the node serves): a rotation takes effect without a restart
+        (issue 17 point 7). A damaged list keeps the keys last read, and says so."""
+        stamp = self._manifest_stamp()
+        if stamp is None or stamp == self._stamp:
+            return
+        try:
+            data = json.loads((self.dir / MANIFEST).read_text())
+            self._manifest = {k: [PublicKeyInfo(**i) for i in v] for k, v in data.items()}
+        except (ValueError, TypeError, AttributeError, OSError):
+            return  # half-written by another process: read again next time
+        self._stamp = stamp
 
     @classmethod
     def create(cls, directory: Path, now: datetime) -> Keystore:
@@ -78,6 +100,7 @@ class Keystore:
         try:
             data = json.loads((directory / MANIFEST).read_text())
             store._manifest = {k: [PublicKeyInfo(**i) for i in v] for k, v in data.items()}
+            store._stamp = store._manifest_stamp()
         except FileNotFoundError as exc:
             raise KeyError_(f"no node keys in {directory}: run `liaison init`") from exc
         except (ValueError, TypeError, AttributeError) as exc:  # bad JSON or shape
@@ -101,6 +124,7 @@ class Keystore:
         tmp.write_text(json.dumps(data, indent=1))
         os.chmod(tmp, 0o600)
         tmp.replace(self.dir / MANIFEST)
+        self._stamp = self._manifest_stamp()
 
     def rotate(self, now: datetime, overlap: timedelta) -> None:
         """New signing and encryption keys; the current ones stay valid for ``overlap``."""
@@ -130,6 +154,7 @@ class Keystore:
         return fingerprint_of(self.identity)
 
     def current(self, kind: str, now: datetime) -> PublicKeyInfo:
+        self._fresh()
         usable = [i for i in self._manifest[kind] if i.usable(now)]
         if not usable:
             raise KeyError_(f"no usable {kind} key: rotate the keys")
@@ -144,6 +169,7 @@ class Keystore:
 
     def decryptor(self, key_id: str, now: datetime) -> X25519PrivateKey | None:
         """This node's encryption key ``key_id`` while it is usable; ``None`` otherwise."""
+        self._fresh()
         info = next((i for i in self._manifest["encryption"] if i.id == key_id), None)
         if info is None or not info.usable(now):
             return None
@@ -158,6 +184,7 @@ class Keystore:
         return self.dir / "tls.crt", self.dir / "tls.key"
 
     def card(self, party: str, address: str, now: datetime) -> Card:
+        self._fresh()
         ident: Ed25519PublicKey = self.identity.public_key()
         cert = self.tls_files[0].read_bytes() if self.tls_files[0].exists() else b""
         card = Card(party, address, b64(raw_public(ident)),

@@ -14,7 +14,7 @@ import uvicorn
 
 from liaison.api.app import create_app, create_federation_app, wake
 from liaison.bootstrap import Node
-from liaison.federation.tls import server_context, trust
+from liaison.federation.tls import server_context, trust, with_client_certificate
 from liaison.services.federation import list_peers
 from liaison.tracks.cot_server import CotServer
 from liaison.tracks.hub import TrackHub
@@ -78,6 +78,8 @@ async def serve_node(node: Node, reuse_port: bool = False) -> None:
                                 timeout_graceful_shutdown=GRACE_S)
         config.load()
         config.ssl = ctx  # TLS 1.3 only, client certificate required, partners pinned
+        # the inbox sees which partner's certificate delivered each envelope
+        config.http_protocol_class = with_client_certificate(config.http_protocol_class)
         servers.append(_Listener(config))
         sockets.append(_bind(settings.host, settings.federation_port, reuse_port))
     loop = asyncio.get_running_loop()

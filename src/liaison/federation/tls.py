@@ -9,6 +9,7 @@ from __future__ import annotations
 import ssl
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any, cast
 
 
 def server_context(cert: Path, key: Path, partner_certs: Iterable[str]) -> ssl.SSLContext:
@@ -37,3 +38,27 @@ def client_context(cert: Path, key: Path, partner_cert: str) -> ssl.SSLContext:
     ctx.load_verify_locations(cadata=partner_cert)
     ctx.load_cert_chain(cert, key)
     return ctx
+
+
+def with_client_certificate(protocol: type[Any]) -> type[Any]:
+    """``protocol`` (the server's HTTP protocol class) telling the app which certificate
+    the partner presented in the handshake, as ASGI's TLS extension does:
+    ``scope["extensions"]["tls"]["client_cert_chain"]``, a list of PEM certificates.
+    The inbox checks it against the envelope's signed sender (issue 17 point 7)."""
+
+    class WithClientCertificate(protocol):  # type: ignore[misc]
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            ssl_object = transport.get_extra_info("ssl_object")
+            der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+            chain = [ssl.DER_cert_to_PEM_cert(der)] if der else []
+            app: Any = cast(Any, self).app  # set by the base class
+
+            async def app_with_tls(scope: Any, receive: Any, send: Any) -> None:
+                tls = {**scope.get("extensions", {}).get("tls", {}), "client_cert_chain": chain}
+                extensions = {**scope.get("extensions", {}), "tls": tls}
+                await app({**scope, "extensions": extensions}, receive, send)
+
+            self.app = app_with_tls
+
+    return WithClientCertificate

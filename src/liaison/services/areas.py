@@ -149,7 +149,9 @@ def apply_area(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | Non
     except (KeyError, TypeError, ValueError):
         return "malformed area"
     agreement = uow.agreements.get(agreement_id)
-    if agreement is None or sender not in agreement.parties or not status_at(
+    # shared under an agreement between the sender and us: no partner touches an
+    # agreement between other parties (issue 17)
+    if agreement is None or not {sender, deps.party} <= agreement.parties or not status_at(
             agreement, deps.clock().date(), deps.rules).in_force:
         return f"no agreement {agreement_id} in force with {sender} here"
     parties = load_parties(uow)

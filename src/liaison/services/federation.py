@@ -56,6 +56,7 @@ from liaison.crypto.envelope import (
     utc,
 )
 from liaison.crypto.keys import Card, KeyError_, ed25519_public, verify_card, x25519_public
+from liaison.crypto.tls import cert_sha256
 from liaison.domain.lanes import ROUTINE, lane_for
 from liaison.domain.partner_address import AddressRefused, federation_address
 from liaison.domain.users import Role, User
@@ -332,9 +333,32 @@ def open_from_peer(deps: Deps, wire: bytes, peers: dict[str, Peer]) -> tuple[Hea
 Applier = Any  # Callable[[UnitOfWork, Deps, str, dict[str, Any]], str | None]
 
 
-def receive(deps: Deps, wire: bytes, appliers: dict[str, Applier]) -> bytes:
+def delivery_problem(peers: dict[str, Peer], sender: str, delivered_by: str) -> str | None:
+    """Issue 17 point 7: the certificate that delivered an envelope over mutual TLS
+    (``delivered_by``, PEM; ``""`` when none was presented) must be the one on the card of
+    the envelope's signed sender. Another partner's certificate means that partner is
+    delivering what ``sender`` signed (a replay, or a forgery with stolen keys)."""
+    try:
+        presented = cert_sha256(delivered_by.encode()) if delivered_by else ""
+    except ValueError:
+        presented = ""
+    if presented and presented == peers[sender].card.tls_cert_sha256:
+        return None
+    by = next((p for p, peer in sorted(peers.items())
+               if presented and peer.card.tls_cert_sha256 == presented), None)
+    who = f"{by}'s TLS certificate" if by else "a TLS certificate on no partner's card"
+    return (f"the envelope is signed by {sender} but was delivered with {who}: a partner "
+            f"delivers only its own envelopes; refused")
+
+
+def receive(deps: Deps, wire: bytes, appliers: dict[str, Applier],
+            delivered_by: str | None = None) -> bytes:
     """Verify an incoming batch, apply each new message exactly once, and answer with a
-    signed receipt. Messages are applied in chunks of ``inbox_turns.CHUNK``, each chunk in
+    signed receipt. Over the federation listener ``delivered_by`` is the client
+    certificate of the TLS connection, which must be the signed sender's
+    (``delivery_problem``); ``None`` only for a delivery in this process (tests).
+
+    Messages are applied in chunks of ``inbox_turns.CHUNK``, each chunk in
     one transaction with its messages' inbox rows (each message's effects as in its own
     savepoint), so exactly-once holds per message even when a crash falls between two
     chunks (a resent envelope finds the first chunks' messages as duplicates). Between
@@ -343,6 +367,15 @@ def receive(deps: Deps, wire: bytes, appliers: dict[str, Applier]) -> bytes:
     with deps.uow() as uow:
         peers = {p.party: p for p in uow.peers.list()}
     header, payload = open_from_peer(deps, wire, peers)
+    problem = None if delivered_by is None else \
+        delivery_problem(peers, header.sender, delivered_by)
+    if problem:
+        with deps.uow() as uow:
+            record(uow, deps, "federation", "envelope.refused",
+                   f"envelope:{header.envelope_id}", {"sender": header.sender,
+                                                      "reason": problem})
+            uow.commit()
+        raise EnvelopeError(problem)
     try:
         messages = json.loads(payload)["messages"]
         if not isinstance(messages, list):

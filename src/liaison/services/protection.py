@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from liaison.domain import protection_authority as pa
 from liaison.domain.items import Item
 from liaison.domain.labels import LabelError
 from liaison.domain.ledger import Direction
@@ -73,16 +74,21 @@ def _with_level(item: Item, portion_id: str, level: str) -> Item:
 
 def apply_regrade(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | None:
     """GSOMIA Art. 7: re-mark the received copy with this node's equivalent of the new level
-    under the agreement it came under."""
+    under the agreement it came under — only the portions the sender originated
+    (``domain.protection_authority`` rule 1)."""
     try:
-        local_id = received_id(str(body["item_id"]), sender)
-        portion_id, level = str(body["portion_id"]), str(body["level"])
-    except (KeyError, TypeError):
-        return "malformed level change"
+        change = pa.regrade_from(body)
+    except pa.ProtectionRefused as exc:
+        return str(exc)
+    local_id = received_id(change["item_id"], sender)
+    portion_id, level = change["portion_id"], change["level"]
     stored = uow.items.get(local_id)
     entry = next((e for e in uow.ledger.list(partner=sender) if e.item_id == local_id), None)
     if stored is None or entry is None:
         return f"no received item {local_id} here"
+    problem = pa.regrade_refusal(stored.item, portion_id, sender)
+    if problem:
+        return problem
     agreement = uow.agreements.get(entry.agreement_id)
     mine = agreement.table.translate(sender, level, deps.party) if agreement else None
     if mine is None:
@@ -91,7 +97,7 @@ def apply_regrade(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | 
     uow.items.replace(replace(stored, item=changed), _min_rank(uow, deps, changed))
     record(uow, deps, f"peer:{sender}", "item.regraded", f"item:{local_id}",
            {"portion": portion_id, "to": mine, "originator_level": level,
-            "reason": str(body.get("reason", ""))})
+            "reason": change["reason"]})
     return None
 
 
@@ -120,13 +126,22 @@ def report(deps: Deps, user: User, item_id: str, kind: str, details: dict[str, A
 
 def _apply(kind: str) -> Any:
     def apply(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | None:
-        if not isinstance(body, dict) or "item_id" not in body:
-            return f"malformed {kind} report"
+        """DOMAIN Protection 4, 5: a partner's report on information we gave it
+        (``domain.protection_authority`` rules 2 and 3)."""
+        try:
+            report = pa.report_from(body, kind)
+        except pa.ProtectionRefused as exc:
+            return str(exc)
+        given = {e.item_id for e in uow.ledger.list(partner=sender)
+                 if e.direction is Direction.GIVEN}
+        problem = pa.report_refusal(report["item_id"], sender, kind, given)
+        if problem:
+            return problem
         now = deps.clock()
         uow.requests.put(PartnerRequest(deps.ids(), kind, "incoming", sender, "received",
-                                        dict(body), now, now))
+                                        report, now, now))
         record(uow, deps, f"peer:{sender}", f"item.{kind}_reported",
-               f"item:{body['item_id']}", dict(body))
+               f"item:{report['item_id']}", report)
         return None
     return apply
 
