@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from liaison.domain.codec import CodecError, item_from
-from liaison.domain.items import REPORT_TIMES, Attachment, Item
+from liaison.domain.items import REPORT_TIMES, Attachment, Item, local_id_problem
 from liaison.domain.labels import Party
 from liaison.domain.users import Role, User
 from liaison.services import attachments
@@ -71,6 +71,8 @@ def _create(uow: UnitOfWork, deps: Deps, user: User, data: dict[str, Any],
     except OverflowError as exc:  # a time that leaves the calendar once made UTC
         raise Invalid(f"a date-time is out of range ({exc}); report times are "
                       f"{REPORT_TIMES}") from exc
+    if problem := local_id_problem(item.id):
+        raise Invalid(problem)
     item = attachments.resolve(uow, deps, item, user)
     if visible_part(item, user, parties[deps.party]) != item:
         raise Forbidden("you may only create portions within your clearance and "
