@@ -206,6 +206,12 @@ def test_a_sensor_writes_only_into_feeds_registered_to_it(world: NodeUnderTest) 
     assert "feed-sensor" in nosuch.json()["error"]["message"]
     r = kor.post("lee", "/api/tracks/feeds", json={**FEED, "title": "renamed"})
     assert r.json()["sensors"] == ["radar2"] and r.json()["owner"] == "lee"  # kept
+    sensors = "/api/tracks/feeds/radar/sensors"
+    assert kor.client.request("DELETE", f"{sensors}/radar2",
+                              headers=kor.as_("admin")).json()["sensors"] == []
+    r = kor.post("radar2", "/api/tracks/ingest", json={"feed": "radar", "updates": [update]})
+    assert r.status_code == 403 and r.text == mine.text  # cleared, but no longer registered
+    assert kor.post("admin", sensors, json={"username": "radar2"}).status_code == 201
     raised = {**FEED, "label": label("군사I급비밀", rel_to=["USA"])}
     assert kor.post("lee", "/api/tracks/feeds", json=raised).status_code == 201
     r = kor.post("radar2", "/api/tracks/ingest", json={"feed": "radar", "updates": [update]})
