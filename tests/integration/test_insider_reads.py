@@ -130,6 +130,31 @@ def test_partners_requests_and_reports_are_cut_to_the_reader(world: NodeUnderTes
     assert granted.status_code == 200, granted.text  # control: cleared for all of R1
 
 
+def test_a_consent_request_about_an_item_not_held_here_is_judged_by_its_levels(
+        world: NodeUnderTest) -> None:
+    """Bullet 1, for our information entered at the partner's node (the item is not held
+    here): each quoted portion by its stated level, made ours by the agreements' tables."""
+    kor = world
+    deps = _deps(kor)
+    with deps.uow() as uow:
+        assert requests.apply_consent_request(uow, deps, "USA", {
+            "id": "cr2", "item_id": "USA-ONLY-1", "recipient": "JPN", "purpose": "warning",
+            "portions": [{"id": "p1", "content": "imagery of a TEL", "classification":
+                          "SECRET"}, {"id": "p2", "content": "a source's name",
+                                      "classification": "TOP SECRET"}]}) is None
+        uow.commit()
+
+    def quoted(who: str) -> list[str]:
+        rows = _list(kor, who, "/api/consent-requests")
+        return [p["id"] for r in rows if r["id"] == "cr2" for p in r["portions"]]
+    assert quoted("plain") == [] and quoted("junior") == []
+    assert quoted("jung") == []  # bound to a topic scope: the item's topic is not known here
+    assert quoted("lee") == ["p1", "p2"]
+    answer = kor.post("lee", "/api/consent-requests/USA:cr2/answer", json={"grant": False,
+                                                                        "reason": "no"})
+    assert answer.status_code == 200, answer.text
+
+
 def test_ledger_and_consents_only_for_items_the_reader_sees(world: NodeUnderTest) -> None:
     """Bullet: a 평문 reviewer sees ledger entries and consents for items it cannot see."""
     kor = world

@@ -32,7 +32,7 @@ from liaison.services.context import Deps
 from liaison.services.errors import Exists, Invalid, NotFound, Refused
 from liaison.services.items import whole_item
 from liaison.services.ports import PartnerRequest, StoredConsent, UnitOfWork
-from liaison.services.sight import request_as_seen, requests_as_seen, sight
+from liaison.services.sight import consent_in_full, request_as_seen, requests_as_seen, sight
 
 PRIORITIES = ("urgent", "high", "routine")
 OFFICERS = (Role.RELEASE_OFFICER,)
@@ -152,7 +152,7 @@ def _open(uow: UnitOfWork, deps: Deps, user: User, ref: str, kind: str,
 
     def seen(r: PartnerRequest) -> bool:
         if r.kind == "consent":
-            return bool(look(str(r.data.get("item_id")))[1])
+            return consent_in_full(r, user, look)
         return request_as_seen(r, user, look) is not None
     req = incoming(uow, ref, kind, party, seen)
     if req.state != "open":
