@@ -252,6 +252,7 @@ class World:
         kor.call("POST", "/api/tracks/feeds", json={
             "name": "radar", "title": "bench radar", "topic": "DPRK/missile",
             "discipline": "ELINT", "label": LABEL})
+        kor.call("POST", "/api/tracks/feeds/radar/sensors", json={"username": "sensor"})
         self.configured = True
 
     def holders(self) -> dict[str, int]:

@@ -145,6 +145,8 @@ class Cluster:
                 "name": name, "title": f"bench {name}", "topic": "DPRK/missile",
                 "label": {**LABEL, "rel_to": ["USA", *partners]}},
                 timeout=30).raise_for_status()
+            httpx.post(f"{usa}/api/tracks/feeds/{name}/sensors", headers=headers,
+                       json={"username": "sensor"}, timeout=30).raise_for_status()
         self.sensor = login(usa, "sensor")
         httpx.post(self.urls["KOR"] + "/api/users", headers={
             "Authorization": f"Bearer {self.admins['KOR']}"}, json={

@@ -82,6 +82,7 @@ def connect_pair(kor: NodeProcess, jpn: NodeProcess, env: dict[str, str]) -> Non
     jpn.call("POST", "/api/users", json={"username": "watch", "roles": ["watch_officer"],
                                          "clearance": "極秘", "password": PASSWORD})
     kor.call("POST", "/api/tracks/feeds", json=FEED)
+    kor.call("POST", "/api/tracks/feeds/radar/sensors", json={"username": "radar"})
     wait_for(lambda: [r["partner"] for r in kor.call("GET", "/api/tracks/stats")["policy"]
                       ["feeds"].get("radar", {}).get("to", [])] == ["JPN"],
              what="the radar feed routed to JPN")

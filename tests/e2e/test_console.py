@@ -303,6 +303,7 @@ def test_the_map_shows_a_track_a_partner_shares(nodes: dict[str, NodeProcess],
         "name": "jadge", "title": "JADGE radar", "topic": "DPRK/missile",
         "label": {"policy": "JPN", "classification": "秘", "originator": "JPN",
                   "created": "2026-01-01T00:00:00Z", "rel_to": ["JPN", "KOR"]}})
+    jpn.call("POST", "/api/tracks/feeds/jadge/sensors", json={"username": "radar"})
     page = signed_in(browser, kor, "yoon")
     page.goto(f"{kor.url}/console/map.html")
     page.wait_for_function("() => window.liaisonMap?.ready && liaisonMap.snapshot",

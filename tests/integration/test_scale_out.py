@@ -78,6 +78,7 @@ def cluster(tmp_path: Path, postgres_server: str,
         jpn.call("POST", "/api/users", json={"username": "watch", "roles": ["watch_officer"],
                                              "clearance": "極秘", "password": PASSWORD})
         kor.call("POST", "/api/tracks/feeds", json=FEED)
+        kor.call("POST", "/api/tracks/feeds/radar/sensors", json={"username": "radar"})
         for w in workers:  # each worker's policy routes the feed to Japan
             wait_for(lambda w=w: [r["partner"] for r in w.call("GET", "/api/tracks/stats")
                                   ["policy"]["feeds"].get("radar", {}).get("to", [])]

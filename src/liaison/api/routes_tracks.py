@@ -16,9 +16,9 @@ from liaison.api.schemas import Body
 from liaison.api.security import CurrentUser, NodeDeps
 from liaison.domain.tracks import TrackUpdate
 from liaison.domain.users import Role, User
-from liaison.services import areas, tracks
+from liaison.services import areas, feed_sensors, tracks
 from liaison.services.auth_roles import require
-from liaison.services.errors import Refused, Unavailable
+from liaison.services.errors import Forbidden, Refused, Unavailable
 from liaison.tracks.hub import Published, TrackHub
 
 router = APIRouter(prefix="/api", tags=["tracks"])
@@ -107,27 +107,73 @@ def _answer(accepted: int, refusals: list[str]) -> dict[str, Any]:
     return {"accepted": accepted, "refused": len(refusals), "reasons": sorted(set(refusals))}
 
 
+class SensorIn(Body):
+    username: str = Field(min_length=1, max_length=64)
+
+
+@router.post("/tracks/feeds/{feed}/sensors", status_code=201,
+             summary="Register a sensor account to a feed (admin): it may write into it")
+async def add_sensor(feed: str, body: SensorIn, request: Request, user: CurrentUser,
+                     deps: NodeDeps) -> dict[str, Any]:
+    out = await asyncio.to_thread(feed_sensors.register_sensor, deps, user, feed,
+                                  body.username)
+    await _refresh(request)
+    return out
+
+
+@router.delete("/tracks/feeds/{feed}/sensors/{username}",
+               summary="Unregister a sensor account from a feed (admin)")
+async def remove_sensor(feed: str, username: str, request: Request, user: CurrentUser,
+                        deps: NodeDeps) -> dict[str, Any]:
+    out = await asyncio.to_thread(feed_sensors.register_sensor, deps, user, feed, username,
+                                  remove=True)
+    await _refresh(request)
+    return out
+
+
+def _may_write(hub: TrackHub, user: User, feed: str) -> None:
+    why = tracks.write_refusal(hub.policy, user, feed)
+    if why is not None:
+        raise Forbidden(why)
+
+
 @router.post("/tracks/ingest", summary="Ingest a batch of track updates from a feed")
 async def ingest(body: IngestIn, request: Request, user: CurrentUser) -> dict[str, Any]:
     require(user, *INGEST_ROLES)
-    return _answer(*await hub_of(request.app).accept(body.feed,
-                                                     [u.domain() for u in body.updates]))
+    hub = hub_of(request.app)
+    _may_write(hub, user, body.feed)
+    return _answer(*await hub.accept(body.feed, [u.domain() for u in body.updates]))
 
 
 @router.get("/tracks", summary="Current tracks you may see")
 def current(request: Request, user: CurrentUser) -> list[dict[str, Any]]:
+    require(user, *tracks.READERS)
     return hub_of(request.app).snapshot(user)
 
 
 @router.get("/tracks/system", summary="Correlated system tracks and their sources")
 def system(request: Request, user: CurrentUser) -> list[dict[str, Any]]:
+    require(user, *tracks.READERS)
     return hub_of(request.app).system_tracks(user)
 
 
-@router.get("/tracks/stats", summary="Counters: ingested, refused, sent, dropped, per partner")
+@router.get("/tracks/stats", summary="Counters: ingested, refused, sent, dropped, per partner",
+            description="Cut to the caller (issue 18): ``tracks_current`` counts the tracks "
+                        "you may see; the node's counters, links and policy go to "
+                        "administrators; others get the routes of the feeds they may see.")
 def stats(request: Request, user: CurrentUser) -> dict[str, Any]:
     require(user, Role.ADMIN, Role.WATCH_OFFICER, Role.RELEASE_OFFICER)
-    return hub_of(request.app).view()
+    hub = hub_of(request.app)
+    seen = {"tracks_current": len(hub.snapshot(user)),
+            "system_tracks": len(hub.system_tracks(user))}
+    if user.has(Role.ADMIN):
+        return {**hub.view(), **seen}
+    policy = tracks.policy_view(hub.policy)
+    own = hub.policy.parties.get(hub.policy.own)
+    policy["feeds"] = {name: routes for name, routes in policy["feeds"].items()
+                       if own is not None and tracks.may_see_feed(
+                           user, hub.policy.feeds[name], own)}
+    return {**seen, "policy": policy}
 
 
 @router.get("/launches", summary="Launch events (latest revision of each)")
@@ -178,6 +224,10 @@ async def live(websocket: WebSocket, token: str = "") -> None:
     user = await live_session.connect(websocket, token)
     if user is None:
         return
+    if not user.has(*tracks.READERS):
+        await websocket.close(code=4403, reason="this needs the role "
+                                                + " or ".join(r.value for r in tracks.READERS))
+        return
     hub = getattr(websocket.app.state, "tracks", None)
     if hub is None:
         await websocket.close(code=1011, reason="the track hub is not running")
@@ -217,19 +267,25 @@ async def ingest_ws(websocket: WebSocket, feed: str, token: str = "") -> None:
     if hub is None:
         await websocket.close(code=1011, reason="the track hub is not running")
         return
-    await live_session.serve(websocket, token, user, _take(websocket, hub, feed))
+    why = tracks.write_refusal(hub.policy, user, feed)
+    if why is not None:
+        await websocket.close(code=4403, reason=why[:120])
+        return
+    await live_session.serve(websocket, token, user, _take(websocket, hub, feed, user))
 
 
-async def _take(websocket: WebSocket, hub: TrackHub, feed: str) -> None:
+async def _take(websocket: WebSocket, hub: TrackHub, feed: str, user: User) -> None:
     try:
         while True:
             text = await websocket.receive_text()
-            await websocket.send_json(await _ingest_frame(hub, feed, text))
+            await websocket.send_json(await _ingest_frame(hub, feed, text, user))
     except (WebSocketDisconnect, RuntimeError):
         return
 
 
-async def _ingest_frame(hub: TrackHub, feed: str, text: str) -> dict[str, Any]:
+async def _ingest_frame(hub: TrackHub, feed: str, text: str, user: User) -> dict[str, Any]:
+    """One frame's answer; the feed is checked again per frame (the registration or the
+    feed's label may change while the socket is open)."""
     try:
         data = json.loads(text)
         rows = data if isinstance(data, list) else [data]
@@ -238,6 +294,9 @@ async def _ingest_frame(hub: TrackHub, feed: str, text: str) -> dict[str, Any]:
         updates = [UpdateIn.model_validate(r).domain() for r in rows]
     except ValueError as exc:
         return {"accepted": 0, "refused": 1, "reasons": [f"malformed frame: {exc}"[:500]]}
+    why = tracks.write_refusal(hub.policy, user, feed)
+    if why is not None:
+        return {"accepted": 0, "refused": len(updates), "reasons": [why]}
     try:
         return _answer(*await hub.accept(feed, updates))
     except Unavailable as exc:

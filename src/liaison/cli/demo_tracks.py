@@ -36,6 +36,7 @@ def share_salvo(story: Any) -> None:
         "password": story.password})
     officer = story.sign_in("USA", "us.officer", story.password)
     api(officer, "POST", "/api/tracks/feeds", json=FEED)
+    api(us_admin, "POST", "/api/tracks/feeds/sbirs/sensors", json={"username": "sbirs.sensor"})
     policy = api(us_admin, "GET", "/api/tracks/stats")["policy"]["feeds"]["sbirs"]
     story.say("US release officer registers the feed 'sbirs' as SECRET//REL TO USA, KOR; the "
               "engine routes it to " + ", ".join(r["partner"] for r in policy["to"]))

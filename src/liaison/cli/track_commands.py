@@ -54,9 +54,23 @@ def _num(value: Any, digits: int = 4) -> str:
 def tracks_feeds(as_json: Json = False, url: Url = None, token: Token = None) -> None:
     """Registered sensor feeds and the label their tracks carry."""
     out.emit(Api(url, token).get("/api/tracks/feeds"), as_json, lambda d: out.table(
-        "feeds", ["name", "title", "topic", "discipline", "label"],
-        [[f["name"], f["title"], f["topic"], f["discipline"], _label(f["label"])]
-         for f in d]))
+        "feeds", ["name", "title", "topic", "discipline", "label", "sensors"],
+        [[f["name"], f["title"], f["topic"], f["discipline"], _label(f["label"]),
+          ", ".join(f.get("sensors", []))] for f in d]))
+
+
+@tracks.command("feed-sensor")
+def tracks_feed_sensor(feed: str, username: str,
+                       remove: Annotated[bool, typer.Option(
+                           "--remove", help="unregister the sensor instead")] = False,
+                       as_json: Json = False, url: Url = None, token: Token = None) -> None:
+    """Register a sensor account to a feed, or unregister it (admin). A sensor writes only
+    into the feeds registered to it, and only within its clearance."""
+    api = Api(url, token)
+    data = (api.call("DELETE", f"/api/tracks/feeds/{feed}/sensors/{username}") if remove
+            else api.post(f"/api/tracks/feeds/{feed}/sensors", {"username": username}))
+    out.emit(data, as_json, lambda f: out.console.print(
+        f"feed {f['name']}: sensors {', '.join(f['sensors']) or 'none'}"))
 
 
 @tracks.command("feed-add")

@@ -152,6 +152,22 @@ def report_time_problem(at: datetime) -> str | None:
     return None
 
 
+LOCAL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,119}$")  # + "@XXX" at a partner: 124
+
+
+def local_id_problem(item_id: str) -> str | None:
+    """Why ``item_id`` cannot name an item made at this node, or ``None`` (issue 18). A
+    received item is ``<id>@<party>``: an id made here takes this node's namespace (no
+    ``@``), so it never takes the place of a partner's release; no path syntax."""
+    if "@" in item_id:
+        return (f"item id {item_id[:130]!r}: '@' marks an item received from a partner "
+                f"(<id>@<party>); an item made here has an id of this node's own")
+    if not LOCAL_ID.match(item_id) or ".." in item_id:
+        return (f"item id {item_id[:130]!r}: 1 to 120 letters, digits, '.', '_' or '-', "
+                f"starting with a letter or digit, without '..'")
+    return None
+
+
 TOPIC = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]*(/[A-Za-z0-9][A-Za-z0-9 _.-]*)*$")
 
 

@@ -188,12 +188,17 @@ def visibility(clearance: Clearance) -> Visibility:
     if len(comps) > MAX_COMPARTMENTS:
         raise SearchError(f"search supports users with up to {MAX_COMPARTMENTS} "
                           f"compartments; ask an administrator to split the account")
-    sets = {",".join(c) for n in range(len(comps) + 1) for c in combinations(comps, n)}
+    sets = {compartment_key(frozenset(c)) for n in range(len(comps) + 1)
+            for c in combinations(comps, n)}
     return Visibility(clearance.level_rank, frozenset(sets), clearance.topics)
 
 
 def compartment_key(compartments: frozenset[str]) -> str:
-    return ",".join(sorted(compartments))
+    """The sorted names joined by ",", each with "\\" and "," escaped: one key per set,
+    so no compartment's name (say "A,B") can stand for another set (issue 18). Names
+    without either character keep the plain "A,B" form the index always held."""
+    return ",".join(sorted(c.replace("\\", "\\\\").replace(",", "\\,")
+                           for c in compartments))
 
 
 def access_key(rank: int, compartments: str) -> str:

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from liaison.domain.codec import CodecError, item_from
-from liaison.domain.items import REPORT_TIMES, Attachment, Item
+from liaison.domain.items import REPORT_TIMES, Attachment, Item, local_id_problem
 from liaison.domain.labels import Party
 from liaison.domain.users import Role, User
 from liaison.services import attachments
@@ -71,6 +71,8 @@ def _create(uow: UnitOfWork, deps: Deps, user: User, data: dict[str, Any],
     except OverflowError as exc:  # a time that leaves the calendar once made UTC
         raise Invalid(f"a date-time is out of range ({exc}); report times are "
                       f"{REPORT_TIMES}") from exc
+    if problem := local_id_problem(item.id):
+        raise Invalid(problem)
     item = attachments.resolve(uow, deps, item, user)
     if visible_part(item, user, parties[deps.party]) != item:
         raise Forbidden("you may only create portions within your clearance and "
@@ -97,13 +99,15 @@ def get_item(deps: Deps, user: User, item_id: str) -> Item:
 
 
 def whole_item(deps: Deps, user: User, item_id: str) -> Item:
-    """The item, only if ``user`` may see every portion of it (to release or review it)."""
-    item = get_item(deps, user, item_id)
+    """The item, only if ``user`` may see every portion of it (to release or review it).
+    Missing, hidden and partly hidden items get one answer (404, one message): a refusal
+    that named a partial clearance would tell the reader hidden portions exist (issue 18)."""
+    require(user, *READERS)
     with deps.uow() as uow:
-        stored = uow.items.get(item_id)
-    if stored is None or len(stored.item.portions) != len(item.portions):
-        raise Forbidden(f"you are cleared for only part of item {item_id}; a release is "
-                        f"checked, requested and reviewed by people cleared for all of it")
+        stored, party = uow.items.get(item_id), load_parties(uow)[deps.party]
+    if stored is None or visible_part(stored.item, user, party) != stored.item:
+        raise NotFound(f"no item {item_id} that you may see in full: a release is checked, "
+                       f"requested and reviewed by people cleared for all of it")
     return stored.item
 
 

@@ -37,7 +37,7 @@ from liaison.domain.review import (
     reviews_needed,
 )
 from liaison.domain.users import Role, User
-from liaison.services import attachments, content, origin, taxii
+from liaison.services import attachments, content, origin, sight, taxii
 from liaison.services.agreements import load_parties
 from liaison.services.audit_trail import record
 from liaison.services.auth_roles import require
@@ -367,11 +367,13 @@ def _consent_from(data: dict[str, Any], parties: dict[str, Any]) -> Consent:
 def list_consents(deps: Deps, user: User) -> list[StoredConsent]:
     require(user, *OFFICERS)
     with deps.uow() as uow:
-        return uow.consents.list()
+        rows = uow.consents.list()
+    return sight.visible_consents(deps, user, rows)  # issue 18: only items the caller sees
 
 
 def ledger(deps: Deps, user: User, agreement_id: str | None,
            partner: str | None) -> list[LedgerEntry]:
     require(user, Role.RELEASE_OFFICER, Role.REVIEWER, Role.ADMIN)
     with deps.uow() as uow:
-        return uow.ledger.list(agreement_id=agreement_id, partner=partner)
+        rows = uow.ledger.list(agreement_id=agreement_id, partner=partner)
+    return sight.visible_entries(deps, user, rows)  # issue 18: only items the caller sees

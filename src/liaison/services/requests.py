@@ -32,9 +32,11 @@ from liaison.services.context import Deps
 from liaison.services.errors import Exists, Invalid, NotFound, Refused
 from liaison.services.items import whole_item
 from liaison.services.ports import PartnerRequest, StoredConsent, UnitOfWork
+from liaison.services.sight import consent_in_full, request_as_seen, requests_as_seen, sight
 
 PRIORITIES = ("urgent", "high", "routine")
 OFFICERS = (Role.RELEASE_OFFICER,)
+READERS = (Role.RELEASE_OFFICER, Role.ANALYST, Role.REVIEWER)
 
 
 def _new(deps: Deps, kind: str, direction: str, party: str, data: dict[str, Any],
@@ -102,7 +104,7 @@ def answer_rfi(deps: Deps, user: User, rfi_id: str, answer: str, reason: str,
     if answer == "declined" and not reason.strip():
         raise Invalid("a declined RFI states its reason")
     with deps.uow() as uow:
-        rfi = _open(uow, rfi_id, "rfi", party)
+        rfi = _open(uow, deps, user, rfi_id, "rfi", party)
         for rid in releases:
             req = uow.releases.get(rid)
             if req is None or req.state.value != "released" or req.recipient != rfi.party:
@@ -118,9 +120,11 @@ def answer_rfi(deps: Deps, user: User, rfi_id: str, answer: str, reason: str,
     return done
 
 
-def incoming(uow: UnitOfWork, ref: str, kind: str, party: str = "") -> PartnerRequest:
+def incoming(uow: UnitOfWork, ref: str, kind: str, party: str = "",
+             seen: Callable[[PartnerRequest], bool] = lambda _r: True) -> PartnerRequest:
     """An incoming request named ``<party>:<id>``, or ``<id>`` with ``party``, or ``<id>``
-    alone when only one partner sent a request of this kind with that id (else 409)."""
+    alone when only one partner sent a request of this kind with that id (else 409).
+    Requests ``seen`` rejects answer as missing ones: same status, same message."""
     if ":" in ref:
         named, ref = ref.split(":", 1)
         if party and party.upper() != named.upper():
@@ -131,6 +135,7 @@ def incoming(uow: UnitOfWork, ref: str, kind: str, party: str = "") -> PartnerRe
         found = [req] if req is not None and req.kind == kind else []
     else:
         found = [r for r in uow.requests.with_id(ref, "incoming") if r.kind == kind]
+    found = [r for r in found if seen(r)]
     if not found:
         raise NotFound(f"no incoming {kind} {party.upper() + ':' if party else ''}{ref}")
     if len(found) > 1:
@@ -139,8 +144,17 @@ def incoming(uow: UnitOfWork, ref: str, kind: str, party: str = "") -> PartnerRe
     return found[0]
 
 
-def _open(uow: UnitOfWork, ref: str, kind: str, party: str) -> PartnerRequest:
-    req = incoming(uow, ref, kind, party)
+def _open(uow: UnitOfWork, deps: Deps, user: User, ref: str, kind: str,
+          party: str) -> PartnerRequest:
+    """An open incoming request the officer may see whole: a consent is granted only by
+    someone who may see every portion it concerns (as a release)."""
+    look = sight(uow, deps, user)
+
+    def seen(r: PartnerRequest) -> bool:
+        if r.kind == "consent":
+            return consent_in_full(r, user, look)
+        return request_as_seen(r, user, look) is not None
+    req = incoming(uow, ref, kind, party, seen)
     if req.state != "open":
         raise Refused(f"{kind} {req.party}:{req.id} is already {req.state}")
     return req
@@ -148,9 +162,12 @@ def _open(uow: UnitOfWork, ref: str, kind: str, party: str) -> PartnerRequest:
 
 def list_requests(deps: Deps, user: User, kind: str, direction: str | None,
                   ) -> list[PartnerRequest]:
-    require(user, Role.RELEASE_OFFICER, Role.ANALYST, Role.REVIEWER)
+    """The requests of ``kind`` that ``user`` may see, each cut as ``services.sight``
+    says (the portions a consent request quotes, to those the reader may see)."""
+    require(user, *READERS)
     with deps.uow() as uow:
-        return uow.requests.list(kind=kind, direction=direction)
+        look = sight(uow, deps, user)
+        return requests_as_seen(uow.requests.list(kind=kind, direction=direction), user, look)
 
 
 def overdue(request: PartnerRequest, now: datetime) -> bool:
@@ -203,7 +220,7 @@ def answer_consent(deps: Deps, user: User, request_id: str, grant: bool,
     ``answer_rfi``."""
     require(user, *OFFICERS)
     with deps.uow() as uow:
-        req = _open(uow, request_id, "consent", party)
+        req = _open(uow, deps, user, request_id, "consent", party)
         state = "granted" if grant else "declined"
         done = replace(req, state=state, updated_at=deps.clock(),
                        data={**req.data, "reason": reason, "answered_by": user.username})

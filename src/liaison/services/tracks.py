@@ -60,12 +60,15 @@ def feed_to(feed: Feed) -> dict[str, Any]:
 
 def register_feed(deps: Deps, user: User, data: dict[str, Any]) -> dict[str, Any]:
     """Register or change a feed: the release officer's standing decision on the label
-    its tracks carry (the engine still decides per partner and date)."""
+    its tracks carry (the engine still decides per partner and date). A change keeps the
+    feed's owner and the sensors registered to it (``feed_sensors``)."""
     require(user, *FEED_ROLES)
     with deps.uow() as uow:
         parties = load_parties(uow)
         feed = feed_from(data, parties, deps.party)
-        out = feed_to(feed)
+        held = next((d for d in uow.tracks.feeds() if d["name"] == feed.name), {})
+        out = {**feed_to(feed), "owner": held.get("owner", user.username),
+               "sensors": list(held.get("sensors", []))}
         uow.tracks.put_feed(feed.name, out, deps.clock())
         record(uow, deps, user.username, "track_feed.registered", f"feed:{feed.name}",
                {"label": out["label"], "topic": feed.topic})
@@ -74,9 +77,38 @@ def register_feed(deps: Deps, user: User, data: dict[str, Any]) -> dict[str, Any
 
 
 def list_feeds(deps: Deps, user: User) -> list[dict[str, Any]]:
+    """The feeds whose label ``user`` may see (a feed above it is not named)."""
     require(user, *READERS)
     with deps.uow() as uow:
-        return uow.tracks.feeds()
+        parties = load_parties(uow)
+        docs = uow.tracks.feeds()
+    return [d for d in docs if may_see_feed(user, feed_from(d, parties, deps.party),
+                                            parties[deps.party])]
+
+
+def may_see_feed(user: User, feed: Feed, party: Party) -> bool:
+    rank = party.scheme.level(feed.label.classification).rank
+    return user.clearance.may_see(feed.label, rank, feed.topic)
+
+
+def write_refusal(policy: TrackPolicy, user: User, feed_name: str) -> str | None:
+    """Why ``user`` may not write into ``feed_name`` now, or ``None`` (issue 18). A sensor
+    writes only into the feeds registered to it; everyone writes only into feeds within
+    their clearance. A feed that is missing, not registered to the sensor or above a watch
+    officer's clearance gets one answer: existence never leaks."""
+    feed = policy.feeds.get(feed_name)
+    if feed is None and policy.error:
+        return None  # the hub refuses every update and says why
+    registered = feed is not None and user.username in policy.writers.get(feed_name, ())
+    if feed is None or (Role.SENSOR in user.roles and not registered) or (
+            not registered and not may_see_feed(user, feed, policy.parties[policy.own])):
+        return (f"no feed {feed_name!r} is registered that you may write into: an "
+                f"administrator registers a sensor to a feed (`liaison tracks feed-sensor`)")
+    if not may_see_feed(user, feed, policy.parties[policy.own]):
+        return (f"feed {feed_name!r} carries a label above your clearance: nothing is "
+                f"accepted until an administrator raises the account's clearance or "
+                f"changes the feed's label")
+    return None
 
 
 def load_feeds(deps: Deps) -> dict[str, Feed]:
@@ -105,6 +137,7 @@ class TrackPolicy:
     refusals: dict[str, dict[str, str]] = field(default_factory=dict)  # feed -> partner -> why
     inbound: dict[str, dict[str, Agreement]] = field(default_factory=dict)  # peer -> id -> ag
     error: str = ""
+    writers: dict[str, frozenset[str]] = field(default_factory=dict)  # feed -> sensors
 
     def may_receive_from(self, sender: str, agreement_id: str) -> Agreement | None:
         return self.inbound.get(sender, {}).get(agreement_id)
@@ -119,7 +152,9 @@ def track_policy(deps: Deps) -> TrackPolicy:
             f = facts(uow, deps)
             peers = [p.party for p in uow.peers.list()]
             parties = dict(f.parties)
-            feeds = {d["name"]: feed_from(d, parties, deps.party) for d in uow.tracks.feeds()}
+            docs = uow.tracks.feeds()
+            feeds = {d["name"]: feed_from(d, parties, deps.party) for d in docs}
+            writers = {d["name"]: frozenset(d.get("sensors", [])) for d in docs}
     except Exception as exc:  # fail closed: an empty policy sends nothing
         return TrackPolicy(day, deps.party, error=f"{exc.__class__.__name__}: {exc}")
     policy = ReleasePolicy(f)
@@ -142,7 +177,8 @@ def track_policy(deps: Deps) -> TrackPolicy:
                 if party != deps.party and party in peers:
                     inbound.setdefault(party, {})[ag.id] = ag
     return TrackPolicy(day, deps.party, parties, feeds,
-                       {k: tuple(v) for k, v in routes.items()}, refusals, inbound)
+                       {k: tuple(v) for k, v in routes.items()}, refusals, inbound,
+                       writers=writers)
 
 
 def policy_view(policy: TrackPolicy) -> dict[str, Any]:
