@@ -4,7 +4,7 @@ Revoked tokens are left as they are. A downgrade keeps the expiries (an older no
 honours them too).
 
 Revision ID: 0018
-Revises: 0014
+Revises: 0015
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from alembic import op
 from liaison.storage.tables import UtcDateTime
 
 revision = "0018"
-down_revision = "0014"
+down_revision = "0015"
 LEGACY_DAYS = 90
 tokens = sa.table("tokens", sa.column("kind", sa.String), sa.column("revoked", sa.Boolean),
                   sa.column("expires_at", UtcDateTime()))
