@@ -62,6 +62,9 @@ def _from_usa(kor: NodeUnderTest) -> None:
     and recorded consent for R1."""
     deps = _deps(kor)
     with deps.uow() as uow:
+        # the ledger entry first: a compromise report is only about what we gave USA
+        uow.ledger.add(LedgerEntry("KOR-USA-GSOMIA", "USA", Direction.GIVEN, "SECRET",
+                                   "HUMINT", "R1", AT))
         assert requests.apply_consent_request(uow, deps, "USA", {
             "id": "cr1", "item_id": "R1", "recipient": "JPN", "purpose": "warning",
             "portions": [{"id": "p1", "content": "two projectiles",
@@ -75,8 +78,6 @@ def _from_usa(kor: NodeUnderTest) -> None:
             assert requests.apply_rfi(uow, deps, "USA", {
                 "id": rid, "topic": topic, "priority": "high", "purpose": "warning",
                 "deadline": "2099-01-01T00:00:00+00:00"}) is None
-        uow.ledger.add(LedgerEntry("KOR-USA-GSOMIA", "USA", Direction.GIVEN, "SECRET",
-                                   "HUMINT", "R1", AT))
         uow.consents.add(StoredConsent("c1", Consent("USA", "JPN", "R1", "warning",
                                                      "USFK J2", AT.date()), "lee", AT))
         uow.commit()
