@@ -21,7 +21,7 @@ from typing import NoReturn, TypeVar
 
 import pytest
 
-from .capabilities import chromium_problem, describe_chromium, missing
+from .capabilities import REQUIRE_ENV, chromium_problem, describe_chromium, missing, required
 from .servers import (
     ServerFailed,
     ServerUnavailable,
@@ -122,6 +122,20 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         problem = chromium_problem()
         if problem:
             missing(problem)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item,
+                              call: pytest.CallInfo[None]) -> Iterator[None]:
+    """With ``LIAISON_TEST_REQUIRE_SERVERS=1`` (CI) no test skips: whatever skipped it (a
+    missing server, browser or capability, or a ``pytest.skip`` anywhere) fails it, so a run
+    never passes with a claim unchecked. Expected failures (``xfail``) are not skips."""
+    report: pytest.TestReport = yield
+    if report.skipped and required() and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped, but {REQUIRE_ENV}=1 requires every test to run: {reason}"
+    return report
 
 
 def figure_lines(report: pytest.TestReport) -> list[str]:
