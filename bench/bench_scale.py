@@ -83,6 +83,7 @@ from liaison.services.context import utc_now
 from liaison.services.importer import import_document
 from liaison.services.setup import initialise_node
 from liaison.storage.engine import connect_file
+from report import bench
 
 PG_ENV, NATS_ENV = "LIAISON_TEST_POSTGRES_URL", "LIAISON_TEST_NATS_URL"
 QUICK = "--quick" in sys.argv
@@ -690,13 +691,25 @@ def main() -> int:
           f"{'given' if os.environ.get(NATS_ENV) else 'throw-away'}; {TRACKS} tracks, "
           f"{BATCH} updates a POST, {CLIENTS} HTTP clients; accepted-only ratio 3v1 "
           f"{three.accepted / one.accepted:.2f}; the whole run {time.monotonic() - began:.0f} s")
-    print(f"BENCH cores {os.cpu_count()} count")
-    print(f"BENCH scale_tracks_per_s_1w {one.e2e:.0f} updates/s")
-    print(f"BENCH scale_tracks_per_s_3w {three.e2e:.0f} updates/s")
-    print(f"BENCH scale_tracks_ratio_3v1 {three.e2e / one.e2e:.2f} ratio")
-    print(f"BENCH scale_envelopes_per_s_1w {one.envelopes:.0f} releases/s")
-    print(f"BENCH scale_envelopes_per_s_3w {three.envelopes:.0f} releases/s")
-    print(f"BENCH scale_envelopes_ratio_3v1 {three.envelopes / one.envelopes:.2f} ratio")
+    bench("cores", str(os.cpu_count()), "count", "the cores this machine offers the run "
+          "(the nodes, PostgreSQL, NATS and the load generator share them)")
+    tracks = ("track updates accepted by POST /api/tracks/ingest at KOR and received by a "
+              "watch officer's WebSocket, best of two runs: HTTP, ingest into NATS "
+              "JetStream, the fan-out to subscribers; {w}, one PostgreSQL, one NATS")
+    bench("scale_tracks_per_s_1w", f"{one.e2e:.0f}", "updates/s", tracks.format(w="1 worker"))
+    bench("scale_tracks_per_s_3w", f"{three.e2e:.0f}", "updates/s",
+          tracks.format(w="3 workers"))
+    bench("scale_tracks_ratio_3v1", f"{three.e2e / one.e2e:.2f}", "ratio",
+          "the two figures above, 3 workers over 1, same run")
+    envelopes = ("releases queued at KOR until three partner nodes' inboxes hold them all: "
+                 "the lane holders' batching, signing, encryption, mutual TLS on loopback, "
+                 "the partners storing them; {w}, one PostgreSQL, one NATS")
+    bench("scale_envelopes_per_s_1w", f"{one.envelopes:.0f}", "releases/s",
+          envelopes.format(w="1 KOR worker"))
+    bench("scale_envelopes_per_s_3w", f"{three.envelopes:.0f}", "releases/s",
+          envelopes.format(w="3 KOR workers"))
+    bench("scale_envelopes_ratio_3v1", f"{three.envelopes / one.envelopes:.2f}", "ratio",
+          "the two figures above, 3 workers over 1, same run")
     return 0
 
 

@@ -27,6 +27,7 @@ import httpx
 
 import node_processes
 from bench_federation import PASSWORD, port, serve, setup
+from report import bench
 
 OTHER_PASSWORD = "bench-other-password-0123"
 
@@ -72,11 +73,14 @@ def main() -> int:
     spread = {k: (min(v), max(v)) for k, v in samples.items()}
     print(f"# {rounds} rounds, one of each sign-in per round over one connection; "
           + "; ".join(f"{k} {lo:.0f}-{hi:.0f} ms" for k, (lo, hi) in spread.items()))
-    print(f"BENCH signin_known_ms {med['known']:.1f} ms")
-    print(f"BENCH signin_unknown_ms {med['unknown']:.1f} ms")
-    print(f"BENCH signin_timing_ratio {med['unknown'] / med['known']:.3f} unknown/known")
-    print(f"BENCH signin_disabled_ms {med['disabled']:.1f} ms")
-    print(f"BENCH signin_good_ms {med['good']:.1f} ms")
+    inc = ("a failed (401) or good (200) POST /api/login over one open HTTP connection to a "
+           "real `liaison serve` node, client to answer; median of the counted rounds")
+    bench("signin_known_ms", f"{med['known']:.1f}", "ms", "known user, wrong password: " + inc)
+    bench("signin_unknown_ms", f"{med['unknown']:.1f}", "ms", "unknown user: " + inc)
+    bench("signin_timing_ratio", f"{med['unknown'] / med['known']:.3f}", "unknown/known",
+          "the two medians above, measured interleaved in one run")
+    bench("signin_disabled_ms", f"{med['disabled']:.1f}", "ms", "disabled user: " + inc)
+    bench("signin_good_ms", f"{med['good']:.1f}", "ms", "right password: " + inc)
     return 0
 
 

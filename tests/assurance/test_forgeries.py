@@ -724,6 +724,7 @@ def rotation() -> Iterator[Rotation]:
     print(f"\nrotation: as documented in {len(met)} of {len(found.cases)} cases: "
           f"{accepted} accepted (overlap, current keys), {len(met) - accepted} refused "
           f"(overlap over, revoked, key not yet on the card, old card replayed)")
+    assert len(met) == len(found.cases), [c for c, (_, ok) in found.cases.items() if not ok]
 
 
 # --- mutual TLS ----------------------------------------------------------------------
@@ -937,7 +938,10 @@ def test_mtls_refuses_wrong_ca_and_other_partners_certificates(trio: Trio,
 
 def test_a_partners_certificate_cannot_carry_envelopes_in_another_partners_name(
         trio: Trio) -> None:
-    """KOR's valid TLS identity, envelopes claiming to come from USA: refused."""
+    """KOR's valid TLS identity, envelopes KOR made claiming to come from USA: refused,
+    whether KOR signs them under its own key id (no such key on USA's card) or under USA's
+    key id (the signature fails). Both are the signature check; whether the TLS identity
+    itself is bound to the sender is the next test's (a known finding)."""
     t = trio
     keys = Keystore.load(Path(t.kor.data) / "keys")
     jpn_card = verify_card(httpx.get(t.jpn.url + "/federation/v1/card").json(),
@@ -975,3 +979,25 @@ def test_a_partners_certificate_cannot_carry_envelopes_in_another_partners_name(
     senders = {r["details"].get("sender") for r in audit
                if r["action"] == "envelope.received"}
     assert senders == {"KOR"}
+
+
+def test_a_partner_cannot_relay_another_partners_genuine_envelope(trio: Trio) -> None:
+    """An envelope USA really signed and sealed to JPN, carried over KOR's TLS identity."""
+    t = trio
+    usa_keys = Keystore.load(Path(t.usa.data) / "keys")
+    jpn_card = verify_card(httpx.get(t.jpn.url + "/federation/v1/card").json(),
+                           t.prints["JPN"])
+    now = datetime.now(UTC)
+    key_id, key = usa_keys.signer(now)
+    enc = jpn_card.encryption_keys[-1]
+    header = Header("USA", "JPN", "USA-relayed", "batch", "", utc(now),
+                    utc(now + timedelta(hours=1)), key_id, enc.id)
+    body = payload_json({"messages": [{"id": "relayed", "seq": 1, "kind": "note",
+                                       "payload": {}}]})
+    wire = seal(header, body, key, x25519_public(enc))
+    cred = t.tls(t.kor)
+    url = f"https://127.0.0.1:{t.jpn.federation_port}/federation/v1/inbox"
+    with httpx.Client(verify=client_context(cred.cert, cred.key, jpn_card.tls_cert),
+                      timeout=10) as http:
+        answer = http.post(url, content=wire)
+    assert answer.status_code == 400, "USA's envelope carried by KOR was accepted"

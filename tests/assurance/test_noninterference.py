@@ -1318,6 +1318,12 @@ def report_pair_check(t: PairTally) -> None:
           f"release {t.partner_releases}, track frames {t.partner_frames}, the reader found "
           f"search hits {t.reader_hits}, saw tracks {t.reader_tracks})")
     assert t.identical == t.pairs, sorted(set(t.seen))
+    # identical views prove little when nothing was shown: enough pairs must have had the
+    # partner sent something and the reader find something (one in twenty, at least)
+    least = max(1, t.pairs // 20)
+    shown = {"partner sent a release": t.partner_releases, "track frames": t.partner_frames,
+             "reader's search hits": t.reader_hits, "reader saw tracks": t.reader_tracks}
+    assert all(n >= least for n in shown.values()), f"fewer than {least} pairs: {shown}"
 
 
 def test_the_engine_agrees_with_the_reference_model() -> None:

@@ -1,9 +1,10 @@
 """Every benchmark's quick form runs in ``make test`` and a broken one fails the suite.
 
 The benchmarks are found by glob (``bench/bench_*.py``), so a new one is run without being
-listed here. One fails the suite when it exits non-zero, when a ``BENCH`` line is malformed
-or not a finite number, when a line it promises (``PROMISED``; a benchmark missing there
-fails until it says what it promises) is absent, or when a process it started outlives it:
+listed here. One fails the suite when it exits non-zero, when a ``BENCH`` line is malformed,
+not a finite number or not followed by a ``# includes: …`` line saying what it measures,
+when a line it promises (``PROMISED``; a benchmark missing there fails until it says what
+it promises) is absent, or when a process it started outlives it:
 each run carries a marker in its environment, which every process it starts inherits, and
 no process with the marker may remain once it has exited (``bench/node_processes.py``).
 The last tests plant a failure, or kill a benchmark mid-run, and look for what it left.
@@ -34,7 +35,9 @@ PROMISED: dict[str, tuple[str, ...]] = {
     "bench_products.py": ("taxii_objects_per_s", "search_p99_ms_20k_items"),
     "bench_search_hidden.py": ("search_hidden_vs_absent_ratio", "search_hidden_median_ms",
                                "search_absent_median_ms"),
-    "bench_release.py": ("release_decisions_per_s", "release_decisions_cold_per_s"),
+    "bench_release.py": ("release_decisions_per_s", "release_decisions_cold_per_s",
+                         "release_decisions_known_shapes_per_s",
+                         "release_decisions_new_items_per_s", "release_decisions_mix_per_s"),
     "bench_scale.py": ("scale_tracks_ratio_3v1", "scale_envelopes_ratio_3v1"),
     "bench_signin.py": ("signin_known_ms", "signin_unknown_ms", "signin_timing_ratio"),
     "bench_talks.py": ("talks_first_frame_ms",),
@@ -44,6 +47,7 @@ PROMISED: dict[str, tuple[str, ...]] = {
 NEEDS = {"bench_talks.py": [pytest.mark.chromium]}  # without it: skipped, or failed in CI
 LINE = re.compile(r"BENCH (\S+) (\S+)(?: (\S.*))?$")
 MARKER = "LIAISON_BENCH_RUN"
+INCLUDES = "# includes: "  # as bench/report.py prints it
 QUICK_TIMEOUT_S = 600
 
 
@@ -105,11 +109,16 @@ def finish(proc: subprocess.Popen[str], timeout: float) -> tuple[str, str]:
 
 
 def figures(out: str) -> dict[str, float]:
-    """The BENCH lines: each ``BENCH <name> <number> [unit]`` with a finite number."""
+    """The BENCH lines: each ``BENCH <name> <number> [unit]`` with a finite number, followed
+    by a line saying what it includes (``bench/report.py``)."""
     found: dict[str, float] = {}
-    for line in out.splitlines():
+    lines = out.splitlines()
+    for i, line in enumerate(lines):
         if not line.startswith("BENCH"):
             continue
+        following = lines[i + 1] if i + 1 < len(lines) else ""
+        assert following.startswith(INCLUDES) and following[len(INCLUDES):].strip(), \
+            f"{line!r} is not followed by {INCLUDES!r} and what it includes (bench/report.py)"
         m = LINE.match(line.strip())
         assert m, f"malformed: {line!r} (BENCH <name> <number> <unit>)"
         try:

@@ -10,6 +10,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from liaison.crypto.tls import self_signed
 
@@ -59,6 +63,28 @@ def write_pair(tmp: Path, name: str, key_pem: bytes, cert_pem: bytes) -> tuple[P
     return tmp / f"{name}.crt", tmp / f"{name}.key"
 
 
+def issued_by(issuer_key_pem: bytes, issuer_cert_pem: bytes, not_before: datetime,
+              not_after: datetime) -> tuple[bytes, bytes]:
+    """(key PEM, certificate PEM) of a client certificate for a fresh key, signed with the
+    issuer's key under the issuer's name: it chains to the issuer's pinned certificate, so
+    its dates are all a verifier can refuse it for."""
+    issuer = x509.load_pem_x509_certificate(issuer_cert_pem)
+    issuer_key = serialization.load_pem_private_key(issuer_key_pem, None)
+    assert isinstance(issuer_key, ec.EllipticCurvePrivateKey)
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(
+                NameOID.COMMON_NAME, "liaison node KOR, client")]))
+            .issuer_name(issuer.subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(not_before).not_valid_after(not_after)
+            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]),
+                           critical=False)
+            .sign(issuer_key, hashes.SHA256()))
+    return (key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()),
+            cert.public_bytes(serialization.Encoding.PEM))
+
+
 def test_only_pinned_partners_complete_the_handshake(
         pair: tuple[NodeProcess, NodeProcess, dict[str, str]], tmp_path: Path) -> None:
     kor, jpn, _ = pair
@@ -66,8 +92,13 @@ def test_only_pinned_partners_complete_the_handshake(
     server_pem = (Path(jpn.data) / "keys" / "tls.crt").read_bytes()
     now = datetime.now(UTC)
     stranger = write_pair(tmp_path, "stranger", *self_signed("XXX", [], now))
-    expired_key, expired_cert = self_signed("KOR", [], now - timedelta(days=800))
-    expired = write_pair(tmp_path, "expired", expired_key, expired_cert)
+    # expired, but chained to KOR's pinned certificate: only the expiry check refuses it
+    # (the same certificate with current dates gets through, below)
+    pinned_key, pinned_cert = (keys / "tls.key").read_bytes(), (keys / "tls.crt").read_bytes()
+    expired = write_pair(tmp_path, "expired", *issued_by(
+        pinned_key, pinned_cert, now - timedelta(days=30), now - timedelta(days=1)))
+    current = write_pair(tmp_path, "current", *issued_by(
+        pinned_key, pinned_cert, now - timedelta(days=1), now + timedelta(days=30)))
     bad = {
         "no client certificate": client(None, None, server_pem),
         "unknown self-signed certificate": client(*stranger, server_pem),
@@ -80,6 +111,8 @@ def test_only_pinned_partners_complete_the_handshake(
     assert all(refused.values()), refused
     pinned = client(keys / "tls.crt", keys / "tls.key", server_pem)
     assert handshake(jpn.federation_port, pinned)
+    assert handshake(jpn.federation_port, client(*current, server_pem)), \
+        "the expired case's certificate with current dates should get through"
     other = (Path(kor.data) / "keys" / "tls.crt").read_bytes()
     wrong_server = client(keys / "tls.crt", keys / "tls.key", other)
     assert not handshake(jpn.federation_port, wrong_server)  # a client pins the server too

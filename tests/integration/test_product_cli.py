@@ -1,6 +1,7 @@
 """The product commands of the CLI (attachments, NATO labels, the content check, TAXII)
 run as `liaison …` processes against a real `liaison serve` process; the download's hash
-check and TAXII paging also against a scripted node, where the answers can be made wrong."""
+check and TAXII paging also against a scripted node (a real HTTP server on a loopback port),
+where the answers can be made wrong."""
 
 from __future__ import annotations
 
@@ -10,16 +11,16 @@ import json
 import os
 import re
 import subprocess
+import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
-import httpx
 import pytest
-from typer.testing import CliRunner
 
-from liaison.cli.main import app
 from tests.samples import image_item, png
 
 from .node_fixtures import PASSWORD
@@ -188,72 +189,114 @@ def test_taxii_collections_and_a_write_only_inbox(kor: Node) -> None:
 # --- against a scripted node -----------------------------------------------------------
 
 
-runner = CliRunner()
+@dataclass(frozen=True)
+class Seen:
+    """A request the scripted node received."""
+
+    path: str
+    params: dict[str, str]
+    headers: dict[str, str]  # names in lower case
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class Scripted:
-    """A node whose answers a test writes: ``handler`` answers each request, ``seen``."""
+    """A real HTTP server on a loopback port whose answers a test writes: ``handler``
+    answers each request; ``seen`` lists them. The CLI runs as a ``liaison`` process
+    against it, as against a node."""
 
     def __init__(self) -> None:
-        self.seen: list[httpx.Request] = []
-        self.handler: Callable[[httpx.Request], httpx.Response] = lambda r: httpx.Response(404)
+        self.seen: list[Seen] = []
+        self.handler: Callable[[Seen], Answer] = lambda r: Answer(404)
+        scripted = self
 
-    def answer(self, request: httpx.Request) -> httpx.Response:
-        self.seen.append(request)
-        return self.handler(request)
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                url = urlsplit(self.path)
+                seen = Seen(url.path, dict(parse_qsl(url.query)),
+                            {k.lower(): v for k, v in self.headers.items()})
+                scripted.seen.append(seen)
+                answer = scripted.handler(seen)
+                self.send_response(answer.status)
+                for name, value in {"Content-Length": str(len(answer.body)),
+                                    **answer.headers}.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(answer.body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def run(self, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "COLUMNS": "250", "LIAISON_HOME": str(home),
+               "LIAISON_URL": self.url, "LIAISON_TOKEN": "t0ken"}
+        return subprocess.run([*CLI, *args], capture_output=True, text=True, check=False,
+                              env=env, timeout=120)
+
+
+def json_answer(doc: object) -> Answer:
+    return Answer(200, json.dumps(doc).encode(), {"Content-Type": "application/json"})
 
 
 @pytest.fixture
-def scripted(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Scripted:
-    """The CLI's streamed requests go to a scripted node."""
+def scripted() -> Iterator[Scripted]:
     node = Scripted()
-    monkeypatch.setenv("LIAISON_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("LIAISON_URL", "http://node.test")
-    monkeypatch.setenv("LIAISON_TOKEN", "t0ken")
-
-    @contextmanager
-    def stream(method: str, url: str, **kw: Any) -> Iterator[httpx.Response]:
-        with httpx.Client(transport=httpx.MockTransport(node.answer)) as client, \
-                client.stream(method, url, **kw) as response:
-            yield response
-
-    monkeypatch.setattr(httpx, "stream", stream)  # what product_commands streams with
-    return node
+    node.thread.start()
+    try:
+        yield node
+    finally:
+        node.server.shutdown()
+        node.server.server_close()
 
 
 def test_a_download_whose_hash_differs_is_removed(scripted: Scripted,
                                                   tmp_path: Path) -> None:
     body = b"not what was stored" * 10_000
-    scripted.handler = lambda r: httpx.Response(
-        200, content=body, headers={"X-Content-SHA256": hashlib.sha256(b"other").hexdigest()})
-    target = tmp_path / "out.bin"
+    scripted.handler = lambda r: Answer(
+        200, body, {"X-Content-SHA256": hashlib.sha256(b"other").hexdigest()})
+    out = tmp_path / "out"
+    out.mkdir()
+    target = out / "out.bin"
     target.write_bytes(b"kept as it was")
-    result = runner.invoke(app, ["attachments", "get", "I1", "p1", "--output", str(target)])
-    assert result.exit_code == 1
-    assert "SHA-256 mismatch" in result.output and "removed" in result.output
+    result = scripted.run(tmp_path / "home", "attachments", "get", "I1", "p1", "--output",
+                          str(target))
+    said = result.stdout + result.stderr
+    assert result.returncode == 1, said
+    assert "SHA-256 mismatch" in said and "removed" in said
     assert target.read_bytes() == b"kept as it was"  # the earlier file is untouched
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.bin"]  # nothing partial
+    assert sorted(p.name for p in out.iterdir()) == ["out.bin"]  # nothing partial
     assert scripted.seen[0].headers["authorization"] == "Bearer t0ken"
 
 
-def test_taxii_objects_follows_next_until_no_more(scripted: Scripted) -> None:
-    pages = {None: {"more": True, "next": "2", "objects": [
-                 {"type": "report", "id": "report--1", "name": "TEL at Sunchon"}]},
-             "2": {"more": True, "next": "3", "objects": [
-                 {"type": "note", "id": "note--1", "content": "TEL sighted " * 20}]},
-             "3": {"more": False, "objects": [{"type": "location", "id": "location--1"}]}}
-    scripted.handler = lambda r: httpx.Response(200, json=pages[r.url.params.get("next")])
-    result = runner.invoke(app, ["taxii", "objects", "c1", "--limit", "1", "--json"])
-    assert result.exit_code == 0, result.output
-    assert [o["id"] for o in json.loads(result.output)] == [
+def test_taxii_objects_follows_next_until_no_more(scripted: Scripted, tmp_path: Path) -> None:
+    pages: dict[str | None, dict[str, Any]] = {
+        None: {"more": True, "next": "2", "objects": [
+            {"type": "report", "id": "report--1", "name": "TEL at Sunchon"}]},
+        "2": {"more": True, "next": "3", "objects": [
+            {"type": "note", "id": "note--1", "content": "TEL sighted " * 20}]},
+        "3": {"more": False, "objects": [{"type": "location", "id": "location--1"}]}}
+    scripted.handler = lambda r: json_answer(pages[r.params.get("next")])
+    home = tmp_path / "home"
+    result = scripted.run(home, "taxii", "objects", "c1", "--limit", "1", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [o["id"] for o in json.loads(result.stdout)] == [
         "report--1", "note--1", "location--1"]
-    assert [r.url.params.get("limit") for r in scripted.seen] == ["1", "1", "1"]
+    assert [r.params.get("limit") for r in scripted.seen] == ["1", "1", "1"]
     assert all(r.headers["accept"] == "application/taxii+json;version=2.1"
                for r in scripted.seen)
-    assert scripted.seen[0].url.path == "/taxii2/liaison/collections/c1/objects/"
+    assert scripted.seen[0].path == "/taxii2/liaison/collections/c1/objects/"
 
     scripted.seen.clear()
     pages["3"] = {"more": True, "next": "2", "objects": []}  # a node that never ends
-    result = runner.invoke(app, ["taxii", "objects", "c1"])
-    assert result.exit_code == 1 and "no new 'next'" in result.output
+    result = scripted.run(home, "taxii", "objects", "c1")
+    assert result.returncode == 1 and "no new 'next'" in result.stdout + result.stderr
     assert len(scripted.seen) == 3

@@ -17,8 +17,8 @@ import signal
 import subprocess
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import closing
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +26,12 @@ import httpx
 import pytest
 import websockets
 
-from liaison.bootstrap import build_node
+from liaison.bootstrap import build_node, open_storage
 from liaison.config import Settings
 from liaison.services import federation
-from liaison.storage.engine import connect_file
 
 from ..servers import create_database
+from .inbox_order import applied_in_order, verdicts
 from .node_fixtures import PASSWORD
 from .processes import CLI, NodeProcess, free_port, wait_for
 from .test_no_loss import release_payload
@@ -151,10 +151,18 @@ def enqueue_envelopes(data_dir: str, db: str, start: int, count: int) -> None:
         node.engine.dispose()  # the lane holder finds them at its next poll
 
 
-def inbox_at(jpn: NodeProcess) -> list[tuple[str, int]]:
-    with closing(connect_file(Path(jpn.data) / "liaison.db")) as db, db:
-        return list(db.execute("select message_id, seq from inbox where sender = 'KOR' "
-                               "order by seq"))
+def inbox_at(jpn: NodeProcess) -> list[tuple[str, str, int]]:
+    """(message id, verdict, KOR's seq) of every message from KOR at JPN, in the order JPN
+    received them (``inbox_order``), whatever its verdict."""
+    engine, _ = open_storage(Settings(data_dir=Path(jpn.data),
+                                      database_url=jpn.database_url))
+    try:
+        with engine.connect() as conn:
+            applied = dict(applied_in_order(conn, "KOR"))
+            return [(mid, verdict, applied.get(mid, -1))
+                    for mid, verdict in verdicts(conn, "KOR")]
+    finally:
+        engine.dispose()
 
 
 def test_three_workers_one_killed_mid_stream_deliver_everything_once(
@@ -204,9 +212,13 @@ def test_three_workers_one_killed_mid_stream_deliver_everything_once(
 
     retries = asyncio.run(scenario())
     alive = [i for i in range(len(workers)) if i not in dead]
-    received = wait_for(lambda: (lambda rows: rows if len(rows) >= ENVELOPES else None)(
-        inbox_at(jpn)), timeout=90, what="every envelope at JPN")
-    ids = [m for m, _ in received]
+    received = wait_for(lambda: (lambda rows: rows if len({m for m, _, _ in rows}) >= ENVELOPES
+                                 else None)(inbox_at(jpn)), timeout=90,
+                        what="a verdict on every envelope at JPN")
+    ids = [m for m, verdict, _ in received if verdict == "applied"]
+    not_applied = Counter(verdict for _, verdict, _ in received if verdict != "applied")
+    seqs = [s for _, verdict, s in received if verdict == "applied"]
+    in_order = all(a < b for a, b in pairwise(seqs))
     jpn_dupes = sum(n - 1 for n in at_jpn.values())
     kor_dupes = sum(n - 1 for i in alive for n in seen[i].values())
     print(f"\nscale-out: 3 workers, worker {sorted(dead)} (holding Japan's track link) "
@@ -214,12 +226,15 @@ def test_three_workers_one_killed_mid_stream_deliver_everything_once(
           f"({retries} ingest retries); track updates at JPN {len(set(at_jpn) & expected)} "
           f"of {len(expected)}, duplicates {jpn_dupes}; on each surviving worker "
           f"{min(len(set(seen[i]) & expected) for i in alive)} of {len(expected)}, "
-          f"duplicates {kor_dupes}; envelopes at JPN {len(set(ids))} of {ENVELOPES}, "
-          f"duplicates {len(ids) - len(set(ids))}")
+          f"duplicates {kor_dupes}; envelopes applied at JPN {len(set(ids))} of {ENVELOPES}"
+          f", duplicates {len(ids) - len(set(ids))}, in KOR's order "
+          f"{in_order}")
     assert set(at_jpn) == expected and jpn_dupes == 0
     assert kor_dupes == 0
+    assert not not_applied, f"messages JPN did not apply: {dict(not_applied)}"
     assert len(ids) == len(set(ids)) == ENVELOPES
-    assert [s for _, s in received] == sorted(s for _, s in received)
+    # applied in the order KOR queued them (KOR's seq), across the kill
+    assert in_order, seqs
 
 
 def test_serve_workers_starts_a_killed_worker_again(tmp_path: Path, postgres_server: str,

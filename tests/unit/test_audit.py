@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from liaison.domain.audit import (
     AuditRecord,
     append,
+    chain_hash,
     checkpoint,
     consistency_proof,
     inclusion_proof,
@@ -36,20 +38,64 @@ def chain(n: int = 20) -> list[AuditRecord]:
     return out
 
 
-def flip(text: str, i: int) -> str:
-    ch = text[i % len(text)]
-    return text[: i % len(text)] + ("x" if ch != "x" else "y") + text[i % len(text) + 1:]
+# An alteration of a stored history: its kind, the tampered records, and whether the chain
+# alone must show it (a changed tail shows only against a checkpoint: truncation, an
+# appended record, the last record rewritten with its hash recomputed).
+Alteration = tuple[str, list[AuditRecord], bool]
 
 
-def alterations(r: AuditRecord) -> list[AuditRecord]:
-    out = []
-    for name in ("actor", "action", "subject", "hash", "prev_hash"):
-        value = getattr(r, name)
-        out += [dataclasses.replace(r, **{name: flip(value, i)}) for i in range(len(value))]
-    out.append(dataclasses.replace(r, at=r.at + timedelta(microseconds=1)))
-    out.append(dataclasses.replace(r, details={**r.details, "to": "CHN"}))
+def rehashed(r: AuditRecord, prev_hash: str | None = None) -> AuditRecord:
+    """``r`` with its hash recomputed (after ``prev_hash``, by default its own), as a forger
+    who knows the scheme writes it."""
+    prev = r.prev_hash if prev_hash is None else prev_hash
+    return dataclasses.replace(r, prev_hash=prev, hash=chain_hash(prev, r.canonical))
+
+
+def content_changes(r: AuditRecord) -> list[AuditRecord]:
+    """What an insider would change in one record: who, what, about what, when, the
+    details (a value, a key added, a key removed, a Korean value), its number."""
+    out = [dataclasses.replace(r, actor="admin"),
+           dataclasses.replace(r, actor=r.actor + " "),
+           dataclasses.replace(r, action="release.refused"),
+           dataclasses.replace(r, subject="item:I999"),
+           dataclasses.replace(r, at=r.at + timedelta(microseconds=1)),
+           dataclasses.replace(r, at=r.at - timedelta(days=1)),
+           dataclasses.replace(r, seq=r.seq + 1)]
+    for key in r.details:
+        rest = {k: v for k, v in r.details.items() if k != key}
+        out.append(dataclasses.replace(r, details=rest))
+        out.append(dataclasses.replace(r, details={**r.details, key: "CHN"}))
     out.append(dataclasses.replace(r, details={**r.details, "extra": 1}))
-    out.append(dataclasses.replace(r, seq=r.seq + 1))
+    out.append(dataclasses.replace(r, details={**r.details, "군": "대외비"}))
+    return out
+
+
+def alterations(records: list[AuditRecord]) -> list[Alteration]:
+    n, out = len(records), []
+    forged = append(records[-1], at=T0, actor="mallory", action="release.checked",
+                    subject="item:X", details={})
+    for i, r in enumerate(records):
+        last = i == n - 1
+        for bad in content_changes(r):
+            out.append(("content", [*records[:i], bad, *records[i + 1:]], True))
+            # the forger recomputes the record's hash: the next record no longer follows it
+            out.append(("content re-hashed", [*records[:i], rehashed(bad), *records[i + 1:]],
+                        not last))
+        out.append(("hash replaced", [*records[:i], dataclasses.replace(r, hash=forged.hash),
+                                      *records[i + 1:]], True))
+        out.append(("deletion", records[:i] + records[i + 1:], not last))
+        # a record slipped in before record i, chained to what precedes it
+        inserted = rehashed(dataclasses.replace(forged, seq=i), records[i - 1].hash
+                            if i else records[0].prev_hash)
+        out.append(("insertion", [*records[:i], inserted, *records[i:]], True))
+        if i:
+            out.append(("head cut", records[i:], True))
+            out.append(("truncation", records[:i], False))
+        for j in range(i + 1, n):
+            out.append(("order", [*records[:i], records[j], *records[i + 1:j], records[i],
+                                  *records[j + 1:]], True))
+    out.append(("deletion of a run", records[:5] + records[10:], True))
+    out.append(("appended", [*records, forged], False))
     return out
 
 
@@ -59,16 +105,27 @@ def test_a_valid_chain_verifies() -> None:
     assert result.checked == 20
 
 
-def test_every_single_alteration_is_detected() -> None:
+def test_every_alteration_is_detected() -> None:
+    """Every kind of rewriting a stored history: each content field of each record changed
+    (as stored, and with the record's hash recomputed), hashes replaced, records deleted,
+    inserted, swapped, the head or the tail cut, a record appended. The chain alone shows
+    each one except a changed tail; the countersigned checkpoint (head and size) shows
+    those."""
     records = chain()
-    detected = total = 0
-    for i, r in enumerate(records):
-        for bad in alterations(r):
-            total += 1
-            tampered = [*records[:i], bad, *records[i + 1:]]
-            detected += not verify_chain(tampered).ok
-    print(f"detected {detected} of {total} alterations")
-    assert detected == total
+    cp = checkpoint(records, T0)
+    kinds: Counter[str] = Counter()
+    missed = []
+    for kind, tampered, by_chain in alterations(records):
+        kinds[kind] += 1
+        against_cp = verify_chain(tampered, expected_head=cp.head_hash,
+                                  expected_count=cp.size)
+        if against_cp.ok or (by_chain and verify_chain(tampered).ok):
+            missed.append(kind)
+    total = sum(kinds.values())
+    print(f"detected {total - len(missed)} of {total} alterations ("
+          + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())) + ")")
+    assert not missed, Counter(missed)
+    assert kinds["content"] >= 20 * 10 and kinds["order"] == 190
 
 
 def test_every_removal_and_swap_is_detected() -> None:
