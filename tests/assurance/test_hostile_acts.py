@@ -259,3 +259,29 @@ def test_a_malformed_rfi_is_refused_and_reads_still_work(tmp_path: Path,
     kor, jpn = n["KOR"], n["JPN"]
     assert jpn.send(kor, "rfi", body)[0] == "refused"
     assert requests.list_requests(kor.deps, OFFICER, "rfi", None) == []
+
+
+def test_refused_messages_are_shown_to_administrators_only(tmp_path: Path) -> None:
+    """Issue 17, point 8: a refused message is listed for our administrators with the reason
+    its receipt gave (``liaison peer inbox``, the console's Outbox page); an analyst may not
+    list them; applied messages are not listed."""
+    from liaison.services import inbox_refusals
+    from liaison.services.errors import Forbidden
+
+    n = nodes(tmp_path, gsomia({"kind": "ENTERED_INTO_FORCE", "date": "2016-11-23"}))
+    kor, jpn = n["KOR"], n["JPN"]
+    agreements.send_note(kor.deps, ADMIN, "KOR-JPN-GSOMIA",
+                         {"kind": "NOTICE_GIVEN", "date": "2026-01-02"})
+    outcome, reason = jpn.send(kor, "note", note("KOR-JPN-GSOMIA", "NOTICE_WITHDRAWN",
+                                                 "2026-01-05"))
+    assert outcome == "refused"
+    assert jpn.send(kor, "rfi", {"id": "q1", "topic": "DPRK/missile", "priority": "high",
+                                 "purpose": "warning",
+                                 "deadline": "2099-01-01T00:00:00+00:00"})[0] == "applied"
+    shown = inbox_refusals.refused(kor.deps, ADMIN, None, 100)
+    assert [(r["sender"], r["kind"], r["reason"]) for r in shown] == [("JPN", "note", reason)]
+    assert inbox_refusals.refused(kor.deps, ADMIN, "USA", 100) == []
+    analyst = User("kim", "Kim", frozenset({Role.ANALYST}), Clearance(4))
+    with pytest.raises(Forbidden):
+        inbox_refusals.refused(kor.deps, analyst, None, 100)
+    print(f"refused messages shown to administrators: {len(shown)} of 1")

@@ -360,6 +360,9 @@ def test_peers_outbox_and_inbox_round_trip(uow: UowFactory) -> None:
         assert (u.inbox.count(), u.inbox.count(sender="JPN")) == (3, 2)
         assert (u.inbox.last_seq("JPN"), u.inbox.last_seq("USA"), u.inbox.last_seq("CHN")) == \
             (2, 7, 0)
+        assert [(r.sender, r.message_id, r.reason) for r in u.inbox.refused(None, 10)] == \
+            [("JPN", "x2", "unknown agreement")]
+        assert u.inbox.refused("USA", 10) == []
 
 
 def test_partner_requests_and_hotline_round_trip(uow: UowFactory) -> None:

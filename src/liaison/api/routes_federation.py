@@ -15,7 +15,7 @@ from liaison.api.schemas import Body
 from liaison.api.security import CurrentUser, NodeDeps
 from liaison.crypto.envelope import MAX_ENVELOPE, EnvelopeError
 from liaison.domain.users import Role
-from liaison.services import federation, leases, outbox_lanes
+from liaison.services import federation, inbox_refusals, leases, outbox_lanes
 from liaison.services.auth_roles import require
 from liaison.services.errors import Invalid, ServiceError
 from liaison.services.ports import Peer
@@ -102,6 +102,13 @@ def outbox(user: CurrentUser, deps: NodeDeps) -> dict[str, Any]:
 def outbox_refused(user: CurrentUser, deps: NodeDeps, peer: str | None = None,
                    limit: int = 100) -> list[dict[str, Any]]:
     return outbox_lanes.refused(deps, user, peer.upper() if peer else None, limit)
+
+
+@admin.get("/inbox/refused", summary="What partners sent that this node refused, latest "
+                                     "first, with the reason their receipt gave")
+def inbox_refused(user: CurrentUser, deps: NodeDeps, peer: str | None = None,
+                  limit: int = 100) -> list[dict[str, Any]]:
+    return inbox_refusals.refused(deps, user, peer.upper() if peer else None, limit)
 
 
 @admin.get("/workers", summary="This node's workers: which one answered, its bus, and who "

@@ -368,6 +368,26 @@ def peer_outbox(check: Annotated[bool, typer.Option(
         raise typer.Exit(3)
 
 
+@peer.command("inbox")
+def peer_inbox(partner: Annotated[str | None, typer.Option(
+                   "--partner", help="only what this partner sent")] = None,
+               limit: Annotated[int, typer.Option(help="how many, latest first")] = 100,
+               as_json: Json = False, url: Url = None, token: Token = None) -> None:
+    """What partners sent that this node refused, with the reason their signed receipt gave
+    (administrators and release officers); each refusal is in the audit log too."""
+    out.emit(Api(url, token).get("/api/inbox/refused", peer=partner, limit=limit), as_json,
+             _render_inbox_refused)
+
+
+def _render_inbox_refused(rows: list[dict[str, Any]]) -> None:
+    # the reason quotes what a partner sent: shown as text, never as markup
+    out.table("refused from partners", ["partner", "seq", "kind", "id", "received", "reason"],
+              [[r["sender"], r["seq"], escape(r["kind"]), escape(r["id"]), r["received_at"],
+                escape(r["reason"])] for r in rows])
+    if not rows:
+        out.console.print("nothing refused")
+
+
 def _render_outbox(d: dict[str, Any]) -> None:
     out.table("outbox", ["partner", "pending", "delivered", "refused"],
               [[p, c["pending"], c["delivered"], c["refused"]] for p, c in d.items()])
@@ -387,7 +407,7 @@ def _render_outbox(d: dict[str, Any]) -> None:
 def _render_refused(rows: list[dict[str, Any]]) -> None:
     out.table("refused messages", ["partner", "lane", "seq", "kind", "settled", "reason"],
               [[r["peer"], r["lane"], r["seq"], r["kind"], r["settled_at"] or "-",
-                r["reason"]] for r in rows])
+                escape(r["reason"])] for r in rows])
 
 
 def _age(seconds: float | None) -> str:

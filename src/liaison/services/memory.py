@@ -30,6 +30,7 @@ from liaison.domain.users import User
 from liaison.services.ports import (
     BlobRecord,
     Conflict,
+    InboxRecord,
     LaneState,
     OutboxMessage,
     PartnerRequest,
@@ -59,6 +60,7 @@ class MemoryState:
     outbox: dict[str, OutboxMessage] = field(default_factory=dict)
     outbox_lanes: dict[tuple[str, str], LaneState] = field(default_factory=dict)
     inbox: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
+    inbox_records: list[InboxRecord] = field(default_factory=list)
     requests: dict[tuple[str, str, str], PartnerRequest] = field(default_factory=dict)
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)
     traffic: dict[tuple[str, str, int], tuple[str, dict[str, Any], datetime]] = field(
@@ -490,12 +492,19 @@ class MemoryInbox:
             outcome: str, reason: str, at: datetime) -> None:
         _add(self.s.inbox, (sender, message_id), (seq, outcome),
              f"message {message_id} from {sender}")
+        self.s.inbox_records.append(InboxRecord(sender, message_id, seq, kind, envelope_id,
+                                                outcome, reason, at))
 
     def count(self, *, sender: str | None = None) -> int:
         return sum(1 for s, _ in self.s.inbox if sender in (None, s))
 
     def last_seq(self, sender: str) -> int:
         return max((v[0] for (s, _), v in self.s.inbox.items() if s == sender), default=0)
+
+    def refused(self, sender: str | None, limit: int) -> list[InboxRecord]:
+        found = [r for r in self.s.inbox_records
+                 if r.outcome == "refused" and sender in (None, r.sender)]
+        return sorted(found, key=lambda r: (r.received_at, r.seq), reverse=True)[:limit]
 
 
 def _request_key(request_id: str, direction: str, party: str) -> tuple[str, str, str]:

@@ -196,6 +196,19 @@ class OutboxRepo(Protocol):
     def list(self, *, peer: str | None, limit: int) -> list[OutboxMessage]: ...
 
 
+@dataclass(frozen=True)
+class InboxRecord:
+    """A message a partner sent, with this node's verdict on it."""
+    sender: str
+    message_id: str
+    seq: int
+    kind: str
+    envelope_id: str
+    outcome: str  # applied | refused
+    reason: str
+    received_at: datetime
+
+
 class InboxRepo(Protocol):
     def seen(self, sender: str, message_id: str) -> bool: ...
     def seen_many(self, sender: str, message_ids: set[str]) -> set[str]: ...
@@ -203,6 +216,7 @@ class InboxRepo(Protocol):
             outcome: str, reason: str, at: datetime) -> None: ...
     def count(self, *, sender: str | None = None) -> int: ...
     def last_seq(self, sender: str) -> int: ...
+    def refused(self, sender: str | None, limit: int) -> list[InboxRecord]: ...
 
 
 class KeyRing(Protocol):

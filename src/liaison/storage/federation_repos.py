@@ -14,7 +14,14 @@ import sqlalchemy as sa
 from liaison.crypto.keys import verify_card
 from liaison.domain.hotline import changed_after
 from liaison.domain.lanes import LANES, lane_for
-from liaison.services.ports import Conflict, LaneState, OutboxMessage, PartnerRequest, Peer
+from liaison.services.ports import (
+    Conflict,
+    InboxRecord,
+    LaneState,
+    OutboxMessage,
+    PartnerRequest,
+    Peer,
+)
 from liaison.storage import tables as t
 from liaison.storage.repositories import insert
 
@@ -226,6 +233,18 @@ class SqlInbox:
         value = self.conn.execute(sa.select(sa.func.max(t.inbox.c.seq))
                                   .where(t.inbox.c.sender == sender)).scalar()
         return int(value or 0)
+
+    def refused(self, sender: str | None, limit: int) -> list[InboxRecord]:
+        """Messages this node refused, latest first (a message that failed is rolled back
+        and offered again by its sender, so it has no row until its final verdict)."""
+        c = t.inbox.c
+        query = sa.select(t.inbox).where(c.outcome == "refused")
+        if sender:
+            query = query.where(c.sender == sender)
+        rows = self.conn.execute(query.order_by(c.received_at.desc(), c.seq.desc())
+                                 .limit(limit))
+        return [InboxRecord(r.sender, r.message_id, r.seq, r.kind, r.envelope_id, r.outcome,
+                            r.reason, r.received_at) for r in rows]
 
 
 class SqlRequests:

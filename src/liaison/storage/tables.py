@@ -180,6 +180,7 @@ inbox = sa.Table(
     sa.Column("outcome", sa.String(16), nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("received_at", UtcDateTime, nullable=False),
+    sa.Index("ix_inbox_outcome_received", "outcome", "received_at"),
 )
 
 partner_requests = sa.Table(

@@ -1,6 +1,7 @@
 // Partners' outbox: per partner and lane, pending messages, the oldest one's age, failed
 // attempts, the last error and when, the last delivery; the node's stuck-lane alerts; and
-// the refused messages with their reasons. Administrators and release officers.
+// the refused messages with their reasons; and what partners sent that this node refused.
+// Administrators and release officers.
 import {api, ApiError, esc, say, shell} from "./console.js";
 
 const $ = (id) => document.getElementById(id);
@@ -56,12 +57,23 @@ function renderRefused(rows) {
       `<td class="reason">${esc(r.reason)}</td></tr>`).join("") + "</tbody></table>";
 }
 
+function renderInboxRefused(rows) {
+  $("inbox-refused-wrap").innerHTML = rows.length === 0 ? "<p>None.</p>" :
+    `<table id="inbox-refused"><thead><tr><th>Partner</th><th>Seq</th><th>Kind</th><th>Id</th>` +
+    `<th>Received</th><th>Reason</th></tr></thead><tbody>` +
+    rows.map((r) => `<tr><td>${esc(r.sender)}</td><td class="n">${esc(r.seq)}</td>` +
+      `<td>${esc(r.kind)}</td><td>${esc(r.id)}</td><td class="at">${when(r.received_at)}</td>` +
+      `<td class="reason">${esc(r.reason)}</td></tr>`).join("") + "</tbody></table>";
+}
+
 async function refresh() {
   try {
-    const [outbox, refused] = await Promise.all([api("GET", "/api/outbox"),
-                                                 api("GET", "/api/outbox/refused?limit=100")]);
+    const [outbox, refused, inboxRefused] = await Promise.all([
+      api("GET", "/api/outbox"), api("GET", "/api/outbox/refused?limit=100"),
+      api("GET", "/api/inbox/refused?limit=100")]);
     render(outbox);
     renderRefused(refused);
+    renderInboxRefused(inboxRefused);
     say(`Updated ${new Date().toLocaleTimeString()}`);
     say("", true);
   } catch (e) {
