@@ -302,3 +302,43 @@ def envelope_check(test: str) -> Callable[[Path], None]:
         else:
             function(nodes)
     return check
+
+
+# --- the API: the fuzzer's leak oracle and role checks ----------------------------------
+# Planted in a node served in this process (``tests/integration/node_fixtures.start_node``:
+# real SQLite storage, the real app through ASGI), so a monkeypatch reaches the routes.
+
+
+def release_check_tells_all(mp: pytest.MonkeyPatch) -> None:
+    """The release check answers every officer, with every portion's text in its
+    reasons (no clearance check, a "verbose" explanation); the role check stays, so the
+    text oracle, not the role rule, has to catch it."""
+    from liaison.domain.release import Reason, Verdict, decide
+    from liaison.services import releases
+    from liaison.services.errors import NotFound
+
+    def check(deps: Any, user: Any, item_id: str, recipient: str, on: Any) -> Any:
+        releases.require(user, *releases.OFFICERS)
+        with deps.uow() as uow:
+            stored = uow.items.get(item_id)
+            if stored is None:
+                raise NotFound(f"no item {item_id}")
+            decision = decide(stored.item, recipient, on, releases.facts(uow, deps))
+        told = tuple(Reason(p.id, Verdict.PASS, p.content) for p in stored.item.portions)
+        return decision._replace(reasons=decision.reasons + told)
+
+    target("liaison.services.releases.check")
+    mp.setattr("liaison.services.releases.check", check)
+
+
+def listing_ignores_clearance(mp: pytest.MonkeyPatch) -> None:
+    """Items are cut to nothing: every reader sees every portion of every item."""
+    target("liaison.services.items.visible_part")
+    mp.setattr("liaison.services.items.visible_part", lambda item, user, party: item)
+
+
+def release_role_check_removed(mp: pytest.MonkeyPatch) -> None:
+    """The role check of the release routes removed (``require`` in
+    ``services.releases`` lets everyone through)."""
+    target("liaison.services.releases.require")
+    mp.setattr("liaison.services.releases.require", lambda user, *roles: None)
