@@ -70,7 +70,7 @@ def forge(origin: Node, to: Node, signer: Node | None = None, **changes: Any) ->
     header, _ = batch(sender, to, 1)
     header = replace(header, **changes)
     key_id, signing = (signer or sender).keys.signer(NOW)
-    if signer is not None:
+    if signer is not None and "sender_key" not in changes:
         header = replace(header, sender_key=key_id)
     enc = to.keys.current("encryption", NOW)
     body = payload_json({"messages": [{"id": "forged", "seq": 99, "kind": "release",
@@ -84,8 +84,9 @@ def test_a_valid_batch_is_accepted_once(nodes: tuple[Node, Node, Node]) -> None:
     federation.receive(jpn.deps, wire, APPLIERS)
     assert jpn.items() == 3
     again = federation.receive(jpn.deps, wire, APPLIERS)
-    assert again
     assert jpn.items() == 3  # a replay changes nothing; the receipt says "duplicate"
+    _, receipt = federation.open_from_peer(kor.deps, again, kor.state.peers)
+    assert [r["outcome"] for r in json.loads(receipt)["results"]] == ["duplicate"] * 3
 
 
 def test_the_bad_envelope_corpus_is_refused(nodes: tuple[Node, Node, Node],
@@ -102,6 +103,9 @@ def test_the_bad_envelope_corpus_is_refused(nodes: tuple[Node, Node, Node],
     corpus["wrong recipient"] = forge(kor, jpn, recipient="USA")
     corpus["unknown sender key"] = forge(kor, jpn, sender_key="0" * 32)
     corpus["another partner's signature"] = forge(kor, jpn, signer=usa)
+    # only the signature tells this one apart: KOR's own key id, signed with another key
+    corpus["another key's signature under KOR's key id"] = forge(
+        kor, jpn, signer=usa, sender_key=kor.keys.signer(NOW)[0])
     corpus["unknown sender"] = forge(kor, jpn, sender="CHN")
     stranger = Node("PRK", tmp_path / "x")
     stranger.trust(jpn)
