@@ -49,6 +49,9 @@ _M_PER_DEG_LAT: Final = 110_000.0
 _M_PER_DEG_LON_EQUATOR: Final = 111_000.0
 _WHOLE_WORLD_LON: Final = (-180.0, 180.0)
 
+# the need-to-know topic every area is judged under (an area is not about one topic)
+AREA_TOPIC = "areas"
+
 
 class AreaKind(StrEnum):
     BORDER = "border"

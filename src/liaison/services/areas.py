@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from liaison.domain.agreements import status_at
-from liaison.domain.areas import Area, AreaKind, validate_area
+from liaison.domain.areas import AREA_TOPIC, Area, AreaKind, validate_area
 from liaison.domain.codec import CodecError, field_of, label_from, label_to
 from liaison.domain.items import Discipline, Grade, Item, Portion, PortionKind
 from liaison.domain.labels import LabelError, Party
@@ -26,7 +26,6 @@ from liaison.services.releases import facts
 
 EDITORS = (Role.ANALYST, Role.WATCH_OFFICER, Role.RELEASE_OFFICER)
 READERS = (Role.ANALYST, Role.RELEASE_OFFICER, Role.REVIEWER, Role.WATCH_OFFICER, Role.ADMIN)
-AREA_TOPIC = "areas"
 
 
 def area_from(data: dict[str, Any], parties: dict[str, Party], originator: str) -> Area:

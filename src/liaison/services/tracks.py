@@ -14,6 +14,7 @@ from datetime import date
 from typing import Any
 
 from liaison.domain.agreements import Agreement, status_at
+from liaison.domain.areas import AREA_TOPIC
 from liaison.domain.codec import CodecError, field_of, label_from, label_to
 from liaison.domain.items import Discipline, Grade
 from liaison.domain.labels import LabelError, Party
@@ -240,6 +241,19 @@ def launch_history(deps: Deps, user: User, event_id: str) -> list[dict[str, Any]
 
 
 def list_alerts(deps: Deps, user: User, limit: int) -> list[dict[str, Any]]:
+    """An alert names its area: listed only to a reader who may see the track's label and
+    the area's (its ``area_label``; an alert recorded without one is hidden)."""
     require(user, *READERS)
     with deps.uow() as uow:
-        return _readable(uow, user, uow.tracks.alerts(10_000))[:limit]
+        seen = _readable(uow, user, uow.tracks.alerts(10_000))
+        parties = load_parties(uow)
+    own = parties[deps.party].scheme
+    out = []
+    for row in seen:
+        try:
+            area = label_from(row["area_label"], parties, "area_label")
+            if user.clearance.may_see(area, own.level(area.classification).rank, AREA_TOPIC):
+                out.append(row)
+        except (CodecError, KeyError, TypeError, ValueError, LabelError):
+            continue
+    return out[:limit]

@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from liaison.crypto.envelope import EnvelopeError
 from liaison.crypto.keys import Card
 from liaison.domain.agreements import Agreement
-from liaison.domain.areas import Area, AreaWatch
+from liaison.domain.areas import AREA_TOPIC, Area, AreaWatch
 from liaison.domain.codec import CodecError, label_from, label_to
 from liaison.domain.correlation import Correlator, Report
 from liaison.domain.labels import Label, LabelError, portion_mark
@@ -98,8 +98,12 @@ class Subscription:
     dropped: int = 0
 
     def offer(self, item: Published | dict[str, Any], label: Label, rank: int,
-              topic: str) -> None:
+              topic: str, also: tuple[Label, int, str] | None = None) -> None:
+        """``also``: a second label the reader must be cleared for too (an alert names
+        its area: the reader sees it only when it may see both the track and the area)."""
         if not self.user.clearance.may_see(label, rank, topic):
+            return
+        if also is not None and not self.user.clearance.may_see(*also):
             return
         try:
             self.queue.put_nowait(item)
@@ -531,8 +535,9 @@ class TrackHub:
         if kind == "event":
             event = rec["data"]
             label, rank, _ = self._record_label(event["label"])
+            also = self._area_label(event)
             for sub in self.subscribers:
-                sub.offer(event, label, rank, event["topic"])
+                sub.offer(event, label, rank, event["topic"], also)
             return
         label, rank, marking = self._record_label(rec["label"])
         if kind == "feed":
@@ -557,6 +562,17 @@ class TrackHub:
                    .level(label.classification).rank)
             self._labels[key] = hit
         return hit[0], hit[1], self._marking(hit[0])
+
+    def _area_label(self, event: dict[str, Any]) -> tuple[Label, int, str] | None:
+        """An alert's area label (``None`` for a launch event). An alert without one is
+        shown to nobody (fail closed)."""
+        if event.get("type") != "alert":
+            return None
+        if not isinstance(event.get("area_label"), dict):
+            label, _, _ = self._record_label(event["label"])
+            return label, NO_CLEARANCE_RANK, AREA_TOPIC
+        label, rank, _ = self._record_label(event["area_label"])
+        return label, rank, AREA_TOPIC
 
     def _marking(self, label: Label) -> str:
         return portion_mark(label, self.policy.parties[self.deps.party].scheme)
@@ -641,8 +657,9 @@ class TrackHub:
         """An alert or launch event to every subscriber: through the stream when there
         is one (every worker's subscribers), else directly."""
         if self.stream is None:
+            also = self._area_label(data)
             for sub in self.subscribers:
-                sub.offer(data, label, rank, topic)
+                sub.offer(data, label, rank, topic, also)
             return
         record = _encode({"k": "event", "data": data})
         await self.stream.append(record, f"event:{_digest(record)}")
@@ -751,9 +768,11 @@ class TrackHub:
         for alert in self.watch.observe(f"track:{u.number}", u.lat, u.lon, u.time):
             area = self.areas.get(alert.area_id)
             label, rank, topic = p.label, p.rank, p.topic
+            area_label: dict[str, Any] | None = None
             if area is not None:
                 own = self.policy.parties[self.deps.party].scheme
                 area_rank = own.level(area.label.classification).rank
+                area_label = label_to(area.label)
                 if area_rank > rank:
                     label, rank = area.label, area_rank
             data = {"type": "alert", "id": self.deps.ids(), "area_id": alert.area_id,
@@ -761,6 +780,7 @@ class TrackHub:
                     "subject": alert.subject, "event": alert.event,
                     "at": alert.at.isoformat(), "lat": alert.lat, "lon": alert.lon,
                     "track_source": p.source, "label": label_to(label), "rank": rank,
+                    "area_label": area_label,
                     "topic": topic, "marking": portion_mark(
                         label, self.policy.parties[self.deps.party].scheme)}
             self.stats.alerts += 1
@@ -777,6 +797,9 @@ class TrackHub:
         self.stats.launch_revisions += 1
         await asyncio.to_thread(track_service.record_launch, self.deps, data)
         await self._announce(data, sample.label, sample.rank, sample.topic)
+
+
+NO_CLEARANCE_RANK = 1_000_000  # above every scheme's levels: nobody may see it
 
 
 def _numbered(u: TrackUpdate, number: int) -> TrackUpdate:
