@@ -116,8 +116,27 @@ def test_consent_lets_third_party_portion_pass(kor: NodeUnderTest) -> None:
         "granted_by": "USFK J2", "granted_on": "2019-11-20"})
     assert c.status_code == 201, c.text
     d = kor.get("lee", "/api/items/R1/release-check",
-                params={"to": "JPN", "at": "2019-11-23"}).json()
+                params={"to": "JPN", "at": "2019-11-23", "purpose": "Warning"}).json()
     assert d["tearline"] == ["p1", "p2", "p4"]
+
+
+def test_a_consent_for_one_purpose_does_not_unlock_another(kor: NodeUnderTest) -> None:
+    """Issue 18 regression, 'a consent for one purpose unlocks every purpose': DOMAIN
+    Protection 1, the consent names grantee *and* purpose; another purpose, or none stated,
+    stays held with the reason in words."""
+    file_report(kor)
+    kor.post("lee", "/api/consents", json={
+        "originator": "USA", "recipient": "JPN", "item_id": "R1", "purpose": "warning",
+        "granted_by": "USFK J2", "granted_on": "2019-11-20"})
+    for params in ({"purpose": "targeting"}, {}):
+        d = kor.get("lee", "/api/items/R1/release-check",
+                    params={"to": "JPN", "at": "2019-11-23", **params}).json()
+        assert d["tearline"] == ["p1", "p2"], params
+        p4 = next(r["text"] for r in d["reasons"] if r["portion_id"] == "p4")
+        assert "for purpose 'warning' only" in p4 and "DOMAIN Protection 1" in p4
+    r = kor.post("lee", "/api/releases", json={"item_id": "R1", "recipient": "JPN",
+                                               "purpose": "targeting"})
+    assert r.status_code == 201 and r.json()["tearline"] == ["p1", "p2"], r.text
 
 
 def test_clearance_and_need_to_know_cut_what_a_user_sees(kor: NodeUnderTest) -> None:

@@ -26,8 +26,14 @@ router = APIRouter(prefix="/api", tags=["release"])
             summary="Could this item go to a partner on a date? The engine's decision")
 def release_check(item_id: str, user: CurrentUser, deps: NodeDeps,
                   to: str = Query(min_length=3, max_length=3, description="partner, alpha-3"),
-                  at: date | None = Query(None, description="default: today")) -> dict[str, Any]:
-    decision = releases.check(deps, user, item_id, to.upper(), at or deps.clock().date())
+                  at: date | None = Query(None, description="default: today"),
+                  purpose: str | None = Query(None, min_length=1, max_length=2000,
+                                              description="what the release is for; without "
+                                                          "it, purpose-limited consents and "
+                                                          "agreements unlock nothing")
+                  ) -> dict[str, Any]:
+    decision = releases.check(deps, user, item_id, to.upper(), at or deps.clock().date(),
+                              purpose)
     return decision_view(decision)
 
 

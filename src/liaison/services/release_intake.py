@@ -150,12 +150,13 @@ def carried_consents(body: Mapping[str, Any], me: str, parties: Mapping[str, Par
 
 def engine_problem(deps: Deps, item: Item, origin: str, agreement: Agreement,
                    parties: Mapping[str, Party], consents: tuple[Consent, ...],
-                   recipient: str) -> str | None:
+                   recipient: str, purpose: str | None = None) -> str | None:
     """Why this node's own engine would not let ``origin`` release every portion of
     ``item`` to ``recipient`` (this node, or at a hub the final recipient) today under
-    ``agreement``; ``None`` when it would. The reciprocity limit is the giver's to keep."""
+    ``agreement`` for the release's stated ``purpose``; ``None`` when it would. The
+    reciprocity limit is the giver's to keep."""
     facts = ReleaseFacts(parties[origin], parties, (agreement,), consents, {}, deps.rules)
-    decision = decide(item, recipient, deps.clock().date(), facts)
+    decision = decide(item, recipient, deps.clock().date(), facts, purpose)
     passed = set(decision.tearline)
     if decision.outcome is Outcome.ALLOWED and passed == {p.id for p in item.portions}:
         return None

@@ -46,16 +46,19 @@ def facts(uow: UnitOfWork, deps: Deps) -> ReleaseFacts:
                         tuple(c.consent for c in uow.consents.list()), balances, deps.rules)
 
 
-def check(deps: Deps, user: User, item_id: str, recipient: str, on: date) -> Decision:
-    """"Could this go to JPN on 2019-11-23?" — the engine's answer with its reasons."""
+def check(deps: Deps, user: User, item_id: str, recipient: str, on: date,
+          purpose: str | None = None) -> Decision:
+    """"Could this go to JPN on 2019-11-23 for this purpose?" — the engine's answer with its
+    reasons. Without a purpose, purpose-limited consents and agreements unlock nothing."""
     require(user, *OFFICERS)
     item = whole_item(deps, user, item_id)
     with deps.uow() as uow:
         f = facts(uow, deps)
         _known_party(f, recipient)
-        decision = decide(item, recipient, on, f)
+        decision = decide(item, recipient, on, f, purpose)
         record(uow, deps, user.username, "release.checked", f"item:{item_id}",
-               {"recipient": recipient, "on": on.isoformat(), "outcome": decision.outcome.value,
+               {"recipient": recipient, "on": on.isoformat(), "purpose": purpose,
+                "outcome": decision.outcome.value,
                 "tearline": list(decision.tearline)})
         uow.commit()
     return decision
@@ -69,7 +72,7 @@ def request_release(deps: Deps, user: User, item_id: str, recipient: str, purpos
     with deps.uow() as uow:
         f = facts(uow, deps)
         _known_party(f, recipient)
-        decision = decide(item, recipient, on, f)
+        decision = decide(item, recipient, on, f, purpose)
         try:
             request = open_request(
                 request_id=deps.ids(), item_id=item_id, recipient=recipient, purpose=purpose,
@@ -140,7 +143,8 @@ def _release(uow: UnitOfWork, deps: Deps, request: ReleaseRequest) -> ReleaseReq
     if stored is None:
         raise NotFound(f"item {request.item_id} is gone")
     f = facts(uow, deps)
-    concluded = conclude(request, decide(stored.item, request.recipient, request.on, f))
+    concluded = conclude(request, decide(stored.item, request.recipient, request.on, f,
+                                         request.purpose))
     record(uow, deps, "engine", f"release.{concluded.state.value}", f"release:{request.id}",
            {"item": request.item_id, "recipient": request.recipient,
             "tearline": list(concluded.tearline), "reason": concluded.state_reason})
