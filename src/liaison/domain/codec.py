@@ -280,8 +280,7 @@ AMENDMENT_FIELDS = frozenset({"effective", "recorded_by", "recorded_on", "note",
 
 def amendment_to(a: Amendment) -> dict[str, Any]:
     out: dict[str, Any] = {"effective": a.effective.isoformat(), "recorded_by": a.recorded_by,
-                           "recorded_on": a.recorded_on.isoformat(), "note": a.note,
-                           "changes": list(a.changes)}
+                           "recorded_on": a.recorded_on.isoformat(), "note": a.note}
     if a.table is not None:
         out["table"] = _table_to(a.table)
     if a.scope is not None:
