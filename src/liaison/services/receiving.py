@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from liaison.domain.agreement_terms import terms_at
 from liaison.domain.agreements import Agreement, AgreementKind, status_at
 from liaison.domain.codec import CodecError, item_from, item_to
 from liaison.domain.items import Item
@@ -61,6 +62,7 @@ def _take(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | None:
         return f"malformed release: {exc}"
     if isinstance(agreement, str):
         return agreement
+    agreement = terms_at(agreement, deps.clock().date())  # the terms in force today
     problem = times_problem(item) or _route_problem(agreement, sender, origin, final,
                                                     deps.party)
     if problem:

@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import date
 from typing import Any
 
+from liaison.domain.agreement_terms import terms_at
 from liaison.domain.agreements import Agreement
 from liaison.domain.codec import CodecError, field_of, item_to, parse_date
 from liaison.domain.items import Item
@@ -161,7 +162,7 @@ def _send(uow: UnitOfWork, deps: Deps, request: ReleaseRequest, item: Item) -> N
     agreement = uow.agreements.get(str(request.decision.agreement_id))
     if agreement is None:
         raise Refused(f"agreement {request.decision.agreement_id} is gone; nothing is released")
-    cut, files = attachments.for_partner(deps, cut, agreement)
+    cut, files = attachments.for_partner(deps, cut, terms_at(agreement, request.decision.at))
     hop = request.decision.route[0] if request.decision.route else request.recipient
     payload = {
         "item": attachments.inline(item_to(cut), files),
@@ -190,7 +191,8 @@ def _consents_for(uow: UnitOfWork, deps: Deps, item: Item, recipient: str,
 
 def _ledger_given(uow: UnitOfWork, deps: Deps, request: ReleaseRequest, item: Item,
                   f: ReleaseFacts) -> None:
-    agreement = next(a for a in f.agreements if a.id == request.decision.agreement_id)
+    agreement = terms_at(next(a for a in f.agreements if a.id == request.decision.agreement_id),
+                         request.decision.at)
     uow.ledger.add(LedgerEntry(agreement.id, request.recipient, Direction.GIVEN,
                                _common_level(agreement, item, request, f), item.discipline.value,
                                item.id, deps.clock()))
