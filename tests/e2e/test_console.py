@@ -479,8 +479,8 @@ def test_an_administrator_amends_an_agreement_from_the_agreements_page(
     form.query_selector("textarea[name=purposes]").fill("missile warning")
     form.query_selector("input[name=effective]").fill("2019-01-01")
     form.query_selector("button[type=submit]").click()
-    admin.wait_for_function("document.querySelector('#amend-KOR-JPN-GSOMIA .amend-result')"
-                            ".textContent.includes('past terms are history')")
+    admin.wait_for_selector("#amend-KOR-JPN-GSOMIA .amend-result"
+                            ":has-text('past terms are history')")
     assert not admin.query_selector("#agreement-KOR-JPN-GSOMIA table.amendments")
     form.query_selector("input[name=effective]").fill("2099-01-01")
     form.query_selector("button[type=submit]").click()
