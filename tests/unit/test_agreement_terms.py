@@ -61,6 +61,7 @@ def test_an_amendment_round_trips_through_the_stored_form() -> None:
     ({"effective": date(2024, 5, 31), "reciprocity": ReciprocityLimit(3)}, "past terms"),
     ({"reciprocity": ReciprocityLimit(-1)}, ">= 0"),
     ({"purposes": frozenset({"  "})}, "permitted purpose is 1 to"),
+    ({"purposes": frozenset({"warn\x00ing"})}, "printable"),
     ({"purposes": frozenset({"Warning", "warning "})}, "repeat"),
     ({"scope": Scope(max_level={"KOR": "NO SUCH LEVEL"})}, "scope ceiling"),
 ])
@@ -135,7 +136,8 @@ def test_the_service_amends_audits_and_refuses_whole(deps: Deps) -> None:
                {"effective": "2024-06-01", "purposes": "warning"},
                {"effective": "2024-06-01", "table": [{"common": "SECRET",
                                                       "levels": {"KOR": ["없는 등급"]}}]},
-               {"effective": "2024-06-01", "max_imbalance": 1, "recorded_by": "someone"}]
+               {"effective": "2024-06-01", "max_imbalance": 1, "recorded_by": "someone"},
+               {"effective": "2024-06-01", "max_imbalance": 1, "note": "a\x00b"}]
     for body in refused:
         with pytest.raises(Invalid):
             service.amend_terms(deps, ADMIN, GSOMIA, body)

@@ -453,9 +453,11 @@ def validate_purposes(agreement_id: str, purposes: frozenset[str]) -> None:
     if len(purposes) > MAX_PURPOSES:
         raise AgreementError(f"{agreement_id}: at most {MAX_PURPOSES} permitted purposes")
     for purpose in sorted(purposes):
-        if not purpose.strip() or len(purpose) > MAX_PURPOSE_CHARS:
+        if (not purpose.strip() or len(purpose) > MAX_PURPOSE_CHARS
+                or any(ord(ch) < 32 or ch == "\x7f" for ch in purpose)):
             raise AgreementError(f"{agreement_id}: a permitted purpose is 1 to "
-                                 f"{MAX_PURPOSE_CHARS} characters, not {purpose[:40]!r}")
+                                 f"{MAX_PURPOSE_CHARS} printable characters, not "
+                                 f"{purpose[:40]!r}")
     if len({purpose_key(p) for p in purposes}) != len(purposes):
         raise AgreementError(f"{agreement_id}: permitted purposes repeat one another")
 

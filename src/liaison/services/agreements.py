@@ -32,6 +32,7 @@ from liaison.services.auth_roles import require
 from liaison.services.context import Deps
 from liaison.services.errors import Exists, Invalid, NotFound
 from liaison.services.ports import UnitOfWork
+from liaison.services.release_intake import unstorable_text
 
 
 def load_parties(uow: UnitOfWork) -> dict[str, Party]:
@@ -96,6 +97,9 @@ def amend_terms(deps: Deps, user: User, agreement_id: str, data: dict[str, Any])
     if unknown:
         raise Invalid(f"unknown fields {', '.join(unknown)}; an amendment has "
                       f"{', '.join(sorted(AMENDED_BY_REQUEST))}")
+    bad = unstorable_text(data, "amendment")
+    if bad:
+        raise Invalid(bad)
     today = deps.clock().date()
     with deps.uow() as uow:
         agreement = _agreement(uow, agreement_id)

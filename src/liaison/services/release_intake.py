@@ -78,6 +78,9 @@ def _bad_text(value: Any, path: str) -> str | None:
     return None
 
 
+unstorable_text = _bad_text  # for other services' untrusted bodies (e.g. amendments)
+
+
 def _item_problem(item: dict[str, Any]) -> str | None:
     portions = item["portions"]
     if len(portions) > MAX_PORTIONS:
