@@ -498,7 +498,8 @@ def _governs(ag: Agreement, route: tuple[str, ...], at: date, status: AgreementS
     text = f"{ag.id} ({ag.kind}) in force on {at}: {status.explanation}"
     if route:
         text += (f"; relayed through hub {route[0]} (arrangement: no bilateral agreement "
-                 f"in force between the ends)")
+                 f"between the ends carries it on {at}: none in force, or outside its scope "
+                 f"or permitted purposes)")
     return text
 
 
