@@ -332,8 +332,13 @@ def test_releasability_equivalence_and_the_third_party_rule(world: World) -> Non
     theirs = item("C", level="SECRET", policy="USA", originator="KOR", rel_to=("JPN",))
     msg = release(world.usa, theirs, "USA-JPN-GSOMIA", "JPN")
     refused_at(world.jpn, world.usa, msg, "GSOMIA Art. 6: originated by KOR")
-    consent = {"originator": "KOR", "recipient": "JPN", "item_id": "C", "purpose": "warning",
-               "granted_by": "KOR J2", "granted_on": "2026-01-04"}
+    consent = {"originator": "KOR", "recipient": "JPN", "item_id": "C",
+               "purpose": "targeting", "granted_by": "KOR J2", "granted_on": "2026-01-04"}
+    # DOMAIN Protection 1, decided again at JPN: a consent for another purpose than the
+    # release states unlocks nothing
+    refused_at(world.jpn, world.usa, release(world.usa, theirs, "USA-JPN-GSOMIA", "JPN",
+                                             consents=[consent]), "for purpose 'targeting' only")
+    consent = {**consent, "purpose": "early warning"}
     assert send(world.usa, world.jpn, release(world.usa, theirs, "USA-JPN-GSOMIA", "JPN",
                                               consents=[consent])) == [("applied", "")]
 

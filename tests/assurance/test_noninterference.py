@@ -107,6 +107,10 @@ from .reference_model import (
     visible_portions,
 )
 
+# the purpose every stored consent names and every check and request states: the model's
+# consents unlock (DOMAIN Protection 1: a consent unlocks only the purpose it names)
+PURPOSE = "warning"
+
 SOAK = os.environ.get("LIAISON_SOAK") == "1"
 CI_WORLDS, SOAK_WORLDS = 100, 3000
 CI_PAIRS, SOAK_PAIRS = 60, 2000
@@ -486,7 +490,7 @@ def store(deps: Deps, world: World) -> None:
             lowest = min(scheme.level(p.label.classification).rank for p in item.portions)
             uow.items.add(StoredItem(item, ANALYST.username, now), lowest)
         for n, c in enumerate(world.consents):
-            consent = Consent(c.originator, c.recipient, c.item_id, "warning", "desk",
+            consent = Consent(c.originator, c.recipient, c.item_id, PURPOSE, "desk",
                               date(2008, 1, 1))
             uow.consents.add(StoredConsent(f"consent{n}", consent, OFFICER.username, now))
         for f in world.feeds:
@@ -531,7 +535,7 @@ def engine_rulings(deps: Deps, item_ids: list[str], to: list[str],
         for recipient in to:
             for day in days:
                 out[item_id, recipient, day] = as_ruling(decide(entry.item, recipient, day,
-                                                                facts))
+                                                                facts, PURPOSE))
     return out
 
 
@@ -548,7 +552,7 @@ def deliver(deps: Deps, item_id: str, recipient: str, day: date) -> list[dict[st
     with deps.uow() as uow:
         before = {m.id for m in uow.outbox.list(peer=None, limit=10**6)}
     try:
-        req = releases.request_release(deps, OFFICER, item_id, recipient, "warning")
+        req = releases.request_release(deps, OFFICER, item_id, recipient, PURPOSE)
         for reviewer in REVIEWERS[:req.required_reviews]:
             req = releases.review(deps, reviewer, req.id, True, None, "")
     except Refused:
@@ -660,7 +664,7 @@ def check_service_answers(case: Case, deps: Deps, model: dict[Key, Ruling],
     for item_id, recipient, day in sorted(model, key=str)[:: max(1, len(model) // 4)]:
         if recipient == "XYZ":
             continue
-        got = as_ruling(releases.check(deps, OFFICER, item_id, recipient, day))
+        got = as_ruling(releases.check(deps, OFFICER, item_id, recipient, day, PURPOSE))
         tally.service_checks += 1
         expected = model[item_id, recipient, day]
         if got != expected:

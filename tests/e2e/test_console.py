@@ -463,3 +463,33 @@ def test_the_hotline_page_signs_in_watches_and_sends(nodes: dict[str, NodeProces
     page.goto(f"{kor.url}/console/hotline.html?channel=NO-SUCH-LINE")
     page.wait_for_selector("body[data-ready='true']")
     assert "No channel NO-SUCH-LINE here" in page.inner_text("#error")
+
+
+def test_an_administrator_amends_an_agreement_from_the_agreements_page(
+        nodes: dict[str, NodeProcess], browser: Any) -> None:
+    """Issue 18 item 5 in the console: a past effective date is refused with the node's
+    reason and nothing changes; a dated amendment is listed, in force only from its date
+    (future-dated here, so the module's other tests keep today's terms)."""
+    kor = nodes["KOR"]
+    admin = signed_in(browser, kor, "admin")
+    admin.goto(f"{kor.url}/console/agreements.html")
+    form = admin.wait_for_selector("form#amend-KOR-JPN-GSOMIA")
+    form.query_selector("summary").click()
+    accessible(admin, "agreements-admin")
+    form.query_selector("input[name=change-purposes]").check()
+    form.query_selector("textarea[name=purposes]").fill("missile warning")
+    form.query_selector("input[name=effective]").fill("2019-01-01")
+    form.query_selector("button[type=submit]").click()
+    admin.wait_for_selector("#amend-KOR-JPN-GSOMIA .amend-result"
+                            ":has-text('past terms are history')")
+    assert not admin.query_selector("#agreement-KOR-JPN-GSOMIA table.amendments")
+    form.query_selector("input[name=effective]").fill("2099-01-01")
+    form.query_selector("button[type=submit]").click()
+    row = admin.wait_for_selector("#agreement-KOR-JPN-GSOMIA table.amendments "
+                                  "tr[data-effective='2099-01-01']")
+    assert row.get_attribute("data-in-force") == "false"
+    assert "not restricted" in admin.inner_text("#agreement-KOR-JPN-GSOMIA dd.purposes")
+    admin.fill("#at", "2099-01-02")
+    admin.click("#show")
+    admin.wait_for_selector("#agreement-KOR-JPN-GSOMIA tr[data-in-force='true']")
+    assert admin.inner_text("#agreement-KOR-JPN-GSOMIA dd.purposes") == "missile warning"

@@ -116,8 +116,27 @@ def test_consent_lets_third_party_portion_pass(kor: NodeUnderTest) -> None:
         "granted_by": "USFK J2", "granted_on": "2019-11-20"})
     assert c.status_code == 201, c.text
     d = kor.get("lee", "/api/items/R1/release-check",
-                params={"to": "JPN", "at": "2019-11-23"}).json()
+                params={"to": "JPN", "at": "2019-11-23", "purpose": "Warning"}).json()
     assert d["tearline"] == ["p1", "p2", "p4"]
+
+
+def test_a_consent_for_one_purpose_does_not_unlock_another(kor: NodeUnderTest) -> None:
+    """Issue 18 regression, 'a consent for one purpose unlocks every purpose': DOMAIN
+    Protection 1, the consent names grantee *and* purpose; another purpose, or none stated,
+    stays held with the reason in words."""
+    file_report(kor)
+    kor.post("lee", "/api/consents", json={
+        "originator": "USA", "recipient": "JPN", "item_id": "R1", "purpose": "warning",
+        "granted_by": "USFK J2", "granted_on": "2019-11-20"})
+    for params in ({"purpose": "targeting"}, {}):
+        d = kor.get("lee", "/api/items/R1/release-check",
+                    params={"to": "JPN", "at": "2019-11-23", **params}).json()
+        assert d["tearline"] == ["p1", "p2"], params
+        p4 = next(r["text"] for r in d["reasons"] if r["portion_id"] == "p4")
+        assert "for purpose 'warning' only" in p4 and "DOMAIN Protection 1" in p4
+    r = kor.post("lee", "/api/releases", json={"item_id": "R1", "recipient": "JPN",
+                                               "purpose": "targeting"})
+    assert r.status_code == 201 and r.json()["tearline"] == ["p1", "p2"], r.text
 
 
 def test_clearance_and_need_to_know_cut_what_a_user_sees(kor: NodeUnderTest) -> None:
@@ -247,3 +266,40 @@ def test_out_of_range_numbers_are_422_not_500(kor: NodeUnderTest, path: str) -> 
     user = "admin" if "audit" in path else "lee"
     r = kor.get(user, path)
     assert r.status_code == 422, r.text
+
+
+def test_agreement_terms_are_amended_by_dated_audited_acts(kor: NodeUnderTest) -> None:
+    """Issue 18 regression, 'agreement terms need a re-import to change': an administrator
+    amends the permitted purposes from today over the API; bad input is a 422 and changes
+    nothing; a check dated before the amendment still sees the old terms."""
+    file_report(kor)
+    path = "/api/agreements/KOR-JPN-GSOMIA"
+    today = kor.get("admin", path).json()["terms_on"]
+    before, audits = kor.get("admin", path).json(), audit_count(kor)
+    body = {"effective": today, "purposes": ["missile warning"], "note": "notes of today"}
+    assert kor.post("lee", path + "/amendments", json=body).status_code == 403
+    bad = [{**body, "effective": "2019-01-01"}, {**body, "purposes": "missile warning"},
+           {**body, "recorded_by": "lee"}, {"effective": today}, {**body, "max_imbalance": -1},
+           {**body, "table": [{"common": "SECRET", "levels": {"KOR": ["없음"]}}]}]
+    answers = [kor.post("admin", path + "/amendments", json=b) for b in bad]
+    assert [r.status_code for r in answers] == [422] * len(bad), [r.text for r in answers]
+    assert "past terms are history" in answers[0].json()["error"]["message"]
+    assert (kor.get("admin", path).json(), audit_count(kor)) == (before, audits)
+    print(f"bad amendments answered 422 with nothing changed: {len(bad)} of {len(bad)}")
+    r = kor.post("admin", path + "/amendments", json=body)
+    assert r.status_code == 201, r.text
+    assert r.json()["purposes"] == ["missile warning"]
+    assert r.json()["amendments"][0]["changes"] == ["purposes"]
+    assert kor.get("admin", path, params={"at": "2019-11-23"}).json()["purposes"] == []
+
+    def check(purpose: str, at: str) -> dict[str, Any]:
+        return dict(kor.get("lee", "/api/items/R1/release-check",
+                            params={"to": "JPN", "at": at, "purpose": purpose}).json())
+
+    assert check("missile warning", today)["agreement_id"] == "KOR-JPN-GSOMIA"
+    assert check("targeting", today)["agreement_id"] != "KOR-JPN-GSOMIA"
+    assert check("targeting", "2019-11-23")["agreement_id"] == "KOR-JPN-GSOMIA"
+    amended = [a for a in kor.get("admin", "/api/audit", params={"limit": 1000}).json()
+               if a["action"] == "agreement.amended"]
+    assert [(a["actor"], a["details"]["purposes"]) for a in amended] == [
+        ("admin", ["missile warning"])]

@@ -139,3 +139,28 @@ def test_cli_over_a_running_node(served: str, tmp_path: Path) -> None:
     assert code == 0
     code, out = liaison("whoami", "--url", served, home=home)
     assert code == 1
+
+
+def test_cli_amends_an_agreement_and_checks_a_purpose(served: str, tmp_path: Path) -> None:
+    """`liaison agreements amend` over a running node: dated, shown with the terms in force;
+    a bad amendment exits non-zero and changes nothing; `release check --purpose` is
+    passed on (the check refuses only for the role here: admin is no release officer)."""
+    home = tmp_path / "home"
+    code, out = liaison("login", "--url", served, "--user", "admin", "--password", PASSWORD,
+                        home=home)
+    assert code == 0, out
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    code, out = liaison("agreements", "amend", "KOR-JPN-GSOMIA", "--effective", "2019-01-01",
+                        "--max-imbalance", "3", home=home)
+    assert code == 1 and "past terms are history" in out, out
+    code, out = liaison("agreements", "amend", "KOR-JPN-GSOMIA", "--effective", today,
+                        "--max-imbalance", "3", "--purpose", "missile warning",
+                        "--note", "exchange of notes", home=home)
+    assert code == 0, out
+    assert "reciprocity limit 3" in out and "missile warning" in out
+    code, out = liaison("agreements", "show", "KOR-JPN-GSOMIA", "--at", "2019-11-23",
+                        "--json", home=home)
+    assert code == 0 and '"max_imbalance": null' in out, out
+    code, out = liaison("release", "check", "X", "--to", "JPN", "--purpose", "training",
+                        home=home)
+    assert code == 1 and "release_officer" in out

@@ -124,7 +124,8 @@ def test_consent_round_trip(pair: tuple[NodeProcess, NodeProcess]) -> None:
              json={"grant": True, "reason": "approved by J2"})
     wait_for(lambda: jpn.call("GET", "/api/consent-requests", sato)[0]["state"] == "granted",
              what="answer")
-    d = jpn.call("GET", "/api/items/R1@KOR/release-check", sato, params={"to": "USA"})
+    d = jpn.call("GET", "/api/items/R1@KOR/release-check", sato,
+                 params={"to": "USA", "purpose": "trilateral warning"})
     assert d["outcome"] == "allowed"
     assert "written consent naming USA" in " ".join(r["text"] for r in d["reasons"])
 

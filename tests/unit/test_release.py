@@ -104,7 +104,7 @@ def test_third_party_rule_holds_until_consent() -> None:
     assert (mixed.outcome, mixed.tearline) == (Outcome.ALLOWED, ("p1",))
     consent = Consent("USA", "JPN", "I1", "warning", "USFK J2", d("2017-01-01"))
     given = decide(item(label("군사II급비밀", rel_to={"JPN"}), us), "JPN", d("2017-01-01"),
-                   facts(consents=(consent,)))
+                   facts(consents=(consent,)), "warning")
     assert given.tearline == ("p1", "p2")
     other = replace(consent, recipient="CHN")
     assert decide(item(us), "JPN", d("2017-01-01"),

@@ -2,7 +2,9 @@
 exactly as plain ``decide()`` for arbitrary items, recipients, dates and facts, with a cold
 policy and with one already warmed by other items (hypothesis). A wrong compiled decision
 leaks: these tests compare every one, and check the rules that must hold whatever the
-engine remembers (NOFORN, REL TO, compartments, the reciprocity hold)."""
+engine remembers (NOFORN, REL TO, compartments, the reciprocity hold). Worlds include
+agreements that list permitted purposes or were amended, and consents for other purposes;
+each ask states a purpose or none."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import cast
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from liaison.domain.agreement_terms import Amendment, ReciprocityLimit, terms_at
 from liaison.domain.agreements import Agreement, Scope
 from liaison.domain.items import Discipline, Grade, Item, Portion, PortionKind
 from liaison.domain.labels import Label
@@ -39,6 +42,8 @@ DISCIPLINES = ["HUMINT", "COMINT", "SIGINT", "IMINT", "OSINT", "NOT-A-DISCIPLINE
 GRADE = Grade("B", 2)
 BROKEN = Label("KOR", "NO SUCH LEVEL", "KOR", CREATED)
 dates = st.dates(date(2012, 1, 1), date(2025, 12, 31))
+PURPOSES = [None, "warning", " Warning ", "training"]
+purposes = st.sampled_from(PURPOSES)
 
 
 @st.composite
@@ -96,18 +101,28 @@ def worlds(draw: st.DrawFn) -> ReleaseFacts:
                 Scope(disciplines=frozenset({"SIGINT"})),
                 Scope(topics=frozenset({"DPRK"})),
                 Scope(max_level={"KOR": "군사II급비밀"})])))
+        if draw(st.integers(0, 2)) == 0:
+            ag = replace(ag, purposes=frozenset({"warning"}))
+        if draw(st.integers(0, 2)) == 0:
+            ag = replace(ag, amendments=(Amendment(
+                draw(dates), "admin", date(2012, 1, 1),
+                reciprocity=ReciprocityLimit(draw(st.sampled_from([None, 0, 2]))),
+                purposes=draw(st.sampled_from([None, frozenset(), frozenset({"training"})])),
+                scope=draw(st.sampled_from([None, Scope(topics=frozenset({"DPRK"}))]))),))
         agreements.append(ag)
     balances = {ag.id: draw(st.integers(-2, 5)) for ag in agreements}
     consents = tuple(
         Consent(draw(st.sampled_from(["KOR", "USA", "JPN"])), draw(st.sampled_from(FOREIGN)),
-                draw(st.sampled_from(["I0", "I1", "N2", "*"])), "warning", "x",
+                draw(st.sampled_from(["I0", "I1", "N2", "*"])),
+                draw(st.sampled_from(["warning", "training", ""])), "x",
                 date(2012, 1, 1))
         for _ in range(draw(st.integers(0, 3))))
     return facts(tuple(agreements), consents, balances)
 
 
-def plain(batch: list[Item], to: str, on: date, f: ReleaseFacts) -> list[Decision]:
-    return [decide(it, to, on, f) for it in batch]
+def plain(batch: list[Item], to: str, on: date, f: ReleaseFacts,
+          purpose: str | None = None) -> list[Decision]:
+    return [decide(it, to, on, f, purpose) for it in batch]
 
 
 def twins(batch: list[Item], prefix: str) -> list[Item]:
@@ -118,30 +133,33 @@ def twins(batch: list[Item], prefix: str) -> list[Item]:
 
 
 @settings(max_examples=25, deadline=None)
-@given(worlds(), batches(6), st.lists(st.tuples(st.sampled_from(RECIPIENTS), dates),
+@given(worlds(), batches(6), st.lists(st.tuples(st.sampled_from(RECIPIENTS), dates, purposes),
                                       min_size=1, max_size=3))
 def test_a_cold_policy_decides_as_decide(f: ReleaseFacts, batch: list[Item],
-                                         asks: list[tuple[str, date]]) -> None:
+                                         asks: list[tuple[str, date, str | None]]) -> None:
     policy = ReleasePolicy(f)
-    for to, on in asks:
-        expected = plain(batch + batch, to, on, f)
-        assert policy.for_partner(to, on).decide_all(batch + batch) == expected
-        assert [policy.for_partner(to, on).decide(it) for it in batch] == expected[:len(batch)]
+    for to, on, why in asks:
+        expected = plain(batch + batch, to, on, f, why)
+        assert policy.for_partner(to, on, why).decide_all(batch + batch) == expected
+        assert ([policy.for_partner(to, on, why).decide(it) for it in batch]
+                == expected[:len(batch)])
 
 
 @settings(max_examples=25, deadline=None)
-@given(worlds(), batches(5), batches(5, "N"), st.sampled_from(RECIPIENTS), dates)
+@given(worlds(), batches(5), batches(5, "N"), st.sampled_from(RECIPIENTS), dates, purposes)
 def test_a_warm_policy_decides_as_decide(f: ReleaseFacts, first: list[Item],
-                                         later: list[Item], to: str, on: date) -> None:
+                                         later: list[Item], to: str, on: date,
+                                         why: str | None) -> None:
     """Warmed by other items (and other partners), the policy still answers each new item,
     each item of a known shape under another id, and each known item again, as ``decide``."""
     policy = ReleasePolicy(f)
     for other in RECIPIENTS:
-        policy.for_partner(other, on).decide_all(first)
-    partner = policy.for_partner(to, on)
+        for purpose in PURPOSES:
+            policy.for_partner(other, on, purpose).decide_all(first)
+    partner = policy.for_partner(to, on, why)
     for batch in (later, twins(first, "I"), twins(later, "N"), first):
-        assert partner.decide_all(batch) == plain(batch, to, on, f)
-        assert [partner.decide(it) for it in batch] == plain(batch, to, on, f)
+        assert partner.decide_all(batch) == plain(batch, to, on, f, why)
+        assert [partner.decide(it) for it in batch] == plain(batch, to, on, f, why)
 
 
 @settings(max_examples=25, deadline=None)
@@ -151,7 +169,7 @@ def test_compiled_decisions_keep_the_rules(f: ReleaseFacts, batch: list[Item], t
     """Whatever the memo holds: no NOFORN, compartment or unlisted REL TO portion in a
     tearline, and nothing ALLOWED under an agreement whose reciprocity limit is reached."""
     policy = ReleasePolicy(f).for_partner(to, on)
-    limits = {ag.id: ag.max_imbalance for ag in f.agreements}
+    limits = {ag.id: terms_at(ag, on).max_imbalance for ag in f.agreements}
     for _ in range(2):
         for it, dec in zip(batch, policy.decide_all(batch), strict=True):
             labels_by_id = {p.id: p.label for p in it.portions}
@@ -191,9 +209,9 @@ def test_a_consent_naming_one_item_is_not_lent_to_its_twin() -> None:
     named, twin = (Item(i, "KOR", Discipline.HUMINT, "DPRK/missile", GRADE, "t", CREATED,
                         (Portion("p1", PortionKind.TEXT, "x", us),))
                    for i in ("I1", "I2"))
-    policy = ReleasePolicy(f).for_partner("JPN", on)
+    policy = ReleasePolicy(f).for_partner("JPN", on, "warning")
     for batch in ([named, twin], [twin, named]):
         got = policy.decide_all(batch)
-        assert got == plain(batch, "JPN", on, f)
+        assert got == plain(batch, "JPN", on, f, "warning")
     assert [d.outcome for d in policy.decide_all([named, twin])] == [Outcome.ALLOWED,
                                                                       Outcome.HELD]

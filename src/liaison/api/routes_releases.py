@@ -29,9 +29,14 @@ def release_check(item_id: str, user: CurrentUser, deps: NodeDeps,
                   to: str = Query(min_length=3, max_length=3, description="partner, alpha-3"),
                   at: date | None = Query(None, description=(
                       "a what-if date; default: today on the node's clock. A real release "
-                      "is always decided on the node's clock when it is approved"))
+                      "is always decided on the node's clock when it is approved")),
+                  purpose: str | None = Query(None, min_length=1, max_length=2000,
+                                              description="what the release is for; without "
+                                                          "it, purpose-limited consents and "
+                                                          "agreements unlock nothing")
                   ) -> dict[str, Any]:
-    decision = releases.check(deps, user, item_id, to.upper(), at or deps.clock().date())
+    decision = releases.check(deps, user, item_id, to.upper(), at or deps.clock().date(),
+                              purpose)
     return decision_view(decision)
 
 

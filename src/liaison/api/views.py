@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
+from liaison.domain.agreement_terms import terms_at
 from liaison.domain.agreements import Agreement, AgreementStatus
 from liaison.domain.audit import AuditRecord
-from liaison.domain.codec import agreement_to, decision_to, item_to, party_to, request_to
+from liaison.domain.codec import (
+    agreement_to,
+    amendment_to,
+    decision_to,
+    item_to,
+    party_to,
+    request_to,
+)
 from liaison.domain.items import Item
 from liaison.domain.labels import Party, portion_mark
 from liaison.domain.ledger import Balance, LedgerEntry
@@ -25,8 +34,14 @@ def user_view(user: User, party: Party) -> dict[str, Any]:
             "disabled": user.disabled, "party": user.party}
 
 
-def agreement_view(a: Agreement, status: AgreementStatus) -> dict[str, Any]:
-    return {**agreement_to(a), "status": {
+def agreement_view(a: Agreement, status: AgreementStatus, on: date | None = None,
+                   ) -> dict[str, Any]:
+    """The agreement with the terms in force ``on`` (default: as recorded) at the top
+    level, and every amendment, past and future, under ``amendments``."""
+    terms = terms_at(a, on) if on is not None else a
+    return {**agreement_to(terms), "amendments": [{**amendment_to(x), "changes": list(x.changes)}
+                                                     for x in a.amendments],
+            "terms_on": on.isoformat() if on else None, "status": {
         "state": status.state.value, "in_force": status.in_force,
         "in_force_since": status.in_force_since.isoformat() if status.in_force_since else None,
         "ends_on": status.ends_on.isoformat() if status.ends_on else None,

@@ -67,8 +67,15 @@ def _render_agreement(a: dict[str, Any]) -> None:
     out.table("equivalence", ["common", *parties],
               [[r["common"], *(" / ".join(r["levels"].get(p, [])) or "—" for p in parties)]
                for r in a["table"]])
+    limit = a["max_imbalance"] if a["max_imbalance"] is not None else "none"
+    on = f" on {a['terms_on']}" if a.get("terms_on") else ""
+    out.console.print(f"terms{on}: reciprocity limit {limit}; purposes "
+                      f"{escape('; '.join(a['purposes'])) or 'not restricted'}")
     out.table("history", ["date", "event", "by", "note"],
               [[e["date"], e["kind"], e["by"], e["note"]] for e in a["events"]])
+    out.table("amendments", ["effective", "changes", "recorded by", "on", "note"],
+              [[m["effective"], ", ".join(m["changes"]), m["recorded_by"], m["recorded_on"],
+                m["note"]] for m in a.get("amendments", [])])
 
 
 @agreements.command("event")
@@ -81,6 +88,38 @@ def agreements_event(agreement_id: str,
     """Record a dated event on an agreement (admin)."""
     data = Api(url, token).post(f"/api/agreements/{agreement_id}/events",
                                 {"kind": kind, "date": _date(on), "by": by, "note": note})
+    out.emit(data, as_json, _render_agreement)
+
+
+@agreements.command("amend")
+def agreements_amend(
+        agreement_id: str,
+        effective: Annotated[str, typer.Option(help="in force from, YYYY-MM-DD (today or later)")],
+        max_imbalance: Annotated[int | None, typer.Option(
+            help="new reciprocity limit (0 holds every release)")] = None,
+        no_limit: Annotated[bool, typer.Option(help="remove the reciprocity limit")] = False,
+        purpose: Annotated[list[str] | None, typer.Option(
+            help="a permitted purpose (repeat for several); replaces the list")] = None,
+        any_purpose: Annotated[bool, typer.Option(help="lift the purpose restriction")] = False,
+        terms: Annotated[Path | None, typer.Option(
+            help="YAML/JSON file with a new 'table' and/or 'scope', as in the import format")
+        ] = None,
+        note: str = "", as_json: Json = False, url: Url = None, token: Token = None) -> None:
+    """Amend an agreement's terms from a date (admin): dated and audited; checks dated
+    before it still see the old terms."""
+    body: dict[str, Any] = {"effective": _date(effective), "note": note}
+    if max_imbalance is not None and no_limit:
+        raise typer.BadParameter("give --max-imbalance or --no-limit, not both")
+    if max_imbalance is not None or no_limit:
+        body["max_imbalance"] = max_imbalance
+    if purpose and any_purpose:
+        raise typer.BadParameter("give --purpose or --any-purpose, not both")
+    if purpose or any_purpose:
+        body["purposes"] = list(purpose or [])
+    if terms is not None:
+        doc = load_document(terms.read_text(encoding="utf-8"), terms.name).data
+        body.update({k: v for k, v in doc.items() if k in ("table", "scope")})
+    data = Api(url, token).post(f"/api/agreements/{agreement_id}/amendments", body)
     out.emit(data, as_json, _render_agreement)
 
 
@@ -152,13 +191,18 @@ def items_add(file: Path, as_json: Json = False, url: Url = None, token: Token =
 
 @release.command("check")
 def release_check(item_id: str, to: Annotated[str, typer.Option(help="partner, alpha-3")],
-                  at: At = None, as_json: Json = False, url: Url = None,
-                  token: Token = None) -> None:
-    """Could this item go to a partner on a date? The engine's decision and reasons.
+                  at: At = None,
+                  purpose: Annotated[str | None, typer.Option(
+                      help="what it would be released for (consents and agreements may "
+                           "limit purposes)")] = None,
+                  as_json: Json = False, url: Url = None, token: Token = None) -> None:
+    """Could this item go to a partner on a date, for a purpose? The engine's decision and
+    reasons.
 
     --at asks "what if" for another date; a real release is always decided on the node's
     clock at the moment of the last approval."""
-    data = Api(url, token).get(f"/api/items/{item_id}/release-check", to=to, at=_date(at))
+    data = Api(url, token).get(f"/api/items/{item_id}/release-check", to=to, at=_date(at),
+                               purpose=purpose)
     out.emit(data, as_json, out.decision)
 
 

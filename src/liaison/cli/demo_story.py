@@ -259,9 +259,11 @@ class Story:
                  f"{len(LAUNCH_REPORT['portions'])} portions: "
                  + ", ".join(p["mark"] for p in item["portions"]))
 
-    def show_decision(self, client: httpx.Client, to: str, on: str, why: str) -> None:
+    def show_decision(self, client: httpx.Client, to: str, on: str, why: str,
+                      purpose: str | None = None) -> None:
+        params = {"to": to, "at": on, **({"purpose": purpose} if purpose else {})}
         d = api(client, "GET", f"/api/items/{LAUNCH_REPORT['id']}/release-check",
-                params={"to": to, "at": on})
+                params=params)
         style = OUTCOME_STYLE[d["outcome"]]
         route = f" via {', '.join(d['route'])}" if d["route"] else ""
         self.console.print(f"\n  [bold]{to} on {on}[/] — {why}")
@@ -315,7 +317,9 @@ class Story:
             json={"grant": True, "reason": "releasable for missile warning"})
         _poll(lambda: api(officer, "GET", "/api/consent-requests")[0]["state"] == "granted")
         self.say("the signed grant is back at KOR and recorded as USA's written consent")
-        self.show_decision(officer, "JPN", "2019-11-25", "after the US consent")
+        # the consent names its purpose, and unlocks only that one (DOMAIN Protection 1)
+        self.show_decision(officer, "JPN", "2019-11-25", "after the US consent",
+                           "shared early warning of DPRK ballistic missile launches")
 
     def _watch(self, party: str, clearance: str) -> httpx.Client:
         if (party, "watch") in self.sessions:

@@ -12,8 +12,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from liaison.domain.labels import Party, topic_in
+
+if TYPE_CHECKING:
+    from liaison.domain.agreement_terms import Amendment
 
 
 class AgreementError(ValueError):
@@ -135,6 +139,11 @@ class Agreement:
     events: tuple[AgreementEvent, ...] = ()
     max_imbalance: int | None = None  # reciprocity hold threshold, None = never hold
     opens: frozenset[str] = frozenset()  # MOU: "hotline", "talks", "exchanges"
+    # the purposes information may be released for under it; empty: not restricted
+    # (DOMAIN Protection 1: no use for another purpose)
+    purposes: frozenset[str] = frozenset()
+    # dated changes of the terms above, in the order recorded (``agreement_terms``)
+    amendments: tuple[Amendment, ...] = ()
 
     def with_event(self, event: AgreementEvent,
                    ordered_after: Callable[[AgreementEvent], bool] = lambda e: True,
@@ -400,6 +409,11 @@ def validate_agreement(agreement: Agreement, parties: Mapping[str, Party]) -> No
         raise AgreementError(f"{agreement.id}: term must be >= 1 year and notice >= 0 days")
     _validate_table(agreement, parties)
     _validate_events(agreement)
+    validate_purposes(agreement.id, agreement.purposes)
+    for amendment in agreement.amendments:
+        _validate_table(replace(agreement, table=amendment.table or agreement.table,
+                                scope=amendment.scope or agreement.scope), parties)
+        validate_purposes(agreement.id, amendment.purposes or frozenset())
 
 
 def _validate_table(agreement: Agreement, parties: Mapping[str, Party]) -> None:
@@ -424,6 +438,28 @@ def _validate_events(agreement: Agreement) -> None:
     for e in agreement.events:
         if e.by is not None and e.by not in agreement.parties:
             raise AgreementError(f"{agreement.id}: {e.kind} by {e.by}, not a party")
+
+
+MAX_PURPOSES = 50
+MAX_PURPOSE_CHARS = 200
+
+
+def purpose_key(purpose: str) -> str:
+    """How purposes compare: case and spacing aside, the same words are the same purpose."""
+    return " ".join(purpose.split()).casefold()
+
+
+def validate_purposes(agreement_id: str, purposes: frozenset[str]) -> None:
+    if len(purposes) > MAX_PURPOSES:
+        raise AgreementError(f"{agreement_id}: at most {MAX_PURPOSES} permitted purposes")
+    for purpose in sorted(purposes):
+        if (not purpose.strip() or len(purpose) > MAX_PURPOSE_CHARS
+                or any(ord(ch) < 32 or ch == "\x7f" for ch in purpose)):
+            raise AgreementError(f"{agreement_id}: a permitted purpose is 1 to "
+                                 f"{MAX_PURPOSE_CHARS} printable characters, not "
+                                 f"{purpose[:40]!r}")
+    if len({purpose_key(p) for p in purposes}) != len(purposes):
+        raise AgreementError(f"{agreement_id}: permitted purposes repeat one another")
 
 
 def applicable(agreements: list[Agreement], a: str, b: str) -> list[Agreement]:

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from liaison.domain.agreement_terms import Amendment, ReciprocityLimit
 from liaison.domain.agreements import (
     Agreement,
     AgreementError,
@@ -183,6 +184,10 @@ def agreement_from(data: Data, parties: Mapping[str, Party], path: str = "") -> 
         events=tuple(_events_from(field_of(data, "events", path, list, default=[]), path)),
         max_imbalance=field_of(data, "max_imbalance", path, int, default=None),
         opens=frozenset(str_list(data, "opens", path) or []),
+        purposes=frozenset(str_list(data, "purposes", path) or []),
+        amendments=tuple(amendment_from(a, parties, f"{_join(path, 'amendments')}[{i}]")
+                         for i, a in enumerate(field_of(data, "amendments", path, list,
+                                                        default=[]))),
     )
     guarded(path, lambda: validate_agreement(agreement, parties))
     return agreement
@@ -244,6 +249,64 @@ def event_from(data: Data, path: str = "") -> AgreementEvent:
     return _events_from([data], path)[0]
 
 
+def amendment_from(data: Data, parties: Mapping[str, Party], path: str = "") -> Amendment:
+    """An amendment: its dates and note, and only the terms it changes (a term absent is
+    unchanged; ``max_imbalance: null`` removes the limit)."""
+    if not isinstance(data, Mapping):
+        raise CodecError(path, "expected an object")
+    unknown = sorted(str(k)[:32] for k in data if k not in AMENDMENT_FIELDS)
+    if unknown:
+        raise CodecError(path, f"unknown fields {', '.join(unknown)} (known: "
+                               f"{', '.join(sorted(AMENDMENT_FIELDS))})")
+    table = field_of(data, "table", path, list, default=None)
+    scope = field_of(data, "scope", path, dict, default=None)
+    purposes = str_list(data, "purposes", path)
+    limit = ReciprocityLimit(field_of(data, "max_imbalance", path, int, default=None)) \
+        if "max_imbalance" in data else None
+    return Amendment(
+        effective=parse_date(field_of(data, "effective", path, object), _join(path, "effective")),
+        recorded_by=field_of(data, "recorded_by", path, str, default=""),
+        recorded_on=parse_date(field_of(data, "recorded_on", path, object, default=date.min),
+                               _join(path, "recorded_on")),
+        note=field_of(data, "note", path, str, default=""),
+        table=_table_from(table, _join(path, "table"), parties) if table is not None else None,
+        scope=_scope_from(scope, _join(path, "scope")) if scope is not None else None,
+        reciprocity=limit,
+        purposes=frozenset(purposes) if purposes is not None else None)
+
+
+AMENDMENT_FIELDS = frozenset({"effective", "recorded_by", "recorded_on", "note", "table",
+                              "scope", "max_imbalance", "purposes"})
+
+
+def amendment_to(a: Amendment) -> dict[str, Any]:
+    out: dict[str, Any] = {"effective": a.effective.isoformat(), "recorded_by": a.recorded_by,
+                           "recorded_on": a.recorded_on.isoformat(), "note": a.note}
+    if a.table is not None:
+        out["table"] = _table_to(a.table)
+    if a.scope is not None:
+        out["scope"] = _scope_to(a.scope)
+    if a.reciprocity is not None:
+        out["max_imbalance"] = a.reciprocity.limit
+    if a.purposes is not None:
+        out["purposes"] = sorted(a.purposes)
+    return out
+
+
+def _scope_to(scope: Scope) -> dict[str, Any]:
+    return {
+        "disciplines": sorted(scope.disciplines) if scope.disciplines is not None else None,
+        "topics": sorted(scope.topics) if scope.topics is not None else None,
+        "max_level": dict(scope.max_level),
+        "imagery_min_gsd_m": scope.imagery_min_gsd_m,
+    }
+
+
+def _table_to(table: EquivalenceTable) -> list[dict[str, Any]]:
+    return [{"common": r.common, "levels": {p: list(v) for p, v in r.levels.items()}}
+            for r in table.rows]
+
+
 def agreement_to(a: Agreement) -> dict[str, Any]:
     return {
         "id": a.id,
@@ -256,14 +319,10 @@ def agreement_to(a: Agreement) -> dict[str, Any]:
         "notice_days": a.notice_days,
         "max_imbalance": a.max_imbalance,
         "opens": sorted(a.opens),
-        "scope": {
-            "disciplines": sorted(a.scope.disciplines) if a.scope.disciplines is not None else None,
-            "topics": sorted(a.scope.topics) if a.scope.topics is not None else None,
-            "max_level": dict(a.scope.max_level),
-            "imagery_min_gsd_m": a.scope.imagery_min_gsd_m,
-        },
-        "table": [{"common": r.common, "levels": {p: list(v) for p, v in r.levels.items()}}
-                  for r in a.table.rows],
+        "purposes": sorted(a.purposes),
+        "scope": _scope_to(a.scope),
+        "table": _table_to(a.table),
+        "amendments": [amendment_to(x) for x in a.amendments],
         "events": [{"kind": e.kind.value, "date": e.on.isoformat(), "by": e.by, "note": e.note}
                    for e in a.events],
     }

@@ -1,10 +1,18 @@
-"""The release engine: may this item go to that partner on that date, and which portions?
+"""The release engine: may this item go to that partner on that date, for that purpose, and
+which portions?
 
 Pure: no I/O. ``decide(item, recipient, at, facts)`` never raises: any fault in the facts
 or the engine denies, with the reason (fail closed).
 
-Speed: ``ReleasePolicy(facts).for_partner(recipient, at)`` compiles the agreements that
-bind the node's party and the recipient on that date into a ``PartnerPolicy``. Items are
+Purpose (DOMAIN Protection 1, GSOMIA Arts 6-8: no use for another purpose without the
+originator's written consent naming grantee and purpose): an agreement that lists permitted
+purposes carries only those; a consent unlocks only the purpose it names. No purpose stated
+(``None``) matches neither: fail closed.
+
+Speed: ``ReleasePolicy(facts).for_partner(recipient, at, purpose)`` compiles the agreements
+that bind the node's party and the recipient, with their terms in force on that date
+(``agreement_terms``), into a ``PartnerPolicy``. The purpose is part of that key, not of
+the item's shape: one batch is one purpose, so the shape memo stays as fast as before. Items are
 reduced once, for all partners, to interned shapes (``release_shapes``: discipline, topic,
 portion ids and label classes). One decision is then a memo lookup by shape; on a miss, a
 lookup by (governing agreement, portions), and on a miss there one per portion. Every
@@ -19,11 +27,13 @@ from datetime import date
 from enum import StrEnum
 from typing import NamedTuple
 
+from liaison.domain.agreement_terms import terms_at
 from liaison.domain.agreements import (
     Agreement,
     AgreementKind,
     AgreementStatus,
     LifecycleRules,
+    purpose_key,
     status_at,
 )
 from liaison.domain.items import Discipline, Item, discipline_family
@@ -138,10 +148,12 @@ class Decision(NamedTuple):
         return f"{head}: {first}"
 
 
-def decide(item: Item, recipient: str, at: date, facts: ReleaseFacts) -> Decision:
-    """Decide one release. Never raises: a fault denies, with the reason."""
+def decide(item: Item, recipient: str, at: date, facts: ReleaseFacts,
+           purpose: str | None = None) -> Decision:
+    """Decide one release for ``purpose`` (``None``: not stated). Never raises: a fault
+    denies, with the reason."""
     try:
-        return ReleasePolicy(facts).for_partner(recipient, at).decide(item)
+        return ReleasePolicy(facts).for_partner(recipient, at, purpose).decide(item)
     except Exception as exc:  # fail closed
         return denied(recipient, at, f"fail closed: the engine could not decide ({exc})")
 
@@ -159,12 +171,13 @@ class ReleasePolicy:
     def __init__(self, facts: ReleaseFacts) -> None:
         self.facts = facts
         self.shapes = Shapes()
-        self._partners: dict[tuple[str, date], PartnerPolicy] = {}
+        self._partners: dict[tuple[str, date, str | None], PartnerPolicy] = {}
 
-    def for_partner(self, recipient: str, at: date) -> PartnerPolicy:
-        key = (recipient, at)
+    def for_partner(self, recipient: str, at: date, purpose: str | None = None,
+                    ) -> PartnerPolicy:
+        key = (recipient, at, purpose_key(purpose) if purpose is not None else None)
         if key not in self._partners:
-            self._partners[key] = PartnerPolicy(self.facts, recipient, at, self.shapes)
+            self._partners[key] = PartnerPolicy(self.facts, recipient, at, self.shapes, purpose)
         return self._partners[key]
 
 
@@ -193,22 +206,29 @@ class _Kind:
 
 
 class PartnerPolicy:
-    """Decisions for one recipient on one date. A decision is a memo lookup by the item's
-    shape; on a miss, a lookup by (governing agreement, portions) and one per portion."""
+    """Decisions for one recipient on one date for one purpose. A decision is a memo lookup
+    by the item's shape; on a miss, a lookup by (governing agreement, portions) and one per
+    portion."""
 
     def __init__(self, facts: ReleaseFacts, recipient: str, at: date,
-                 shapes: Shapes | None = None) -> None:
-        self.facts, self.recipient, self.at = facts, recipient, at
+                 shapes: Shapes | None = None, purpose: str | None = None) -> None:
+        self.facts, self.recipient, self.at, self.purpose = facts, recipient, at, purpose
         self.owner = facts.owner.code
         self.shapes = shapes or Shapes()
         self._gates: dict[GateKey, _Kind | Decision] = {}
         self._kinds: dict[tuple[int, tuple[str, ...], tuple[str, ...]], _Kind] = {}
         self._memo: dict[Shape, Decision] = {}
-        self._consents = {(c.originator, c.item_id): c for c in facts.consents
-                          if c.recipient == recipient}
+        wanted = purpose_key(purpose) if purpose is not None else None
+        mine = [c for c in facts.consents if c.recipient == recipient]
+        # DOMAIN Protection 1: a consent unlocks only the purpose it names; one naming none
+        # unlocks nothing (fail closed)
+        self._consents = {(c.originator, c.item_id): c for c in mine
+                          if wanted and purpose_key(c.purpose) == wanted}
+        self._other_purpose = {(c.originator, c.item_id): c for c in mine}
         # items named by a consent are decided alone (their decision depends on their id)
-        self._consent_items = frozenset(item_id for _, item_id in self._consents)
-        self._candidates = _candidates(facts, recipient)
+        self._consent_items = frozenset(item_id for _, item_id in self._other_purpose)
+        self._candidates = [(terms_at(ag, at), route) for ag, route in _candidates(facts,
+                                                                                   recipient)]
         self._statuses = {id(ag): status_at(ag, at, facts.rules) for ag, _ in self._candidates}
 
     def decide(self, item: Item) -> Decision:
@@ -342,12 +362,31 @@ class PartnerPolicy:
         consent = ((self._consents.get((origin, item_id)) if item_id is not None else None)
                    or self._consents.get((origin, "*")))
         if consent is None:
-            return pv
+            return self._wrong_purpose(pv, origin, item_id)
         rule = pv.text.split(":", 1)[0]
         text = (f"{rule}: originated by {origin}; written consent naming {self.recipient} "
                 f"granted {consent.granted_on} by {consent.granted_by} "
                 f"(purpose: {consent.purpose})")
         return PortionVerdict(Verdict.PASS, text, pv.level, pv.level_rank)
+
+    def _wrong_purpose(self, pv: PortionVerdict, origin: str,
+                       item_id: str | None) -> PortionVerdict:
+        """Still awaiting consent; when the originator has consented for another purpose
+        (or none), say so, so the officer knows what to ask for."""
+        other = ((self._other_purpose.get((origin, item_id)) if item_id is not None else None)
+                 or self._other_purpose.get((origin, "*")))
+        if other is None:
+            return pv
+        rule = pv.text.split(":", 1)[0]
+        named = (f"for purpose {other.purpose.strip()!r} only" if other.purpose.strip()
+                 else "naming no purpose, so for none")
+        asked = (f"not for {self.purpose.strip()!r}" if self.purpose is not None
+                 else "and no purpose is stated for this release")
+        text = (f"{rule}: originated by {origin}; {origin}'s written consent naming "
+                f"{self.recipient} (granted {other.granted_on} by {other.granted_by}) is "
+                f"{named}, {asked}; a consent unlocks only the purpose it names (GSOMIA "
+                f"Art. 6, DOMAIN Protection 1); held until {origin} consents for this purpose")
+        return PortionVerdict(Verdict.CONSENT, text, pv.level, pv.level_rank, origin)
 
     def _gate(self, key: GateKey) -> _Kind | Decision:
         """The governing agreement's ``_Kind`` for (discipline, topic), or the whole
@@ -355,7 +394,7 @@ class PartnerPolicy:
         entry = self._gates.get(key)
         if entry is None:
             gate = _gate(self.facts, self.recipient, self.at, self._candidates,
-                         key.discipline, key.topic, self._statuses)
+                         key.discipline, key.topic, self._statuses, self.purpose)
             if gate.agreement is None:
                 entry = self._deny_all(gate.reasons)
             else:
@@ -396,7 +435,8 @@ def _candidates(facts: ReleaseFacts, recipient: str) -> list[tuple[Agreement, tu
 
 def _gate(facts: ReleaseFacts, recipient: str, at: date,
           candidates: list[tuple[Agreement, tuple[str, ...]]],
-          discipline: str, topic: str, statuses: Mapping[int, AgreementStatus]) -> Gate:
+          discipline: str, topic: str, statuses: Mapping[int, AgreementStatus],
+          purpose: str | None = None) -> Gate:
     owner = facts.owner.code
     if recipient == owner:
         return Gate(None, (), (f"{recipient} is this node's own party: nothing to release",))
@@ -408,7 +448,8 @@ def _gate(facts: ReleaseFacts, recipient: str, at: date,
     refusals: list[str] = []
     for ag, route in candidates:
         why_not = (_why_not(ag, at, statuses[id(ag)], family, topic)
-                   or _left(ag, statuses[id(ag)], (owner, recipient, *route)))
+                   or _left(ag, statuses[id(ag)], (owner, recipient, *route))
+                   or _purpose_refused(ag, purpose))
         if why_not is None:
             return Gate(ag, route, (_governs(ag, route, at, statuses[id(ag)]),))
         refusals.append(why_not)
@@ -430,6 +471,20 @@ def _why_not(ag: Agreement, at: date, status: AgreementStatus, family: frozenset
     return None
 
 
+def _purpose_refused(ag: Agreement, purpose: str | None) -> str | None:
+    """An agreement that lists permitted purposes carries information for those only
+    (DOMAIN Protection 1, GSOMIA Arts 6-8: no use for another purpose); empty: any."""
+    if not ag.purposes:
+        return None
+    if purpose is not None and purpose_key(purpose) in {purpose_key(p) for p in ag.purposes}:
+        return None
+    allowed = "; ".join(repr(p) for p in sorted(ag.purposes))
+    asked = (f"{purpose.strip()!r} is not among them" if purpose is not None
+             else "no purpose is stated for this release")
+    return (f"purpose limitation (GSOMIA Arts 6-8, DOMAIN Protection 1): {ag.id} permits "
+            f"release only for {allowed}; {asked}")
+
+
 def _left(ag: Agreement, status: AgreementStatus, ends: tuple[str, ...]) -> str | None:
     """An arrangement of several parties binds only those that have not left it: a party
     that withdrew neither sends, receives nor relays under it (the others stay bound)."""
@@ -443,7 +498,8 @@ def _governs(ag: Agreement, route: tuple[str, ...], at: date, status: AgreementS
     text = f"{ag.id} ({ag.kind}) in force on {at}: {status.explanation}"
     if route:
         text += (f"; relayed through hub {route[0]} (arrangement: no bilateral agreement "
-                 f"in force between the ends)")
+                 f"between the ends carries it on {at}: none in force, or outside its scope "
+                 f"or permitted purposes)")
     return text
 
 

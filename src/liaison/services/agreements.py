@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+from liaison.domain.agreement_terms import amend
 from liaison.domain.agreements import (
     Agreement,
     AgreementError,
@@ -13,7 +14,15 @@ from liaison.domain.agreements import (
     AgreementStatus,
     status_at,
 )
-from liaison.domain.codec import CodecError, agreement_from, agreement_to, event_from
+from liaison.domain.codec import (
+    AMENDMENT_FIELDS,
+    CodecError,
+    agreement_from,
+    agreement_to,
+    amendment_from,
+    amendment_to,
+    event_from,
+)
 from liaison.domain.labels import Party
 from liaison.domain.note_authority import act_refusal, as_recorded, note_refusal
 from liaison.domain.parties import default_parties
@@ -23,6 +32,7 @@ from liaison.services.auth_roles import require
 from liaison.services.context import Deps
 from liaison.services.errors import Exists, Invalid, NotFound
 from liaison.services.ports import UnitOfWork
+from liaison.services.release_intake import unstorable_text
 
 
 def load_parties(uow: UnitOfWork) -> dict[str, Party]:
@@ -70,6 +80,39 @@ def add_event(deps: Deps, user: User, agreement_id: str, data: dict[str, Any]) -
     require(user, Role.ADMIN)
     with deps.uow() as uow:
         changed = append_event(uow, deps, user.username, agreement_id, data)
+        uow.commit()
+    return changed
+
+
+AMENDED_BY_REQUEST = AMENDMENT_FIELDS - {"recorded_by", "recorded_on"}
+
+
+def amend_terms(deps: Deps, user: User, agreement_id: str, data: dict[str, Any]) -> Agreement:
+    """Record our amendment of the terms (table, scope, reciprocity limit, purposes), in
+    force from its effective date, no earlier than today; audited with what it changes.
+    Validated whole first: a refused amendment changes nothing. An administrator's act:
+    agreements are reference data (as ``add_agreement``); never a partner's note."""
+    require(user, Role.ADMIN)
+    unknown = sorted(str(k)[:32] for k in data if k not in AMENDED_BY_REQUEST)
+    if unknown:
+        raise Invalid(f"unknown fields {', '.join(unknown)}; an amendment has "
+                      f"{', '.join(sorted(AMENDED_BY_REQUEST))}")
+    bad = unstorable_text(data, "amendment")
+    if bad:
+        raise Invalid(bad)
+    today = deps.clock().date()
+    with deps.uow() as uow:
+        agreement = _agreement(uow, agreement_id)
+        parties = load_parties(uow)
+        try:
+            amendment = amendment_from({**data, "recorded_by": user.username,
+                                        "recorded_on": today.isoformat()}, parties)
+            changed = amend(agreement, amendment, today, parties)
+        except (CodecError, AgreementError) as exc:
+            raise Invalid(str(exc)) from exc
+        uow.agreements.put(changed)
+        record(uow, deps, user.username, "agreement.amended", f"agreement:{agreement_id}",
+               amendment_to(amendment))
         uow.commit()
     return changed
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from liaison.domain.agreement_terms import terms_at
 from liaison.domain.agreements import Agreement, AgreementKind, status_at
 from liaison.domain.codec import CodecError, item_from, item_to
 from liaison.domain.items import Item
@@ -61,6 +62,7 @@ def _take(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | None:
         return f"malformed release: {exc}"
     if isinstance(agreement, str):
         return agreement
+    agreement = terms_at(agreement, deps.clock().date())  # the terms in force today
     problem = times_problem(item) or _route_problem(agreement, sender, origin, final,
                                                     deps.party)
     if problem:
@@ -69,8 +71,16 @@ def _take(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | None:
         return _relay(uow, deps, sender, body, agreement, item, final, consents)
     # Issue 17 point 4: relayed, the item must carry its originator's own signature.
     problem = origin_problem(uow, deps, origin, body, required=origin != sender) or \
-        engine_problem(deps, item, origin, agreement, parties, consents, deps.party)
+        engine_problem(deps, item, origin, agreement, parties, consents, deps.party,
+                       _purpose(body))
     return problem or _store(uow, deps, sender, body, agreement, item, origin)
+
+
+def _purpose(body: Any) -> str | None:
+    """The purpose the sender stated: its consents and our agreement's permitted purposes
+    are checked against it (DOMAIN Protection 1)."""
+    purpose = body.get("purpose")
+    return purpose if isinstance(purpose, str) and purpose.strip() else None
 
 
 def _store(uow: UnitOfWork, deps: Deps, sender: str, body: Any, agreement: Agreement,
@@ -153,7 +163,8 @@ def _relay(uow: UnitOfWork, deps: Deps, sender: str, body: Any, agreement: Agree
         return (f"portions originated by {', '.join(others)} need their consent; "
                 f"the hub forwards only with the originator's consent")
     problem = origin_problem(uow, deps, sender, body, required=True) or \
-        engine_problem(deps, item, sender, agreement, load_parties(uow), consents, final)
+        engine_problem(deps, item, sender, agreement, load_parties(uow), consents, final,
+                       _purpose(body))
     if problem:
         return f"{problem}; not forwarded"
     uow.outbox.enqueue(message_id=deps.ids(), peer=final, kind="release", at=deps.clock(),

@@ -78,6 +78,9 @@ def _bad_text(value: Any, path: str) -> str | None:
     return None
 
 
+unstorable_text = _bad_text  # for other services' untrusted bodies (e.g. amendments)
+
+
 def _item_problem(item: dict[str, Any]) -> str | None:
     portions = item["portions"]
     if len(portions) > MAX_PORTIONS:
@@ -150,12 +153,13 @@ def carried_consents(body: Mapping[str, Any], me: str, parties: Mapping[str, Par
 
 def engine_problem(deps: Deps, item: Item, origin: str, agreement: Agreement,
                    parties: Mapping[str, Party], consents: tuple[Consent, ...],
-                   recipient: str) -> str | None:
+                   recipient: str, purpose: str | None = None) -> str | None:
     """Why this node's own engine would not let ``origin`` release every portion of
     ``item`` to ``recipient`` (this node, or at a hub the final recipient) today under
-    ``agreement``; ``None`` when it would. The reciprocity limit is the giver's to keep."""
+    ``agreement`` for the release's stated ``purpose``; ``None`` when it would. The
+    reciprocity limit is the giver's to keep."""
     facts = ReleaseFacts(parties[origin], parties, (agreement,), consents, {}, deps.rules)
-    decision = decide(item, recipient, deps.clock().date(), facts)
+    decision = decide(item, recipient, deps.clock().date(), facts, purpose)
     passed = set(decision.tearline)
     if decision.outcome is Outcome.ALLOWED and passed == {p.id for p in item.portions}:
         return None

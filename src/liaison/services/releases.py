@@ -17,6 +17,7 @@ from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
+from liaison.domain.agreement_terms import terms_at
 from liaison.domain.agreements import Agreement
 from liaison.domain.codec import CodecError, field_of, item_to, parse_date
 from liaison.domain.items import Item
@@ -57,16 +58,19 @@ def facts(uow: UnitOfWork, deps: Deps) -> ReleaseFacts:
                         tuple(c.consent for c in uow.consents.list()), balances, deps.rules)
 
 
-def check(deps: Deps, user: User, item_id: str, recipient: str, on: date) -> Decision:
-    """"Could this go to JPN on 2019-11-23?" — the engine's answer with its reasons."""
+def check(deps: Deps, user: User, item_id: str, recipient: str, on: date,
+          purpose: str | None = None) -> Decision:
+    """"Could this go to JPN on 2019-11-23 for this purpose?" — the engine's answer with its
+    reasons. Without a purpose, purpose-limited consents and agreements unlock nothing."""
     require(user, *OFFICERS)
     item = whole_item(deps, user, item_id)
     with deps.uow() as uow:
         f = facts(uow, deps)
         _known_party(f, recipient)
-        decision = decide(item, recipient, on, f)
+        decision = decide(item, recipient, on, f, purpose)
         record(uow, deps, user.username, "release.checked", f"item:{item_id}",
-               {"recipient": recipient, "on": on.isoformat(), "outcome": decision.outcome.value,
+               {"recipient": recipient, "on": on.isoformat(), "purpose": purpose,
+                "outcome": decision.outcome.value,
                 "tearline": list(decision.tearline)})
         uow.commit()
     return decision
@@ -91,7 +95,7 @@ def request_release(deps: Deps, user: User, item_id: str, recipient: str, purpos
     with deps.uow() as uow:
         f = facts(uow, deps)
         _known_party(f, recipient)
-        decision = decide(item, recipient, now.date(), f)
+        decision = decide(item, recipient, now.date(), f, purpose)
         try:
             request = open_request(
                 request_id=deps.ids(), item_id=item_id, recipient=recipient, purpose=purpose,
@@ -126,7 +130,8 @@ class _Now:
         self.at: datetime = deps.clock()
         self.item = stored.item
         self.facts = f
-        self.decision = decide(self.item, request.recipient, self.at.date(), f)
+        self.decision = decide(self.item, request.recipient, self.at.date(), f,
+                               request.purpose)
         self.basis: Basis = basis_of(self.item, self.decision, f, self.at.date())
         allowed = tuple(p for p in request.tearline if p in self.decision.tearline)
         self.required = max(reviews_needed(self.item, allowed, f.owner),
@@ -226,7 +231,7 @@ def _send(uow: UnitOfWork, deps: Deps, request: ReleaseRequest, item: Item) -> N
     agreement = uow.agreements.get(str(request.decision.agreement_id))
     if agreement is None:
         raise Refused(f"agreement {request.decision.agreement_id} is gone; nothing is released")
-    cut, files = attachments.for_partner(deps, cut, agreement)
+    cut, files = attachments.for_partner(deps, cut, terms_at(agreement, request.decision.at))
     hop = request.decision.route[0] if request.decision.route else request.recipient
     payload = {
         "item": attachments.inline(item_to(cut), files),
@@ -255,7 +260,8 @@ def _consents_for(uow: UnitOfWork, deps: Deps, item: Item, recipient: str,
 
 def _ledger_given(uow: UnitOfWork, deps: Deps, request: ReleaseRequest, item: Item,
                   f: ReleaseFacts) -> None:
-    agreement = next(a for a in f.agreements if a.id == request.decision.agreement_id)
+    agreement = terms_at(next(a for a in f.agreements if a.id == request.decision.agreement_id),
+                         request.decision.at)
     uow.ledger.add(LedgerEntry(agreement.id, request.recipient, Direction.GIVEN,
                                _common_level(agreement, item, request, f), item.discipline.value,
                                item.id, deps.clock()))

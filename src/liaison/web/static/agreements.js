@@ -2,6 +2,8 @@
 // entry into force, anniversaries, notices, suspension, end), its equivalence table and
 // scope; per partner an overview of every agreement with that partner; and the open items
 // (RFIs, consent requests, release requests, consents) the signed-in user's role may read.
+// The terms shown (table, scope, reciprocity limit, permitted purposes) are those in force on
+// the chosen date; an administrator amends them from a date with the form under each one.
 import {api, ApiError, banner, esc, say, shell} from "./console.js";
 
 const $ = (id) => document.getElementById(id);
@@ -377,6 +379,8 @@ function agreementSection(a, status, h, axis, today, at) {
     `${esc(renewalText(a, h, today))}</dd>` +
     (a.max_imbalance !== null && a.max_imbalance !== undefined
       ? `<dt>Reciprocity</dt><dd>releases are held once this node has given ${esc(a.max_imbalance)} more than it received</dd>` : "") +
+    `<dt>Permitted purposes</dt><dd class="purposes">${a.purposes && a.purposes.length
+      ? a.purposes.map(esc).join("; ") : "not restricted (any purpose the originator's consent names)"}</dd>` +
     `</dl>`;
   const fig = document.createElement("figure");
   fig.style.margin = "0";
@@ -431,7 +435,100 @@ function agreementSection(a, status, h, axis, today, at) {
       : "no limit"}</td></tr>` +
     `</tbody></table></div>`;
   section.appendChild(cols);
+  section.appendChild(amendmentsPart(a, at));
+  if (me.roles.includes("admin") && a.kind !== "MOU") section.appendChild(amendForm(a, today));
   return section;
+}
+
+const TERM_TEXT = {table: "equivalence table", scope: "scope", max_imbalance: "reciprocity limit",
+                   purposes: "permitted purposes"};
+
+function amendmentText(m) {
+  const parts = [];
+  if ("max_imbalance" in m) parts.push(m.max_imbalance === null ? "no reciprocity limit" : `reciprocity limit ${m.max_imbalance}`);
+  if ("purposes" in m) parts.push(m.purposes.length ? `purposes: ${m.purposes.join("; ")}` : "any purpose");
+  if ("scope" in m) parts.push("new scope");
+  if ("table" in m) parts.push(`new equivalence table (${m.table.length} row(s))`);
+  return parts.join("; ");
+}
+
+function amendmentsPart(a, at) {
+  const div = document.createElement("div");
+  const rows = (a.amendments || []).map((m) => `<tr data-effective="${esc(m.effective)}" ` +
+    `data-in-force="${m.effective <= at}"><td>${esc(m.effective)}</td>` +
+    `<td>${esc(m.changes.map((c) => TERM_TEXT[c] || c).join(", "))}</td><td>${esc(amendmentText(m))}</td>` +
+    `<td>${esc(m.recorded_by)} on ${esc(m.recorded_on)}</td><td>${esc(m.note)}</td>` +
+    `<td>${m.effective <= at ? "in force" : "not yet"} on ${esc(at)}</td></tr>`);
+  div.innerHTML = rows.length
+    ? tableHtml(`Amendments of ${esc(a.id)} <span class="note">(the terms above are those in force on ${esc(at)})</span>`,
+                ["Effective", "Changes", "New terms", "Recorded", "Note", "On the chosen date"], rows, "amendments")
+    : `<p class="note amendments">No amendments: the terms are those recorded with the agreement.</p>`;
+  return div;
+}
+
+function amendForm(a, today) {
+  const form = document.createElement("form");
+  form.className = "amend";
+  const id = `amend-${a.id}`;
+  form.id = id;
+  form.setAttribute("aria-label", `Amend ${a.id}`);
+  const json = (v) => esc(JSON.stringify(v, null, 1));
+  form.innerHTML =
+    `<details><summary>Amend the terms of ${esc(a.id)} (administrator; dated and audited)</summary>` +
+    `<p class="note">In force from the effective date (today or later); checks dated earlier keep the old terms. ` +
+    `Tick only the terms that change.</p>` +
+    `<p><label for="${id}-effective">Effective from</label> <input type="date" id="${id}-effective" name="effective" required value="${today}"></p>` +
+    `<fieldset><legend><label><input type="checkbox" name="change-limit"> Reciprocity limit</label></legend>` +
+    `<label for="${id}-limit">Hold releases once this node has given this many more than received (empty: never hold)</label> ` +
+    `<input type="number" min="0" id="${id}-limit" name="limit" value="${a.max_imbalance ?? ""}"></fieldset>` +
+    `<fieldset><legend><label><input type="checkbox" name="change-purposes"> Permitted purposes</label></legend>` +
+    `<label for="${id}-purposes">One purpose per line (empty: any purpose)</label><br>` +
+    `<textarea id="${id}-purposes" name="purposes" rows="3" cols="60">${esc((a.purposes || []).join("\n"))}</textarea></fieldset>` +
+    `<fieldset><legend><label><input type="checkbox" name="change-scope"> Scope</label></legend>` +
+    `<label for="${id}-scope">Scope, JSON as in the import format</label><br>` +
+    `<textarea id="${id}-scope" name="scope" rows="4" cols="60">${json(a.scope)}</textarea></fieldset>` +
+    `<fieldset><legend><label><input type="checkbox" name="change-table"> Equivalence table</label></legend>` +
+    `<label for="${id}-table">Rows, JSON as in the import format</label><br>` +
+    `<textarea id="${id}-table" name="table" rows="4" cols="60">${json(a.table)}</textarea></fieldset>` +
+    `<p><label for="${id}-note">Note (the exchange of notes or decision it records)</label> ` +
+    `<input id="${id}-note" name="note" size="50"></p>` +
+    `<p><button type="submit">Record the amendment</button> <span class="amend-result" role="status"></span></p>` +
+    `</details>`;
+  form.addEventListener("submit", (ev) => { ev.preventDefault(); submitAmendment(a, form); });
+  return form;
+}
+
+function amendmentBody(form) {
+  const f = form.elements;
+  const body = {effective: f.effective.value, note: f.note.value};
+  if (f["change-limit"].checked) body.max_imbalance = f.limit.value === "" ? null : Number(f.limit.value);
+  if (f["change-purposes"].checked) body.purposes = f.purposes.value.split("\n").map((x) => x.trim()).filter(Boolean);
+  for (const name of ["scope", "table"]) {
+    if (!f[`change-${name}`].checked) continue;
+    try { body[name] = JSON.parse(f[name].value); }
+    catch (e) { throw new Error(`${TERM_TEXT[name]}: not valid JSON (${e.message})`); }
+  }
+  return body;
+}
+
+async function submitAmendment(a, form) {
+  const result = form.querySelector(".amend-result");
+  const button = form.querySelector("button[type=submit]");
+  button.disabled = true;
+  try {
+    const body = amendmentBody(form);
+    await api("POST", `/api/agreements/${encodeURIComponent(a.id)}/amendments`, body);
+    todayList = await api("GET", "/api/agreements");
+    say(`${a.id} amended from ${body.effective}.`);
+    await render(chosenDate() === todayIso() ? "" : chosenDate());
+    document.getElementById(`agreement-${a.id}`)?.scrollIntoView();
+  } catch (e) {
+    result.textContent = "";
+    say(`${a.id} not amended: ${e.message}`, true);
+    result.textContent = `Not amended: ${e.message}`;
+  } finally {
+    button.disabled = false;
+  }
 }
 
 function partnerSection(partner, items, today, at) {
