@@ -85,8 +85,17 @@ def test_a_revoked_session_closes_the_tracks_feed(node: NodeUnderTest) -> None:
 
 
 def test_a_revoked_session_closes_the_ingest_socket(node: NodeUnderTest) -> None:
+    # a feed within the watch officer's clearance: one it may not write into is refused
+    # when the socket opens (issue 18), before any session check could be seen
+    r = node.post("admin", "/api/tracks/feeds", json={
+        "name": "watch-notes", "title": "watch floor notes", "topic": "DPRK/missile",
+        "discipline": "OSINT", "label": {"policy": "KOR", "classification": "평문",
+                                         "originator": "KOR",
+                                         "created": "2026-01-01T00:00:00+00:00"}})
+    assert r.status_code in (200, 201), r.text
     token = session(node, "yoon")
-    with node.client.websocket_connect(f"/api/tracks/ingest/ws?feed=none&token={token}") as ws:
+    with node.client.websocket_connect(
+            f"/api/tracks/ingest/ws?feed=watch-notes&token={token}") as ws:
         ws.send_text("[]")
         assert ws.receive_json()["accepted"] == 0
         code, reason, _ = closed(ws, lambda: node.client.post(
