@@ -67,8 +67,22 @@ def test_a_partners_rotation_is_picked_up_by_itself(tmp_path: Path) -> None:
         assert not audit(kor, "peer.card_refused")
         (peer,) = [p for p in kor.call("GET", "/api/peers") if p["party"] == "JPN"]
         assert peer["card_issued"] == refreshed["details"]["issued"]
-        print(f"partner key rotation: delivered {delivered} of {N} across JPN's rotation, "
-              f"card refreshed 1 time, no `peer add`")
+        # and the other way: KOR rotates; its receipts and countersignatures are signed
+        # with its new key, and JPN picks up KOR's card by itself
+        cli("keys", "rotate", "--data-dir", kor.data, "--overlap-days", "7")
+        for i in range(N):
+            size = checkpoint(jpn)
+            wait_for(lambda s=size: countersigned(jpn, s), timeout=30,  # type: ignore[misc]
+                     what=f"checkpoint {N + i + 1} receipted after KOR's rotation")
+            delivered += 1
+        # the receipt (sender side) and KOR's countersignature (inbox) may both ask at
+        # once: one fetch serves both
+        (back,) = audit(jpn, "peer.card_refreshed")
+        assert back["subject"] == "peer:KOR" and len(signing_keys(jpn, "KOR")) == 2
+        refused = audit(jpn, "peer.card_refused")
+        assert not refused, [r["details"] for r in refused]
+        print(f"partner key rotation: delivered {delivered} of {2 * N} across JPN's then "
+              f"KOR's rotation, each card refreshed once by the other side, no `peer add`")
 
 
 def test_a_card_signed_by_an_identity_not_pinned_is_refused(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from liaison.crypto.envelope import EnvelopeError, Header, seal, utc
 from liaison.crypto.keys import Card, public_info, sign_card, x25519_public
 from liaison.federation.keystore import Keystore
-from liaison.services.card_refresh import CardRefresher, accept_card
+from liaison.services.card_refresh import _LAST, CardRefresher, accept_card
 from liaison.services.context import Deps
 from liaison.services.federation import open_from_peer
 from liaison.services.memory import MemoryState, MemoryUnitOfWork
@@ -48,6 +48,7 @@ class World:
 
 @pytest.fixture
 def world(tmp_path: Path) -> World:
+    _LAST.clear()
     return World(tmp_path)
 
 
@@ -96,11 +97,11 @@ def test_a_refresh_is_fetched_at_most_once_per_interval(world: World) -> None:
         return wire(forged(world.rotated))
 
     refresh = CardRefresher(world.deps, fetch)
-    answers = [refresh(world.state.peers["JPN"], "unknown key") for _ in range(20)]
+    answers = [refresh(world.state.peers["JPN"], "k9", "unknown key") for _ in range(20)]
     assert len(fetched) == 1 and all(isinstance(a, str) for a in answers)
     assert "fetched at most every" in str(answers[-1])
     world.now += timedelta(seconds=30)
-    refresh(world.state.peers["JPN"], "unknown key")
+    refresh(world.state.peers["JPN"], "k9", "unknown key")
     assert len(fetched) == 2
     print("card refresh rate limit: fetched 1 of 20 asks in one interval")
 

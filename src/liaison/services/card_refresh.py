@@ -76,25 +76,39 @@ def accept_card(deps: Deps, party: str, data: dict[str, Any], trigger: str) -> P
     return peer
 
 
+# One refresh at a time in this process, and one fetch per partner per interval, shared by
+# the inbox and the outbox sender (keyed by this node's party and the partner's): two
+# refreshes racing would fetch twice and refuse the older of the two cards as a rollback.
+_LOCK = threading.Lock()
+_LAST: dict[tuple[str, str], datetime] = {}
+
+
 class CardRefresher:
     """Fetches and accepts a partner's card on demand, at most once per ``every`` per
-    partner; ``refresh`` is safe to call from several threads."""
+    partner in this process; safe to call from several threads."""
 
     def __init__(self, deps: Deps, fetch: CardFetch,
                  every: timedelta = REFRESH_EVERY) -> None:
         self.deps, self.fetch, self.every = deps, fetch, every
-        self._last: dict[str, datetime] = {}
-        self._lock = threading.Lock()
+        self._last = _LAST
 
-    def __call__(self, peer: Peer, trigger: str) -> Peer | str:
-        """``peer`` with its refreshed card, or why it was not refreshed."""
-        now = self.deps.clock()
-        with self._lock:
-            last = self._last.get(peer.party)
+    def __call__(self, peer: Peer, key_id: str, trigger: str) -> Peer | str:
+        """``peer`` with a card listing signing key ``key_id`` (refreshed now, or by
+        another thread meanwhile), or why not."""
+        with _LOCK:
+            with self.deps.uow() as uow:
+                stored = uow.peers.get(peer.party)
+            if stored is not None and any(k.id == key_id for k in stored.card.signing_keys):
+                return stored
+            now, slot = self.deps.clock(), (self.deps.party, peer.party)
+            last = self._last.get(slot)
             if last is not None and not may_refresh(last, now, self.every):
                 return (f"{peer.party}'s card was last fetched at {last.isoformat()}; it is "
                         f"fetched at most every {self.every.total_seconds():.0f} s")
-            self._last[peer.party] = now
+            self._last[slot] = now
+            return self._refresh(stored or peer, trigger)
+
+    def _refresh(self, peer: Peer, trigger: str) -> Peer | str:
         try:
             data = self.fetch(peer)
         except Exception as exc:  # unreachable, TLS, not JSON: nothing changes

@@ -302,7 +302,8 @@ def note_failure(deps: Deps, peer: str, lane: str, error: str) -> None:
 # --- receiving -----------------------------------------------------------------------
 
 
-Refresh = Callable[[Peer, str], "Peer | str"]  # card_refresh.CardRefresher
+# card_refresh.CardRefresher: (partner, unknown key id, why) -> refreshed partner or why not
+Refresh = Callable[[Peer, str, str], "Peer | str"]
 
 
 def open_from_peer(deps: Deps, wire: bytes, peers: dict[str, Peer],
@@ -319,8 +320,9 @@ def open_from_peer(deps: Deps, wire: bytes, peers: dict[str, Peer],
     peer = peers.get(header.sender)
     if refresh is not None and peer is not None and \
             all(k.id != header.sender_key for k in peer.card.signing_keys):
-        got = refresh(peer, f"envelope {header.envelope_id[:64]} signed with key "
-                            f"{header.sender_key[:64]}, not on the card held")
+        got = refresh(peer, header.sender_key,
+                      f"{header.kind[:16]} envelope {header.envelope_id[:64]} signed with key "
+                      f"{header.sender_key[:64]}, not on the card held")
         if isinstance(got, str):
             raise EnvelopeError(f"{header.sender}'s key {header.sender_key} is unknown here "
                                 f"and its card was not refreshed: {got}")
