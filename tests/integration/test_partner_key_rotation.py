@@ -67,6 +67,8 @@ def test_a_partners_rotation_is_picked_up_by_itself(tmp_path: Path) -> None:
         assert not audit(kor, "peer.card_refused")
         (peer,) = [p for p in kor.call("GET", "/api/peers") if p["party"] == "JPN"]
         assert peer["card_issued"] == refreshed["details"]["issued"]
+        shown = cli("peer", "show", "JPN", "--url", kor.url, "--token", kor.token)
+        assert now[1] in shown and peer["card_issued"] in shown, shown
         # and the other way: KOR rotates; its receipts and countersignatures are signed
         # with its new key, and JPN picks up KOR's card by itself
         cli("keys", "rotate", "--data-dir", kor.data, "--overlap-days", "7")

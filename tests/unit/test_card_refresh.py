@@ -20,7 +20,7 @@ from liaison.crypto.keys import Card, public_info, sign_card, x25519_public
 from liaison.federation.keystore import Keystore
 from liaison.services.card_refresh import _LAST, CardRefresher, accept_card
 from liaison.services.context import Deps
-from liaison.services.federation import open_from_peer
+from liaison.services.federation import open_from_peer, settle_receipt
 from liaison.services.memory import MemoryState, MemoryUnitOfWork
 from liaison.services.ports import Peer
 
@@ -106,13 +106,13 @@ def test_a_refresh_is_fetched_at_most_once_per_interval(world: World) -> None:
     print("card refresh rate limit: fetched 1 of 20 asks in one interval")
 
 
-def envelope(world: World) -> bytes:
-    """A batch from JPN to KOR signed with JPN's rotated signing key."""
+def envelope(world: World, kind: str = "batch", body: bytes = b'{"messages":[]}') -> bytes:
+    """An envelope from JPN to KOR signed with JPN's rotated signing key."""
     key_id, signer = world.jpn.signer(NOW)
     enc = world.kor.current("encryption", NOW)
-    header = Header("JPN", "KOR", "env-1", "batch", "", utc(NOW - timedelta(minutes=1)),
+    header = Header("JPN", "KOR", "env-1", kind, "", utc(NOW - timedelta(minutes=1)),
                     utc(NOW + timedelta(days=1)), key_id, enc.id)
-    return seal(header, b'{"messages":[]}', signer, x25519_public(enc))
+    return seal(header, body, signer, x25519_public(enc))
 
 
 def test_an_envelope_signed_with_a_rotated_key_opens_after_the_refresh(world: World) -> None:
@@ -131,3 +131,17 @@ def test_an_envelope_whose_key_stays_unknown_is_refused_with_the_reason(
                        CardRefresher(world.deps, lambda _p: wire(forged(world.rotated))))
     with pytest.raises(EnvelopeError, match="unknown or revoked"):
         open_from_peer(world.deps, envelope(world), peers)  # no refresh: as before
+
+
+def test_a_receipt_signed_with_a_rotated_key_settles_after_the_refresh(world: World) -> None:
+    """The sender side: the partner's receipt names a key the card held does not list."""
+    sent = Header("KOR", "JPN", "env-0", "batch", "", utc(NOW), utc(NOW), "k", "k")
+    receipt = envelope(world, "receipt", b'{"envelope_id":"env-0","results":[]}')
+    peer = world.state.peers["JPN"]
+    with pytest.raises(EnvelopeError, match="unknown or revoked"):
+        settle_receipt(world.deps, peer, sent, [], receipt)  # without a refresh, as before
+    refresh = CardRefresher(world.deps, lambda _peer: wire(world.rotated))
+    assert settle_receipt(world.deps, peer, sent, [], receipt, refresh) == []
+    assert world.state.peers["JPN"].card == world.rotated
+    refreshed = [r for r in world.state.audit if r.action == "peer.card_refreshed"]
+    assert refreshed[0].details["trigger"].startswith("receipt envelope")
