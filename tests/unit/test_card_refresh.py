@@ -145,3 +145,17 @@ def test_a_receipt_signed_with_a_rotated_key_settles_after_the_refresh(world: Wo
     assert world.state.peers["JPN"].card == world.rotated
     refreshed = [r for r in world.state.audit if r.action == "peer.card_refreshed"]
     assert refreshed[0].details["trigger"].startswith("receipt envelope")
+
+
+@pytest.mark.parametrize(("field", "value"), [("expires", "not-a-time"), ("expires", 5),
+                                         ("created", "2026-01-01T00:00:00"),
+                                         ("revoked", "no"), ("public", "***")])
+def test_a_card_listing_a_key_that_would_fail_later_is_refused(world: World, field: str,
+                                                               value: object) -> None:
+    """Issue 17 point 2: nothing stored from a partner's card can make a later read fail
+    (``usable`` reads each key's expiry on every envelope)."""
+    data = wire(world.rotated)
+    data["signing_keys"][-1][field] = value
+    got = accept_card(world.deps, "JPN", data, "test")
+    assert isinstance(got, str) and "malformed" in got, got
+    assert world.state.peers["JPN"].card == world.held

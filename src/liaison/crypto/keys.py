@@ -113,11 +113,26 @@ def parse_card(data: dict[str, Any]) -> Card:
         if not all(isinstance(v, str) for v in (card.party, card.address, card.issued,
                                                 card.signature, card.tls_cert)):
             raise TypeError("a card field is not text")
+        for info in (*card.signing_keys, *card.encryption_keys):
+            _check_key_info(info)
     except (KeyError, TypeError, ValueError) as exc:
         raise KeyError_(f"malformed node card: {exc}") from exc
     if card.tls_cert and cert_sha256(card.tls_cert.encode()) != card.tls_cert_sha256:
         raise KeyError_("the card's TLS certificate does not match its stated digest")
     return card
+
+
+def _check_key_info(info: PublicKeyInfo) -> None:
+    """A listed key whose fields later reads rely on (``usable``): text, times with a
+    zone, a flag; ``ValueError`` otherwise, so nothing stored from a card fails later."""
+    if not (isinstance(info.id, str) and isinstance(info.public, str)
+            and isinstance(info.created, str) and isinstance(info.revoked, bool)
+            and (info.expires is None or isinstance(info.expires, str))):
+        raise TypeError(f"key {str(info.id)[:64]}: a field has the wrong type")
+    for at in (info.created, info.expires):
+        if at is not None and datetime.fromisoformat(at).tzinfo is None:
+            raise ValueError(f"key {info.id[:64]}: {at[:40]!r} has no time zone")
+    base64.b64decode(info.public, validate=True)
 
 
 def self_signed(card: Card) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -56,7 +57,10 @@ def accept_card(deps: Deps, party: str, data: dict[str, Any], trigger: str) -> P
             return f"{party} is not a partner here"
         try:
             card = parse_card(data)
-            problem = refusal(party, facts(held.card), facts(card), self_signed(card), now)
+            # a card stating no address keeps the one held (as ``peer add`` takes the one
+            # given); the address used is checked either way
+            offered = replace(facts(card), address=card.address or held.address)
+            problem = refusal(party, facts(held.card), offered, self_signed(card), now)
         except KeyError_ as exc:
             card, problem = None, f"the card offered for {party} is malformed: {exc}"
         if problem or card is None:
@@ -66,8 +70,8 @@ def accept_card(deps: Deps, party: str, data: dict[str, Any], trigger: str) -> P
                     if isinstance(data, dict) else ""})
             uow.commit()
             return problem or "refused"
-        peer = Peer(party, federation_address(card.address), held.fingerprint, card,
-                    held.added_at)
+        peer = Peer(party, federation_address(card.address or held.address),
+                    held.fingerprint, card, held.added_at)
         uow.peers.put(peer)
         record(uow, deps, "federation", "peer.card_refreshed", f"peer:{party}",
                {"trigger": trigger[:300], "issued": card.issued, "keys": _keys(card),
