@@ -5,7 +5,8 @@ list, this node fetches the partner's card again, over mutual TLS from the partn
 federation address pinned to the TLS certificate on the held card (``fetch``, the
 transport's), and takes it only as ``domain.card_acceptance`` allows: the same pinned
 identity key signed it, it is not older than the card held, it revives no revoked key and
-names an https address. At most one fetch per partner per ``REFRESH_EVERY`` (per worker).
+names an https address. At most one fetch per partner per ``REFRESH_EVERY`` in each
+process (a node with several workers fetches at most once per worker).
 Every card accepted or refused is audited (``peer.card_refreshed`` / ``peer.card_refused``).
 """
 
