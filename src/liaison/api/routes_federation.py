@@ -42,8 +42,9 @@ async def inbox(request: Request, deps: NodeDeps) -> Response:
     # against the envelope's signed sender
     chain = request.scope.get("extensions", {}).get("tls", {}).get("client_cert_chain", [])
     try:
-        receipt = await asyncio.to_thread(federation.receive, deps, wire, appliers,
-                                          chain[0] if chain else "")
+        receipt = await asyncio.to_thread(
+            federation.receive, deps, wire, appliers, chain[0] if chain else "",
+            getattr(request.app.state, "card_refresher", None))
     except EnvelopeError as exc:
         return JSONResponse(error_body("envelope_refused", str(exc)), 400)
     return Response(content=receipt, media_type="application/octet-stream")
@@ -58,7 +59,7 @@ class PeerIn(Body):
 
 def peer_view(p: Peer) -> dict[str, Any]:
     return {"party": p.party, "address": p.address, "fingerprint": p.fingerprint,
-            "added_at": p.added_at.isoformat(),
+            "added_at": p.added_at.isoformat(), "card_issued": p.card.issued,
             "signing_keys": [asdict(k) for k in p.card.signing_keys],
             "encryption_keys": [asdict(k) for k in p.card.encryption_keys]}
 

@@ -389,6 +389,31 @@ def peer_list(as_json: Json = False, url: Url = None, token: Token = None) -> No
           len(p["encryption_keys"])] for p in d]))
 
 
+@peer.command("show")
+def peer_show(party: Annotated[str, typer.Argument(help="the partner's party, alpha-3")],
+              as_json: Json = False, url: Url = None, token: Token = None) -> None:
+    """One partner: its address, pinned fingerprint, the card held (when it was issued:
+    a refreshed card is taken when an envelope names a key the card held did not list)
+    and each key's id, creation, expiry and revocation."""
+    code = party.upper()
+    found = [p for p in Api(url, token).get("/api/peers") if p["party"] == code]
+    if not found:
+        out.console.print(f"no partner node {code}: add it with `liaison peer add`")
+        raise typer.Exit(1)
+
+    def render(p: dict[str, Any]) -> None:
+        out.console.print(f"partner {p['party']} at {p['address']}\n"
+                          f"fingerprint {p['fingerprint']} (pinned)\n"
+                          f"trusted since {p['added_at']}; card held issued "
+                          f"{p.get('card_issued') or '-'} (a refresh takes a newer card)")
+        out.table("keys", ["kind", "id", "created", "expires", "revoked"],
+                  [[kind, k["id"], k["created"], k["expires"] or "-",
+                    "yes" if k["revoked"] else ""]
+                   for kind in ("signing", "encryption") for k in p[f"{kind}_keys"]])
+
+    out.emit(found[0], as_json, render)
+
+
 @peer.command("outbox")
 def peer_outbox(check: Annotated[bool, typer.Option(
                     "--check", help="exit 3 when a lane is stuck (for scripts and monitors)")]

@@ -90,6 +90,18 @@ def sign_card(card: Card, identity: Ed25519PrivateKey) -> Card:
 def verify_card(data: dict[str, Any], expected_fingerprint: str) -> Card:
     """A card from untrusted JSON, accepted only when its identity key has the fingerprint
     exchanged out of band and it is signed by that key (nothing trusted on first use)."""
+    card = parse_card(data)
+    if card.fingerprint != expected_fingerprint.lower().replace(":", ""):
+        raise KeyError_(f"the card's identity key has fingerprint {card.fingerprint}, not "
+                        f"the {expected_fingerprint} exchanged out of band")
+    if not self_signed(card):
+        raise KeyError_("the card's signature does not verify")
+    return card
+
+
+def parse_card(data: dict[str, Any]) -> Card:
+    """A card from untrusted JSON, not yet trusted: ``KeyError_`` when malformed, or when
+    its TLS certificate is not the one its signed digest names."""
     try:
         card = Card(
             data["party"], data["address"], data["identity"],
@@ -97,19 +109,41 @@ def verify_card(data: dict[str, Any], expected_fingerprint: str) -> Card:
             tuple(PublicKeyInfo(**k) for k in data["encryption_keys"]),
             data.get("tls_cert_sha256", ""), data.get("issued", ""),
             signature=data["signature"], tls_cert=data.get("tls_cert", ""))
-        identity = Ed25519PublicKey.from_public_bytes(base64.b64decode(card.identity))
+        Ed25519PublicKey.from_public_bytes(base64.b64decode(card.identity))
+        if not all(isinstance(v, str) for v in (card.party, card.address, card.issued,
+                                                card.signature, card.tls_cert)):
+            raise TypeError("a card field is not text")
+        for info in (*card.signing_keys, *card.encryption_keys):
+            _check_key_info(info)
     except (KeyError, TypeError, ValueError) as exc:
         raise KeyError_(f"malformed node card: {exc}") from exc
-    if card.fingerprint != expected_fingerprint.lower().replace(":", ""):
-        raise KeyError_(f"the card's identity key has fingerprint {card.fingerprint}, not "
-                        f"the {expected_fingerprint} exchanged out of band")
-    try:
-        identity.verify(base64.b64decode(card.signature), CARD_DOMAIN + card.body())
-    except (InvalidSignature, ValueError) as exc:
-        raise KeyError_("the card's signature does not verify") from exc
     if card.tls_cert and cert_sha256(card.tls_cert.encode()) != card.tls_cert_sha256:
         raise KeyError_("the card's TLS certificate does not match its stated digest")
     return card
+
+
+def _check_key_info(info: PublicKeyInfo) -> None:
+    """A listed key whose fields later reads rely on (``usable``): text, times with a
+    zone, a flag; ``ValueError`` otherwise, so nothing stored from a card fails later."""
+    if not (isinstance(info.id, str) and isinstance(info.public, str)
+            and isinstance(info.created, str) and isinstance(info.revoked, bool)
+            and (info.expires is None or isinstance(info.expires, str))):
+        raise TypeError(f"key {str(info.id)[:64]}: a field has the wrong type")
+    for at in (info.created, info.expires):
+        if at is not None and datetime.fromisoformat(at).tzinfo is None:
+            raise ValueError(f"key {info.id[:64]}: {at[:40]!r} has no time zone")
+    base64.b64decode(info.public, validate=True)
+
+
+def self_signed(card: Card) -> bool:
+    """Whether ``card`` is signed by the identity key it names (whose fingerprint the
+    caller compares with the one pinned)."""
+    try:
+        identity = Ed25519PublicKey.from_public_bytes(base64.b64decode(card.identity))
+        identity.verify(base64.b64decode(card.signature), CARD_DOMAIN + card.body())
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    return True
 
 
 def ed25519_public(info: PublicKeyInfo) -> Ed25519PublicKey:

@@ -12,9 +12,12 @@ from typing import Any
 
 import uvicorn
 
+from liaison.api import routes_federation
 from liaison.api.app import create_app, create_federation_app, wake
 from liaison.bootstrap import Node
 from liaison.federation.tls import server_context, trust, with_client_certificate
+from liaison.federation.transport import fetch_card_pinned
+from liaison.services.card_refresh import CardRefresher
 from liaison.services.federation import list_peers
 from liaison.tracks.cot_server import CotServer
 from liaison.tracks.hub import TrackHub
@@ -63,6 +66,11 @@ async def serve_node(node: Node, reuse_port: bool = False) -> None:
         api.state.trust_hooks.append(lambda pem: trust(ctx, pem))
         federation = create_federation_app(node)
         federation.state.tracks = api.state.tracks
+        # partners refresh this node's card here, over mutual TLS (issue 17 point 7); and
+        # this node refreshes theirs when an envelope is signed with a key not on it
+        federation.include_router(routes_federation.card_router)
+        federation.state.card_refresher = CardRefresher(
+            node.deps, lambda peer: fetch_card_pinned(ring.tls_files, peer))
 
         @federation.middleware("http")
         async def wake_after_inbox(request: Any, call_next: Any) -> Any:

@@ -25,6 +25,7 @@ from typing import Any
 
 from liaison.domain.lanes import FLASH, URGENT
 from liaison.services import federation, leases, outbox_lanes
+from liaison.services.card_refresh import CardRefresher
 from liaison.services.context import Deps
 from liaison.services.ports import OutboxMessage, Peer, Transport
 
@@ -48,6 +49,9 @@ class OutboxSender:
         self._checked = 0.0  # when this worker last looked for stuck lanes
         self.check_s = min(5.0, max(deps.outbox_stuck_s / 4, 0.2))
         self._reached: dict[str, asyncio.Event] = {}  # set when a lane delivers to a partner
+        # a receipt signed with a key not on the partner's held card: its card is refreshed
+        fetch = getattr(transport, "fetch_card_pinned", None)
+        self.cards = CardRefresher(deps, fetch) if fetch is not None else None
 
     async def run(self) -> None:
         """Start lanes with pending messages whose lease this worker can take, up to its
@@ -160,7 +164,7 @@ class OutboxSender:
                                                messages)
         answer = await self.transport.send(peer, wire)
         await asyncio.to_thread(federation.settle_receipt, self.deps, peer, header, messages,
-                                answer)
+                                answer, self.cards)
 
 
 class HotlineClock:

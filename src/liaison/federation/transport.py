@@ -21,8 +21,10 @@ class TransportError(Exception):
 
 
 class HttpTransport:
-    """Cards over the partner's public API; envelopes over mutual TLS 1.3 to the
-    federation address in its card, pinned to the certificate in its card."""
+    """A first card over the address an administrator gives (``peer add``: the
+    fingerprint exchanged out of band is what makes it trusted); envelopes and refreshed
+    cards over mutual TLS 1.3 to the federation address in its card, pinned to the
+    certificate in its card."""
 
     def __init__(self, tls_files: tuple[Path, Path] | None, timeout: float = 30.0) -> None:
         self.tls_files, self.timeout = tls_files, timeout
@@ -60,6 +62,12 @@ class HttpTransport:
                                  f"{response.text[:300]}")
         return response.content
 
+    def fetch_card_pinned(self, peer: Peer) -> dict[str, Any]:
+        """The partner's current card, from its federation address over mutual TLS pinned
+        to the certificate on the card held (a refresh: ``services.card_refresh``). Blocking:
+        called from the worker threads that verify envelopes and receipts."""
+        return fetch_card_pinned(self.tls_files, peer, self.timeout)
+
     async def fetch_card(self, address: str) -> dict[str, Any]:
         try:
             response = await self.client.get(address + CARD)
@@ -72,3 +80,25 @@ class HttpTransport:
     async def close(self) -> None:
         for client in (self.client, *self._pinned.values()):
             await client.aclose()
+
+
+def fetch_card_pinned(tls_files: tuple[Path, Path] | None, peer: Peer,
+                      timeout: float = 10.0) -> dict[str, Any]:
+    """``GET /federation/v1/card`` at the partner's federation address (https only, as
+    ``partner_address`` requires), with this node's client certificate, the server pinned
+    to the partner's certificate on the card held. ``TransportError`` otherwise."""
+    address = HttpTransport._address(peer)
+    if tls_files is None:
+        raise TransportError("this node has no TLS certificate: run `liaison init`")
+    try:
+        ctx = client_context(*tls_files, peer.card.tls_cert)
+        with httpx.Client(verify=ctx, timeout=timeout) as client:
+            response = client.get(address + CARD)
+        response.raise_for_status()
+        data = response.json()
+    except (httpx.HTTPError, ssl.SSLError, ValueError) as exc:
+        raise TransportError(f"cannot fetch the node card from {address}: "
+                             f"{exc.__class__.__name__}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise TransportError(f"the node card from {address} is not a JSON object")
+    return data

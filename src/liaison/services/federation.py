@@ -39,7 +39,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -52,16 +52,19 @@ from liaison.crypto.envelope import (
     Header,
     open_envelope,
     payload_json,
+    read_header,
     seal,
     utc,
 )
 from liaison.crypto.keys import Card, KeyError_, ed25519_public, verify_card, x25519_public
 from liaison.crypto.tls import cert_sha256
+from liaison.domain.card_acceptance import rollback_problem
 from liaison.domain.lanes import ROUTINE, lane_for
 from liaison.domain.partner_address import AddressRefused, federation_address
 from liaison.domain.users import Role, User
 from liaison.services.audit_trail import record
 from liaison.services.auth_roles import require
+from liaison.services.card_refresh import facts
 from liaison.services.context import Deps
 from liaison.services.errors import Invalid, NotFound, Refused
 from liaison.services.inbox_turns import CHUNK, TURNS
@@ -128,26 +131,11 @@ def add_peer(deps: Deps, user: User, party: str, address: str, fingerprint: str,
 
 
 def _no_rollback(trusted: Card, card: Card) -> None:
-    """A refreshed card may not be older than the trusted one, nor list as usable a key
+    """A card given again may not be older than the trusted one, nor list as usable a key
     the trusted one revoked: a replayed old card would undo a rotation or a revocation."""
-    issued, before = _issued(card), _issued(trusted)
-    if issued and before and issued < before:
-        raise Refused(f"the card offered for {card.party} was issued {card.issued}, before the "
-                      f"one already trusted ({trusted.issued}); an old card is not taken back")
-    revoked = {k.id for k in (*trusted.signing_keys, *trusted.encryption_keys) if k.revoked}
-    back = sorted(k.id for k in (*card.signing_keys, *card.encryption_keys)
-                  if k.id in revoked and not k.revoked)
-    if back:
-        raise Refused(f"the card offered for {card.party} lists revoked key(s) "
-                      f"{', '.join(back)} as valid; a revoked key stays revoked")
-
-
-def _issued(card: Card) -> datetime | None:
-    try:
-        at = datetime.fromisoformat(card.issued)
-    except ValueError:
-        return None
-    return at if at.tzinfo else None
+    problem = rollback_problem(facts(trusted), facts(card))
+    if problem:
+        raise Refused(problem)
 
 
 def list_peers(deps: Deps) -> list[Peer]:
@@ -247,11 +235,13 @@ def _usable(keys: Any, now: datetime, kind: str, party: str) -> Any:
 
 
 def settle_receipt(deps: Deps, peer: Peer, sent: Header, messages: list[OutboxMessage],
-                   wire: bytes) -> list[Outcome]:
+                   wire: bytes, refresh: Refresh | None = None) -> list[Outcome]:
     """Verify the partner's signed receipt and settle the batch; keep the receipt. A
     message the partner failed to apply stays pending for a later retry, or is settled as
-    refused (poison) once it has failed ``deps.outbox_failed_attempts`` times."""
-    header, payload = open_from_peer(deps, wire, {peer.party: peer})
+    refused (poison) once it has failed ``deps.outbox_failed_attempts`` times. A receipt
+    signed with a key the partner's held card does not list has its card refreshed first
+    (``open_from_peer``, with ``refresh``)."""
+    header, payload = open_from_peer(deps, wire, {peer.party: peer}, refresh)
     body = json.loads(payload)
     if header.kind != "receipt" or body.get("envelope_id") != sent.envelope_id:
         raise EnvelopeError("the answer is not the receipt for this envelope")
@@ -312,10 +302,34 @@ def note_failure(deps: Deps, peer: str, lane: str, error: str) -> None:
 # --- receiving -----------------------------------------------------------------------
 
 
-def open_from_peer(deps: Deps, wire: bytes, peers: dict[str, Peer]) -> tuple[Header, bytes]:
-    """Decrypt and verify an envelope from a known partner, addressed to this node."""
+# card_refresh.CardRefresher: (partner, unknown key id, why) -> refreshed partner or why not
+Refresh = Callable[[Peer, str, str], "Peer | str"]
+
+
+def open_from_peer(deps: Deps, wire: bytes, peers: dict[str, Peer],
+                   refresh: Refresh | None = None) -> tuple[Header, bytes]:
+    """Decrypt and verify an envelope from a known partner, addressed to this node.
+
+    Signed with a key id the partner's held card does not list, the partner may have
+    rotated its keys: with ``refresh``, its card is fetched again (``card_refresh``) and,
+    when accepted, put in ``peers`` in place of the held one before the envelope is
+    verified; an envelope whose key is still unknown is refused saying why."""
     now = deps.clock()
     ring = keyring(deps)
+    header = read_header(wire)[0]
+    peer = peers.get(header.sender)
+    if refresh is not None and peer is not None and \
+            all(k.id != header.sender_key for k in peer.card.signing_keys):
+        got = refresh(peer, header.sender_key,
+                      f"{header.kind[:16]} envelope {header.envelope_id[:64]} signed with key "
+                      f"{header.sender_key[:64]}, not on the card held")
+        if isinstance(got, str):
+            raise EnvelopeError(f"{header.sender}'s key {header.sender_key} is unknown here "
+                                f"and its card was not refreshed: {got}")
+        peers[header.sender] = got
+        if all(k.id != header.sender_key for k in got.card.signing_keys):
+            raise EnvelopeError(f"{header.sender}'s key {header.sender_key} is not on its "
+                                f"refreshed card either; refused")
 
     def verifier(sender: str, key_id: str) -> Ed25519PublicKey | None:
         peer = peers.get(sender)
@@ -352,7 +366,7 @@ def delivery_problem(peers: dict[str, Peer], sender: str, delivered_by: str) -> 
 
 
 def receive(deps: Deps, wire: bytes, appliers: dict[str, Applier],
-            delivered_by: str | None = None) -> bytes:
+            delivered_by: str | None = None, refresh: Refresh | None = None) -> bytes:
     """Verify an incoming batch, apply each new message exactly once, and answer with a
     signed receipt. Over the federation listener ``delivered_by`` is the client
     certificate of the TLS connection, which must be the signed sender's
@@ -363,10 +377,18 @@ def receive(deps: Deps, wire: bytes, appliers: dict[str, Applier],
     savepoint), so exactly-once holds per message even when a crash falls between two
     chunks (a resent envelope finds the first chunks' messages as duplicates). Between
     chunks an urgent envelope waiting goes first (``inbox_turns``); the envelope's audit
-    record, with every verdict, is written with its last chunk."""
+    record, with every verdict, is written with its last chunk.
+
+    ``refresh``: an envelope signed with a key its partner's held card does not list has
+    the card fetched again (``open_from_peer``), only when it was delivered with that
+    partner's own TLS certificate (another partner cannot make this node fetch cards)."""
     with deps.uow() as uow:
         peers = {p.party: p for p in uow.peers.list()}
-    header, payload = open_from_peer(deps, wire, peers)
+    claimed = read_header(wire)[0].sender
+    if refresh is not None and delivered_by is not None and (
+            claimed not in peers or delivery_problem(peers, claimed, delivered_by)):
+        refresh = None
+    header, payload = open_from_peer(deps, wire, peers, refresh)
     problem = None if delivered_by is None else \
         delivery_problem(peers, header.sender, delivered_by)
     if problem:
