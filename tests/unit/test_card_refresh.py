@@ -159,3 +159,22 @@ def test_a_card_listing_a_key_that_would_fail_later_is_refused(world: World, fie
     got = accept_card(world.deps, "JPN", data, "test")
     assert isinstance(got, str) and "malformed" in got, got
     assert world.state.peers["JPN"].card == world.held
+
+
+def test_a_card_with_a_new_tls_certificate_is_trusted_by_the_listener(world: World) -> None:
+    """A refreshed card that names another TLS certificate is handed to the listener's
+    trust list at once (as ``peer add`` does), so the partner's next delivery under it is
+    not refused at the handshake; a card with the same certificate changes nothing there."""
+    trusted: list[str] = []
+    later = world.jpn.card("JPN", ADDRESS, NOW)  # issued after the rotated card
+    other = world.kor.card("KOR", ADDRESS, NOW)  # another real certificate
+    new_tls = sign_card(replace(later, tls_cert=other.tls_cert,
+                                tls_cert_sha256=other.tls_cert_sha256), world.jpn.identity)
+    cards = iter([wire(world.rotated), wire(new_tls)])
+    refresh = CardRefresher(world.deps, lambda peer: next(cards), trust=trusted.append)
+    assert isinstance(refresh(world.state.peers["JPN"], "k9", "unknown key"), Peer)
+    assert trusted == []
+    world.now += timedelta(seconds=31)
+    got = refresh(world.state.peers["JPN"], "k-other", "unknown key")
+    assert isinstance(got, Peer), got
+    assert trusted == [new_tls.tls_cert]

@@ -70,7 +70,8 @@ async def serve_node(node: Node, reuse_port: bool = False) -> None:
         # this node refreshes theirs when an envelope is signed with a key not on it
         federation.include_router(routes_federation.card_router)
         federation.state.card_refresher = CardRefresher(
-            node.deps, lambda peer: fetch_card_pinned(ring.tls_files, peer))
+            node.deps, lambda peer: fetch_card_pinned(ring.tls_files, peer),
+            trust=lambda pem: trust(ctx, pem))
 
         @federation.middleware("http")
         async def wake_after_inbox(request: Any, call_next: Any) -> Any:

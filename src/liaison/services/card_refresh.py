@@ -93,8 +93,12 @@ class CardRefresher:
     partner in this process; safe to call from several threads."""
 
     def __init__(self, deps: Deps, fetch: CardFetch,
-                 every: timedelta = REFRESH_EVERY) -> None:
-        self.deps, self.fetch, self.every = deps, fetch, every
+                 every: timedelta = REFRESH_EVERY,
+                 trust: Callable[[str], None] | None = None) -> None:
+        """``trust``: called with the partner's TLS certificate (PEM) when a card taken
+        names a new one, so the federation listener accepts the partner's connections
+        under it at once (as ``peer add`` does)."""
+        self.deps, self.fetch, self.every, self.trust = deps, fetch, every, trust
         self._last = _LAST
 
     def __call__(self, peer: Peer, key_id: str, trigger: str) -> Peer | str:
@@ -123,4 +127,8 @@ class CardRefresher:
                        {"reason": reason, "trigger": trigger[:300], "offered_issued": ""})
                 uow.commit()
             return reason
-        return accept_card(self.deps, peer.party, data, trigger)
+        taken = accept_card(self.deps, peer.party, data, trigger)
+        if (self.trust is not None and not isinstance(taken, str)
+                and taken.card.tls_cert != peer.card.tls_cert):
+            self.trust(taken.card.tls_cert)
+        return taken
