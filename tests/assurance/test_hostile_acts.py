@@ -15,34 +15,28 @@ gets a signed receipt with its reason.
 from __future__ import annotations
 
 import itertools
-import json
-from dataclasses import asdict
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from liaison.crypto.keys import verify_card
 from liaison.domain.agreements import Agreement, Status, status_at
 from liaison.domain.codec import agreement_from, item_from
 from liaison.domain.labels import Clearance
 from liaison.domain.parties import default_parties
 from liaison.domain.release import Outcome
 from liaison.domain.users import Role, User
-from liaison.federation.keystore import Keystore
-from liaison.services import agreements, federation, releases, requests
-from liaison.services.context import Deps
-from liaison.services.memory import MemoryState, MemoryUnitOfWork
-from liaison.services.ports import OutboxMessage, Peer, StoredItem
+from liaison.services import agreements, releases, requests
+from liaison.services.ports import StoredItem
+
+from .partner_nodes import Node
 
 NOW = datetime(2026, 1, 5, 9, tzinfo=UTC)
 TODAY = NOW.date()
 PARTIES = default_parties()
 ADMIN = User("admin", "administrator", frozenset({Role.ADMIN}), Clearance(4))
 OFFICER = User("lee", "Lee", frozenset({Role.RELEASE_OFFICER, Role.ANALYST}), Clearance(4))
-APPLIERS = {"note": agreements.apply_note, **requests.APPLIERS}
-SEQ = itertools.count(1)
 
 
 def gsomia(*events: dict[str, Any]) -> Agreement:
@@ -62,41 +56,9 @@ TISA = agreement_from({
                {"kind": "ENTERED_INTO_FORCE", "date": "2014-12-29"}]}, PARTIES)
 
 
-class Node:
-    """A node over in-memory storage with real keys; partners trusted by their cards."""
-
-    def __init__(self, party: str, root: Path, agreements_: tuple[Agreement, ...]) -> None:
-        self.party = party
-        self.keys = Keystore.create(root / party, NOW)
-        self.state = MemoryState()
-        for a in agreements_:
-            self.state.agreements[a.id] = a
-        ids = itertools.count()
-        self.deps = Deps(uow=lambda: MemoryUnitOfWork(self.state), party=party,
-                         clock=lambda: NOW, ids=lambda: f"{party}-{next(ids)}",
-                         keyring=self.keys, address=f"https://{party.lower()}.example")
-
-    def trust(self, other: Node) -> None:
-        card = asdict(other.keys.card(other.party, other.deps.address, NOW))
-        self.state.peers[other.party] = Peer(other.party, other.deps.address,
-                                             other.keys.fingerprint,
-                                             verify_card(card, other.keys.fingerprint), NOW)
-
-    def send(self, to: Node, kind: str, payload: dict[str, Any]) -> tuple[str, str]:
-        """One message of ``kind``, sealed and signed with this node's real keys, received
-        by ``to``'s inbox; the outcome and reason from ``to``'s signed receipt."""
-        message = OutboxMessage(f"{self.party}-m{next(SEQ)}", to.party, next(SEQ), kind,
-                                payload, NOW, "pending")
-        _, wire = federation.seal_batch(self.deps, self.state.peers[to.party], [message])
-        receipt = federation.receive(to.deps, wire, APPLIERS)
-        _, body = federation.open_from_peer(self.deps, receipt, self.state.peers)
-        result = json.loads(body)["results"][0]
-        return result["outcome"], result.get("reason", "")
-
-
 def nodes(root: Path, *agreements_: Agreement, parties: tuple[str, ...] = ("KOR", "JPN"),
           ) -> dict[str, Node]:
-    made = {p: Node(p, root, agreements_) for p in parties}
+    made = {p: Node(p, root, agreements_, NOW) for p in parties}
     for a, b in itertools.permutations(made.values(), 2):
         a.trust(b)
     return made

@@ -35,20 +35,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from liaison.cli.demo_talks import TALKS
-from liaison.crypto.keys import verify_card
 from liaison.domain.agreements import Agreement, notice_givers, status_at
 from liaison.domain.codec import agreement_from, item_from, item_to
 from liaison.domain.labels import Clearance
 from liaison.domain.ledger import Direction, LedgerEntry
 from liaison.domain.parties import default_parties
 from liaison.domain.users import Role, User
-from liaison.federation.keystore import Keystore
 from liaison.services import (
     agreements,
     areas,
     audit_trail,
     checkpoints,
-    federation,
     hotline,
     items,
     origin,
@@ -58,15 +55,16 @@ from liaison.services import (
 )
 from liaison.services.appliers import APPLIERS
 from liaison.services.context import Deps
-from liaison.services.memory import MemoryState, MemoryUnitOfWork
-from liaison.services.ports import OutboxMessage, Peer, StoredItem
+from liaison.services.memory import MemoryState
+from liaison.services.ports import StoredItem
+
+from .partner_nodes import SEQ, Node
 
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 TODAY = NOW.date()
 SKEW = timedelta(days=1)  # the skew the rules allow a partner's dates (time zones)
 PARTIES = default_parties()
 ROOT = User("root", "root", frozenset(Role), Clearance(4))
-SEQ = itertools.count(1)
 EXAMPLES = int(os.environ.get("LIAISON_HOSTILE_EXAMPLES", "80"))
 SEED = Path(__file__).parents[2] / "src" / "liaison" / "reference" / "seed.yaml"
 
@@ -86,39 +84,6 @@ DAYS = (date(2014, 12, 29), date(2019, 11, 23), date(2026, 6, 2), TODAY - timede
 def seed_agreements() -> list[Agreement]:
     data = yaml.safe_load(SEED.read_text())["agreements"]
     return [agreement_from(a, PARTIES) for a in (*data, MOU_LINES, PENDING)]
-
-
-class Node:
-    """A node over in-memory storage with its real keys; partners pinned by their cards."""
-
-    def __init__(self, party: str, root: Path) -> None:
-        self.party = party
-        self.keys = Keystore.create(root / party, NOW)
-        self.state = MemoryState()
-        for a in seed_agreements():
-            self.state.agreements[a.id] = a
-        ids = itertools.count()
-        self.deps = Deps(uow=lambda: MemoryUnitOfWork(self.state), party=party,
-                         clock=lambda: NOW, ids=lambda: f"{party}-{next(ids)}",
-                         keyring=self.keys, address=f"https://{party.lower()}.example")
-
-    def trust(self, other: Node) -> None:
-        card = asdict(other.keys.card(other.party, other.deps.address, NOW))
-        self.state.peers[other.party] = Peer(other.party, other.deps.address,
-                                             other.keys.fingerprint,
-                                             verify_card(card, other.keys.fingerprint), NOW)
-
-    def send(self, to: Node, kind: str, payload: Any) -> tuple[str, str]:
-        """``payload`` as one message of ``kind``, sealed and signed with this node's real
-        keys and received by ``to``'s inbox with the node's own appliers; the outcome and
-        reason from ``to``'s signed receipt."""
-        message = OutboxMessage(f"{self.party}-m{next(SEQ)}", to.party, next(SEQ), kind,
-                                payload, NOW, "pending")
-        _, wire = federation.seal_batch(self.deps, self.state.peers[to.party], [message])
-        receipt = federation.receive(to.deps, wire, APPLIERS)
-        _, body = federation.open_from_peer(self.deps, receipt, self.state.peers)
-        result = json.loads(body)["results"][0]
-        return str(result["outcome"]), str(result.get("reason", ""))
 
 
 # --- the world: KOR under test, its partners, and what KOR holds before the attack --------
@@ -155,8 +120,8 @@ class World:
 
 
 def build_world(root: Path) -> World:
-    kor = Node("KOR", root)
-    partners = {p: Node(p, root) for p in ("JPN", "USA", "CHN", "PRK")}
+    kor = Node("KOR", root, seed_agreements(), NOW)
+    partners = {p: Node(p, root, seed_agreements(), NOW) for p in ("JPN", "USA", "CHN", "PRK")}
     everyone = [kor, *partners.values()]
     for a, b in itertools.permutations(everyone, 2):
         a.trust(b)
