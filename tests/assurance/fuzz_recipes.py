@@ -104,6 +104,31 @@ def new_spare(kit: Kit) -> str:
     return name
 
 
+def own_token(kit: Kit, user: str) -> str:
+    """The id of a fresh API token of ``user`` (made by the user; revoked by the recipe)."""
+    r = kit.as_(user, "POST", "/api/tokens", json={"name": "fuzz, to revoke", "days": 1})
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+def new_sensor(kit: Kit) -> str:
+    """A throw-away sensor account, so the seeded sensor keeps its feeds."""
+    name = f"fz-sensor-{n()}"
+    r = kit.as_("admin", "POST", "/api/users", json={
+        "username": name, "roles": ["sensor"], "clearance": "평문", "password": PASSWORD})
+    assert r.status_code == 201, r.text
+    return name
+
+
+def spare_session(kit: Kit) -> str:
+    """A session of a throw-away user: its password change revokes only its own tokens."""
+    name = new_spare(kit)
+    r = httpx.post(kit.kor.url + "/api/auth/login", timeout=30,
+                   json={"username": name, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    return str(r.json()["token"])
+
+
 def fresh_talks(kit: Kit) -> str:
     r = kit.as_("dele", "POST", "/api/talks", json=TALKS)
     assert r.status_code == 201, r.text
@@ -139,7 +164,7 @@ def recipes(kit: Kit) -> list[Recipe]:
         call("GET /api/items/{item_id}/portions/{portion_id}/label", ip),
         call("GET /api/items/{item_id}/portions/{portion_id}/binding", ip),
         call("GET /api/items/{item_id}/release-check", {"item_id": item},
-             params={"to": "JPN"}),
+             params={"to": "JPN", "purpose": "early warning"}),
         call("GET /api/releases"),
         call("GET /api/releases/{request_id}", {"request_id": next(iter(s.release_requests))}),
         call("GET /api/releases/{request_id}/content-check",
@@ -148,7 +173,8 @@ def recipes(kit: Kit) -> list[Recipe]:
         call("GET /api/ledger"), call("GET /api/audit"), call("GET /api/audit/verify"),
         call("GET /api/audit/checkpoints"), call("POST /api/audit/checkpoints"),
         call("GET /federation/v1/card"), call("GET /api/peers"), call("GET /api/outbox"),
-        call("GET /api/outbox/refused"), call("GET /api/workers"),
+        call("GET /api/outbox/refused"), call("GET /api/inbox/refused"),
+        call("GET /api/workers"), call("GET /api/tokens"),
         call("GET /api/rfis"), call("GET /api/consent-requests"), call("GET /api/reports"),
         call("GET /api/hotline"), call("GET /api/hotline/{channel_id}", {"channel_id": channel}),
         call("GET /api/hotline/{channel_id}/transcript", {"channel_id": channel}),
@@ -194,6 +220,8 @@ def recipes(kit: Kit) -> list[Recipe]:
              json={"kind": "compromise", "description": "fuzz", "measures": "none"}),
         call("POST /api/peers", json={"party": "JPN", "address": kit.jpn.url,
                                       "fingerprint": kit.jpn_fingerprint}),
+        call("POST /api/tracks/feeds/{feed}/sensors", {"feed": FEED_OPEN},
+             json={"username": "radar"}),  # registered already: the same answer again
     ]
 
     def once(c: Call) -> Recipe:
@@ -226,6 +254,21 @@ def recipes(kit: Kit) -> list[Recipe]:
                                 {"username": new_spare(kit)})],
         lambda kit, user: [call("POST /api/agreements", json={
             **MOU, "id": f"FZ-MOU-{n()}"})],
+        # An MOU has no terms to amend; the GSOMIA with the USA gets one in force from 2099
+        # that lifts a purpose restriction it does not have: nothing changes for today.
+        lambda kit, user: [call("POST /api/agreements/{agreement_id}/amendments",
+                                {"agreement_id": "USA-KOR-GSOMIA"},
+                                json={"effective": "2099-01-01", "purposes": [],
+                                      "note": "fuzz: exchange of notes"})],
+        lambda kit, user: [call("DELETE /api/tokens/{token_id}",
+                                {"token_id": own_token(kit, user)})],
+        lambda kit, user: [call("GET /api/users/{username}/tokens", {"username": user})],
+        lambda kit, user: [call("DELETE /api/users/{username}/tokens/{token_id}",
+                                {"username": user, "token_id": own_token(kit, user)})],
+        lambda kit, user: [call("PUT /api/me/password", json={
+            "current": PASSWORD, "password": f"{PASSWORD}-fz"}, headers={
+            "Authorization": f"Bearer {spare_session(kit)}"})],
+        feed_sensor_and_remove,
         lambda kit, user: [call("POST /api/tracks/feeds", json={
             "name": f"fz-feed-{n()}", "title": "fuzz feed", "topic": "DPRK/missile",
             "discipline": "ELINT", "label": level_label("평문")})],
@@ -268,6 +311,13 @@ def closing(kit: Kit) -> list[Recipe]:
                                 json={"kind": "NOTICE_GIVEN", "date": "2024-01-10",
                                       "note": "fuzz"})],
     ]
+
+
+def feed_sensor_and_remove(kit: Kit, user: str) -> list[Call]:
+    where = {"feed": FEED_OPEN, "username": new_sensor(kit)}
+    return [call("POST /api/tracks/feeds/{feed}/sensors", {"feed": FEED_OPEN},
+                 json={"username": where["username"]}),
+            call("DELETE /api/tracks/feeds/{feed}/sensors/{username}", where)]
 
 
 def area_and_delete(kit: Kit, user: str) -> list[Call]:

@@ -81,12 +81,15 @@ def release(node: NodeProcess, officer: str, reviewers: list[str], item_id: str,
 
 
 def seed_tracks(kor: NodeProcess, seed: Seed) -> None:
-    """Two feeds (secret and open) and a track in each, ingested by the sensor."""
+    """Two feeds (secret and open) and a track in each, ingested by the sensor, which an
+    administrator registered to both (a sensor writes only into its feeds; its clearance
+    covers the secret feed's label)."""
     for name, label in ((FEED_SECRET, level_label("군사II급비밀", rel_to=["KOR", "JPN"])),
                         (FEED_OPEN, level_label("평문"))):
         kor.call("POST", "/api/tracks/feeds", json={
             "name": name, "title": f"CANARY-FEED-{name}".upper(), "topic": "DPRK/missile",
             "discipline": "ELINT", "label": label})
+        kor.call("POST", f"/api/tracks/feeds/{name}/sensors", json={"username": "radar"})
         uid = f"fz-track-{name}"
         kor.call("POST", "/api/tracks/ingest", kor.login("radar"), json={
             "feed": name, "updates": [{"uid": uid, "time": now(), "lat": 39.0, "lon": 125.7,

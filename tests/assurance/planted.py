@@ -317,13 +317,14 @@ def release_check_tells_all(mp: pytest.MonkeyPatch) -> None:
     from liaison.services import releases
     from liaison.services.errors import NotFound
 
-    def check(deps: Any, user: Any, item_id: str, recipient: str, on: Any) -> Any:
+    def check(deps: Any, user: Any, item_id: str, recipient: str, on: Any,
+              purpose: str | None = None) -> Any:
         releases.require(user, *releases.OFFICERS)
         with deps.uow() as uow:
             stored = uow.items.get(item_id)
             if stored is None:
                 raise NotFound(f"no item {item_id}")
-            decision = decide(stored.item, recipient, on, releases.facts(uow, deps))
+            decision = decide(stored.item, recipient, on, releases.facts(uow, deps), purpose)
         told = tuple(Reason(p.id, Verdict.PASS, p.content) for p in stored.item.portions)
         return decision._replace(reasons=decision.reasons + told)
 

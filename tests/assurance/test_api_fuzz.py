@@ -27,8 +27,11 @@ Beyond schemathesis' generated requests:
 - the oracle also compares a hidden thing's answer with an absent one's (status, error
   code, message, keys), counts listings exactly, reads banners, and knows who may use the
   release routes (``ROLE_RULES``);
-- leaks found today and being fixed under issue 18 are listed in ``KNOWN_LEAKS`` (and a
-  strict xfail): each must still be found, so the list shrinks as the fixes land.
+- leaks known and being fixed are listed in ``KNOWN_LEAKS``: each must still be found, so
+  the list shrinks as the fixes land (empty since issue 18's fixes);
+- sensors, partners' tools and delegates may not read the track picture, and the release
+  routes answer an item seen only in part exactly as a missing one (``ROLE_RULES``,
+  ``RELEASE_AIMED``).
 
 ``tests/assurance/test_planted_faults.py`` plants leaks in a node and checks this oracle
 catches them.
@@ -96,7 +99,21 @@ ROLE_RULES = {
     "POST /api/releases/{request_id}/reviews": frozenset({"reviewer"}),
     "GET /api/consents": OFFICERS, "POST /api/consents": frozenset({"release_officer"}),
     "GET /api/ledger": OFFICERS | {"admin"},
+    # the track picture: readers only (never a sensor, a partner's tool or a delegate)
+    **{f"GET /api/{path}": READER_ROLES for path in (
+        "tracks", "tracks/system", "tracks/feeds", "launches", "alerts")},
+    "GET /api/tracks/stats": frozenset({"admin", "watch_officer", "release_officer"}),
+    # an administrator's acts
+    **{op: frozenset({"admin"}) for op in (
+        "POST /api/tracks/feeds/{feed}/sensors",
+        "DELETE /api/tracks/feeds/{feed}/sensors/{username}",
+        "POST /api/agreements/{agreement_id}/amendments")},
+    # what partners sent that this node refused (services/inbox_refusals.py), as the outbox's
+    "GET /api/inbox/refused": frozenset({"admin", "release_officer"}),
 }
+# Release routes that name an item in the path: an item seen only in part answers there
+# exactly as a missing one (issue 18: no "cleared for only part of item").
+RELEASE_AIMED = frozenset({"GET /api/items/{item_id}/release-check"})
 # The audit log names the subject of every action (an item's id, its banner) for the admin
 # who audits the node; it never carries content, so only ids are allowed there.
 IDS_ALLOWED = {"GET /api/audit"}
@@ -170,7 +187,7 @@ PEOPLE = (
     Person("rev", "reviewer", "군사II급비밀"),
     Person("watch", "watch_officer", "군사III급비밀"),
     Person("dele", "delegate", "군사I급비밀"),
-    Person("radar", "sensor", "평문"),
+    Person("radar", "sensor", "군사II급비밀"),  # cleared for the secret feed it writes into
     Person("jpn-tool", "partner", "평문", party="JPN"),
 )
 FUZZED = (*PEOPLE, ADMIN)  # the admin last: it alone may disable users or set passwords
@@ -222,6 +239,8 @@ class Secrets:
     visible_items: int
     own_collection: frozenset[str] = frozenset()  # texts a partner's TAXII collection holds
     role: str = ""
+    # items seen only in part: release work on them answers as for a missing item
+    partial: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, person: Person, release_items: dict[str, str]) -> Secrets:
@@ -245,14 +264,16 @@ class Secrets:
                 paths.add((area.id,))
         for feed, level in FEEDS:
             if not person.may_see(RANKS[level], (), "DPRK/missile"):
-                texts.add(f"fz-track-{feed}")
+                texts.update((f"fz-track-{feed}", f"CANARY-FEED-{feed}".upper()))
         # Release work needs clearance for the whole item (requested, reviewed, listed).
         paths.update((rid,) for rid, item_id in release_items.items()
                      if visible[item_id] != {p.id for p in by_id(item_id).parts})
         released = [i for i in ITEMS if i.id in RELEASED_TO.get(person.party or "", ())]
         own = {t for i in released for t in (i.title, i.id, *(p.canary(i.id) for p in i.parts))}
         return cls(frozenset(texts), frozenset(ids), frozenset(paths), visible,
-                   sum(1 for s in visible.values() if s), frozenset(own), person.role)
+                   sum(1 for s in visible.values() if s), frozenset(own), person.role,
+                   frozenset(i.id for i in ITEMS
+                             if visible[i.id] and visible[i.id] != {p.id for p in i.parts}))
 
 
 # -- the node -----------------------------------------------------------------------------
@@ -414,8 +435,11 @@ def json_nodes(data: Any) -> Iterator[dict[str, Any]]:
             yield from json_nodes(value)
 
 
-def named_hidden(params: dict[str, Any], secrets: Secrets) -> tuple[str, ...] | None:
+def named_hidden(params: dict[str, Any], secrets: Secrets,
+                 operation: str = "") -> tuple[str, ...] | None:
     item, portion = params.get("item_id"), params.get("portion_id")
+    if operation in RELEASE_AIMED and item in secrets.partial:
+        return (str(item),)  # release work needs clearance for the whole item
     for path in ((item, portion), (item,), (params.get("area_id"),),
                  (params.get("request_id"),)):
         if None not in path and path in secrets.hidden_paths:
@@ -459,7 +483,7 @@ def leaks_in(answer: Answer, secrets: Secrets, created: int = 0) -> list[str]:
     if allowed_roles is not None and secrets.role and answer.status < 300 \
             and secrets.role not in allowed_roles:
         problems.append(f"answers {answer.status} to the role {secrets.role}")
-    hidden = named_hidden(answer.path_parameters, secrets)
+    hidden = named_hidden(answer.path_parameters, secrets, answer.operation)
     if hidden is not None and answer.status < 300:
         problems.append(f"answers {answer.status} for hidden {'/'.join(hidden)}")
     return problems + count_problems(answer.data, secrets, created)
@@ -480,22 +504,10 @@ def leak_check(secrets: Secrets, world: World) -> Callable[..., bool | None]:
 
 # -- the run ------------------------------------------------------------------------------
 
-# Leaks the fuzzer finds today, each an issue-18 bullet being fixed now: (operation,
-# username) -> the bullet. An answer's problems there are counted apart, not as new leaks;
-# each entry must still be found (strict), so once its fix lands this list must shrink.
-KNOWN_LEAKS: dict[tuple[str, str], str] = {
-    **{(f"GET /api/{kind}", "low"): "issue 18: partners' requests and reports are open at "
-       "any clearance" for kind in ("consent-requests", "reports")},
-    **{("GET /api/tracks", user): "issue 18: sensor and partner-tool accounts read the live "
-       "track picture (GET /api/tracks checks clearance only, never role)"
-       for user in ("radar", "jpn-tool", "dele")},
-    ("GET /api/tracks/system", "dele"): "issue 18: /api/tracks/system checks clearance "
-                                        "only, never role",
-    # found by this fuzzer, not in issue 18's list (its "What to build" 1 covers it)
-    **{("GET /api/alerts", user): "new: alerts name areas the reader may not see (their "
-       "name and id), e.g. a low analyst reads the alert of an area it cannot list"
-       for user in ("low", "rel", "rev", "admin")},
-}
+# Leaks the fuzzer finds and that are being fixed: (operation, username) -> the issue. An
+# answer's problems there are counted apart, not as new leaks; each entry must still be
+# found (strict), so once its fix lands it must go. None today: issue 18's are fixed.
+KNOWN_LEAKS: dict[tuple[str, str], str] = {}
 
 
 @dataclass
@@ -564,13 +576,23 @@ def known_values(world: World) -> dict[str, list[str]]:
 
 
 def aimed(operation: Operation, known: dict[str, list[str]]) -> list[Run]:
-    """One case for every combination of seeded names the operation's path can take,
-    so that every hidden item, portion, area and request is asked for in every run."""
+    """One case for every combination of seeded names the operation's path can take (an
+    item with its own portions only), so that every hidden item, portion, area and request
+    is asked for in every run."""
     names = re.findall(r"{(\w+)}", operation.path)
     if not names or not set(names) <= set(known):
         return []
     return [Run(operation.as_strategy(path_parameters=dict(zip(names, values, strict=True))), 1)
-            for values in itertools.product(*(known[n] for n in names))]
+            for values in itertools.product(*(known[n] for n in names))
+            if portion_exists(dict(zip(names, values, strict=True)))]
+
+
+def portion_exists(params: dict[str, str]) -> bool:
+    """An item and a portion are named together only when the portion is one of the item's
+    (an absent one is asked for by ``test_hidden_things_answer_as_absent_ones``)."""
+    if "item_id" not in params or "portion_id" not in params:
+        return True
+    return params["portion_id"] in {p.id for p in by_id(params["item_id"]).parts}
 
 
 def plan(schema: OpenApiSchema, world: World) -> list[Run]:
@@ -782,7 +804,7 @@ def shape(response: httpx.Response, hidden: str) -> tuple[Any, ...]:
 
 def hidden_targets(secrets: Secrets) -> list[tuple[str, dict[str, str], str]]:
     """(path template, path parameters, the hidden id) for every hidden thing the aimed
-    operations can name."""
+    operations can name, and every item seen only in part on the release routes."""
     out = []
     for path in secrets.hidden_paths:
         for template in AIMED_GETS:
@@ -793,6 +815,8 @@ def hidden_targets(secrets: Secrets) -> list[tuple[str, dict[str, str], str]]:
             if (names[0] == "item_id" and path[0] in {i.id for i in ITEMS}) or \
                     (names[0] == "request_id" and path[0] in REQUEST_IDS):
                 out.append((template, params, path[-1]))
+    out += [(op.split(" ", 1)[1], {"item_id": item}, item)
+            for op in sorted(RELEASE_AIMED) for item in sorted(secrets.partial)]
     return out
 
 
@@ -801,9 +825,9 @@ REQUEST_IDS: set[str] = set()
 
 @pytest.mark.parametrize("username", [p.username for p in FUZZED])
 def test_hidden_things_answer_as_absent_ones(world: World, username: str) -> None:
-    """Every hidden item, portion and release request answers exactly as a thing that
-    does not exist (same status, error code, message and keys), so a caller cannot
-    tell hidden from absent."""
+    """Every hidden item, portion and release request (and on the release routes, every
+    item seen only in part) answers exactly as a thing that does not exist (same status,
+    error code, message and keys), so a caller cannot tell hidden from absent."""
     person = next(p for p in FUZZED if p.username == username)
     secrets = Secrets.of(person, world.release_items)
     REQUEST_IDS.update(world.release_items)
@@ -871,8 +895,6 @@ def test_listings_count_exactly_and_markings_cover_what_is_shown(world: World,
           f"{checked} of {checked}")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18, metadata leaks: a watch officer who "
-                   "sees 0 tracks gets tracks_current: 5 from /api/tracks/stats")
 def test_track_statistics_count_only_visible_tracks(world: World) -> None:
     """A watch officer cleared below the secret feed counts only the open feed's track."""
     r = httpx.get(world.node.url + "/api/tracks/stats", timeout=REQUEST_TIMEOUT_S,
