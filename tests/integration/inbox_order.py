@@ -29,8 +29,10 @@ def verdicts(conn: sa.Connection, sender: str) -> list[tuple[str, str]]:
 
 
 def applied_in_order(conn: sa.Connection, sender: str) -> list[tuple[str, int]]:
-    """(message id, the sender's seq) of each message applied, in the order applied."""
+    """(message id, the sender's seq) of each message applied, in the order applied. The
+    audit log is read first: a message it reports applied has its inbox row committed by
+    then (in the same transaction or an earlier one), even while the receiver runs on."""
+    applied = [mid for mid, verdict in verdicts(conn, sender) if verdict == "applied"]
     seqs = {str(mid): int(seq) for mid, seq in conn.execute(sa.text(
         "select message_id, seq from inbox where sender = :sender"), {"sender": sender})}
-    return [(mid, seqs[mid]) for mid, verdict in verdicts(conn, sender)
-            if verdict == "applied"]
+    return [(mid, seqs[mid]) for mid in applied]
