@@ -208,17 +208,24 @@ def record_alert(deps: Deps, data: dict[str, Any]) -> None:
         uow.commit()
 
 
-def _readable(uow: UnitOfWork, user: User,
+def _readable(uow: UnitOfWork, deps: Deps, user: User,
               rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The launch events or alerts ``user`` may see: each carries the label of the track
-    it came from; an unreadable one is hidden (fail closed)."""
+    it came from, and an alert its area's label too (it names the area: the reader must
+    be cleared for both); an unreadable one, or an alert without its area's label, is hidden
+    (fail closed)."""
     parties = load_parties(uow)
+    own = parties[deps.party].scheme
     out = []
     for row in rows:
         try:
             label = label_from(row["label"], parties, "label")
             seen = user.clearance.may_see(label, int(row["rank"]), str(row["topic"]))
-        except (CodecError, KeyError, TypeError, ValueError):
+            if seen and row.get("type") == "alert":
+                area = label_from(row["area_label"], parties, "area_label")
+                seen = user.clearance.may_see(area, own.level(area.classification).rank,
+                                              AREA_TOPIC)
+        except (CodecError, KeyError, TypeError, ValueError, LabelError):
             continue
         if seen:
             out.append(row)
@@ -228,32 +235,19 @@ def _readable(uow: UnitOfWork, user: User,
 def list_launches(deps: Deps, user: User, limit: int) -> list[dict[str, Any]]:
     require(user, *READERS)
     with deps.uow() as uow:
-        return _readable(uow, user, uow.tracks.launches(10_000))[:limit]
+        return _readable(uow, deps, user, uow.tracks.launches(10_000))[:limit]
 
 
 def launch_history(deps: Deps, user: User, event_id: str) -> list[dict[str, Any]]:
     require(user, *READERS)
     with deps.uow() as uow:
-        seen = _readable(uow, user, uow.tracks.launch_history(event_id))
+        seen = _readable(uow, deps, user, uow.tracks.launch_history(event_id))
     if not seen:
         raise NotFound(f"no launch event {event_id} that you may see")
     return seen
 
 
 def list_alerts(deps: Deps, user: User, limit: int) -> list[dict[str, Any]]:
-    """An alert names its area: listed only to a reader who may see the track's label and
-    the area's (its ``area_label``; an alert recorded without one is hidden)."""
     require(user, *READERS)
     with deps.uow() as uow:
-        seen = _readable(uow, user, uow.tracks.alerts(10_000))
-        parties = load_parties(uow)
-    own = parties[deps.party].scheme
-    out = []
-    for row in seen:
-        try:
-            area = label_from(row["area_label"], parties, "area_label")
-            if user.clearance.may_see(area, own.level(area.classification).rank, AREA_TOPIC):
-                out.append(row)
-        except (CodecError, KeyError, TypeError, ValueError, LabelError):
-            continue
-    return out[:limit]
+        return _readable(uow, deps, user, uow.tracks.alerts(10_000))[:limit]
