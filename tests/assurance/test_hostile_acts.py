@@ -27,7 +27,8 @@ from liaison.domain.labels import Clearance
 from liaison.domain.parties import default_parties
 from liaison.domain.release import Outcome
 from liaison.domain.users import Role, User
-from liaison.services import agreements, releases, requests
+from liaison.services import agreements, inbox_refusals, releases, requests
+from liaison.services.errors import Forbidden
 from liaison.services.ports import StoredItem
 
 from .partner_nodes import Node
@@ -227,9 +228,6 @@ def test_refused_messages_are_shown_to_administrators_only(tmp_path: Path) -> No
     """Issue 17, point 8: a refused message is listed for our administrators with the reason
     its receipt gave (``liaison peer inbox``, the console's Outbox page); an analyst may not
     list them; applied messages are not listed."""
-    from liaison.services import inbox_refusals
-    from liaison.services.errors import Forbidden
-
     n = nodes(tmp_path, gsomia({"kind": "ENTERED_INTO_FORCE", "date": "2016-11-23"}))
     kor, jpn = n["KOR"], n["JPN"]
     agreements.send_note(kor.deps, ADMIN, "KOR-JPN-GSOMIA",
