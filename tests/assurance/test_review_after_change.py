@@ -51,6 +51,7 @@ from liaison.services.ports import StoredItem
 SEED = Path(__file__).parents[2] / "src" / "liaison" / "reference" / "seed.yaml"
 PARTIES = default_parties()
 START = datetime(2024, 6, 3, 9, tzinfo=UTC)
+PURPOSE = "warning"  # every request and the consents name it (issue 18: purpose limitation)
 SECRET_EQUIVALENT = {"군사I급비밀", "군사II급비밀"}  # KOR's two-person levels (MISSION 3)
 LEVELS = ["군사I급비밀", "군사II급비밀", "군사III급비밀", "대외비"]
 
@@ -135,7 +136,7 @@ class ReviewAfterChange(RuleBasedStateMachine):
         self.items += 1
         create_item(self.deps, KIM, new_item(self.items, levels))
         try:
-            r = releases.request_release(self.deps, officer, f"I{self.items}", to, "warning")
+            r = releases.request_release(self.deps, officer, f"I{self.items}", to, PURPOSE)
         except ServiceError:
             return  # the engine denies it: nothing to review
         self.requests[r.id] = Model(f"I{self.items}", to, officer.username)
@@ -183,7 +184,9 @@ class ReviewAfterChange(RuleBasedStateMachine):
             stored = uow.items.get(model.item_id)
             assert stored is not None
             facts = releases.facts(uow, self.deps)
-        decision = decide(stored.item, model.recipient, self.now.date(), facts)
+        # for the request's purpose, as the node decides it: a consent unlocks only the
+        # purpose it names
+        decision = decide(stored.item, model.recipient, self.now.date(), facts, PURPOSE)
         levels = {p.label.classification for p in stored.item.portions
                   if p.id in decision.tearline}
         return (2 if levels & SECRET_EQUIVALENT else 1), decision.outcome
@@ -285,7 +288,7 @@ class ReviewAfterChange(RuleBasedStateMachine):
         else:
             releases.record_consent(self.deps, OFFICERS[0], {
                 "originator": "USA", "recipient": "JPN", "item_id": item_id,
-                "purpose": "warning", "granted_by": "USFK J2", "granted_on": "2019-11-20"})
+                "purpose": PURPOSE, "granted_by": "USFK J2", "granted_on": "2019-11-20"})
         self.changed(lambda m: m.recipient == "JPN" and item_id in ("*", m.item_id))
 
     @rule(hours=st.integers(1, 30))
