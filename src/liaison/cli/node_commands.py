@@ -65,7 +65,7 @@ def init(party: Annotated[str, typer.Option(help="the node's party, ISO alpha-3"
 
 def _storage(settings: Settings) -> tuple[Any, Any]:
     """``open_storage``, or a clear error when the database cannot be opened."""
-    from liaison.bootstrap import open_storage
+    from liaison.node.composition import open_storage
     from liaison.storage.engine import DatabaseKeyError
 
     try:
@@ -75,14 +75,14 @@ def _storage(settings: Settings) -> tuple[Any, Any]:
 
 
 def _ensure_keys(settings: Settings) -> Keystore:
-    from liaison.bootstrap import keys_dir, load_keys
+    from liaison.node.composition import keys_dir, load_keys
 
     return load_keys(settings) or Keystore.create(keys_dir(settings), utc_now())
 
 
 def keys_show(data_dir: DataDir = None) -> None:
     """This node's identity fingerprint and current keys."""
-    from liaison.bootstrap import load_keys
+    from liaison.node.composition import load_keys
 
     ring = load_keys(settings_for(data_dir))
     if ring is None:
@@ -99,8 +99,8 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="the key id to revoke
                 data_dir: DataDir = None) -> None:
     """Revoke a signing or encryption key at once (e.g. after a compromise). Partners stop
     accepting it when they refresh this node's card (`liaison peer add` again)."""
-    from liaison.bootstrap import load_keys
     from liaison.crypto.keys import KeyError_
+    from liaison.node.composition import load_keys
 
     ring = load_keys(settings_for(data_dir))
     if ring is None:
@@ -120,7 +120,7 @@ def keys_rotate(data_dir: DataDir = None,
     Partners pick up the new keys from this node's card."""
     from datetime import timedelta
 
-    from liaison.bootstrap import load_keys
+    from liaison.node.composition import load_keys
 
     ring = load_keys(settings_for(data_dir))
     if ring is None:
@@ -144,9 +144,9 @@ def serve(data_dir: DataDir = None, database_url: DatabaseUrl = None,
     """Run the node: its HTTP API and its federation listener, until stopped."""
     import sys
 
-    from liaison.bootstrap import NodeNotInitialised, build_node
-    from liaison.federation import workers as pool
-    from liaison.federation.listeners import run
+    from liaison.node import workers as pool
+    from liaison.node.composition import NodeNotInitialised, build_node
+    from liaison.node.serving import run
     from liaison.storage.engine import DatabaseKeyError
 
     in_pool = pool.WORKER_ENV in os.environ
@@ -181,7 +181,7 @@ def import_(files: Annotated[list[Path], typer.Argument(help="YAML or JSON docum
             replace: Annotated[bool, typer.Option(help="replace existing agreements "
                                                   "and parties")] = False) -> None:
     """Import parties, agreements, users and items: all of it, or nothing."""
-    from liaison.bootstrap import NodeNotInitialised, build_node
+    from liaison.node.composition import NodeNotInitialised, build_node
     from liaison.services.importer import import_document
     from liaison.storage.engine import DatabaseKeyError
 
@@ -229,7 +229,7 @@ def db_encrypt(data_dir: DataDir = None) -> None:
     """Encrypt an unencrypted SQLite database from an earlier version in place (SQLCipher's
     sqlcipher_export), with the key in the keys directory (made now if missing) or
     LIAISON_DB_PASSPHRASE. Stop the node first."""
-    from liaison.bootstrap import at_rest
+    from liaison.node.composition import at_rest
     from liaison.storage.engine import DatabaseKeyError, encrypt_file
 
     os.umask(0o077)
