@@ -313,7 +313,8 @@ def release_check_tells_all(mp: pytest.MonkeyPatch) -> None:
     """The release check answers every officer, with every portion's text in its
     reasons (no clearance check, a "verbose" explanation); the role check stays, so the
     text oracle, not the role rule, has to catch it."""
-    from liaison.domain.release import Reason, Verdict, decide
+    from liaison.domain.release import decide
+    from liaison.domain.release_decision import Reason, Verdict
     from liaison.services import releases
     from liaison.services.errors import NotFound
 

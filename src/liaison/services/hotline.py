@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from liaison.domain import hotline as h
 from liaison.domain import hotline_authority as a
-from liaison.domain.agreements import AgreementKind, status_at
+from liaison.domain.agreement_lifecycle import status_at
+from liaison.domain.agreements import AgreementKind
 from liaison.domain.users import Role, User
 from liaison.services.audit_trail import record
 from liaison.services.auth_roles import require

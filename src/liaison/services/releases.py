@@ -22,8 +22,10 @@ from liaison.domain.agreements import Agreement
 from liaison.domain.codec import CodecError, field_of, item_to, parse_date
 from liaison.domain.items import Item
 from liaison.domain.ledger import Direction, LedgerEntry, balances_by_agreement
-from liaison.domain.release import Consent, Decision, Outcome, ReleaseFacts, decide
+from liaison.domain.release import decide
 from liaison.domain.release_basis import basis_of
+from liaison.domain.release_decision import Decision, Outcome
+from liaison.domain.release_facts import Consent, ReleaseFacts
 from liaison.domain.review import (
     Basis,
     ReleaseRequest,
