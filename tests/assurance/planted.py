@@ -253,7 +253,7 @@ def signature_not_checked(mp: pytest.MonkeyPatch) -> None:
     """The envelope's signature never verified (the sender's key looked up, not used)."""
     def make(original: Callable[..., Any]) -> Callable[..., Any]:
         return lambda info: _AnySignature()
-    wrap(mp, "liaison.services.federation.ed25519_public", make)
+    wrap(mp, "liaison.services.federation.envelopes.ed25519_public", make)
 
 
 def replay_not_checked(mp: pytest.MonkeyPatch) -> None:

@@ -20,7 +20,7 @@ from liaison.services.audit_trail import record
 from liaison.services.auth_roles import require
 from liaison.services.context import Deps
 from liaison.services.errors import Invalid, NotFound
-from liaison.services.federation import enqueue
+from liaison.services.federation.outbox import enqueue
 from liaison.services.ports import UnitOfWork
 from liaison.services.receiving import remark_label
 from liaison.services.releases import facts

@@ -46,7 +46,7 @@ from liaison.services.audit_trail import record
 from liaison.services.auth_roles import require
 from liaison.services.context import Deps
 from liaison.services.errors import Invalid, NotFound, Refused
-from liaison.services.federation import enqueue
+from liaison.services.federation.outbox import enqueue
 from liaison.services.items import visible_part, whole_item
 from liaison.services.ports import StoredConsent, UnitOfWork
 
