@@ -35,7 +35,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from liaison.cli.demo_talks import TALKS
-from liaison.domain.agreements import Agreement, notice_givers, status_at
+from liaison.domain.agreement_lifecycle import notice_givers, status_at
+from liaison.domain.agreements import Agreement
 from liaison.domain.codec import agreement_from, item_from, item_to
 from liaison.domain.labels import Clearance
 from liaison.domain.ledger import Direction, LedgerEntry

@@ -39,7 +39,8 @@ import liaison.domain.review as review_domain
 from liaison.domain.codec import agreement_from, item_from, item_to
 from liaison.domain.labels import Clearance
 from liaison.domain.parties import default_parties
-from liaison.domain.release import Outcome, decide
+from liaison.domain.release import decide
+from liaison.domain.release_decision import Outcome
 from liaison.domain.users import Role, User
 from liaison.services import agreements, protection, releases
 from liaison.services.context import Deps

@@ -29,8 +29,9 @@ from liaison.domain.items import Item
 from liaison.domain.labels import Clearance
 from liaison.domain.ledger import Direction, LedgerEntry
 from liaison.domain.parties import default_parties
-from liaison.domain.release import Consent, ReleaseFacts, decide
+from liaison.domain.release import decide
 from liaison.domain.release_basis import basis_of
+from liaison.domain.release_facts import Consent, ReleaseFacts
 from liaison.domain.review import ReleaseRequest, RequestState, open_request, required_reviews
 from liaison.domain.users import Role, User
 from liaison.services.memory import MemoryState, MemoryUnitOfWork

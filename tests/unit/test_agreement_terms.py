@@ -13,7 +13,8 @@ from liaison.domain.agreement_terms import Amendment, ReciprocityLimit, amend, t
 from liaison.domain.agreements import AgreementError, Scope
 from liaison.domain.codec import CodecError, agreement_from, agreement_to, amendment_from
 from liaison.domain.labels import Clearance
-from liaison.domain.release import Outcome, decide
+from liaison.domain.release import decide
+from liaison.domain.release_decision import Outcome
 from liaison.domain.users import Role, User
 from liaison.services import agreements as service
 from liaison.services.context import Deps

@@ -6,15 +6,13 @@ from datetime import date, timedelta
 
 import pytest
 
+from liaison.domain.agreement_lifecycle import LifecycleRules, Status, status_at
 from liaison.domain.agreements import (
     Agreement,
     AgreementError,
     AgreementEvent,
     AgreementKind,
     EventKind,
-    LifecycleRules,
-    Status,
-    status_at,
     validate_agreement,
 )
 from liaison.domain.codec import CodecError, agreement_from

@@ -31,6 +31,7 @@ from liaison.services import (
     talks,
 )
 from liaison.services.federation import Outcome
+from liaison.services.federation.inbox import seal_receipt
 from liaison.services.memory import MemoryUnitOfWork
 from liaison.services.ports import UnitOfWork
 
@@ -229,7 +230,7 @@ def test_a_receipt_from_an_older_node_saying_accepted_settles_delivered(
     assert found is not None
     peer, messages = found
     header, _ = federation.seal_batch(kor.deps, peer, messages)
-    old_receipt = federation._receipt(jpn.deps, jpn.state.peers["KOR"], header, [
+    old_receipt = seal_receipt(jpn.deps, jpn.state.peers["KOR"], header, [
         Outcome(messages[0].id, "accepted"), Outcome(messages[1].id, "refused", "no")])
     federation.settle_receipt(kor.deps, peer, header, messages, old_receipt)
     assert states(kor) == {1: "delivered", 2: "refused"}

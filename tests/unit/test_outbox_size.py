@@ -16,6 +16,7 @@ from liaison.federation.keystore import Keystore
 from liaison.services import federation
 from liaison.services.context import Deps
 from liaison.services.errors import Refused
+from liaison.services.federation import outbox
 from liaison.services.memory import MemoryState, MemoryUnitOfWork
 from liaison.services.ports import Peer
 
@@ -25,7 +26,7 @@ LIMIT = 4000  # bytes of messages per batch, for these tests
 
 @pytest.fixture
 def kor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Deps:
-    monkeypatch.setattr(federation, "MAX_BATCH_BYTES", LIMIT)
+    monkeypatch.setattr(outbox, "MAX_BATCH_BYTES", LIMIT)
     state = MemoryState()
     jpn_keys = Keystore.create(tmp_path / "JPN", NOW)
     card = jpn_keys.card("JPN", "http://jpn", NOW)

@@ -16,7 +16,9 @@ from test_release_properties import dates, items
 from liaison.domain.agreement_terms import Amendment, ReciprocityLimit, terms_at
 from liaison.domain.agreements import Agreement, purpose_key
 from liaison.domain.items import Item
-from liaison.domain.release import Consent, Decision, Outcome, ReleaseFacts, Verdict, decide
+from liaison.domain.release import decide
+from liaison.domain.release_decision import Decision, Outcome, Verdict
+from liaison.domain.release_facts import Consent, ReleaseFacts
 
 from factories import facts, item, label, seed_agreements
 

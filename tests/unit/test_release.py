@@ -8,7 +8,9 @@ import pytest
 
 from liaison.domain.agreements import AgreementEvent, EventKind
 from liaison.domain.labels import Label
-from liaison.domain.release import Consent, Outcome, Verdict, decide
+from liaison.domain.release import decide
+from liaison.domain.release_decision import Outcome, Verdict
+from liaison.domain.release_facts import Consent
 
 from factories import agreement, d, facts, item, label, seed_agreements
 

@@ -13,7 +13,9 @@ from hypothesis import strategies as st
 from liaison.domain.codec import agreement_from, agreement_to, item_from, item_to
 from liaison.domain.items import Item, Portion, PortionKind
 from liaison.domain.labels import Label
-from liaison.domain.release import Consent, Outcome, ReleasePolicy, Verdict, decide
+from liaison.domain.release import ReleasePolicy, decide
+from liaison.domain.release_decision import Outcome, Verdict
+from liaison.domain.release_facts import Consent
 from liaison.domain.review import (
     Basis,
     Review,

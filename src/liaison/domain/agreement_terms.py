@@ -17,14 +17,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 
+from liaison.domain.agreement_lifecycle import Status, status_at
 from liaison.domain.agreements import (
     Agreement,
     AgreementError,
     AgreementKind,
     EquivalenceTable,
     Scope,
-    Status,
-    status_at,
     validate_agreement,
 )
 from liaison.domain.labels import Party

@@ -47,7 +47,7 @@ from liaison.domain.labels import (
     make_label,
 )
 from liaison.domain.parties import scheme_from_names
-from liaison.domain.release import Decision, Outcome, Reason, Verdict
+from liaison.domain.release_decision import Decision, Outcome, Reason, Verdict
 from liaison.domain.review import Basis, ReleaseRequest, RequestState, Review, Voiding
 
 Data = Mapping[str, Any]

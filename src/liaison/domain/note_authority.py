@@ -15,17 +15,15 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, timedelta
 
-from liaison.domain.agreements import (
+from liaison.domain.agreement_lifecycle import (
     IN_FORCE_STATES,
-    Agreement,
-    AgreementEvent,
-    EventKind,
     LifecycleRules,
     Status,
     notice_givers,
     notified,
     status_at,
 )
+from liaison.domain.agreements import Agreement, AgreementEvent, EventKind
 
 # Two ministries' clocks and days differ: time zones span UTC-12 to UTC+14, so a note
 # written on the sender's day may be dated our tomorrow. One day covers that and a

@@ -21,7 +21,7 @@ from hashlib import sha256
 
 from liaison.domain.items import Item
 from liaison.domain.labels import Party
-from liaison.domain.release import Decision, Outcome
+from liaison.domain.release_decision import Decision, Outcome
 
 
 class ReviewError(ValueError):

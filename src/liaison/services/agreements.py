@@ -6,14 +6,9 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+from liaison.domain.agreement_lifecycle import AgreementStatus, status_at
 from liaison.domain.agreement_terms import amend
-from liaison.domain.agreements import (
-    Agreement,
-    AgreementError,
-    AgreementEvent,
-    AgreementStatus,
-    status_at,
-)
+from liaison.domain.agreements import Agreement, AgreementError, AgreementEvent
 from liaison.domain.codec import (
     AMENDMENT_FIELDS,
     CodecError,

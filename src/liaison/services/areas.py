@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from liaison.domain.agreements import status_at
+from liaison.domain.agreement_lifecycle import status_at
 from liaison.domain.areas import AREA_TOPIC, Area, AreaKind, validate_area
 from liaison.domain.codec import CodecError, field_of, label_from, label_to
 from liaison.domain.items import Discipline, Grade, Item, Portion, PortionKind
 from liaison.domain.labels import LabelError, Party
-from liaison.domain.release import Outcome, ReleasePolicy
+from liaison.domain.release import ReleasePolicy
+from liaison.domain.release_decision import Outcome
 from liaison.domain.users import Role, User
 from liaison.services import taxii
 from liaison.services.agreements import load_parties
@@ -19,7 +20,7 @@ from liaison.services.audit_trail import record
 from liaison.services.auth_roles import require
 from liaison.services.context import Deps
 from liaison.services.errors import Invalid, NotFound
-from liaison.services.federation import enqueue
+from liaison.services.federation.outbox import enqueue
 from liaison.services.ports import UnitOfWork
 from liaison.services.receiving import remark_label
 from liaison.services.releases import facts

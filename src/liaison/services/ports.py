@@ -24,7 +24,7 @@ from liaison.domain.audit import AuditRecord
 from liaison.domain.items import Item
 from liaison.domain.labels import Party
 from liaison.domain.ledger import LedgerEntry
-from liaison.domain.release import Consent
+from liaison.domain.release_facts import Consent
 from liaison.domain.review import ReleaseRequest
 from liaison.domain.search import SearchPage, SearchQuery, Visibility
 from liaison.domain.users import User

@@ -7,13 +7,14 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from liaison.domain.agreement_lifecycle import status_at
 from liaison.domain.agreement_terms import terms_at
-from liaison.domain.agreements import Agreement, AgreementKind, status_at
+from liaison.domain.agreements import Agreement, AgreementKind
 from liaison.domain.codec import CodecError, item_from, item_to
 from liaison.domain.items import Item
 from liaison.domain.labels import Category, CategoryType, Label, LabelError, Party
 from liaison.domain.ledger import Direction, LedgerEntry
-from liaison.domain.release import Consent
+from liaison.domain.release_facts import Consent
 from liaison.services import attachments
 from liaison.services.agreements import load_parties
 from liaison.services.audit_trail import record

@@ -24,7 +24,9 @@ from liaison.domain.agreements import Agreement
 from liaison.domain.codec import CodecError, field_of, parse_date
 from liaison.domain.items import REPORTED_FROM, REPORTED_UNTIL, Item
 from liaison.domain.labels import Party
-from liaison.domain.release import Consent, Outcome, ReleaseFacts, Verdict, decide
+from liaison.domain.release import decide
+from liaison.domain.release_decision import Outcome, Verdict
+from liaison.domain.release_facts import Consent, ReleaseFacts
 from liaison.services.attachments import MAX_SENT
 from liaison.services.context import Deps
 

@@ -22,8 +22,10 @@ from liaison.domain.agreements import Agreement
 from liaison.domain.codec import CodecError, field_of, item_to, parse_date
 from liaison.domain.items import Item
 from liaison.domain.ledger import Direction, LedgerEntry, balances_by_agreement
-from liaison.domain.release import Consent, Decision, Outcome, ReleaseFacts, decide
+from liaison.domain.release import decide
 from liaison.domain.release_basis import basis_of
+from liaison.domain.release_decision import Decision, Outcome
+from liaison.domain.release_facts import Consent, ReleaseFacts
 from liaison.domain.review import (
     Basis,
     ReleaseRequest,
@@ -44,7 +46,7 @@ from liaison.services.audit_trail import record
 from liaison.services.auth_roles import require
 from liaison.services.context import Deps
 from liaison.services.errors import Invalid, NotFound, Refused
-from liaison.services.federation import enqueue
+from liaison.services.federation.outbox import enqueue
 from liaison.services.items import visible_part, whole_item
 from liaison.services.ports import StoredConsent, UnitOfWork
 

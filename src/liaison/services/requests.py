@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 from liaison.domain.codec import CodecError, parse_datetime
-from liaison.domain.release import Consent
+from liaison.domain.release_facts import Consent
 from liaison.domain.request_authority import (
     RequestRefused,
     consent_answer_from,

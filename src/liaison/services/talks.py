@@ -25,7 +25,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from liaison.crypto.passwords import token_hash
 from liaison.domain import talks as dt
-from liaison.domain.agreements import Agreement, AgreementKind, status_at
+from liaison.domain.agreement_lifecycle import status_at
+from liaison.domain.agreements import Agreement, AgreementKind
 from liaison.domain.users import Role, User
 from liaison.services.audit_trail import record
 from liaison.services.auth_roles import require

@@ -16,7 +16,7 @@ from liaison.domain.items import Item
 from liaison.domain.labels import Party, Scheme
 from liaison.domain.ledger import Direction, LedgerEntry
 from liaison.domain.parties import default_parties
-from liaison.domain.release import Consent
+from liaison.domain.release_facts import Consent
 from liaison.domain.review import ReleaseRequest
 from liaison.services.ports import Conflict, StoredConsent, StoredItem
 from liaison.storage import tables as t
