@@ -46,9 +46,9 @@ from liaison.federation.keystore import Keystore
 from liaison.services import federation, origin, receiving
 from liaison.services.context import Deps
 from liaison.services.errors import Refused
-from liaison.services.memory import MemoryState, MemoryUnitOfWork
 from liaison.services.ports import OutboxMessage, Peer
 from liaison.storage.blobs import BlobStore
+from tests.twins import MemoryState, MemoryUnitOfWork
 
 NOW = datetime(2026, 1, 5, 9, tzinfo=UTC)
 SEED = Path(__file__).parents[2] / "src" / "liaison" / "reference" / "seed.yaml"

@@ -45,8 +45,8 @@ from liaison.services import agreements, protection, releases
 from liaison.services.context import Deps
 from liaison.services.errors import ServiceError
 from liaison.services.items import create_item
-from liaison.services.memory import MemoryState, MemoryUnitOfWork
 from liaison.services.ports import StoredItem
+from tests.twins import MemoryState, MemoryUnitOfWork
 
 SEED = Path(__file__).parents[2] / "src" / "liaison" / "reference" / "seed.yaml"
 PARTIES = default_parties()

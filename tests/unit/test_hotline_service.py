@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from tests.twins import MemoryState, MemoryUnitOfWork
 
 from liaison.domain.labels import Clearance
 from liaison.domain.users import Role, User
 from liaison.services import hotline
 from liaison.services.context import Deps
 from liaison.services.errors import Invalid, Refused
-from liaison.services.memory import MemoryState, MemoryUnitOfWork
 
 from factories import seed_agreements
 

@@ -31,6 +31,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
+from tests.twins import MemoryState, MemoryUnitOfWork
 
 from liaison.domain.labels import Clearance
 from liaison.domain.users import Role, User
@@ -38,7 +39,6 @@ from liaison.services import releases
 from liaison.services.context import Deps
 from liaison.services.errors import ServiceError
 from liaison.services.items import create_item
-from liaison.services.memory import MemoryState, MemoryUnitOfWork
 
 from factories import seed_agreements
 
