@@ -35,10 +35,10 @@ class EventKind(StrEnum):
     # our administrator's record that the agreement entered into force (on signature, or
     # on the later notification); a partner's note of it is recorded as NOTIFIED
     ENTERED_INTO_FORCE = "ENTERED_INTO_FORCE"
-    # one party's notification that its internal procedures are complete (GSOMIA Art. 21):
-    # in force from the later of all parties' notifications
+    # one party's notification that its internal procedures are complete: in force from
+    # the later of all parties' notifications (docs/rules.md#term-and-renewal)
     NOTIFIED = "NOTIFIED"
-    NOTICE_GIVEN = "NOTICE_GIVEN"  # written notice of termination (GSOMIA Art. 21)
+    NOTICE_GIVEN = "NOTICE_GIVEN"  # written notice (docs/rules.md#term-and-renewal)
     NOTICE_SUSPENDED = "NOTICE_SUSPENDED"  # stays in force; may be reactivated
     NOTICE_REACTIVATED = "NOTICE_REACTIVATED"
     NOTICE_WITHDRAWN = "NOTICE_WITHDRAWN"  # back to ordinary renewal
@@ -75,7 +75,7 @@ class EquivalenceTable:
 
     def translate(self, from_party: str, level: str, to_party: str) -> str | None:
         """The receiver's equivalent of ``level``; ``None`` when the table has no row
-        (nothing then passes: DOMAIN 'An item whose level has no row is not released')."""
+        (nothing then passes: docs/rules.md#no-equivalent)."""
         for row in self.rows:
             if level in row.levels.get(from_party, ()) and row.levels.get(to_party):
                 return row.levels[to_party][0]
@@ -118,8 +118,7 @@ class AgreementEvent:
 @dataclass(frozen=True, slots=True)
 class LifecycleRules:
     """Node settings for the lifecycle. ``notice_cutoff_inclusive``: notice given exactly
-    ``notice_days`` before the anniversary is in time (DOMAIN: the cut-off day is a setting;
-    default inclusive, I)."""
+    ``notice_days`` before the anniversary is in time (docs/rules.md#notice-cut-off)."""
 
     notice_cutoff_inclusive: bool = True
 
@@ -133,14 +132,14 @@ class Agreement:
     table: EquivalenceTable = EquivalenceTable(())
     scope: Scope = Scope()
     hub: str | None = None
-    term_years: int = 1  # GSOMIA Art. 21: one-year term
-    auto_renew: bool = True  # GSOMIA Art. 21: renewed at each anniversary
-    notice_days: int = 90  # GSOMIA Art. 21: written notice 90 days before
+    term_years: int = 1  # docs/rules.md#term-and-renewal: one year
+    auto_renew: bool = True  # ... renewed at each anniversary
+    notice_days: int = 90  # ... unless notice 90 days before
     events: tuple[AgreementEvent, ...] = ()
     max_imbalance: int | None = None  # reciprocity hold threshold, None = never hold
     opens: frozenset[str] = frozenset()  # MOU: "hotline", "talks", "exchanges"
     # the purposes information may be released for under it; empty: not restricted
-    # (DOMAIN Protection 1: no use for another purpose)
+    # (docs/rules.md#consent: no use for another purpose)
     purposes: frozenset[str] = frozenset()
     # dated changes of the terms above, in the order recorded (``agreement_terms``)
     amendments: tuple[Amendment, ...] = ()
@@ -170,7 +169,7 @@ class Agreement:
 
     @property
     def multilateral(self) -> bool:
-        """More than two parties: each party's act binds only itself (DOMAIN Agreements)."""
+        """More than two parties: each party's act binds only itself (docs/rules.md#own-acts)."""
         return len(self.parties) > 2
 
 
@@ -201,7 +200,7 @@ def add_years(day: date, years: int) -> date:
 def notice_end(agreement: Agreement, in_force: date, notice: date, rules: LifecycleRules) -> date:
     """Last day in force after written notice given on ``notice``.
 
-    GSOMIA Art. 21: the agreement renews at each anniversary unless notice is given
+    docs/rules.md#term-and-renewal: the agreement renews at each anniversary unless notice is given
     ``notice_days`` before it; it then ends at the end of the day before that anniversary.
     """
     k = 1
@@ -247,7 +246,7 @@ class _Notice:
 
 class _Replay:
     """Replays events in date order. Each party's acts count as that party's only
-    (DOMAIN Agreements, 'Who may record what'); an act without ``by`` is our
+    (docs/rules.md#own-acts); an act without ``by`` is our
     administrator's record of a fact and counts as it reads."""
 
     def __init__(self, agreement: Agreement, rules: LifecycleRules) -> None:
@@ -261,8 +260,8 @@ class _Replay:
         self.left: set[str] = set()
 
     def ended_before(self, day: date) -> bool:
-        """Over before ``day``: later events change nothing. Termination is final (GSOMIA
-        Art. 21: no new transfers after it), whatever notice is recorded afterwards."""
+        """Over before ``day``: later events change nothing. Termination is final
+        (docs/rules.md#after-termination), whatever notice is recorded afterwards."""
         ended = self.state in IN_FORCE_STATES or self.state is Status.TERMINATED
         return self.ends is not None and ended and day > self.ends
 
@@ -277,8 +276,8 @@ class _Replay:
         self._into_force(e.on, f"in force since {e.on}")  # our administrator's record
 
     def _notified(self, e: AgreementEvent) -> None:
-        # GSOMIA Art. 21: in force from the later notification; one side's notification is
-        # never the other's (DOMAIN Agreements)
+        # in force from the later notification; one side's notification is never the other's
+        # (docs/rules.md#term-and-renewal, docs/rules.md#own-acts)
         if e.by is not None and self.state in (Status.NEGOTIATING, Status.SIGNED):
             self.notified.setdefault(e.by, e.on)
             self._in_force_if_all_notified(e.on)
@@ -306,7 +305,7 @@ class _Replay:
 
     def _target(self, e: AgreementEvent) -> tuple[bool, str | None]:
         """The notice an act on a notice applies to, if any: only the party that gave it
-        may suspend, reactivate or withdraw it (DOMAIN, the 2019 case); an act without
+        may suspend, reactivate or withdraw it (docs/rules.md#own-acts); an act without
         ``by`` (our administrator's record) applies to the latest notice."""
         if e.by is not None:
             return e.by in self.notices, e.by
@@ -333,7 +332,7 @@ class _Replay:
 
     def _settle(self, on: date, why: str = "") -> None:
         """State and last day from the notices in effect: the earliest active notice ends
-        the agreement; suspended ones keep it renewing (GSOMIA Art. 21; DOMAIN 2019)."""
+        the agreement; suspended ones keep it renewing (docs/rules.md#notice-2019)."""
         active = {k: n for k, n in self.notices.items() if not n.suspended}
         if active:
             by, first = min(active.items(), key=lambda kv: kv[1].ends)

@@ -4,7 +4,7 @@ which portions?
 Pure: no I/O. ``decide(item, recipient, at, facts)`` never raises: any fault in the facts
 or the engine denies, with the reason (fail closed).
 
-Purpose (DOMAIN Protection 1, GSOMIA Arts 6-8: no use for another purpose without the
+Purpose (docs/rules.md#consent: no use for another purpose without the
 originator's written consent naming grantee and purpose): an agreement that lists permitted
 purposes carries only those; a consent unlocks only the purpose it names. No purpose stated
 (``None``) matches neither: fail closed.
@@ -73,7 +73,7 @@ class Verdict(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Consent:
-    """Written consent of an originator (GSOMIA Art. 6 / DOMAIN Protection 1): its
+    """Written consent of an originator (docs/rules.md#consent): its
     information in ``item_id`` may go to ``recipient`` for ``purpose``."""
 
     originator: str
@@ -101,7 +101,7 @@ class ReleaseFacts:
 class Reason:
     portion_id: str | None  # None: a reason about the whole item
     verdict: Verdict
-    text: str  # cites the rule, e.g. "GSOMIA Art. 4: ..."
+    text: str  # cites the rule, e.g. "GSOMIA Art. 4: ..." (docs/rules.md names them)
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +220,7 @@ class PartnerPolicy:
         self._memo: dict[Shape, Decision] = {}
         wanted = purpose_key(purpose) if purpose is not None else None
         mine = [c for c in facts.consents if c.recipient == recipient]
-        # DOMAIN Protection 1: a consent unlocks only the purpose it names; one naming none
+        # docs/rules.md#consent: a consent unlocks only the purpose it names; one naming none
         # unlocks nothing (fail closed)
         self._consents = {(c.originator, c.item_id): c for c in mine
                           if wanted and purpose_key(c.purpose) == wanted}
@@ -345,8 +345,8 @@ class PartnerPolicy:
                         tuple(Reason(None, Verdict.DENY, t) for t in texts))
 
     def _reciprocity_hold(self, ag: Agreement) -> str | None:
-        """MISSION 5: hold releases under ``ag`` while this node has given too many more
-        than it received."""
+        """docs/rules.md#reciprocity: hold releases under ``ag`` while this node has given
+        too many more than it received."""
         if ag.max_imbalance is None:
             return None
         balance = self.facts.balances.get(ag.id, 0)
@@ -414,7 +414,7 @@ _new = tuple.__new__  # Decision(...) without its Python-level __new__: the hot 
 def _candidates(facts: ReleaseFacts, recipient: str) -> list[tuple[Agreement, tuple[str, ...]]]:
     """Agreements that could carry a release from the owner to ``recipient``, in order of
     preference: bilateral GSOMIA, arrangement with one end at the hub, relay via the hub
-    (DOMAIN Protection 6), then MOUs (which never carry classified exchange)."""
+    (docs/rules.md#hub-relay), then MOUs (which never carry classified exchange)."""
     owner = facts.owner.code
     Candidate = tuple[Agreement, tuple[str, ...]]
     direct: list[Candidate] = []
@@ -473,7 +473,7 @@ def _why_not(ag: Agreement, at: date, status: AgreementStatus, family: frozenset
 
 def _purpose_refused(ag: Agreement, purpose: str | None) -> str | None:
     """An agreement that lists permitted purposes carries information for those only
-    (DOMAIN Protection 1, GSOMIA Arts 6-8: no use for another purpose); empty: any."""
+    (docs/rules.md#consent: no use for another purpose); empty: any."""
     if not ag.purposes:
         return None
     if purpose is not None and purpose_key(purpose) in {purpose_key(p) for p in ag.purposes}:
@@ -563,7 +563,7 @@ def _dissemination_denial(label: Label, recipient: str, route: tuple[str, ...]) 
 
 
 def _consent_needed(label: Label, owner: str, recipient: str) -> str | None:
-    """GSOMIA Art. 6 (third-party rule) and ORCON: the originator must consent in writing,
+    """docs/rules.md#consent (third-party rule) and ORCON: the originator must consent in writing,
     unless the information goes back to its originator."""
     if label.originator == recipient:
         return None
