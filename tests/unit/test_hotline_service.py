@@ -48,7 +48,8 @@ def kor_line() -> tuple[Deps, Clock, MemoryState]:
 
 def test_an_overdue_flash_escalates_on_the_sending_side(setup: tuple[Deps, Clock,
                                                                      MemoryState]) -> None:
-    """DOMAIN Hotline: FLASH must be acknowledged within 10 minutes, then escalates."""
+    """docs/rules.md#acknowledgement: FLASH must be acknowledged within 10 minutes, then
+    escalates."""
     deps, clock, _ = setup
     hotline.send(deps, WATCH, CHANNEL, "FLASH", "launch detected")
     clock.now += timedelta(minutes=9)
