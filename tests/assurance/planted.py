@@ -259,8 +259,8 @@ def signature_not_checked(mp: pytest.MonkeyPatch) -> None:
 def replay_not_checked(mp: pytest.MonkeyPatch) -> None:
     """The inbox never finds a message it already applied, and records a message again
     over its earlier row (exactly-once dropped; the in-memory inbox the unit test uses)."""
-    owner, _, _ = target("liaison.services.memory.MemoryInbox.seen_many")
-    target("liaison.services.memory.MemoryInbox.add")
+    owner, _, _ = target("tests.twins.partners.MemoryInbox.seen_many")
+    target("tests.twins.partners.MemoryInbox.add")
 
     def add(self: Any, *, sender: str, message_id: str, seq: int, outcome: str,
             **_rest: Any) -> None:

@@ -56,8 +56,8 @@ from liaison.services import (
 )
 from liaison.services.appliers import APPLIERS
 from liaison.services.context import Deps
-from liaison.services.memory import MemoryState
 from liaison.services.ports import StoredItem
+from tests.twins import MemoryState
 
 from .partner_nodes import SEQ, Node
 
@@ -723,7 +723,8 @@ def test_the_harness_catches_planted_faults(world: World,
     from liaison.domain import note_authority, protection_authority
     from liaison.services import agreements as agreement_service
     from liaison.services import receiving
-    from liaison.services.memory import MemoryHotline, MemoryRequests
+    from tests.twins.conversations import MemoryHotline
+    from tests.twins.partners import MemoryRequests
 
     def same(e: Any) -> Any:
         return e

@@ -11,7 +11,7 @@ in-memory twin, which copies its whole state per unit of work) and driven throug
 services: the release desk, search, listings, the track policy and the track hub (its
 partner links queue but never connect: no network). What is shown:
 
-(a) The engine agrees with ``reference_model`` (written from DOMAIN.md, sharing no code with
+(a) The engine agrees with ``reference_model`` (written from docs/rules.md, sharing no code with
     the engine) on every release decision probed — outcome, tearline, the recipient's
     marking level, agreement and hub — on random days and on every lifecycle boundary:
     nothing the engine allows is forbidden by the model, and the converse (the model is
@@ -111,7 +111,7 @@ from .reference_model import (
 )
 
 # the purpose every stored consent names and every check and request states: the model's
-# consents unlock (DOMAIN Protection 1: a consent unlocks only the purpose it names)
+# consents unlock (docs/rules.md#consent: a consent unlocks only the purpose it names)
 PURPOSE = "warning"
 
 SOAK = os.environ.get("LIAISON_SOAK") == "1"
@@ -122,7 +122,7 @@ MUTATION_CASES = 80
 # --- the parties and vocabulary of generated worlds ----------------------------------
 
 OWNER = PartyModel("KOR", ("군사I급비밀", "군사II급비밀", "군사III급비밀", "대외비"), "평문")
-DOMAIN_PARTIES = {  # DOMAIN: Parties
+DOMAIN_PARTIES = {  # docs/rules.md#parties
     "USA": PartyModel("USA", ("TOP SECRET", "SECRET", "CONFIDENTIAL"), "UNCLASSIFIED"),
     "JPN": PartyModel("JPN", ("特定秘密", "極秘", "秘"), "指定なし"),
 }
@@ -219,7 +219,7 @@ def equivalence_rows(draw: st.DrawFn, parties: list[PartyModel]
     return tuple(rows)
 
 
-# Lifecycle stories (DOMAIN Agreements, GSOMIA Art. 21 and the KOR–JPN test case), then
+# Lifecycle stories (docs/rules.md#own-acts, docs/rules.md#notice-2019), then
 # any later events in any order: what a careless history could hold.
 STORIES = {
     "in force": (),
@@ -1377,8 +1377,9 @@ def test_mutants_are_caught() -> None:
 
 
 def test_the_model_reads_the_domain_test_case() -> None:
-    """The model's Art. 21 on DOMAIN's KOR–JPN case: in force 2016-11-23, notice 2019-08-23
-    (ending at the end of 2019-11-22), suspended on 2019-11-22, withdrawn 2023-03-21."""
+    """The model's Art. 21 on the KOR–JPN case (docs/rules.md#notice-2019): in force 2016-11-23,
+    notice 2019-08-23 (ending at the end of 2019-11-22), suspended on 2019-11-22, withdrawn
+    2023-03-21."""
     given_notice = (("ENTERED_INTO_FORCE", date(2016, 11, 23)),
                     ("NOTICE_GIVEN", date(2019, 8, 23)))
     suspended = (*given_notice, ("NOTICE_SUSPENDED", date(2019, 11, 22)),
@@ -1393,7 +1394,7 @@ def test_the_model_reads_the_domain_test_case() -> None:
 def test_a_note_after_termination_does_not_revive_the_agreement() -> None:
     """Found by (a): a notice recorded after a termination (a partner's signed note is
     enough) brought the terminated agreement back into force, so releases went out under
-    it. Termination is final (GSOMIA Art. 21: no new transfers after it)."""
+    it. Termination is final (docs/rules.md#after-termination)."""
     ended = AgreementModel("G-JPN", "GSOMIA", frozenset({"KOR", "JPN"}),
                            ({"KOR": ("군사II급비밀",), "JPN": ("極秘",)},),
                            events=(("ENTERED_INTO_FORCE", date(2016, 11, 23)),

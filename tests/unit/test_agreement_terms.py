@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from tests.twins import MemoryState, MemoryUnitOfWork
 
 from liaison.domain.agreement_terms import Amendment, ReciprocityLimit, amend, terms_at
 from liaison.domain.agreements import AgreementError, Scope
@@ -19,7 +20,6 @@ from liaison.domain.users import Role, User
 from liaison.services import agreements as service
 from liaison.services.context import Deps
 from liaison.services.errors import Forbidden, Invalid
-from liaison.services.memory import MemoryState, MemoryUnitOfWork
 
 from factories import PARTIES, agreement, facts, item, label, seed_agreements
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from memory_nodes import MemoryNode
+from tests.twins import MemoryUnitOfWork
 
 from liaison.domain.labels import Clearance
 from liaison.domain.lanes import FLASH, KIND_LANES, ROUTINE, URGENT, lane_for
@@ -32,7 +33,6 @@ from liaison.services import (
 )
 from liaison.services.federation import Outcome
 from liaison.services.federation.inbox import seal_receipt
-from liaison.services.memory import MemoryUnitOfWork
 from liaison.services.ports import UnitOfWork
 
 from factories import seed_agreements

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from tests.twins import MemoryState, MemoryUnitOfWork
 
 from liaison.crypto.keys import verify_card
 from liaison.federation.keystore import Keystore
@@ -17,7 +18,6 @@ from liaison.services import federation
 from liaison.services.context import Deps
 from liaison.services.errors import Refused
 from liaison.services.federation import outbox
-from liaison.services.memory import MemoryState, MemoryUnitOfWork
 from liaison.services.ports import Peer
 
 NOW = datetime(2026, 1, 5, 9, tzinfo=UTC)

@@ -45,7 +45,7 @@ def test_a_denied_release_cannot_be_requested() -> None:
 
 
 def test_a_request_states_its_purpose() -> None:
-    """GSOMIA Art. 6: use is limited to the stated purpose."""
+    """docs/rules.md#consent: use is limited to the stated purpose."""
     it, _ = request_for()
     dec = decide(it, "JPN", d("2019-11-23"), facts())
     with pytest.raises(ReviewError, match="purpose"):
@@ -81,7 +81,8 @@ def test_an_approval_names_a_portion() -> None:
 
 
 def test_balance_per_agreement_level_and_discipline() -> None:
-    """MISSION 5: given and received by level and discipline; balance per agreement."""
+    """docs/rules.md#reciprocity: given and received by level and discipline; balance per
+    agreement."""
     at = NOW
     entries = [LedgerEntry("G", "JPN", Direction.GIVEN, "SECRET", "HUMINT", "a", at),
                LedgerEntry("G", "JPN", Direction.GIVEN, "CONFIDENTIAL", "HUMINT", "b", at),

@@ -32,8 +32,7 @@ IN_FORCE_STATES = frozenset({Status.IN_FORCE, Status.NOTICE_GIVEN, Status.NOTICE
 @dataclass(frozen=True, slots=True)
 class LifecycleRules:
     """Node settings for the lifecycle. ``notice_cutoff_inclusive``: notice given exactly
-    ``notice_days`` before the anniversary is in time (DOMAIN: the cut-off day is a setting;
-    default inclusive, I)."""
+    ``notice_days`` before the anniversary is in time (docs/rules.md#notice-cut-off)."""
 
     notice_cutoff_inclusive: bool = True
 
@@ -65,7 +64,7 @@ def add_years(day: date, years: int) -> date:
 def notice_end(agreement: Agreement, in_force: date, notice: date, rules: LifecycleRules) -> date:
     """Last day in force after written notice given on ``notice``.
 
-    GSOMIA Art. 21: the agreement renews at each anniversary unless notice is given
+    docs/rules.md#term-and-renewal: the agreement renews at each anniversary unless notice is given
     ``notice_days`` before it; it then ends at the end of the day before that anniversary.
     """
     k = 1
@@ -111,7 +110,7 @@ class _Notice:
 
 class _Replay:
     """Replays events in date order. Each party's acts count as that party's only
-    (DOMAIN Agreements, 'Who may record what'); an act without ``by`` is our
+    (docs/rules.md#own-acts); an act without ``by`` is our
     administrator's record of a fact and counts as it reads."""
 
     def __init__(self, agreement: Agreement, rules: LifecycleRules) -> None:
@@ -125,8 +124,8 @@ class _Replay:
         self.left: set[str] = set()
 
     def ended_before(self, day: date) -> bool:
-        """Over before ``day``: later events change nothing. Termination is final (GSOMIA
-        Art. 21: no new transfers after it), whatever notice is recorded afterwards."""
+        """Over before ``day``: later events change nothing. Termination is final
+        (docs/rules.md#after-termination), whatever notice is recorded afterwards."""
         ended = self.state in IN_FORCE_STATES or self.state is Status.TERMINATED
         return self.ends is not None and ended and day > self.ends
 
@@ -141,8 +140,8 @@ class _Replay:
         self._into_force(e.on, f"in force since {e.on}")  # our administrator's record
 
     def _notified(self, e: AgreementEvent) -> None:
-        # GSOMIA Art. 21: in force from the later notification; one side's notification is
-        # never the other's (DOMAIN Agreements)
+        # in force from the later notification; one side's notification is never the other's
+        # (docs/rules.md#term-and-renewal, docs/rules.md#own-acts)
         if e.by is not None and self.state in (Status.NEGOTIATING, Status.SIGNED):
             self.notified.setdefault(e.by, e.on)
             self._in_force_if_all_notified(e.on)
@@ -170,7 +169,7 @@ class _Replay:
 
     def _target(self, e: AgreementEvent) -> tuple[bool, str | None]:
         """The notice an act on a notice applies to, if any: only the party that gave it
-        may suspend, reactivate or withdraw it (DOMAIN, the 2019 case); an act without
+        may suspend, reactivate or withdraw it (docs/rules.md#own-acts); an act without
         ``by`` (our administrator's record) applies to the latest notice."""
         if e.by is not None:
             return e.by in self.notices, e.by
@@ -197,7 +196,7 @@ class _Replay:
 
     def _settle(self, on: date, why: str = "") -> None:
         """State and last day from the notices in effect: the earliest active notice ends
-        the agreement; suspended ones keep it renewing (GSOMIA Art. 21; DOMAIN 2019)."""
+        the agreement; suspended ones keep it renewing (docs/rules.md#notice-2019)."""
         active = {k: n for k, n in self.notices.items() if not n.suspended}
         if active:
             by, first = min(active.items(), key=lambda kv: kv[1].ends)

@@ -35,10 +35,10 @@ class EventKind(StrEnum):
     # our administrator's record that the agreement entered into force (on signature, or
     # on the later notification); a partner's note of it is recorded as NOTIFIED
     ENTERED_INTO_FORCE = "ENTERED_INTO_FORCE"
-    # one party's notification that its internal procedures are complete (GSOMIA Art. 21):
-    # in force from the later of all parties' notifications
+    # one party's notification that its internal procedures are complete: in force from
+    # the later of all parties' notifications (docs/rules.md#term-and-renewal)
     NOTIFIED = "NOTIFIED"
-    NOTICE_GIVEN = "NOTICE_GIVEN"  # written notice of termination (GSOMIA Art. 21)
+    NOTICE_GIVEN = "NOTICE_GIVEN"  # written notice (docs/rules.md#term-and-renewal)
     NOTICE_SUSPENDED = "NOTICE_SUSPENDED"  # stays in force; may be reactivated
     NOTICE_REACTIVATED = "NOTICE_REACTIVATED"
     NOTICE_WITHDRAWN = "NOTICE_WITHDRAWN"  # back to ordinary renewal
@@ -61,7 +61,7 @@ class EquivalenceTable:
 
     def translate(self, from_party: str, level: str, to_party: str) -> str | None:
         """The receiver's equivalent of ``level``; ``None`` when the table has no row
-        (nothing then passes: DOMAIN 'An item whose level has no row is not released')."""
+        (nothing then passes: docs/rules.md#no-equivalent)."""
         for row in self.rows:
             if level in row.levels.get(from_party, ()) and row.levels.get(to_party):
                 return row.levels[to_party][0]
@@ -110,14 +110,14 @@ class Agreement:
     table: EquivalenceTable = EquivalenceTable(())
     scope: Scope = Scope()
     hub: str | None = None
-    term_years: int = 1  # GSOMIA Art. 21: one-year term
-    auto_renew: bool = True  # GSOMIA Art. 21: renewed at each anniversary
-    notice_days: int = 90  # GSOMIA Art. 21: written notice 90 days before
+    term_years: int = 1  # docs/rules.md#term-and-renewal: one year
+    auto_renew: bool = True  # ... renewed at each anniversary
+    notice_days: int = 90  # ... unless notice 90 days before
     events: tuple[AgreementEvent, ...] = ()
     max_imbalance: int | None = None  # reciprocity hold threshold, None = never hold
     opens: frozenset[str] = frozenset()  # MOU: "hotline", "talks", "exchanges"
     # the purposes information may be released for under it; empty: not restricted
-    # (DOMAIN Protection 1: no use for another purpose)
+    # (docs/rules.md#consent: no use for another purpose)
     purposes: frozenset[str] = frozenset()
     # dated changes of the terms above, in the order recorded (``agreement_terms``)
     amendments: tuple[Amendment, ...] = ()
@@ -147,7 +147,7 @@ class Agreement:
 
     @property
     def multilateral(self) -> bool:
-        """More than two parties: each party's act binds only itself (DOMAIN Agreements)."""
+        """More than two parties: each party's act binds only itself (docs/rules.md#own-acts)."""
         return len(self.parties) > 2
 
 

@@ -5,7 +5,7 @@ which portions? The rules it reads are in ``release_rules``; what it is given in
 Pure: no I/O. ``decide(item, recipient, at, facts)`` never raises: any fault in the facts
 or the engine denies, with the reason (fail closed).
 
-Purpose (DOMAIN Protection 1, GSOMIA Arts 6-8: no use for another purpose without the
+Purpose (docs/rules.md#consent: no use for another purpose without the
 originator's written consent naming grantee and purpose): an agreement that lists permitted
 purposes carries only those; a consent unlocks only the purpose it names. No purpose stated
 (``None``) matches neither: fail closed.
@@ -111,7 +111,7 @@ class PartnerPolicy:
         self._memo: dict[Shape, Decision] = {}
         wanted = purpose_key(purpose) if purpose is not None else None
         mine = [c for c in facts.consents if c.recipient == recipient]
-        # DOMAIN Protection 1: a consent unlocks only the purpose it names; one naming none
+        # docs/rules.md#consent: a consent unlocks only the purpose it names; one naming none
         # unlocks nothing (fail closed)
         self._consents = {(c.originator, c.item_id): c for c in mine
                           if wanted and purpose_key(c.purpose) == wanted}
@@ -236,8 +236,8 @@ class PartnerPolicy:
                         tuple(Reason(None, Verdict.DENY, t) for t in texts))
 
     def _reciprocity_hold(self, ag: Agreement) -> str | None:
-        """MISSION 5: hold releases under ``ag`` while this node has given too many more
-        than it received."""
+        """docs/rules.md#reciprocity: hold releases under ``ag`` while this node has given
+        too many more than it received."""
         if ag.max_imbalance is None:
             return None
         balance = self.facts.balances.get(ag.id, 0)

@@ -25,7 +25,7 @@ class Verdict(StrEnum):
 class Reason:
     portion_id: str | None  # None: a reason about the whole item
     verdict: Verdict
-    text: str  # cites the rule, e.g. "GSOMIA Art. 4: ..."
+    text: str  # cites the rule, e.g. "GSOMIA Art. 4: ..." (docs/rules.md names them)
 
 
 

@@ -15,7 +15,7 @@ from liaison.domain.labels import Party
 
 @dataclass(frozen=True, slots=True)
 class Consent:
-    """Written consent of an originator (GSOMIA Art. 6 / DOMAIN Protection 1): its
+    """Written consent of an originator (docs/rules.md#consent): its
     information in ``item_id`` may go to ``recipient`` for ``purpose``."""
 
     originator: str

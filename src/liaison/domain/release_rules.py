@@ -3,8 +3,8 @@
 Which agreement governs (``gate_for``): the candidates that bind the node's party and the
 recipient (``candidates``), in order of preference; the first in force on the date, whose
 scope covers the discipline and topic, that no end of the route has left, and whose
-permitted purposes include the release's, governs. Purpose (DOMAIN Protection 1, GSOMIA
-Arts 6-8): an agreement that lists permitted purposes carries only those; no purpose stated
+permitted purposes include the release's, governs. Purpose (docs/rules.md#consent):
+an agreement that lists permitted purposes carries only those; no purpose stated
 (``None``) matches none of them: fail closed.
 
 What each portion may carry (``portion_verdict``): its dissemination controls (STANAG
@@ -58,7 +58,7 @@ class Gate:
 def candidates(facts: ReleaseFacts, recipient: str) -> list[tuple[Agreement, tuple[str, ...]]]:
     """Agreements that could carry a release from the owner to ``recipient``, in order of
     preference: bilateral GSOMIA, arrangement with one end at the hub, relay via the hub
-    (DOMAIN Protection 6), then MOUs (which never carry classified exchange)."""
+    (docs/rules.md#hub-relay), then MOUs (which never carry classified exchange)."""
     owner = facts.owner.code
     Candidate = tuple[Agreement, tuple[str, ...]]
     direct: list[Candidate] = []
@@ -117,7 +117,7 @@ def _why_not(ag: Agreement, at: date, status: AgreementStatus, family: frozenset
 
 def _purpose_refused(ag: Agreement, purpose: str | None) -> str | None:
     """An agreement that lists permitted purposes carries information for those only
-    (DOMAIN Protection 1, GSOMIA Arts 6-8: no use for another purpose); empty: any."""
+    (docs/rules.md#consent: no use for another purpose); empty: any."""
     if not ag.purposes:
         return None
     if purpose is not None and purpose_key(purpose) in {purpose_key(p) for p in ag.purposes}:
@@ -208,7 +208,7 @@ def _dissemination_denial(label: Label, recipient: str, route: tuple[str, ...]) 
 
 
 def _consent_needed(label: Label, owner: str, recipient: str) -> str | None:
-    """GSOMIA Art. 6 (third-party rule) and ORCON: the originator must consent in writing,
+    """docs/rules.md#consent (third-party rule) and ORCON: the originator must consent in writing,
     unless the information goes back to its originator."""
     if label.originator == recipient:
         return None

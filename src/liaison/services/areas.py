@@ -1,6 +1,7 @@
 """Areas and targets of interest: kept, shown by clearance, and shared with partners under
 the agreements like items (the engine decides per partner; only what it allows is queued).
-A partner's area is re-marked on receipt (GSOMIA Art. 4) and kept under the partner's id."""
+A partner's area is re-marked on receipt (docs/rules.md#receiver-marks) and kept under the
+partner's id."""
 
 from __future__ import annotations
 

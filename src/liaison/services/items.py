@@ -1,5 +1,5 @@
 """Items: create, read and list — each user sees only the portions their clearance and
-need-to-know allow (GSOMIA Art. 8: clearance at the level AND need-to-know)."""
+need-to-know allow (docs/rules.md#need-to-know: clearance at the level AND need-to-know)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Release checks, requests, reviews, consents and the reciprocity ledger.
 
-MISSION 3: nothing leaves unless the engine allows it *and* human review approves it.
+docs/rules.md#two-person-review: nothing leaves unless the engine allows it *and* human review
+approves it.
 The engine is asked again at the moment of release (fail closed if anything changed).
 
 Issue 18: a release is decided on the node's clock, never on a date the requester chose
@@ -249,7 +250,7 @@ def _send(uow: UnitOfWork, deps: Deps, request: ReleaseRequest, item: Item) -> N
 
 def _consents_for(uow: UnitOfWork, deps: Deps, item: Item, recipient: str,
                   ) -> list[dict[str, str]]:
-    """GSOMIA Art. 6: the written consents of other originators this release relies on,
+    """docs/rules.md#consent: the written consents of other originators this release relies on,
     carried so the recipient's own engine can check the third-party rule."""
     others = {p.label.originator for p in item.portions} - {deps.party, recipient}
     return [{"originator": c.originator, "recipient": c.recipient, "item_id": c.item_id,
@@ -342,7 +343,7 @@ def _cleared_for_all(uow: UnitOfWork, deps: Deps, user: User) -> Callable[[str],
 
 
 def record_consent(deps: Deps, user: User, data: dict[str, Any]) -> StoredConsent:
-    """GSOMIA Art. 6: the originator's written consent naming grantee and purpose."""
+    """docs/rules.md#consent: the originator's written consent naming grantee and purpose."""
     require(user, Role.RELEASE_OFFICER)
     with deps.uow() as uow:
         parties = load_parties(uow)

@@ -236,7 +236,7 @@ def view_of(t: dt.Talks, m: dt.Minutes | None,
     data["current"] = dt.proposal_to(t.current)
     data["local_start"] = dt.local_start(t.current).isoformat()
     data["relay"] = relay  # None: host candidates only (a closed network has no STUN/TURN)
-    # an MOU opens talks, not the exchange of classified information (DOMAIN: Agreements)
+    # an MOU opens talks, not the exchange of classified information (docs/rules.md#talks)
     data["classification"] = "UNCLASSIFIED"
     data["minutes"] = dt.minutes_to(m) if m else None
     data["minutes_sealed"] = bool(m and dt.sealed(m))

@@ -3,8 +3,8 @@
 
 A batch envelope carries up to ``deps.outbox_batch`` outbox messages of one peer and one
 lane (``domain.lanes``), in sequence order; one HPKE encryption and one signature cover the
-batch (MISSION 4). The receiver answers with a receipt envelope giving each message's
-verdict: ``applied`` (older nodes say ``accepted``; both are read), ``duplicate`` (applied
+batch (docs/rules.md#exactly-once). The receiver answers with a receipt envelope giving each
+message's verdict: ``applied`` (older nodes say ``accepted``; both are read), ``duplicate`` (applied
 before), ``refused`` with the reason (an authority or validity check said no: it will say
 no again) or ``failed`` (an internal error here: the message's effects are rolled back to
 its savepoint, the rest of the batch is applied and committed, the partner is told only

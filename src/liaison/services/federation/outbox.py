@@ -3,7 +3,7 @@ receipts settled.
 
 A batch envelope carries up to ``deps.outbox_batch`` outbox messages of one peer and one
 lane (``domain.lanes``), in sequence order; one HPKE encryption and one signature cover the
-batch (MISSION 4).
+batch (docs/rules.md#exactly-once).
 
 What "in order" means (kept by tests/unit/test_outbox_lanes.py):
 1. Per partner and lane, messages are first offered in sequence order, one batch in flight
