@@ -11,7 +11,8 @@ import pytest
 
 from liaison.domain.agreement_terms import Amendment, ReciprocityLimit, amend, terms_at
 from liaison.domain.agreements import AgreementError, Scope
-from liaison.domain.codec import CodecError, agreement_from, agreement_to, amendment_from
+from liaison.domain.codec import agreement_from, agreement_to, amendment_from
+from liaison.domain.decoding import CodecError
 from liaison.domain.labels import Clearance
 from liaison.domain.release import Outcome, decide
 from liaison.domain.users import Role, User

@@ -15,7 +15,8 @@ from typing import Any
 
 from liaison.domain.agreements import Agreement, status_at
 from liaison.domain.areas import AREA_TOPIC
-from liaison.domain.codec import CodecError, field_of, label_from, label_to
+from liaison.domain.codec import label_from, label_to
+from liaison.domain.decoding import CodecError, field_of
 from liaison.domain.items import Discipline, Grade
 from liaison.domain.labels import LabelError, Party
 from liaison.domain.release import Outcome, ReleasePolicy
