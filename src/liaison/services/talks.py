@@ -23,8 +23,11 @@ from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from liaison.crypto import signed_minutes
 from liaison.crypto.passwords import token_hash
+from liaison.domain import minutes as dm
 from liaison.domain import talks as dt
+from liaison.domain import talks_wire as wire
 from liaison.domain.agreements import Agreement, AgreementKind, status_at
 from liaison.domain.users import Role, User
 from liaison.services.audit_trail import record
@@ -72,20 +75,20 @@ def _mou(uow: UnitOfWork, deps: Deps, other: str, likely: str | None = None) -> 
     raise Refused(f"no MOU in force today between {deps.party} and {other} opens talks")
 
 
-def _load(uow: UnitOfWork, talks_id: str) -> tuple[dt.Talks, dt.Minutes | None]:
+def _load(uow: UnitOfWork, talks_id: str) -> tuple[dt.Talks, dm.Minutes | None]:
     found = uow.talks.get(talks_id)
     if found is None:
         raise NotFound(f"no talks {talks_id} here")
     data, minutes = found
     try:
-        return dt.talks_from(data), dt.minutes_from(minutes) if minutes else None
+        return wire.talks_from(data), wire.minutes_from(minutes) if minutes else None
     except dt.TalksError as exc:
         raise Refused(f"talks {talks_id} as stored here break a rule ({exc}); an "
                       "administrator must look at them") from exc
 
 
-def _save(uow: UnitOfWork, deps: Deps, t: dt.Talks, m: dt.Minutes | None) -> None:
-    uow.talks.put(t.id, dt.talks_to(t), dt.minutes_to(m) if m else None, deps.clock())
+def _save(uow: UnitOfWork, deps: Deps, t: dt.Talks, m: dm.Minutes | None) -> None:
+    uow.talks.put(t.id, wire.talks_to(t), wire.minutes_to(m) if m else None, deps.clock())
     deps.publish(f"talks:{t.id}")
 
 
@@ -124,7 +127,7 @@ def _field(body: Any, name: str, kind: type[T]) -> T:
 def propose(deps: Deps, user: User, counterpart: str, data: dict[str, Any]) -> dict[str, Any]:
     require(user, *DELEGATES)
     try:
-        proposal = dt.proposal_from({**data, "version": 1, "by": deps.party}, "proposal")
+        proposal = wire.proposal_from({**data, "version": 1, "by": deps.party}, "proposal")
     except (dt.TalksError, ValueError) as exc:
         raise Invalid(str(exc)) from exc
     with deps.uow() as uow:
@@ -133,7 +136,7 @@ def propose(deps: Deps, user: User, counterpart: str, data: dict[str, Any]) -> d
                     counterpart, proposal)
         view = view_of(t, None)  # before anything is stored: a view that fails stores nothing
         _save(uow, deps, t, None)
-        _send(uow, deps, t, "talks", {"action": "propose", "talks": dt.talks_to(t)})
+        _send(uow, deps, t, "talks", {"action": "propose", "talks": wire.talks_to(t)})
         record(uow, deps, user.username, "talks.proposed", f"talks:{t.id}",
                {"with": counterpart, "title": proposal.title})
         uow.commit()
@@ -170,11 +173,11 @@ def _answered(t: dt.Talks, party: str, action: str,
         return _domain(dt.accept, t, party, body["version"]), body
     if action == "amend":
         try:
-            p = dt.proposal_from({**data, "version": t.current.version + 1, "by": party},
+            p = wire.proposal_from({**data, "version": t.current.version + 1, "by": party},
                                  "proposal")
         except (dt.TalksError, ValueError) as exc:
             raise Invalid(str(exc)) from exc
-        body["proposal"] = dt.proposal_to(p)
+        body["proposal"] = wire.proposal_to(p)
         return _domain(dt.amend, t, party, p), body
     body["reason"] = str(data.get("reason") or "")
     fn = {"decline": dt.decline, "cancel": dt.cancel, "end": dt.end}[action]
@@ -204,7 +207,7 @@ def apply_talks(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | No
 
 def _received_proposal(uow: UnitOfWork, deps: Deps, sender: str, talks_id: str,
                        data: Any) -> dt.Talks:
-    t = dt.talks_from(data)
+    t = wire.talks_from(data)
     if t.parties != (sender, deps.party) or len(t.proposals) != 1 \
             or t.state is not dt.TalksState.PROPOSED or t.id != talks_id:
         raise Refused("a proposal must come from its proposer, to this party")
@@ -218,7 +221,7 @@ def _received_answer(t: dt.Talks, sender: str, action: str, body: Any) -> dt.Tal
     if action == "accept":
         return dt.accept(t, sender, _field(body, "version", int))
     if action == "amend":
-        return dt.amend(t, sender, dt.proposal_from(_field(body, "proposal", dict),
+        return dt.amend(t, sender, wire.proposal_from(_field(body, "proposal", dict),
                                                     "proposal", t.parties))
     if action == "decline":
         return dt.decline(t, sender, _field(body, "reason", str))
@@ -229,16 +232,16 @@ def _received_answer(t: dt.Talks, sender: str, action: str, body: Any) -> dt.Tal
     raise Refused(f"unknown talks action {action!r}")
 
 
-def view_of(t: dt.Talks, m: dt.Minutes | None,
+def view_of(t: dt.Talks, m: dm.Minutes | None,
             relay: dict[str, Any] | None = None) -> dict[str, Any]:
-    data = dt.talks_to(t)
-    data["current"] = dt.proposal_to(t.current)
+    data = wire.talks_to(t)
+    data["current"] = wire.proposal_to(t.current)
     data["local_start"] = dt.local_start(t.current).isoformat()
     data["relay"] = relay  # None: host candidates only (a closed network has no STUN/TURN)
     # an MOU opens talks, not the exchange of classified information (DOMAIN: Agreements)
     data["classification"] = "UNCLASSIFIED"
-    data["minutes"] = dt.minutes_to(m) if m else None
-    data["minutes_sealed"] = bool(m and dt.sealed(m))
+    data["minutes"] = wire.minutes_to(m) if m else None
+    data["minutes_sealed"] = bool(m and dm.sealed(m))
     return data
 
 
@@ -258,7 +261,7 @@ def list_talks(deps: Deps, user: User) -> list[dict[str, Any]]:
     out = []
     for data in rows:
         try:
-            out.append(view_of(dt.talks_from(data), None))
+            out.append(view_of(wire.talks_from(data), None))
         except dt.TalksError:
             continue
     return out
@@ -288,7 +291,7 @@ def minutes(deps: Deps, user: User, talks_id: str, changes: dict[str, Any] | Non
     require(user, *DELEGATES)
     with deps.uow() as uow:
         t, m = _load(uow, talks_id)
-        _domain(dt.need_minutes, t)
+        _domain(dm.need_minutes, t)
         _mou(uow, deps, t.other(deps.party))
         now = m.revision if m else 0
         if revision is not None and revision != now:
@@ -296,22 +299,22 @@ def minutes(deps: Deps, user: User, talks_id: str, changes: dict[str, Any] | Non
         if m is not None and not changes and not sign:
             return view_of(t, m)
         if m is None:
-            m = _domain(dt.draft, t, deps.party)
+            m = _domain(dm.draft, t, deps.party)
         if changes:
             m = _domain(_edit, m, deps.party, changes)
         if sign:
             key_id, key = keyring(deps).signer(deps.clock())
-            m = _domain(dt.sign, m, deps.party, key_id, key, deps.clock())
+            m = _domain(signed_minutes.sign, m, deps.party, key_id, key, deps.clock())
         _save(uow, deps, t, m)
-        _send(uow, deps, t, "talks_minutes", {"minutes": dt.minutes_to(m)})
+        _send(uow, deps, t, "talks_minutes", {"minutes": wire.minutes_to(m)})
         record(uow, deps, user.username, "talks.minutes.signed" if sign else
                "talks.minutes.edited", f"talks:{t.id}", {"revision": m.revision})
         uow.commit()
     return view_of(t, m)
 
 
-def _edit(m: dt.Minutes, party: str, changes: dict[str, Any]) -> dt.Minutes:
-    """``dt.edit`` with the request's plain data (lists become tuples; anything else is
+def _edit(m: dm.Minutes, party: str, changes: dict[str, Any]) -> dm.Minutes:
+    """``dm.edit`` with the request's plain data (lists become tuples; anything else is
     left for the domain to refuse, naming the field)."""
     def seq(raw: Any) -> Any:
         return tuple(raw) if isinstance(raw, list) else raw
@@ -319,26 +322,26 @@ def _edit(m: dt.Minutes, party: str, changes: dict[str, Any]) -> dt.Minutes:
     attendance = changes.get("attendance")
     if isinstance(attendance, dict):
         attendance = {str(k): seq(v) for k, v in attendance.items()}
-    return dt.edit(m, party, attendance=attendance, outcomes=changes.get("outcomes"),
+    return dm.edit(m, party, attendance=attendance, outcomes=changes.get("outcomes"),
                    agreed=seq(changes.get("agreed")))
 
 
 def apply_minutes(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | None:
-    """The partner's edit or signature, kept as ``dt.receive_minutes`` decides: every
+    """The partner's edit or signature, kept as ``signed_minutes.receive_minutes`` decides: every
     signature on it verifies against the signer's published keys, the talks may have
     minutes, the MOU is in force, and the minutes fit the talks."""
     try:
-        incoming = dt.minutes_from(_field(body, "minutes", dict), "minutes")
+        incoming = wire.minutes_from(_field(body, "minutes", dict), "minutes")
         t, m = _load(uow, _field(body, "talks_id", str))
         t.other(sender)
-        dt.check_minutes(t, incoming)
+        dm.check_minutes(t, incoming)
         _mou(uow, deps, sender)
         peer = uow.peers.get(sender)
         if peer is None:
             raise Refused(f"{sender} is not a partner here")
         keys = {sender: _keys(peer.card.signing_keys, deps.clock()),
                 deps.party: _own_keys(deps)}
-        kept = dt.receive_minutes(m, incoming, sender, keys)
+        kept = signed_minutes.receive_minutes(m, incoming, sender, keys)
     except (ServiceError, KeyError, TypeError, ValueError) as exc:  # TalksError: a ValueError
         return _refusal(exc, "minutes")
     _save(uow, deps, t, kept)
@@ -360,7 +363,7 @@ def verify_minutes(deps: Deps, user: User, talks_id: str) -> dict[str, str]:
         keys = _own_keys(deps) if party == deps.party else (
             _keys(peers[party].card.signing_keys, deps.clock()) if party in peers else {})
         try:
-            dt.verify(m, party, keys)
+            signed_minutes.verify(m, party, keys)
             out[party] = "verified"
         except dt.TalksError as exc:
             out[party] = f"not verified: {exc}"
