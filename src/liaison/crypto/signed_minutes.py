@@ -8,7 +8,7 @@ other's copy) are the domain's (``domain.minutes``); this module adds the keys.
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
 
@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
+from liaison.crypto.keys import PublicKeyInfo
 from liaison.domain.minutes import (
     Minutes,
     Signature,
@@ -27,6 +28,8 @@ from liaison.domain.minutes import (
     signature_bytes,
 )
 from liaison.domain.talks import TalksError, aware, record_id
+
+Keys = dict[str, Ed25519PublicKey]  # a party's signing keys by key id
 
 
 def sign(m: Minutes, party: str, key_id: str, key: Ed25519PrivateKey,
@@ -73,3 +76,10 @@ def receive_minutes(local: Minutes | None, incoming: Minutes, sender: str,
     for party in incoming.signatures:
         verify(incoming, party, keys.get(party, {}))
     return merge_received(local, incoming, sender)
+
+
+def usable_keys(infos: Iterable[PublicKeyInfo], now: datetime) -> Keys:
+    """The signing keys a node publishes (its card's ``signing_keys``) that are usable at
+    ``now``, by key id: what ``verify`` and ``receive_minutes`` check against."""
+    return {k.id: Ed25519PublicKey.from_public_bytes(base64.b64decode(k.public))
+            for k in infos if k.usable(now)}

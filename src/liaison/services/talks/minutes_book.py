@@ -5,11 +5,7 @@ side's signature checked against that side's published keys.
 
 from __future__ import annotations
 
-import base64
-from datetime import datetime
 from typing import Any
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from liaison.crypto import signed_minutes
 from liaison.domain import minutes as dm
@@ -35,14 +31,10 @@ from liaison.services.talks.shared import (
 )
 
 
-def _own_keys(deps: Deps) -> dict[str, Ed25519PublicKey]:
+def _own_keys(deps: Deps) -> signed_minutes.Keys:
+    """This node's own signing keys usable now."""
     card = keyring(deps).card(deps.party, deps.address, deps.clock())
-    return _keys(card.signing_keys, deps.clock())
-
-
-def _keys(infos: Any, now: datetime) -> dict[str, Ed25519PublicKey]:
-    return {k.id: Ed25519PublicKey.from_public_bytes(base64.b64decode(k.public))
-            for k in infos if k.usable(now)}
+    return signed_minutes.usable_keys(card.signing_keys, deps.clock())
 
 
 def minutes(deps: Deps, user: User, talks_id: str, changes: dict[str, Any] | None,
@@ -104,7 +96,7 @@ def apply_minutes(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | 
         peer = uow.peers.get(sender)
         if peer is None:
             raise Refused(f"{sender} is not a partner here")
-        keys = {sender: _keys(peer.card.signing_keys, deps.clock()),
+        keys = {sender: signed_minutes.usable_keys(peer.card.signing_keys, deps.clock()),
                 deps.party: _own_keys(deps)}
         kept = signed_minutes.receive_minutes(m, incoming, sender, keys)
     except (ServiceError, KeyError, TypeError, ValueError) as exc:  # TalksError: a ValueError
@@ -126,7 +118,8 @@ def verify_minutes(deps: Deps, user: User, talks_id: str) -> dict[str, str]:
     out = {}
     for party in t.parties:
         keys = _own_keys(deps) if party == deps.party else (
-            _keys(peers[party].card.signing_keys, deps.clock()) if party in peers else {})
+            signed_minutes.usable_keys(peers[party].card.signing_keys, deps.clock())
+            if party in peers else {})
         try:
             signed_minutes.verify(m, party, keys)
             out[party] = "verified"
