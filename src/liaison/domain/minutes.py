@@ -142,8 +142,8 @@ def edit(m: Minutes, by: str, *, attendance: Mapping[str, tuple[str, ...]] | Non
             if item_id not in m.outcomes:
                 raise TalksError(f"{item_id!r} is not an item of the accepted agenda "
                                  f"({', '.join(m.outcomes)})", "outcomes")
-            new_outcomes[item_id] = checked_text(text, f"outcomes.{item_id}", max_len=OUTCOME_MAX,
-                                          min_len=0)
+            new_outcomes[item_id] = checked_text(text, f"outcomes.{item_id}",
+                                                 max_len=OUTCOME_MAX, min_len=0)
     new_agreed = m.agreed if agreed is None else agreed_points(agreed, "agreed")
     if (new_attendance, new_outcomes, new_agreed) == (dict(m.attendance), dict(m.outcomes),
                                                      tuple(m.agreed)):

@@ -194,7 +194,7 @@ def delegate_names(value: object, path: str, who: str) -> tuple[str, ...]:
 
 
 def by_party(value: object, parties: tuple[str, str], path: str,
-              what: str) -> dict[str, tuple[str, ...]]:
+             what: str) -> dict[str, tuple[str, ...]]:
     """A party -> names mapping with exactly the two parties."""
     if not isinstance(value, Mapping):
         raise TalksError(f"expected an object of party -> names, got {type(value).__name__}",
