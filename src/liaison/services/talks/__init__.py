@@ -14,7 +14,7 @@ in force today, here and on the partner's node. Every refusal changes nothing.
 Where things live: ``negotiation`` (propose and answer), ``minutes_book`` (draft, edit, sign
 and verify the minutes), ``call`` (joining, live events, the roster), ``shared`` (the MOU,
 loading, storing and sending, the view). Import this package (``services.talks``), which
-names the entry points below; the API, the CLI and the partner message table use them.
+names the entry points below (what the API and the partner message table call).
 """
 
 from __future__ import annotations
