@@ -12,7 +12,8 @@ from tests.twins import MemoryState, MemoryUnitOfWork
 
 from liaison.domain.agreement_terms import Amendment, ReciprocityLimit, amend, terms_at
 from liaison.domain.agreements import AgreementError, Scope
-from liaison.domain.codec import CodecError, agreement_from, agreement_to, amendment_from
+from liaison.domain.codec import agreement_from, agreement_to, amendment_from
+from liaison.domain.decoding import CodecError
 from liaison.domain.labels import Clearance
 from liaison.domain.release import decide
 from liaison.domain.release_decision import Outcome

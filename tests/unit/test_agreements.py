@@ -15,7 +15,8 @@ from liaison.domain.agreements import (
     EventKind,
     validate_agreement,
 )
-from liaison.domain.codec import CodecError, agreement_from
+from liaison.domain.codec import agreement_from
+from liaison.domain.decoding import CodecError
 
 from factories import PARTIES, agreement, d, seed_data
 

@@ -6,7 +6,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from liaison.domain.codec import CodecError, item_from
+from liaison.domain.codec import item_from
+from liaison.domain.decoding import CodecError
 from liaison.domain.ledger import Direction, LedgerEntry, balance, balances_by_agreement
 from liaison.domain.release import decide
 from liaison.domain.review import (

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from liaison.domain.codec import CodecError, parse_date, parse_datetime
+from liaison.domain.decoding import CodecError, parse_date, parse_datetime
 
 ID = re.compile(r"[A-Za-z0-9._@-]{1,64}")  # no ":": the stored key is <sender>:<id>
 PARTY = re.compile(r"[A-Z]{3}")  # ISO 3166 alpha-3 (docs/rules.md#parties)

@@ -10,7 +10,8 @@ from typing import Any
 from liaison.domain.agreement_lifecycle import status_at
 from liaison.domain.agreement_terms import terms_at
 from liaison.domain.agreements import Agreement, AgreementKind
-from liaison.domain.codec import CodecError, item_from, item_to
+from liaison.domain.codec import item_from, item_to
+from liaison.domain.decoding import CodecError
 from liaison.domain.items import Item
 from liaison.domain.labels import Category, CategoryType, Label, LabelError, Party
 from liaison.domain.ledger import Direction, LedgerEntry

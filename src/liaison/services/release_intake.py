@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from liaison.domain.agreements import Agreement
-from liaison.domain.codec import CodecError, field_of, parse_date
+from liaison.domain.decoding import CodecError, field_of, parse_date
 from liaison.domain.items import REPORTED_FROM, REPORTED_UNTIL, Item
 from liaison.domain.labels import Party
 from liaison.domain.release import decide

@@ -20,7 +20,8 @@ from typing import Any
 
 from liaison.domain.agreement_terms import terms_at
 from liaison.domain.agreements import Agreement
-from liaison.domain.codec import CodecError, field_of, item_to, parse_date
+from liaison.domain.codec import item_to
+from liaison.domain.decoding import CodecError, field_of, parse_date
 from liaison.domain.items import Item
 from liaison.domain.ledger import Direction, LedgerEntry, balances_by_agreement
 from liaison.domain.release import decide

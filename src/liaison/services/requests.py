@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
-from liaison.domain.codec import CodecError, parse_datetime
+from liaison.domain.decoding import CodecError, parse_datetime
 from liaison.domain.release_facts import Consent
 from liaison.domain.request_authority import (
     RequestRefused,

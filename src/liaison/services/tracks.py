@@ -16,7 +16,8 @@ from typing import Any
 from liaison.domain.agreement_lifecycle import status_at
 from liaison.domain.agreements import Agreement
 from liaison.domain.areas import AREA_TOPIC
-from liaison.domain.codec import CodecError, field_of, label_from, label_to
+from liaison.domain.codec import label_from, label_to
+from liaison.domain.decoding import CodecError, field_of
 from liaison.domain.items import Discipline, Grade
 from liaison.domain.labels import LabelError, Party
 from liaison.domain.release import ReleasePolicy
