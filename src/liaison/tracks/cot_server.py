@@ -19,7 +19,8 @@ from liaison.domain.users import User
 from liaison.services.context import Deps
 from liaison.services.errors import Unavailable
 from liaison.tracks.cot import MAX_EVENT, StreamStats, iter_events, to_event
-from liaison.tracks.hub import Published, TrackHub
+from liaison.tracks.hub import TrackHub
+from liaison.tracks.picture import Published
 
 log = logging.getLogger("liaison.cot")
 
