@@ -37,6 +37,7 @@ class WireRow(NamedTuple):
 
 
 FIELDS = len(WireRow._fields) - 1  # on every row; the position comes on top
+_as_row = tuple.__new__  # a row from a list of the right length, without a call per field
 
 
 def encode_row(u: TrackUpdate) -> list[Any]:
@@ -61,8 +62,10 @@ def decode_row(raw: Any) -> WireRow:
     if not isinstance(raw, list) or len(raw) not in (FIELDS, FIELDS + 1):
         raise ValueError(f"an update row has {FIELDS} fields ({FIELDS + 1} with a stream "
                          f"position)")
-    row = WireRow(*raw)
-    if len(raw) > FIELDS and (not isinstance(row.position, int) or row.position < 0):
+    if len(raw) == FIELDS:
+        return _as_row(WireRow, (*raw, None))
+    row = _as_row(WireRow, raw)
+    if not isinstance(row.position, int) or row.position < 0:
         raise ValueError("a stream position is a non-negative integer")
     return row
 
@@ -70,11 +73,12 @@ def decode_row(raw: Any) -> WireRow:
 def update_of(row: WireRow, number: int = 0) -> TrackUpdate:
     """The update a row carries, numbered ``number`` here; ``ValueError`` or
     ``TypeError`` when a field is not of its type."""
-    return TrackUpdate(str(row.uid), datetime.fromtimestamp(float(row.time), UTC),
-                       float(row.lat), float(row.lon), float(row.alt_m), str(row.kind),
-                       None if row.speed_ms is None else float(row.speed_ms),
-                       None if row.course_deg is None else float(row.course_deg),
-                       float(row.ce_m), str(row.callsign), number)
+    uid, time, lat, lon, alt_m, kind, speed_ms, course_deg, ce_m, callsign, _, _ = row
+    return TrackUpdate(str(uid), datetime.fromtimestamp(float(time), UTC), float(lat),
+                       float(lon), float(alt_m), str(kind),
+                       None if speed_ms is None else float(speed_ms),
+                       None if course_deg is None else float(course_deg), float(ce_m),
+                       str(callsign), number)
 
 
 def update_from_row(raw: Any) -> TrackUpdate:
