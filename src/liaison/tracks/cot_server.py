@@ -8,7 +8,10 @@ client reported itself is a TAK client's: nothing it sends after that is ingeste
 ingested event goes back out as it came in (its ``how``, ``stale``, ``ce``, ``le`` and
 unknown altitude), under this node's uid for the track with the sender's uid mapped in
 ``<liaison uid>``, and carries its label in the attributes TAK clients show and filter
-(``access``, ``caveat``, ``rel_to``) as well as in ``<remarks>``.
+(``access``, ``caveat``, ``rel_to``) as well as in ``<remarks>``. The fields kept as they
+came are remembered by the port that took the event: with several workers, another
+worker's port sends that track with the defaults (``m-g``, stale a minute after its time,
+``le`` unknown), as partners' tracks are sent.
 
 Bad events are refused and counted, never crash the stream; an event without its end tag
 within ``MAX_EVENT`` bytes closes that connection (its framing is lost).
