@@ -14,7 +14,9 @@ What lives here, one room per concern:
 - ``rows``: the named codec of a wire row (``WireRow``) and of stream records.
 - ``links`` and ``frames``: the outgoing link to one partner and its session frames.
 - ``policy_watch``: when the policy snapshot must be recomputed.
-- ``cot`` and ``cot_server``: Cursor-on-Target in and out; ``synthetic``: demo launches.
+- ``cot``, ``cot_detail`` and ``cot_server``: Cursor-on-Target in and out (a TAK client's
+  own traffic is never a track; an event goes out as it came in); ``synthetic``: demo
+  launches.
 
 Who may import it: the HTTP routes (``api``), the federation listeners and the code that
 starts the node, the CLI, tests and benchmarks. It imports ``domain``, ``crypto``,
