@@ -1,6 +1,11 @@
-"""A TAK-style CoT port: what sensors send is ingested into one registered feed; what the
-node holds is streamed back to every connected client, cut to the clearance of one account
-(the port has no per-client identity, so bind it to loopback or a protected segment).
+"""A TAK-style CoT port: what sensors send is ingested into a registered feed; what the
+node holds is streamed back to every connected client, cut to the clearance of one account.
+
+Over plain TCP the port has no per-client identity (every connection's input goes to one
+feed: bind it to loopback or a protected segment). Over TLS with client certificates
+(``sensor_tls``, as TAK servers run it) each sensor's certificate names it and its input
+goes to its own feed (``sensors``); a certificate that names no sensor with a feed sends
+nothing in.
 
 Ingest is kept apart from the stream out: a TAK client's own presence, ping and
 self-report events are never tracks (``tracks.cot_detail``), and a connection whose
@@ -22,7 +27,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from liaison.domain.labels import Label
@@ -55,16 +63,23 @@ class CotStats:
 
 
 class CotServer:
-    def __init__(self, deps: Deps, hub: TrackHub, feed: str, username: str) -> None:
+    """``feed``: the feed every connection's input goes to; ``sensors``: instead, over
+    TLS with client certificates, the feed of each sensor identity (the certificate's
+    common name), and a connection whose identity has no feed sends nothing in."""
+
+    def __init__(self, deps: Deps, hub: TrackHub, feed: str, username: str,
+                 sensors: Mapping[str, str] | None = None) -> None:
         self.deps, self.hub, self.feed, self.username = deps, hub, feed, username
+        self.sensors = sensors
         self.stats = CotStats()
-        self.source = f"feed:{feed}"
-        self.details = CotDetails()  # what the updates of this port's feed came with
+        self.details: dict[str, CotDetails] = {}  # feed source -> what updates came with
         self._access: dict[Label, tuple[str, str, str]] = {}
         self._server: asyncio.Server | None = None
 
-    async def start(self, host: str, port: int) -> None:
-        self._server = await asyncio.start_server(self._client, host, port,
+    async def start(self, host: str, port: int, tls: ssl.SSLContext | None = None) -> None:
+        if self.sensors is not None and tls is None:
+            raise ValueError("a feed per sensor identity needs TLS with client certificates")
+        self._server = await asyncio.start_server(self._client, host, port, ssl=tls,
                                                   limit=MAX_EVENT + 1024)
 
     @property
@@ -85,6 +100,7 @@ class CotServer:
         out = asyncio.create_task(self._stream_out(writer, user)) if user else None
         try:
             client = False  # this connection is a TAK client's, not a sensor's
+            feed = self._feed_of(writer)
             async for event in iter_events(reader, self.stats.stream):
                 client = client or event.client.startswith(SELF_REPORT)
                 if event.update is None:
@@ -92,7 +108,7 @@ class CotServer:
                 if client:
                     self.stats.from_clients += 1
                     continue
-                await self._ingest(event.update, event.detail)
+                await self._ingest(feed, event.update, event.detail)
         except (ConnectionError, OSError):
             pass
         finally:
@@ -107,15 +123,23 @@ class CotServer:
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
-    async def _ingest(self, update: TrackUpdate, detail: CotDetail | None) -> None:
-        if not self.feed:
+    def _feed_of(self, writer: asyncio.StreamWriter) -> str:
+        """The feed this connection's input goes to ("" when none: refused)."""
+        if self.sensors is None:
+            return self.feed
+        return self.sensors.get(identity(writer.get_extra_info("peercert")), "")
+
+    async def _ingest(self, feed: str, update: TrackUpdate, detail: CotDetail | None) -> None:
+        if not feed:
             self.stats.refused_by_hub += 1
-            self.stats.stream.last_error = "this CoT port takes no input: set LIAISON_COT_FEED"
+            self.stats.stream.last_error = (
+                "this connection's certificate names no sensor with a feed" if self.sensors
+                is not None else "this CoT port takes no input: set LIAISON_COT_FEED")
             return
         if detail is not None:
-            self.details.keep(update.uid, detail)
+            self.details.setdefault(f"feed:{feed}", CotDetails()).keep(update.uid, detail)
         try:
-            _, refusals = await self.hub.accept(self.feed, [update])
+            _, refusals = await self.hub.accept(feed, [update])
         except Unavailable as exc:
             refusals = [exc.message]
         if refusals:
@@ -152,7 +176,8 @@ class CotServer:
         u = p.update
         shown = TrackUpdate(f"liaison-{u.number}", u.time, u.lat, u.lon, u.alt_m, u.kind,
                             u.speed_ms, u.course_deg, u.ce_m, u.callsign or u.uid, u.number)
-        detail = self.details.of(u) if p.source == self.source else None
+        kept = self.details.get(p.source)
+        detail = kept.of(u) if kept is not None else None
         return to_event(shown, marking=p.marking, source=p.source, detail=detail,
                         access=self._access_of(p.label), sender_uid=u.uid)
 
@@ -164,3 +189,25 @@ class CotServer:
             scheme = self.hub.policy.parties[self.deps.party].scheme
             access = self._access[label] = access_of(label, scheme)
         return access
+
+
+def identity(peercert: Any) -> str:
+    """The common name of a verified client certificate ("" without one)."""
+    if not isinstance(peercert, dict):
+        return ""
+    for rdn in peercert.get("subject", ()):
+        for name, value in rdn:
+            if name == "commonName":
+                return str(value)
+    return ""
+
+
+def sensor_tls(cert: Path, key: Path, sensors_ca: Path) -> ssl.SSLContext:
+    """The port's TLS: its own certificate, and a client certificate required, issued
+    by ``sensors_ca`` (as TAK servers do)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2  # what TAK clients speak
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.load_cert_chain(cert, key)
+    ctx.load_verify_locations(cafile=sensors_ca)
+    return ctx
