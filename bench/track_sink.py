@@ -43,7 +43,7 @@ from liaison.domain.tracks import validate_update
 from liaison.federation.keystore import Keystore
 from liaison.federation.tls import server_context
 from liaison.tracks.frames import FrameError, is_session_frame, open_frame, read_frame
-from liaison.tracks.hub import update_from_row
+from liaison.tracks.rows import update_from_row
 
 
 class Sink:

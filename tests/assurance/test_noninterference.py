@@ -83,8 +83,9 @@ from liaison.services.items import get_item, list_items
 from liaison.services.ports import Peer, StoredConsent, StoredItem
 from liaison.storage.schema import migrate
 from liaison.storage.unit_of_work import uow_factory
-from liaison.tracks.hub import Subscription, TrackHub
+from liaison.tracks.hub import TrackHub
 from liaison.tracks.links import PartnerLink
+from liaison.tracks.picture import Subscription
 
 from .reference_model import (
     AgreementModel,

@@ -19,7 +19,8 @@ from liaison.domain.users import Role, User
 from liaison.services import areas, feed_sensors, tracks
 from liaison.services.auth_roles import require
 from liaison.services.errors import Forbidden, Refused, Unavailable
-from liaison.tracks.hub import Published, TrackHub
+from liaison.tracks.hub import TrackHub
+from liaison.tracks.picture import Published
 
 router = APIRouter(prefix="/api", tags=["tracks"])
 federation_router = APIRouter(prefix="/federation/v1", tags=["federation (node to node)"])

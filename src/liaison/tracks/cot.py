@@ -5,6 +5,14 @@ each ending with ``</event>`` (what TAK clients and ``pytak`` send and read). Pa
 ``defusedxml`` (no DTDs, no entity expansion, no external references) and refuses any event
 longer than ``MAX_EVENT`` bytes; a bad event is refused with the reason, never raised past
 the stream reader.
+
+A TAK client's own traffic is not a track: its presence and ping events (``t-x-d-d``,
+``t-x-c-t``, ``t-x-c-t-r``: any ``t-x-`` type) and its self situational-awareness posts
+(a ``<detail>`` with ``<takv>``, ``<__group>`` or a ``<contact endpoint>``, as ATAK,
+WinTAK and iTAK send about themselves) are read as ``client`` events, never ingested.
+
+What the update does not hold is kept as it arrived (``CotDetail``: ``how``, ``stale``,
+``ce``, ``le`` and ``hae``, 9999999 for unknown) so the event goes out as it came in.
 """
 
 from __future__ import annotations
@@ -21,10 +29,10 @@ from defusedxml.common import DefusedXmlException  # type: ignore[import-untyped
 
 from liaison.domain.labels import LabelError
 from liaison.domain.tracks import TrackUpdate, validate_update
+from liaison.tracks.cot_detail import UNKNOWN, CotDetail, CotEvent, client_traffic, detail_of
 
 MAX_EVENT = 64 * 1024
 END = b"</event>"
-UNKNOWN = 9_999_999.0
 
 
 class CotError(ValueError):
@@ -32,6 +40,15 @@ class CotError(ValueError):
 
 
 def parse_event(raw: bytes) -> TrackUpdate:
+    """The track update an event reports; ``CotError`` for a client's own traffic."""
+    event = read_event(raw)
+    if event.update is None:
+        raise CotError(f"a TAK client's own event, not a track: {event.client}")
+    return event.update
+
+
+def read_event(raw: bytes) -> CotEvent:
+    """A track update and the fields it does not hold, or a client's own traffic."""
     if len(raw) > MAX_EVENT:
         raise CotError(f"event larger than {MAX_EVENT} bytes")
     try:
@@ -44,22 +61,29 @@ def parse_event(raw: bytes) -> TrackUpdate:
         raise CotError(f"unknown XML encoding: {exc}") from exc
     if root.tag != "event":
         raise CotError(f"root element is <{root.tag}>, not <event>")
+    client = client_traffic(root)
+    if client:
+        return CotEvent(None, None, client)
     point = root.find("point")
     if point is None:
         raise CotError("event has no <point>")
     try:
         uid = _attr(root, "uid")
+        hae, ce = _num(point, "hae", 0.0), _num(point, "ce", 500.0)
         update = TrackUpdate(
             uid=uid, time=_time(_attr(root, "time")),
             lat=_num(point, "lat"), lon=_num(point, "lon"),
-            alt_m=_known(_num(point, "hae", 0.0), 0.0), kind=_attr(root, "type"),
-            ce_m=_known(_num(point, "ce", 500.0), 500.0),
+            alt_m=_known(hae, 0.0), kind=_attr(root, "type"),
+            ce_m=_known(ce, 500.0),
             speed_ms=_motion(root, "speed"), course_deg=_motion(root, "course"),
             callsign=_callsign(root))
         validate_update(update)
+        stale = root.get("stale")
+        detail = detail_of(update.time, root.get("how"), _time(stale) if stale else None,
+                           hae, ce, _num(point, "le", UNKNOWN))
     except LabelError as exc:
         raise CotError(str(exc)) from exc
-    return update
+    return CotEvent(update, detail, "")
 
 
 def _attr(el: Element, name: str) -> str:
@@ -107,22 +131,35 @@ def _callsign(root: Element) -> str:
 
 
 def to_event(u: TrackUpdate, *, stale_s: float = 60.0, marking: str = "",
-             source: str = "") -> bytes:
-    """A CoT event for TAK clients; ``marking`` (the portion mark) goes in ``remarks``."""
+             source: str = "", detail: CotDetail | None = None,
+             access: tuple[str, str, str] | None = None, sender_uid: str = "") -> bytes:
+    """A CoT event for TAK clients: ``marking`` (the portion mark) goes in ``remarks``;
+    ``access`` (classification, caveats, releasable to) in the event attributes TAK
+    clients show and filter (``access``, ``caveat``, ``rel_to``, as pytak writes them);
+    ``detail`` the fields as they arrived (else ``m-g``, ``stale_s`` after the time, the
+    update's altitude and error, ``le`` unknown); ``sender_uid`` the source's own uid."""
     start = u.time.astimezone(UTC)
-    stale = datetime.fromtimestamp(start.timestamp() + stale_s, UTC)
+    if detail is None:
+        detail = CotDetail(start, "m-g", datetime.fromtimestamp(start.timestamp() + stale_s,
+                                                                UTC),
+                           u.alt_m, u.ce_m, UNKNOWN)
     track = ""
     if u.speed_ms is not None or u.course_deg is not None:
         track = (f"<track speed={quoteattr(_f(u.speed_ms or 0.0))} "
                  f"course={quoteattr(_f(u.course_deg or 0.0))}/>")
     contact = f"<contact callsign={quoteattr(u.callsign or u.uid)}/>"
     remarks = f"<remarks>{_esc(marking)}</remarks>" if marking else ""
-    liaison = (f"<liaison number=\"{u.number}\" source={quoteattr(source)} "
+    mapped = f" uid={quoteattr(sender_uid)}" if sender_uid else ""
+    liaison = (f"<liaison number=\"{u.number}\" source={quoteattr(source)}{mapped} "
                f"marking={quoteattr(marking)}/>")
+    labels = "" if access is None else "".join(
+        f" {name}={quoteattr(value)}" for name, value in zip(
+            ("access", "caveat", "rel_to"), access, strict=True) if value)
     return (f"<event version=\"2.0\" uid={quoteattr(u.uid)} type={quoteattr(u.kind)} "
-            f"how=\"m-g\" time=\"{_ts(start)}\" start=\"{_ts(start)}\" stale=\"{_ts(stale)}\">"
-            f"<point lat=\"{u.lat:.7f}\" lon=\"{u.lon:.7f}\" hae=\"{u.alt_m:.1f}\" "
-            f"ce=\"{u.ce_m:.1f}\" le=\"9999999.0\"/>"
+            f"how={quoteattr(detail.how)} time=\"{_ts(start)}\" start=\"{_ts(start)}\" "
+            f"stale=\"{_ts(detail.stale)}\"{labels}>"
+            f"<point lat=\"{u.lat:.7f}\" lon=\"{u.lon:.7f}\" hae=\"{detail.hae:.1f}\" "
+            f"ce=\"{detail.ce:.1f}\" le=\"{detail.le:.1f}\"/>"
             f"<detail>{track}{contact}{remarks}{liaison}</detail></event>").encode()
 
 
@@ -142,12 +179,13 @@ def _esc(text: str) -> str:
 class StreamStats:
     events: int = 0
     refused: int = 0
+    client: int = 0  # TAK clients' own events (presence, ping, self-SA): never ingested
     last_error: str = ""
 
 
 async def iter_events(reader: asyncio.StreamReader,
-                      stats: StreamStats) -> AsyncIterator[TrackUpdate]:
-    """Yield parsed updates from a CoT stream until EOF; bad events are counted and skipped;
+                      stats: StreamStats) -> AsyncIterator[CotEvent]:
+    """Yield parsed events from a CoT stream until EOF; bad events are counted and skipped;
     an event over ``MAX_EVENT`` without its end tag closes the stream (framing is lost)."""
     while True:
         try:
@@ -168,10 +206,13 @@ async def iter_events(reader: asyncio.StreamReader,
         if head.startswith(b"<?xml"):
             body = raw[raw.find(b"<?xml"):]
         try:
-            update = parse_event(body)
+            event = read_event(body)
         except CotError as exc:
             stats.refused += 1
             stats.last_error = str(exc)
             continue
-        stats.events += 1
-        yield update
+        if event.update is None:
+            stats.client += 1
+        else:
+            stats.events += 1
+        yield event

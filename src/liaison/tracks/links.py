@@ -42,6 +42,7 @@ from liaison.federation.tls import client_context
 from liaison.services.context import Deps
 from liaison.services.ports import Peer
 from liaison.tracks.frames import new_key, seal_frame
+from liaison.tracks.rows import position_in
 
 PATH = "/federation/v1/tracks"
 MAX_BATCH = 1_000
@@ -195,7 +196,7 @@ class PartnerLink:
         if not self.unacked:
             self._progress = time.monotonic()
         self.unacked[self.seq] = body
-        last = max((r[11] for g in batch for r in g["updates"] if len(r) > 11), default=0)
+        last = max((position_in(r) for g in batch for r in g["updates"]), default=0)
         if last:
             self.positions[self.seq] = last
         # counted once taken into a frame: a frame whose send fails is resent on the next
