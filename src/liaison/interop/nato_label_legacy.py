@@ -1,7 +1,9 @@
-"""STANAG 4774 confidentiality labels as XML, and a STANAG 4778-style binding of a label to
-data by signature. Pure: no file or network I/O.
+"""The form of labels and bindings Liaison wrote before it followed ADatP-4774 / 4778
+(``nato_label``, ``nato_binding``): still read and verified, and marked as legacy by their
+callers, so labels and bindings that older nodes made keep working. The writers stay for
+tests and for partners still on that form. Pure: no file or network I/O.
 
-Deviations from the full standards (on purpose; see the shapes below):
+Deviations of this old form from the standards (why it was replaced):
 
 - 4774: a subset. ``PolicyIdentifier`` holds a party code (whose national scheme the
   classification belongs to), not a policy URI; categories carry only ``GenericValue``; the
@@ -44,87 +46,51 @@ import base64
 import binascii
 import hashlib
 import hmac
-import re
 import struct
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from xml.etree.ElementTree import Element
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from defusedxml import ElementTree as SafeET  # type: ignore[import-untyped]
-from defusedxml.common import DefusedXmlException  # type: ignore[import-untyped]
 
-from liaison.domain.labels import (
-    CAVEAT,
-    COMPARTMENT,
-    EYES,
-    PARTY_CODE,
-    REL_TO,
-    Category,
-    CategoryType,
-    Label,
-    LabelError,
-    Party,
-    validate_label,
+from liaison.domain.labels import Label, LabelError, Party, validate_label
+from liaison.interop.nato_xml import (
+    BINDING_NS,
+    MAX_BINDING,
+    MAX_LABEL,
+    NS,
+    BindingError,
+    NatoLabelError,
+    category,
+    children,
+    date_time,
+    el,
+    esc,
+    leaf,
+    parse,
+    when,
 )
 
-NS = "urn:nato:stanag:4774:confidentialitymetadatalabel:1:0"
-BINDING_NS = "urn:nato:stanag:4778:bindinginformation:1:0"
-MAX_LABEL = 64 * 1024
-MAX_BINDING = 128 * 1024  # a maximal label, base64-encoded, plus the envelope
 DOMAIN = b"liaison-4778-v1\0"
-_INVALID_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;",
-            "\t": "&#9;", "\n": "&#10;", "\r": "&#13;"}
-_REQUIRED_TYPE = {REL_TO: CategoryType.PERMISSIVE, EYES: CategoryType.PERMISSIVE,
-                  CAVEAT: CategoryType.RESTRICTIVE, COMPARTMENT: CategoryType.RESTRICTIVE}
-
-
-class NatoLabelError(ValueError):
-    """A label or binding that cannot be read; the message says what and where."""
-
-
-class BindingError(NatoLabelError):
-    """A binding that does not verify; never trust its label."""
 
 
 # --- writing -----------------------------------------------------------------------------
 
 
-def _esc(text: str, where: str) -> str:
-    bad = _INVALID_CHAR.search(text)
-    if bad:
-        raise NatoLabelError(f"{where}: character U+{ord(bad.group()):04X} cannot appear in XML")
-    return "".join(_ESCAPES.get(ch, ch) for ch in text)
-
-
-def _when(dt: datetime, where: str) -> str:
-    if dt.tzinfo is None or dt.utcoffset() is None:
-        raise NatoLabelError(f"{where}: date-time has no time zone")
-    try:
-        return dt.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
-    except OverflowError:
-        raise NatoLabelError(f"{where}: {dt} is out of range") from None
-
-
-def _el(name: str, text: str, attrs: str = "") -> str:
-    return f"<{name}{attrs}>{_esc(text, name)}</{name}>"
-
-
 def _body(label: Label) -> str:
     cats = "".join(
-        f'<Category TagName="{_esc(c.tag, "Category/@TagName")}" Type="{c.type.value}">'
-        + "".join(_el("GenericValue", v) for v in sorted(c.values)) + "</Category>"
+        f'<Category TagName="{esc(c.tag, "Category/@TagName")}" Type="{c.type.value}">'
+        + "".join(el("GenericValue", v) for v in sorted(c.values)) + "</Category>"
         for c in label.categories)
-    out = ("<ConfidentialityInformation>" + _el("PolicyIdentifier", label.policy)
-           + _el("Classification", label.classification) + cats + "</ConfidentialityInformation>"
-           + _el("CreationDateTime", _when(label.created, "CreationDateTime")))
+    out = ("<ConfidentialityInformation>" + el("PolicyIdentifier", label.policy)
+           + el("Classification", label.classification) + cats + "</ConfidentialityInformation>"
+           + el("CreationDateTime", when(label.created, "CreationDateTime")))
     if label.review is not None:
-        out += _el("ReviewDateTime", _when(label.review, "ReviewDateTime"))
-    out += _el("OriginatorID", label.originator, ' IDType="PartyCode"')
+        out += el("ReviewDateTime", when(label.review, "ReviewDateTime"))
+    out += el("OriginatorID", label.originator, ' IDType="PartyCode"')
     if label.privacy_mark is not None:
-        out += _el("PrivacyMark", label.privacy_mark)
+        out += el("PrivacyMark", label.privacy_mark)
     return out
 
 
@@ -139,91 +105,8 @@ def label_to_xml(label: Label, alternatives: Sequence[Label] = ()) -> bytes:
 # --- reading -----------------------------------------------------------------------------
 
 
-def _parse(data: bytes, limit: int, error: type[NatoLabelError]) -> Element:
-    if len(data) > limit:
-        raise error(f"document is {len(data)} bytes, larger than the {limit}-byte limit")
-    try:
-        root: Element = SafeET.fromstring(data, forbid_dtd=True)
-    except DefusedXmlException as exc:
-        raise error(f"forbidden XML construct ({exc.__class__.__name__}): "
-                    "DTDs and entities are refused") from exc
-    except SafeET.ParseError as exc:
-        raise error(f"not well-formed XML: {exc}") from exc
-    except (LookupError, ValueError) as exc:  # e.g. an unknown encoding in the declaration
-        raise error(f"unreadable XML: {exc}") from exc
-    return root
-
-
-def _children(el: Element, ns: str, path: str, allowed: dict[str, tuple[int, int | None]],
-              attrs: frozenset[str] = frozenset()) -> dict[str, list[Element]]:
-    """``el``'s children by local name, each counted against ``allowed[name] = (min, max)``;
-    unknown elements or attributes and stray text are refused. ``path`` is ``el``'s path
-    from the document element ("" for the document element itself)."""
-    here = path or el.tag.rpartition("}")[2]
-    _no_extras(el, here, attrs, el.text)
-    found: dict[str, list[Element]] = {name: [] for name in allowed}
-    for child in el:
-        local = child.tag[len(ns) + 2:] if child.tag.startswith(f"{{{ns}}}") else ""
-        if local not in allowed:
-            raise NatoLabelError(f"{here}: unexpected element <{child.tag}>")
-        if child.tail and child.tail.strip():
-            raise NatoLabelError(f"{here}: unexpected text after <{local}>")
-        found[local].append(child)
-    for name, (low, high) in allowed.items():
-        n = len(found[name])
-        if n < low or (high is not None and n > high):
-            need = "is required" if n < low else "may appear at most once"
-            raise NatoLabelError(f"{path}/{name}: {need} (found {n})".lstrip("/"))
-    return found
-
-
-def _no_extras(el: Element, path: str, attrs: frozenset[str], text: str | None) -> None:
-    if text and text.strip():
-        raise NatoLabelError(f"{path}: unexpected text {text.strip()[:40]!r}")
-    for name in el.attrib:
-        if name not in attrs:
-            raise NatoLabelError(f"{path}: unexpected attribute {name!r}")
-
-
-def _leaf(el: Element, path: str, attrs: frozenset[str] = frozenset(), strip: bool = True) -> str:
-    if len(el):
-        raise NatoLabelError(f"{path}: unexpected element <{el[0].tag}>")
-    _no_extras(el, path, attrs, None)
-    text = el.text or ""
-    return text.strip() if strip else text
-
-
-def _time(el: Element, path: str) -> datetime:
-    text = _leaf(el, path)
-    try:
-        dt = datetime.fromisoformat(text)
-    except ValueError:
-        raise NatoLabelError(f"{path}: {text[:40]!r} is not an ISO 8601 date-time") from None
-    if dt.tzinfo is None:
-        raise NatoLabelError(f"{path}: {text!r} needs a time zone (e.g. 2019-10-31T07:35:00Z)")
-    try:
-        return dt.astimezone(UTC)
-    except OverflowError:
-        raise NatoLabelError(f"{path}: {text!r} is out of range") from None
-
-
-def _category(el: Element, path: str) -> Category:
-    values = _children(el, NS, path, {"GenericValue": (0, None)}, frozenset({"TagName", "Type"}))
-    tag, kind = el.get("TagName"), el.get("Type")
-    if tag is None:
-        raise NatoLabelError(f"{path}/@TagName: is required")
-    if kind is None or kind not in CategoryType.__members__.values():
-        allowed = ", ".join(t.value for t in CategoryType)
-        raise NatoLabelError(f"{path}/@Type: {kind!r} is not one of {allowed}")
-    vals = frozenset(_leaf(v, f"{path}/GenericValue", strip=False) for v in values["GenericValue"])
-    if tag in _REQUIRED_TYPE and kind != _REQUIRED_TYPE[tag]:
-        raise NatoLabelError(f"{path}/@Type: {tag} must be {_REQUIRED_TYPE[tag].value}")
-    if tag in (REL_TO, EYES):
-        bad = sorted(v for v in vals if not PARTY_CODE.match(v))
-        if bad or not vals:
-            raise NatoLabelError(f"{path}: {tag} needs ISO 3166 alpha-3 party codes"
-                                 + (f" (got {', '.join(map(repr, bad))})" if bad else ""))
-    return Category(tag, CategoryType(kind), vals)
+def _time(el_: Element, path: str) -> datetime:
+    return date_time(leaf(el_, path), path)
 
 
 def _label(el: Element, where: str, parties: Mapping[str, Party], alternatives: bool) -> Label:
@@ -235,16 +118,16 @@ def _label(el: Element, where: str, parties: Mapping[str, Party], alternatives: 
     if alternatives:
         shape["AlternativeConfidentialityLabel"] = (0, None)
     at = f"{where}/" if where else ""
-    parts = _children(el, NS, where, shape)
+    parts = children(el, NS, where, shape)
     ip = f"{at}ConfidentialityInformation"
-    info = _children(parts["ConfidentialityInformation"][0], NS, ip, {
+    info = children(parts["ConfidentialityInformation"][0], NS, ip, {
         "PolicyIdentifier": (1, 1), "Classification": (1, 1), "Category": (0, None)})
-    policy = _leaf(info["PolicyIdentifier"][0], f"{ip}/PolicyIdentifier")
+    policy = leaf(info["PolicyIdentifier"][0], f"{ip}/PolicyIdentifier")
     if policy not in parties:
         raise NatoLabelError(f"{ip}/PolicyIdentifier: unknown policy {policy!r} "
                              f"(known parties: {', '.join(sorted(parties))})")
     scheme = parties[policy].scheme
-    level = _leaf(info["Classification"][0], f"{ip}/Classification")
+    level = leaf(info["Classification"][0], f"{ip}/Classification")
     if not scheme.has(level):
         known = ", ".join(lv.name for lv in scheme.levels)
         raise NatoLabelError(f"{ip}/Classification: {level!r} is not a level of {policy}'s "
@@ -256,12 +139,12 @@ def _label(el: Element, where: str, parties: Mapping[str, Party], alternatives: 
     label = Label(
         policy=policy,
         classification=scheme.level(level).name,
-        originator=_leaf(origin, f"{at}OriginatorID", frozenset({"IDType"})),
+        originator=leaf(origin, f"{at}OriginatorID", frozenset({"IDType"})),
         created=_time(parts["CreationDateTime"][0], f"{at}CreationDateTime"),
-        categories=tuple(_category(c, f"{ip}/Category[{i}]")
+        categories=tuple(category(c, f"{ip}/Category[{i}]")
                          for i, c in enumerate(info["Category"], 1)),
         review=_time(review[0], f"{at}ReviewDateTime") if review else None,
-        privacy_mark=_leaf(mark[0], f"{at}PrivacyMark", strip=False) if mark else None,
+        privacy_mark=leaf(mark[0], f"{at}PrivacyMark", strip=False) if mark else None,
     )
     try:
         validate_label(label, scheme)
@@ -272,7 +155,7 @@ def _label(el: Element, where: str, parties: Mapping[str, Party], alternatives: 
 
 def label_from_xml(data: bytes, parties: Mapping[str, Party]) -> tuple[Label, tuple[Label, ...]]:
     """The label and its alternatives, each validated against its policy party's scheme."""
-    root = _parse(data, MAX_LABEL, NatoLabelError)
+    root = parse(data, MAX_LABEL, NatoLabelError)
     if root.tag != f"{{{NS}}}ConfidentialityLabel":
         raise NatoLabelError(f"root element is <{root.tag}>, not <ConfidentialityLabel "
                              f'xmlns="{NS}">')
@@ -314,15 +197,15 @@ def bind(data_digest: bytes, label: Label, key: Ed25519PrivateKey, key_id: str,
     signature = key.sign(_signed_bytes(key_id, data_digest, label_xml))
     return (f'<BindingInformation xmlns="{BINDING_NS}">'
             "<DataReference><DigestMethod>SHA-256</DigestMethod>"
-            + _el("DigestValue", _b64text(data_digest)) + "</DataReference>"
-            + _el("Metadata", _b64text(label_xml), ' Encoding="base64"')
-            + _el("Signature", _b64text(signature), f' KeyId="{_esc(key_id, "KeyId")}"')
+            + el("DigestValue", _b64text(data_digest)) + "</DataReference>"
+            + el("Metadata", _b64text(label_xml), ' Encoding="base64"')
+            + el("Signature", _b64text(signature), f' KeyId="{esc(key_id, "KeyId")}"')
             + "</BindingInformation>").encode()
 
 
 def _b64(el: Element, path: str, attrs: frozenset[str] = frozenset()) -> bytes:
     """Strict base64: only the canonical encoding is accepted, so no two texts verify."""
-    text = _leaf(el, path, attrs, strip=False)
+    text = leaf(el, path, attrs, strip=False)
     try:
         raw = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
@@ -336,16 +219,16 @@ def verify_binding(binding_xml: bytes, data_digest: bytes, keys: Mapping[str, Ed
                    parties: Mapping[str, Party]) -> tuple[Label, tuple[Label, ...]]:
     """The bound label and its alternatives, only when the signature verifies under the
     named key, the binding's digest is ``data_digest`` and the signed label is valid."""
-    root = _parse(binding_xml, MAX_BINDING, BindingError)
+    root = parse(binding_xml, MAX_BINDING, BindingError)
     if root.tag != f"{{{BINDING_NS}}}BindingInformation":
         raise BindingError(f"root element is <{root.tag}>, not <BindingInformation "
                            f'xmlns="{BINDING_NS}">')
     try:
-        parts = _children(root, BINDING_NS, "", {
+        parts = children(root, BINDING_NS, "", {
             "DataReference": (1, 1), "Metadata": (1, 1), "Signature": (1, 1)})
-        ref = _children(parts["DataReference"][0], BINDING_NS, "DataReference", {
+        ref = children(parts["DataReference"][0], BINDING_NS, "DataReference", {
             "DigestMethod": (1, 1), "DigestValue": (1, 1)})
-        method = _leaf(ref["DigestMethod"][0], "DataReference/DigestMethod", strip=False)
+        method = leaf(ref["DigestMethod"][0], "DataReference/DigestMethod", strip=False)
         meta, sig = parts["Metadata"][0], parts["Signature"][0]
         if meta.get("Encoding") != "base64":
             raise BindingError("Metadata/@Encoding: must be 'base64'")
