@@ -1,4 +1,5 @@
-"""STANAG 4774 label XML and the 4778-style signed binding (liaison.interop.nato_label)."""
+"""Liaison's old form of STANAG 4774 labels and 4778-style bindings
+(liaison.interop.nato_label_legacy): still written, read and verified as before."""
 
 from __future__ import annotations
 
@@ -23,8 +24,9 @@ from liaison.domain.labels import (
     Label,
     make_label,
 )
-from liaison.interop.nato_label import (
+from liaison.interop.nato_label_legacy import (
     BINDING_NS,
+    MAX_BINDING,
     MAX_LABEL,
     NS,
     BindingError,
@@ -344,7 +346,7 @@ def test_signed_label_that_does_not_parse_is_rejected() -> None:
      "Encoding: must be 'base64'"),
     (lambda b: b.replace(b"</Signature>", b"</Signature><Signature/>"),
      "Signature: may appear at most once"),
-    (lambda b: b + b" " * (128 * 1024), "larger than"),
+    (lambda b: b + b" " * MAX_BINDING, "larger than"),
     (lambda b: b'<!DOCTYPE x [<!ENTITY e "x">]>' + b, "forbidden"),
     (lambda b: b'<?xml version="1.0" encoding="TTF-8"?>' + b, "unknown encoding"),
 ])
