@@ -6,10 +6,10 @@ FastAPI documents only what a route returns on success and its own 422
 type and error message. ``describe`` rewrites the document to say so, for every operation:
 
 - ``/api/...``: 401 (not signed in; any route that takes a token), 403 (role or clearance),
-  404 (absent, or hidden: they look alike), 409 (exists, or a rule refuses; routes that
-  change something), 413 and 400 (a body over its route's cap, or a bad Content-Length;
-  routes that take a body), 422 (bad input), 429 (sign-in), 500 and 503 — each with the
-  error schema, FastAPI's ``HTTPValidationError`` gone;
+  404 (absent, or hidden: they look alike), 409 (exists, or a rule refuses it now), 413
+  and 400 (a body over its route's cap, or a bad Content-Length; routes that take a body),
+  422 (bad input), 429 (sign-in), 500 and 503 — each with the error schema, FastAPI's
+  ``HTTPValidationError`` gone;
 - ``/taxii2/...``: bearer tokens; answers and errors (the TAXII error message) in
   ``application/taxii+json;version=2.1``, 406 when the client accepts no TAXII, 202 for a
   posted bundle; the body cap's 400/401/413, which answer before TAXII is reached, in the
@@ -85,9 +85,7 @@ def _api_errors(method: str, path: str) -> list[str]:
     if path in OPEN:
         return []
     takes_body = method in ("post", "put", "patch")
-    codes = ["401", "403", "404", "422", "500", "503"]
-    if method != "get":
-        codes.append("409")
+    codes = ["401", "403", "404", "409", "422", "500", "503"]
     if takes_body:
         codes += ["400", "413"]
     if path == SIGN_IN:
@@ -112,9 +110,7 @@ def _describe_taxii(method: str, op: dict[str, Any]) -> None:
     success["content"] = {TAXII_MEDIA: {"schema": {"type": "object"}}}
     responses.pop("422", None)
     responses["202" if method == "post" else "200"] = success
-    codes = ("401", "403", "404", "406", "409", "422", "500") if method == "post" else \
-        ("401", "403", "404", "406", "422", "500")
-    for code in codes:
+    for code in ("401", "403", "404", "406", "409", "422", "500"):
         responses[code] = _answer(code, {TAXII_MEDIA: {"schema": TAXII_ERROR_REF}})
     # the body cap answers these before the TAXII route runs: the node's error JSON
     for code in ("400", "401", "413") if method == "post" else ():
