@@ -57,7 +57,12 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import APIOperation, Case, CheckContext, GenerationMode
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
 from schemathesis.core.result import Ok
 from schemathesis.errors import FailureGroup
 from schemathesis.specs.openapi.schemas import OpenApiSchema
@@ -88,6 +93,8 @@ Operation = APIOperation[Any, Any, Any, Any]
 EXCLUDED = {
     "POST /api/auth/logout": "revokes the very token the rest of the run signs in with",
 }
+# schemathesis's checks that an answer is what the node's OpenAPI document says it is
+DOCUMENTED = [status_code_conformance, content_type_conformance, response_schema_conformance]
 # Who may get a 2xx from the release routes (services/releases.py; docs/rules.md#two-person-review):
 # the oracle's role rule. Any other role answered 2xx there is a finding.
 OFFICERS = frozenset({"release_officer", "reviewer"})
@@ -520,6 +527,8 @@ class Tally:
     by_operation: dict[str, Counter[str]] = field(default_factory=dict)  # op -> "2xx": n
     unexplained: list[str] = field(default_factory=list)  # never 2xx, no reason given
     unexpected_2xx: list[str] = field(default_factory=list)
+    checked: int = 0  # answers to schemathesis' requests, checked against the document
+    undocumented: list[str] = field(default_factory=list)  # answers unlike the document
 
     def count(self, operation: str, status: int) -> None:
         self.sent += 1
@@ -540,7 +549,8 @@ class Tally:
     def figure(self, roles: list[str]) -> str:
         return (f"api fuzz: requests sent {self.sent}, server errors "
                 f"{len(self.server_errors)}, leaks {len(self.leaks)} "
-                f"(roles: {', '.join(roles)})")
+                f"(roles: {', '.join(roles)}); answers as the OpenAPI document says "
+                f"{self.checked - len(self.undocumented)} of {self.checked}")
 
 
 @dataclass(frozen=True)
@@ -617,6 +627,12 @@ def send(case: AnyCase, caller: Caller, world: World, tally: Tally) -> None:
     tally.count(case.operation.label, response.status_code)
     if case.operation.label == "POST /api/items" and response.status_code == 201:
         world.created.add(str(response.json().get("id")))
+    tally.checked += 1
+    try:  # the answer is as the node's OpenAPI document says: status, media type, schema
+        case.validate_response(response, checks=DOCUMENTED, headers=caller.headers)
+    except FailureGroup as group:
+        tally.undocumented.append(f"{case.operation.label} -> {response.status_code}: " + "; ".join(
+            f"{f.title}: {f.message[:200]}" for f in group.exceptions))
     try:
         case.validate_response(response, checks=[not_a_server_error, caller.check],
                                headers=caller.headers)
@@ -739,6 +755,8 @@ def report_coverage(tally: Tally, operations: list[str]) -> None:
 def assert_clean(tally: Tally) -> None:
     shown = "\n".join([*tally.server_errors[:15], *tally.leaks[:15]])
     assert not tally.server_errors and not tally.leaks, shown
+    assert not tally.undocumented, "answers unlike the OpenAPI document:\n" + "\n".join(
+        sorted(set(tally.undocumented))[:30])
     assert not tally.unexplained, f"never answered 2xx: {tally.unexplained}"
     assert not tally.unexpected_2xx, f"listed as unreachable, yet 2xx: {tally.unexpected_2xx}"
     fixed = {f"{op} as {who}: {why}" for (op, who), why in KNOWN_LEAKS.items()

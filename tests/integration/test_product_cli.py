@@ -5,11 +5,9 @@ where the answers can be made wrong."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
-import re
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
@@ -105,7 +103,7 @@ def test_an_upload_is_streamed_and_a_download_is_checked(kor: Node, image: dict[
 def test_a_label_is_exported_and_its_binding_verifies_unless_tampered(
         kor: Node, image: dict[str, Any], tmp_path: Path) -> None:
     xml = kor.ok("kim", "labels", "export", "IMG1", "p1")
-    assert "ConfidentialityLabel" in xml and "군사II급비밀" in xml
+    assert "originatorConfidentialityLabel" in xml and "군사II급비밀" in xml
     label_file = tmp_path / "p1.label.xml"
     label_file.write_text(xml, encoding="utf-8")
     read = kor.ok("kim", "labels", "import", str(label_file))
@@ -129,13 +127,10 @@ def test_a_label_is_exported_and_its_binding_verifies_unless_tampered(
            image["sha256"].upper())
 
     text = binding.read_text(encoding="utf-8")
-    signed = re.search(r'<Metadata Encoding="base64">([^<]+)</Metadata>', text)
-    assert signed
-    lowered = base64.b64decode(signed.group(1)).replace("군사II급비밀".encode(),
-                                                        "군사III급비밀".encode())
+    assert "<slab:Classification>군사II급비밀<" in text
     forged = tmp_path / "forged.xml"
-    forged.write_text(text.replace(signed.group(1), base64.b64encode(lowered).decode()),
-                      encoding="utf-8")
+    forged.write_text(text.replace("<slab:Classification>군사II급비밀<",
+                                   "<slab:Classification>군사III급비밀<", 1), encoding="utf-8")
     other = tmp_path / "other.txt"
     other.write_text("two TELs off the apron", encoding="utf-8")
     for args in ((str(forged), "--data", str(data)), (str(binding), "--data", str(other))):

@@ -5,10 +5,8 @@ content check and search through the API."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -174,23 +172,20 @@ def test_an_image_travels_to_the_partner_and_is_stored_there_encrypted(
 
 def test_a_bound_label_verifies_and_a_tampered_one_is_rejected(
         pair: tuple[NodeProcess, NodeProcess]) -> None:
-    """STANAG 4774 XML out; a 4778-style binding signed by KOR verifies at JPN against
-    KOR's published keys; a changed label, changed data or another signer are refused."""
+    """ADatP-4774 labels out; an ADatP-4778 binding with an XML Signature by KOR verifies
+    at JPN against the certificate KOR's card publishes; a changed label, changed data or
+    another signer are refused."""
     kor, jpn = pair
     kim = kor.login("kim")
     xml = kor.call_raw("GET", "/api/items/R1/portions/p1/label", kim)
-    assert xml.status_code == 200 and b"ConfidentialityLabel" in xml.content
+    assert xml.status_code == 200 and b"originatorConfidentialityLabel" in xml.content
     binding = kor.call_raw("GET", "/api/items/R1/portions/p1/binding", kim).text
+    assert "<ds:Signature" in binding and "MetadataBindingContainer" in binding
     digest = hashlib.sha256(b"TEL sighted").hexdigest()
     ok = jpn.call("POST", "/api/labels/verify", json={
         "binding": binding, "data_sha256": digest, "signer": "KOR"})
-    assert ok["label"]["classification"] == "군사II급비밀"
-    signed = re.search(r'<Metadata Encoding="base64">([^<]+)</Metadata>', binding)
-    assert signed
-    lowered = base64.b64decode(signed.group(1)).replace(
-        "군사II급비밀".encode(), "군사III급비밀".encode())
-    forged = binding.replace(signed.group(1), base64.b64encode(lowered).decode())
-    cases = {"tampered label": (forged, digest, "KOR"),
+    assert ok["label"]["classification"] == "군사II급비밀" and ok["legacy"] is False
+    cases = {"tampered label": (lowered(binding), digest, "KOR"),
              "other data": (binding, hashlib.sha256(b"TEL not sighted").hexdigest(), "KOR"),
              "wrong signer": (binding, digest, "JPN")}
     rejected = 0
@@ -213,8 +208,10 @@ def test_labels_come_in_as_4774_xml_or_a_binding_that_verifies(
     kim = kor.login("kim")
     xml = kor.call_raw("GET", "/api/items/R1/portions/p1/label", kim).text
     parsed = kor.call("POST", "/api/labels/parse", kim, content=xml.encode())
-    assert parsed["label"]["classification"] == "군사II급비밀"
+    assert parsed["label"]["classification"] == "군사II급비밀" and parsed["legacy"] is False
     assert {a["policy"] for a in parsed["alternatives"]} >= {"JPN", "USA"}
+    old = kor.call("POST", "/api/labels/parse", kim, content=OLD_FORM.encode())
+    assert old["legacy"] is True and old["label"]["classification"] == "대외비"
     bad = kor.call_raw("POST", "/api/labels/parse", kim, content=b"<ConfidentialityLabel/>")
     assert bad.status_code == 422 and "label rejected" in bad.json()["error"]["message"]
     binding = kor.call_raw("GET", "/api/items/R1/portions/p1/binding", kim).text
@@ -246,13 +243,18 @@ def test_labels_come_in_as_4774_xml_or_a_binding_that_verifies(
           "stored")
 
 
+OLD_FORM = ('<ConfidentialityLabel xmlns="urn:nato:stanag:4774:confidentialitymetadatalabel:1:0">'
+            "<ConfidentialityInformation><PolicyIdentifier>KOR</PolicyIdentifier>"
+            "<Classification>대외비</Classification></ConfidentialityInformation>"
+            "<CreationDateTime>2024-05-01T00:00:00Z</CreationDateTime>"
+            '<OriginatorID IDType="PartyCode">KOR</OriginatorID></ConfidentialityLabel>')
+
+
 def lowered(binding: str) -> str:
     """The binding with its signed label's level lowered, signature left as it was."""
-    signed = re.search(r'<Metadata Encoding="base64">([^<]+)</Metadata>', binding)
-    assert signed
-    label_xml = base64.b64decode(signed.group(1)).replace("군사II급비밀".encode(),
-                                                          "군사III급비밀".encode())
-    return binding.replace(signed.group(1), base64.b64encode(label_xml).decode())
+    assert "<slab:Classification>군사II급비밀<" in binding
+    return binding.replace("<slab:Classification>군사II급비밀<",
+                           "<slab:Classification>군사III급비밀<", 1)
 
 
 def test_the_content_check_holds_a_portion_marked_above_its_label(

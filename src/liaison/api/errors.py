@@ -1,5 +1,5 @@
 """Every error is JSON: ``{"error": {"code", "message", "details"?}}`` with a status a
-client can act on."""
+client can act on; the app's OpenAPI document says so (``openapi_doc``)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from liaison.api import openapi_doc
 from liaison.services.errors import ServiceError
 
 
@@ -21,6 +22,8 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
 
 
 def install(app: FastAPI) -> None:
+    openapi_doc.install(app)
+
     @app.exception_handler(ServiceError)
     async def service_error(_: Request, exc: ServiceError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None

@@ -15,6 +15,7 @@ from liaison.api.schemas import Body, ItemIn, plain
 from liaison.api.security import CurrentUser, NodeDeps
 from liaison.api.views import item_summary, item_view
 from liaison.domain.codec import label_to
+from liaison.interop.nato_label import ReadLabels
 from liaison.services import attachments, items, nato_labels
 from liaison.services import search as find
 from liaison.services.agreements import list_parties
@@ -123,7 +124,8 @@ def download_attachment(item_id: str, portion_id: str, user: CurrentUser,
 
 
 @router.get("/items/{item_id}/portions/{portion_id}/label",
-            summary="The portion's label as STANAG 4774 XML", response_class=Response)
+            summary="The portion's ADatP-4774 label and its alternatives, bound to its data "
+                    "in an unsigned ADatP-4778 BindingInformation", response_class=Response)
 def portion_label(item_id: str, portion_id: str, user: CurrentUser,
                   deps: NodeDeps) -> Response:
     return Response(nato_labels.label_xml(deps, user, item_id, portion_id),
@@ -131,8 +133,8 @@ def portion_label(item_id: str, portion_id: str, user: CurrentUser,
 
 
 @router.get("/items/{item_id}/portions/{portion_id}/binding",
-            summary="STANAG 4778-style binding of the label to the portion's data, signed "
-                    "by this node", response_class=Response)
+            summary="ADatP-4778 binding of the labels to the portion's data, with an XML "
+                    "Signature by this node", response_class=Response)
 def portion_binding(item_id: str, portion_id: str, user: CurrentUser,
                     deps: NodeDeps) -> Response:
     return Response(nato_labels.binding_xml(deps, user, item_id, portion_id),
@@ -146,18 +148,29 @@ class BindingIn(Body):
     signer: str = Field(min_length=3, max_length=3, description="the signing node's party")
 
 
+XML_BODY = {"requestBody": {"required": True, "content": {"application/xml": {"schema": {
+    "type": "string", "description": "an ADatP-4774 originatorConfidentialityLabel, a "
+    "4778 BindingInformation holding the label and its alternatives, or Liaison's old "
+    "ConfidentialityLabel form (read, marked legacy)"}}}}}
+
+
+def read_labels(read: ReadLabels) -> dict[str, Any]:
+    return {"label": label_to(read.label),
+            "alternatives": [label_to(a) for a in read.alternatives], "legacy": read.legacy}
+
+
 @router.post("/labels/parse", summary="Read a STANAG 4774 label (XML body): the label and "
-             "its alternatives, each checked against its policy's scheme")
+             "its alternatives, each checked against its policy's scheme; `legacy` when "
+             "it came in Liaison's old form", openapi_extra=XML_BODY)
 async def parse_label(request: Request, user: CurrentUser, deps: NodeDeps) -> dict[str, Any]:
     raw = await request.body()
     if len(raw) > MAX_LABEL_XML:
         raise Invalid(f"a label is at most {MAX_LABEL_XML} bytes of XML")
-    label, alternatives = await asyncio.to_thread(nato_labels.parse, deps, user, raw)
-    return {"label": label_to(label), "alternatives": [label_to(a) for a in alternatives]}
+    return read_labels(await asyncio.to_thread(nato_labels.parse, deps, user, raw))
 
 
 @router.post("/labels/verify", summary="Verify a bound label; its label when it verifies")
 def verify_binding(body: BindingIn, user: CurrentUser, deps: NodeDeps) -> dict[str, Any]:
-    label = nato_labels.verify(deps, user, body.binding.encode("utf-8"), body.data_sha256,
-                               body.signer.upper())
-    return {"verified": True, "label": label_to(label)}
+    read = nato_labels.verify(deps, user, body.binding.encode("utf-8"), body.data_sha256,
+                              body.signer.upper())
+    return {"verified": True, **read_labels(read)}

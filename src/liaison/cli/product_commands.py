@@ -221,7 +221,8 @@ def labels_import(label_file: InFile, as_json: Json = False, url: Url = None,
         fail(f"cannot read {label_file}: {exc}")
     answer = Api(url, token).call("POST", "/api/labels/parse", content=xml)
     out.emit(answer, as_json, lambda d: out.console.print("\n".join(
-        [f"[green]label:[/] {_label(d['label'])}",
+        [f"[green]label:[/] {_label(d['label'])}"
+         + (" [yellow](Liaison's old form: legacy)[/]" if d.get("legacy") else ""),
          *(f"  alternative: {_label(a)}" for a in d["alternatives"])])))
 
 

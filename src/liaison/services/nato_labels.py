@@ -1,8 +1,10 @@
-"""NATO labels of portions: STANAG 4774 XML out (with the same label in each partner's
-scheme as alternative labels) and in, and a STANAG 4778-style binding of the label to the
-portion's data, signed with this node's identity-bound signing key; bindings from this node
-or a partner are verified against the signer's published keys, and a label imported with
-a binding is taken only when it verifies."""
+"""NATO labels of portions: ADatP-4774 labels out (the originator's label and the same
+label in each partner's scheme as alternative labels, bound to the portion's data in a
+4778 ``BindingInformation``) and in, and the same binding signed with XML Signature by this
+node's key, whose certificate its card publishes; bindings from this node or a partner are
+verified against the signer's pinned certificate (old-form bindings against its published
+signing keys, marked legacy), and a label imported with a binding is taken only when it
+verifies."""
 
 from __future__ import annotations
 
@@ -12,7 +14,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from liaison.crypto.keys import Card
 from liaison.domain.agreement_lifecycle import status_at
@@ -21,13 +25,8 @@ from liaison.domain.codec import label_to
 from liaison.domain.items import Portion
 from liaison.domain.labels import Label, Party
 from liaison.domain.users import User
-from liaison.interop.nato_label import (
-    NatoLabelError,
-    bind,
-    label_from_xml,
-    label_to_xml,
-    verify_binding,
-)
+from liaison.interop.nato_binding import bind, metadata_xml, verify_binding
+from liaison.interop.nato_label import NatoLabelError, ReadLabels, label_from_xml
 from liaison.services.agreements import load_parties
 from liaison.services.auth_roles import require
 from liaison.services.context import Deps
@@ -85,19 +84,30 @@ def _with_alternatives(deps: Deps, label: Label) -> tuple[Label, ...]:
 
 
 def label_xml(deps: Deps, user: User, item_id: str, portion_id: str) -> bytes:
-    label = _portion(deps, user, item_id, portion_id).label
-    return label_to_xml(label, _with_alternatives(deps, label))
+    """The portion's label and its alternatives bound to its data, unsigned."""
+    portion = _portion(deps, user, item_id, portion_id)
+    return metadata_xml(data_digest(portion), portion.label,
+                        _with_alternatives(deps, portion.label))
+
+
+def _signing_key(deps: Deps) -> tuple[EllipticCurvePrivateKey, bytes]:
+    cert_file, key_file = keyring(deps).tls_files
+    key = load_pem_private_key(key_file.read_bytes(), None)
+    if not isinstance(key, EllipticCurvePrivateKey):
+        raise Invalid("this node's certificate key is not an EC key: bindings cannot be signed")
+    return key, cert_file.read_bytes()
 
 
 def binding_xml(deps: Deps, user: User, item_id: str, portion_id: str) -> bytes:
     portion = _portion(deps, user, item_id, portion_id)
-    key_id, key = keyring(deps).signer(deps.clock())
-    return bind(data_digest(portion), portion.label, key, key_id,
+    key, cert = _signing_key(deps)
+    return bind(data_digest(portion), portion.label, key, cert,
                 _with_alternatives(deps, portion.label))
 
 
-def parse(deps: Deps, user: User, xml: bytes) -> tuple[Label, tuple[Label, ...]]:
-    """A STANAG 4774 label and its alternatives, each checked against its policy's scheme."""
+def parse(deps: Deps, user: User, xml: bytes) -> ReadLabels:
+    """A STANAG 4774 label and its alternatives, each checked against its policy's scheme
+    (``legacy``: in Liaison's old form)."""
     require(user, *READERS)
     with deps.uow() as uow:
         parties = load_parties(uow)
@@ -128,12 +138,12 @@ def labels_in(deps: Deps, user: User, data: dict[str, Any]) -> dict[str, Any]:
                           f"bound_label (given: {', '.join(given) or 'none'})")
         p = dict(p)
         if given == ["label_xml"]:
-            label, _ = parse(deps, user, str(p.pop("label_xml")).encode("utf-8"))
-            p["label"] = label_to(label)
+            p["label"] = label_to(parse(deps, user,
+                                        str(p.pop("label_xml")).encode("utf-8")).label)
         elif given == ["bound_label"]:
             bound = p.pop("bound_label")
             p["label"] = label_to(verify(deps, user, str(bound["binding"]).encode("utf-8"),
-                                         _digest_of(p), str(bound["signer"]).upper()))
+                                         _digest_of(p), str(bound["signer"]).upper()).label)
         else:
             p.pop("label_xml", None)
             p.pop("bound_label", None)
@@ -153,8 +163,8 @@ def _keys(card: Card, now: datetime) -> dict[str, Ed25519PublicKey]:
             for k in card.signing_keys if k.usable(now)}
 
 
-def verify(deps: Deps, user: User, binding: bytes, sha256_hex: str, signer: str) -> Label:
-    """The label, only if ``signer``'s key signed it bound to data with this SHA-256."""
+def verify(deps: Deps, user: User, binding: bytes, sha256_hex: str, signer: str) -> ReadLabels:
+    """The labels, only if ``signer``'s key signed them bound to data with this SHA-256."""
     require(user, *READERS)
     try:
         digest = bytes.fromhex(sha256_hex)
@@ -170,8 +180,8 @@ def verify(deps: Deps, user: User, binding: bytes, sha256_hex: str, signer: str)
         card = peer.card
     else:
         raise Invalid(f"{signer} is neither this node nor a partner: its keys are unknown")
+    certs = [card.tls_cert.encode()] if card.tls_cert else []
     try:
-        label, _ = verify_binding(binding, digest, _keys(card, now), parties)
+        return verify_binding(binding, digest, certs, parties, _keys(card, now))
     except NatoLabelError as exc:
         raise Invalid(f"binding rejected: {exc}") from exc
-    return label
