@@ -27,6 +27,7 @@ from liaison.domain.review import ReleaseRequest
 from liaison.domain.search import SearchPage, SearchQuery, Visibility, page_of, rows_in_order
 from liaison.domain.tracks import number_block
 from liaison.domain.users import User
+from liaison.interop.stix_ids import new_id
 from liaison.services.ports import (
     BlobRecord,
     Conflict,
@@ -73,6 +74,7 @@ class MemoryState:
     alerts: list[tuple[dict[str, Any], datetime]] = field(default_factory=list)
     taxii: list[tuple[str, int, datetime, TaxiiObject]] = field(default_factory=list)
     taxii_status: dict[str, dict[str, Any]] = field(default_factory=dict)
+    stix_ids: dict[str, str] = field(default_factory=dict)
     blobs: dict[str, BlobRecord] = field(default_factory=dict)
     blob_uploads: set[tuple[str, str]] = field(default_factory=set)  # (sha256, username)
     talks: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = field(
@@ -207,6 +209,11 @@ class MemoryTaxii:
     def status(self, status_id: str) -> dict[str, Any] | None:
         found = self.s.taxii_status.get(status_id)
         return dict(found) if found else None
+
+    def stix_ids(self, key_ids: Sequence[str]) -> dict[str, str]:
+        for key in key_ids:
+            self.s.stix_ids.setdefault(key, new_id(key))
+        return {key: self.s.stix_ids[key] for key in key_ids}
 
 
 class MemoryBlobs:
