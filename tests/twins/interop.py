@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from liaison.domain.labels import topic_in
+from liaison.interop.stix_ids import new_id
 from liaison.services.ports.interop import TaxiiObject, TaxiiQuery
 from tests.twins.state import MemoryState
 
@@ -56,3 +57,8 @@ class MemoryTaxii:
     def status(self, status_id: str) -> dict[str, Any] | None:
         found = self.s.taxii_status.get(status_id)
         return dict(found) if found else None
+
+    def stix_ids(self, key_ids: Sequence[str]) -> dict[str, str]:
+        for key in key_ids:
+            self.s.stix_ids.setdefault(key, new_id(key))
+        return {key: self.s.stix_ids[key] for key in key_ids}

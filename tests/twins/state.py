@@ -55,6 +55,7 @@ class MemoryState:
     alerts: list[tuple[dict[str, Any], datetime]] = field(default_factory=list)
     taxii: list[tuple[str, int, datetime, TaxiiObject]] = field(default_factory=list)
     taxii_status: dict[str, dict[str, Any]] = field(default_factory=dict)
+    stix_ids: dict[str, str] = field(default_factory=dict)
     blobs: dict[str, BlobRecord] = field(default_factory=dict)
     blob_uploads: set[tuple[str, str]] = field(default_factory=set)  # (sha256, username)
     talks: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = field(

@@ -19,6 +19,7 @@ import pytest
 import stix2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from stix2validator import ValidationOptions, validate_instance
 
 from liaison.domain.areas import Area, AreaKind, geodesic_distance_m
 from liaison.domain.codec import item_from, label_to
@@ -37,18 +38,20 @@ from liaison.domain.launch import Arc, LaunchEvent, LaunchStatus, event_to
 from liaison.interop.stix import (
     LABEL_EXTENSION_ID,
     MAX_OBJECTS,
-    MISSILE_EXTENSION_ID,
-    MISSILE_TYPE,
     NAMESPACE,
+    PROPERTIES_EXTENSION_ID,
     StixError,
     area_objects,
     bundle,
     extension_definition,
+    fresh_ids,
     item_from_bundle,
     item_objects,
     launch_objects,
     marking_definition,
+    properties_extension_definition,
     stix_id,
+    with_ids,
 )
 
 from factories import CREATED, KOR, PARTIES, label
@@ -111,6 +114,12 @@ def mark_of(lb: Label) -> str:
     return str(marking_definition(lb, PARTIES)["id"])
 
 
+def strict_errors(data: dict[str, Any]) -> list[str]:
+    """What ``stix2-validator --strict`` finds wrong in the bundle ``data``."""
+    result = validate_instance(data, ValidationOptions(strict=True))
+    return [str(e) for e in result.errors]
+
+
 # --- valid STIX --------------------------------------------------------------------------
 
 PRODUCERS: dict[str, Callable[[], list[dict[str, Any]]]] = {
@@ -122,19 +131,36 @@ PRODUCERS: dict[str, Callable[[], list[dict[str, Any]]]] = {
 
 
 @pytest.mark.parametrize("producer", PRODUCERS.values(), ids=PRODUCERS.keys())
-def test_every_object_and_the_bundle_parse_with_stix2(
+def test_every_object_and_the_bundle_parse_with_stix2_without_custom_content(
         producer: Callable[[], list[dict[str, Any]]]) -> None:
-    objects = producer()
+    objects = with_ids(producer(), fresh_ids)
     for obj in objects:
-        parsed = stix2.parse(json.dumps(obj), allow_custom=True)
-        if obj["type"] == MISSILE_TYPE:
-            assert parsed == obj  # an extension-defined SCO: stix2 hands it back as a dict
-        else:
-            assert parsed.id == obj["id"]  # a real stix2 object, fully validated
-            assert obj["spec_version"] == "2.1"
-    parsed_bundle = stix2.parse(bundle(objects), allow_custom=True)
+        parsed = stix2.parse(json.dumps(obj), allow_custom=False)
+        assert parsed.id == obj["id"]  # a real stix2 object, fully validated
+        assert obj["spec_version"] == "2.1"
+    parsed_bundle = stix2.parse(bundle(objects), allow_custom=False)
     assert len(parsed_bundle.objects) == len(objects)
     assert len({o["id"] for o in objects}) == len(objects)  # no duplicates
+
+
+@pytest.mark.parametrize("producer", PRODUCERS.values(), ids=PRODUCERS.keys())
+def test_the_served_bundle_passes_the_oasis_validator_in_strict_mode(
+        producer: Callable[[], list[dict[str, Any]]]) -> None:
+    served = json.loads(json.dumps(bundle(with_ids(producer(), fresh_ids))))
+    assert strict_errors(served) == []
+    # the key ids (UUIDv5) are what --strict refuses: the test sees the difference
+    assert any("UUIDv4" in e for e in strict_errors(bundle(producer())))
+
+
+def test_every_liaison_property_is_declared_by_the_properties_extension() -> None:
+    declared = set(properties_extension_definition()["extension_properties"])
+    for producer in PRODUCERS.values():
+        for obj in producer():
+            custom = {k for k in obj if k.startswith("x_")}
+            assert custom <= declared
+            if custom:
+                assert obj["extensions"][PROPERTIES_EXTENSION_ID] == {
+                    "extension_type": "toplevel-property-extension"}
 
 
 @pytest.mark.parametrize("producer", PRODUCERS.values(), ids=PRODUCERS.keys())
@@ -147,19 +173,35 @@ def test_timestamps_are_utc_rfc3339_with_milliseconds(
                 assert stamp.endswith("Z") and len(stamp) == len("2019-10-31T07:35:12.345Z")
 
 
-def test_ids_are_deterministic_uuid5_in_the_project_namespace() -> None:
+def test_key_ids_are_deterministic_uuid5_and_served_ids_uuid4_from_the_map() -> None:
     first, again = item_objects(ITEM, PARTIES), item_objects(ITEM, PARTIES)
     assert first == again
+    fixed = {o["id"] for o in first[:3]}  # the project identity, both extension definitions
     for obj in first:
         kind, _, raw = obj["id"].partition("--")
         assert kind == obj["type"]
-        if obj["type"] != "extension-definition" and obj["id"] != first[0]["id"]:
-            assert uuid.UUID(raw).version == 5
+        assert uuid.UUID(raw).version == (4 if obj["id"] in fixed else 5)
     report = of_type(first, "report")[0]
     assert report["id"] == f"report--{uuid.uuid5(NAMESPACE, 'report/item/KOR/I-2019-1031')}"
     assert report["id"] == stix_id("report", "item/KOR/I-2019-1031")
     other = of_type(item_objects(replace(ITEM, id="I-2"), PARTIES), "report")[0]
     assert other["id"] != report["id"]
+    kept: dict[str, str] = {}
+
+    def stored(keys: Any) -> dict[str, str]:
+        for key in keys:
+            kept.setdefault(key, fresh_ids([key])[key])
+        return {k: kept[k] for k in keys}
+
+    served = with_ids(first, stored)
+    assert all(uuid.UUID(o["id"].partition("--")[2]).version == 4 for o in served)
+    assert [o["id"] for o in served[:3]] == [o["id"] for o in first[:3]]
+    later = with_ids(item_objects(ITEM, PARTIES, modified=REPORTED + timedelta(days=1)), stored)
+    assert [o["id"] for o in later] == [o["id"] for o in served]  # a re-release: same ids
+    [report_v1], [report_v2] = of_type(served, "report"), of_type(later, "report")
+    assert report_v2["modified"] > report_v1["modified"]
+    assert report_v2["object_refs"] == report_v1["object_refs"]
+    assert all(ref in kept.values() for ref in report_v1["object_refs"])
 
 
 def test_a_label_has_one_id_whatever_time_zone_its_dates_are_in() -> None:
@@ -188,11 +230,12 @@ def test_a_marking_definition_carries_the_label_in_the_extension() -> None:
     assert ext["label"] == {k: v for k, v in label_to(TOP).items() if v not in (None, {})}
     assert "review" not in ext["label"]  # STIX has no nulls
     assert md["name"] == ext["banner"] == "군사II급비밀//REL TO KOR, USA"
-    assert "definition_type" not in md
+    assert md["definition_type"] == "statement"  # tools without the extension see the banner
+    assert md["definition"] == {"statement": md["name"]}
     mid = marking_definition(MID, PARTIES)["name"]
     assert mid == "군사III급비밀//TK//REL TO KOR, JPN, USA//ORCON"
     custom = marking_definition(TOP, PARTIES, lambda lb: f"<{lb.classification}>")
-    assert custom["name"] == "<군사II급비밀>"
+    assert custom["name"] == custom["definition"]["statement"] == "<군사II급비밀>"
     assert custom["id"] == md["id"]  # the id depends on the label only
 
 
@@ -204,6 +247,11 @@ def test_the_extension_definition_is_exported_with_its_author() -> None:
     assert objects[LABEL_EXTENSION_ID] == ext
     assert objects[ext["created_by_ref"]]["type"] == "identity"
     stix2.parse(ext)
+    props = properties_extension_definition()
+    assert props["id"] == PROPERTIES_EXTENSION_ID
+    assert props["extension_types"] == ["toplevel-property-extension"]
+    assert objects[PROPERTIES_EXTENSION_ID] == props
+    stix2.parse(props)
 
 
 # --- items -------------------------------------------------------------------------------
@@ -221,18 +269,21 @@ def test_an_item_is_a_report_of_notes_and_a_location() -> None:
     assert report["created"] == "2019-10-31T07:35:12.345Z"
     assert report["x_liaison_observed_at"] == "2019-10-30T22:10:00.000Z"
     assert (report["x_liaison_topic"], report["x_liaison_grade"]) == ("DPRK/missile", "B2")
-    assert report["report_types"] == ["threat-report", "liaison-sigint"]
+    assert report["report_types"] == ["threat-report"]
+    assert report["x_liaison_discipline"] == "SIGINT"
     assert report["created_by_ref"] == kor["id"]
     assert report["object_refs"] == [n["id"] for n in notes] + [place["id"]]
     assert report["object_marking_refs"] == [mark_of(TOP)]  # the highest portion
     assert place["object_marking_refs"] == [mark_of(TOP)]
     assert (place["latitude"], place["longitude"], place["name"]) == (39.43, 125.93, "Sunchon")
+    assert place["description"] == "Sunchon"  # what MISP keeps of a location's name
     for note, portion in zip(notes, ITEM.portions, strict=True):
         assert note["content"] == portion.content
         assert note["object_marking_refs"] == [mark_of(portion.label)]
         assert note["x_liaison_portion_id"] == portion.id
         assert note["x_liaison_portion_kind"] == portion.kind.value
-        assert note["object_refs"] == [kor["id"]]  # unmarked, always there, no cycle
+        assert note["object_refs"] == [report["id"]]  # the note annotates the report
+        assert note["abstract"] == marking_definition(portion.label, PARTIES)["name"]
 
 
 def test_an_attachment_travels_without_its_node_local_address() -> None:
@@ -311,34 +362,31 @@ def test_a_circle_area_keeps_its_centre_and_radius() -> None:
         area_objects(replace(CIRCLE, radius_m=0.0), PARTIES)
 
 
-def test_a_launch_event_is_observed_data_of_missiles_tied_to_locations() -> None:
+def test_a_launch_event_is_a_report_of_its_launch_and_impact_locations() -> None:
     objects = launch_objects(EVENT, TOP, PARTIES)
     index = by_id(objects)
-    [od] = of_type(objects, "observed-data")
-    assert od["first_observed"] == "2019-10-31T07:35:00.250Z"
-    assert od["last_observed"] == "2019-10-31T07:42:29.750Z"  # M2: launched +180 s, 269.5 s
-    assert od["number_observed"] == 2
-    assert od["x_liaison_launch"] == event_to(EVENT)
-    missiles = [index[r] for r in od["object_refs"] if r.startswith(MISSILE_TYPE)]
-    rels = [index[r] for r in od["object_refs"] if r.startswith("relationship--")]
-    assert [m["track"] for m in missiles] == ["M1", "M2"]
-    assert [m["impact"] for m in missiles] == ["observed", "predicted"]
-    assert all(MISSILE_EXTENSION_ID in m["extensions"] for m in missiles)
-    assert len(rels) == 4
-    launched = {index[r["target_ref"]]["id"] for r in rels
-                if r["relationship_type"] == "launched-from"}
-    assert len(launched) == 1
-    assert (index[launched.pop()]["latitude"], EVENT.launch_lat) == (39.43, 39.43)
-    impacts = {index[r["source_ref"]]["track"]: index[r["target_ref"]] for r in rels
-               if r["relationship_type"] == "impacts-at"}
-    assert (impacts["M1"]["latitude"], impacts["M1"]["longitude"]) == (40.1, 130.1)
-    assert impacts["M2"]["x_liaison_impact"] == "predicted"
-    marked = [o for o in objects if o["type"] in
-              {"observed-data", "location", "relationship", MISSILE_TYPE}]
-    assert len(marked) == 1 + 3 + 4 + 2
+    assert {o["type"] for o in objects} == {"identity", "extension-definition",
+                                            "marking-definition", "report", "location"}
+    [report] = of_type(objects, "report")
+    assert report["report_types"] == ["threat-report"]
+    assert report["published"] == "2019-10-31T07:35:00.250Z"
+    assert report["created"] == "2019-10-31T07:35:00.250Z"
+    assert report["modified"] == "2019-10-31T07:35:00.253Z"  # revision 3: + 3 ms
+    assert report["x_liaison_launch"] == event_to(EVENT)
+    assert "2019-10-31T07:42:29.750Z" in report["description"]  # M2: +180 s, 269.5 s
+    launch, *impacts = [index[r] for r in report["object_refs"]]
+    assert (launch["latitude"], launch["longitude"]) == (39.43, 125.93)
+    assert [i["x_liaison_object"]["track"] for i in impacts] == ["M1", "M2"]
+    assert [i["x_liaison_impact"] for i in impacts] == ["observed", "predicted"]
+    assert (impacts[0]["latitude"], impacts[0]["longitude"]) == (40.1, 130.1)
+    assert impacts[1]["x_liaison_object"]["flight_time_s"] == 269.5
+    marked = of_type(objects, "report") + of_type(objects, "location")
+    assert len(marked) == 1 + 3
     assert all(o["object_marking_refs"] == [mark_of(TOP)] for o in marked)
-    next_revision = by_id(launch_objects(replace(EVENT, revision=4), TOP, PARTIES))
-    assert od["id"] not in next_revision  # revisions are appended, never overwritten
+    next_revision = launch_objects(replace(EVENT, revision=4), TOP, PARTIES)
+    assert [o["id"] for o in next_revision] == [o["id"] for o in objects]  # same objects
+    [newer] = of_type(next_revision, "report")
+    assert newer["modified"] > report["modified"]  # a newer version of each
 
 
 def test_a_launch_event_without_objects_is_refused() -> None:
@@ -488,7 +536,7 @@ REFUSALS: dict[str, tuple[Callable[[dict[str, Any]], str], str]] = {
     "report without marking": (no_report_marking, "has no object_marking_refs"),
     "TLP marking only": (tlp_only, "TLP is not a classification label; mark each note with "
                                    "a Liaison label marking"),
-    "TLP marking not in bundle": (tlp_not_in_bundle, "not in the bundle.*TLP:AMBER"),
+    "TLP marking not in bundle": (tlp_not_in_bundle, "AMBER only: TLP is not"),
     "statement marking": (statement_marking, "no Liaison label extension"),
     "marking without extension": (extension_stripped, "no Liaison label extension"),
     "reference not in bundle": (location_missing, "object_refs refers to .* not in the bundle"),
@@ -516,6 +564,49 @@ def test_import_refuses_with_a_message_naming_the_object(
     with pytest.raises(StixError, match=message) as caught:
         item_from_bundle(data, PARTIES, "KOR")
     assert named in str(caught.value)
+
+
+def test_tlp_beside_a_liaison_label_is_kept_as_informative() -> None:
+    data = json_bundle(ITEM)
+    find(data, "report")["object_marking_refs"].append(TLP_AMBER["id"])  # not sent: known
+    note = find(data, "note", 1)
+    green = json.loads(stix2.TLP_GREEN.serialize())
+    note["object_marking_refs"].append(green["id"])
+    data["objects"].append(green)
+    [back] = item_from_bundle(data, PARTIES, "KOR")
+    informative = [p["label"].get("informative", {}) for p in back["portions"]]
+    assert [i.get("TLP") for i in informative] == [["AMBER"], ["AMBER", "GREEN"], ["AMBER"]]
+    assert informative[1]["SOURCE"] == ["radar"]  # the label's own categories stay
+    item = item_from(back, PARTIES, "KOR")
+    assert [p.label.classification for p in item.portions] == [
+        p.label.classification for p in ITEM.portions]
+
+
+def test_missing_liaison_fields_are_listed_all_at_once_for_every_report() -> None:
+    bare = replace(ITEM, id="I-2", place=None, observed_at=None)
+    data = json_bundle(ITEM, bare)
+    first, second = of_type(data["objects"], "report")
+    for report in (first, second):
+        del report["x_liaison_topic"], report["x_liaison_discipline"]
+    del second["name"]
+    with pytest.raises(StixError) as caught:
+        item_from_bundle(data, PARTIES, "KOR")
+    message = str(caught.value)
+    assert f"{first['id']} lacks x_liaison_discipline" in message
+    assert f"{second['id']} lacks x_liaison_discipline" in message
+    assert message.count("x_liaison_topic") == 2 and "name (the title)" in message
+
+
+def test_fields_a_plain_stix_tool_leaves_out_take_their_defaults() -> None:
+    data = json_bundle(ITEM)
+    report = find(data, "report")
+    for prop in ("x_liaison_item_id", "x_liaison_grade", "created_by_ref"):
+        del report[prop]
+    [back] = item_from_bundle(data, PARTIES, "KOR")
+    assert back["id"] == "stix-" + report["id"].partition("--")[2]
+    assert (back["grade"], back["originator"]) == ("F6", "KOR")
+    item = item_from(back, PARTIES, "KOR")
+    assert item.grade == Grade("F", 6)
 
 
 @pytest.mark.parametrize("data", [[], "bundle", None, 3])

@@ -1,13 +1,19 @@
 """TAXII 2.1 collections: what was released to each partner, and an inbox for labelled
 STIX bundles.
 
+Every SDO, SRO and marking-definition is served under the UUIDv4 the node's id map gives
+its key id (``stix.with_ids``, ``uow.taxii.stix_ids``), so a re-release is a new version
+(same id, later ``modified``).
+
 ``released-to-XXX`` holds, as STIX 2.1, exactly what the release engine let go to partner
 XXX (the tearline portions, with their labels as marking-definitions) and the areas shared
 with it; objects are added in the release's own transaction. It is read by that partner's
 tool (an account with the ``partner`` role for XXX, which sees only its own collection) and
-by release officers and reviewers here, within their clearance. ``inbox`` takes bundles
-from analysts' tools: every note must carry a Liaison label marking in this node's scheme;
-unlabelled input is refused.
+by release officers and reviewers here, within their clearance. ``launch-events``
+(``services.taxii_launches``) holds the launch events, read here only. ``inbox`` takes
+bundles from analysts' tools: every note must carry a Liaison label marking in this
+node's scheme (a TLP marking beside it is kept as informative); unlabelled input is
+refused; what a tool other than Liaison leaves out takes the defaults ``stix`` documents.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from liaison.domain.search import SearchError, compartment_key, visibility
 from liaison.domain.users import Role, User
 from liaison.interop import stix
 from liaison.services import items as item_service
+from liaison.services import taxii_launches
 from liaison.services.agreements import load_parties
 from liaison.services.context import Deps
 from liaison.services.errors import Forbidden, Invalid, NotFound
@@ -38,7 +45,7 @@ RELEASED = "released-to-"
 MAX_PAGE = 1000
 MAX_NEXT = 2**63 - 1  # collection sequence numbers are 64-bit integers in the database
 MAX_BUNDLE = 10 * 1024 * 1024
-VERSIONED_AT_RELEASE = frozenset({"report", "note", "location"})  # stix.item_objects
+VERSIONED_AT_RELEASE = frozenset({"report", "note", "location", "grouping"})
 MILLISECOND = timedelta(milliseconds=1)
 LOCAL_READERS = (Role.RELEASE_OFFICER, Role.REVIEWER)
 WRITERS = (Role.ANALYST, Role.RELEASE_OFFICER)
@@ -90,6 +97,11 @@ def collections(deps: Deps, user: User) -> list[Collection]:
             found.append(Collection(key, collection_id(deps, key), f"Released to {partner}",
                                     f"What {deps.party} released to {partner}, as STIX 2.1",
                                     True, False))
+    if user.has(*taxii_launches.READERS) and not user.has(Role.PARTNER):
+        key = taxii_launches.LAUNCHES
+        found.append(Collection(key, collection_id(deps, key), "Launch events",
+                                "Launch events recorded from missile tracks, each revision "
+                                "a new version, as STIX 2.1", True, False))
     if user.has(*WRITERS):
         found.append(Collection(INBOX, collection_id(deps, INBOX), "Inbox",
                                 "Post labelled STIX 2.1 bundles; each report becomes an "
@@ -110,6 +122,8 @@ def page(deps: Deps, user: User, cid: str, params: Mapping[str, Any]) -> Page:
     if not c.can_read:
         raise Forbidden(f"collection {c.title} is write-only: post bundles to it")
     q = _query(c.key, user, params)
+    if c.key == taxii_launches.LAUNCHES:
+        taxii_launches.sync(deps)
     with deps.uow() as uow:
         rows = uow.taxii.page(q)
     more, rows = len(rows) > q.limit, rows[:q.limit]
@@ -180,7 +194,9 @@ def publish_release(uow: UnitOfWork, deps: Deps, partner: str, item: Item) -> in
     parties = load_parties(uow)
     scheme = parties[deps.party].scheme
     portions = {p.id: p for p in item.portions}
-    labels = {stix.marking_definition(p.label, parties)["id"]: p.label for p in item.portions}
+    keys = {stix.marking_definition(p.label, parties)["id"]: p.label for p in item.portions}
+    served = uow.taxii.stix_ids(list(keys))
+    labels = {served[k]: label for k, label in keys.items()}
 
     def row(obj: dict[str, Any]) -> TaxiiObject:
         portion = portions.get(str(obj.get("x_liaison_portion_id", "")))
@@ -197,9 +213,9 @@ def publish_release(uow: UnitOfWork, deps: Deps, partner: str, item: Item) -> in
                                compartment_key(comps), item.topic)
         return TaxiiObject(obj, _version(obj))  # identities, the extension: no label data
     at = max(deps.clock(), item.reported_at)
-    at = _after_held_versions(uow, RELEASED + partner, stix.item_objects(
-        item, parties, modified=at), at)
-    objects = [row(o) for o in stix.item_objects(item, parties, modified=at)]
+    at = _after_held_versions(uow, RELEASED + partner, _served(uow, stix.item_objects(
+        item, parties, modified=at)), at)
+    objects = [row(o) for o in _served(uow, stix.item_objects(item, parties, modified=at))]
     return uow.taxii.add(RELEASED + partner, objects, deps.clock())
 
 
@@ -209,13 +225,18 @@ def publish_area(uow: UnitOfWork, deps: Deps, partner: str, area: Area) -> int:
     parties = load_parties(uow)
     rank = parties[deps.party].scheme.level(area.label.classification).rank
     at = max(deps.clock(), area.label.created)
-    at = _after_held_versions(uow, RELEASED + partner, stix.area_objects(
-        area, parties, modified=at), at)
+    at = _after_held_versions(uow, RELEASED + partner, _served(uow, stix.area_objects(
+        area, parties, modified=at)), at)
     objects = [_row(o, rank, area.label, "")
-               if o["type"] in ("location", "marking-definition")  # its label tells as much
+               if o["type"] in ("location", "marking-definition", "grouping")  # as its label
                else TaxiiObject(o, _version(o))
-               for o in stix.area_objects(area, parties, modified=at)]
+               for o in _served(uow, stix.area_objects(area, parties, modified=at))]
     return uow.taxii.add(RELEASED + partner, objects, deps.clock())
+
+
+def _served(uow: UnitOfWork, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``objects`` under the ids the node serves (its id map's UUIDv4s)."""
+    return stix.with_ids(objects, uow.taxii.stix_ids)
 
 
 def _after_held_versions(uow: UnitOfWork, collection: str, objects: list[dict[str, Any]],
@@ -272,7 +293,7 @@ def add_bundle(deps: Deps, user: User, cid: str, envelope: Any) -> dict[str, Any
     failures = [_failure(o, _not_used(o)) for o in objects if o["id"] not in used]
     status_id = str(uuid.uuid4())
     status: dict[str, Any] = {"id": status_id, "status": "complete",
-              "request_timestamp": deps.clock().isoformat(), "total_count": len(objects),
+              "request_timestamp": zulu(deps.clock()), "total_count": len(objects),
               "success_count": len(successes), "successes": successes,
               "failure_count": len(failures), "failures": failures,
               "pending_count": 0, "pending": []}
@@ -280,6 +301,11 @@ def add_bundle(deps: Deps, user: User, cid: str, envelope: Any) -> dict[str, Any
         uow.taxii.put_status(status_id, {**status, "by": user.username}, deps.clock())
         uow.commit()
     return status
+
+
+def zulu(at: datetime) -> str:
+    """A TAXII timestamp: UTC, microseconds, ``Z``."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _without_stix(data: dict[str, Any]) -> dict[str, Any]:

@@ -308,6 +308,12 @@ taxii_objects = sa.Table(  # one row per (collection, object, version); seq orde
     sa.Index("ix_taxii_objects_collection", "collection", "seq"),
 )
 
+stix_ids = sa.Table(  # the UUIDv4 id served for each key id the STIX mapping derives
+    "stix_ids", metadata,
+    sa.Column("key_id", sa.String(128), primary_key=True),
+    sa.Column("stix_id", sa.String(128), nullable=False, unique=True),
+)
+
 taxii_status = sa.Table(
     "taxii_status", metadata,
     sa.Column("id", sa.String(64), primary_key=True),

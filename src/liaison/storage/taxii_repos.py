@@ -9,6 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from liaison.interop.stix_ids import new_id
 from liaison.services.ports import TaxiiObject, TaxiiQuery
 from liaison.storage import tables as t
 from liaison.storage.search_repos import visible_to
@@ -79,3 +80,19 @@ class SqlTaxii:
                                 .where(t.taxii_status.c.id == status_id)).first()
         return dict(row.data) if row else None
 
+    def stix_ids(self, key_ids: Sequence[str]) -> dict[str, str]:
+        """The UUIDv4 id served for each key id; one not seen before gets a new one, kept
+        in this transaction (two releases racing for a new key: the later commit fails
+        on the primary key and is retried like any conflict)."""
+        ids = t.stix_ids
+        found: dict[str, str] = {}
+        wanted = sorted(set(key_ids))
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            found.update((r.key_id, r.stix_id) for r in self.conn.execute(
+                sa.select(ids.c.key_id, ids.c.stix_id).where(ids.c.key_id.in_(chunk))))
+        new = [{"key_id": k, "stix_id": new_id(k)} for k in wanted if k not in found]
+        if new:
+            self.conn.execute(ids.insert(), new)
+            found.update((row["key_id"], row["stix_id"]) for row in new)
+        return {k: found[k] for k in key_ids}
