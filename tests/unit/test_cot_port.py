@@ -13,7 +13,7 @@ from xml.etree import ElementTree as ET
 import pytak
 import pytest
 from defusedxml import ElementTree as SafeET  # type: ignore[import-untyped]
-from liaison.services.memory import MemoryState, MemoryUnitOfWork
+from tests.twins import MemoryState, MemoryUnitOfWork
 
 from liaison.domain.parties import default_parties
 from liaison.domain.users import Clearance, Role, User

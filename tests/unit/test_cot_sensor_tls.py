@@ -16,7 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from liaison.services.memory import MemoryState, MemoryUnitOfWork
+from tests.twins import MemoryState, MemoryUnitOfWork
 
 from liaison.domain.parties import default_parties
 from liaison.domain.users import Clearance, Role, User
