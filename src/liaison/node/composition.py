@@ -1,6 +1,6 @@
 """The composition of a node: the one place that chooses the adapters (SQLite or
 PostgreSQL, the in-process bus or NATS, the clock, ids) and builds ``Deps`` from the
-settings. Builds, starts nothing (``node.serving`` starts the node)."""
+settings. It builds; it starts nothing (``node.serving`` does)."""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import signal
 import socket
+import ssl
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -56,14 +57,8 @@ def background(node: Node, hub: TrackHub, *, send: bool) -> Lifespan:
         app.state.transport = HttpTransport(ring.tls_files if ring else None)
         tasks = []
         if send and ring is not None:
-            sender = OutboxSender(node.deps, app.state.transport)
-            app.state.sender = sender
-            tasks = [asyncio.create_task(sender.run()),
-                     asyncio.create_task(sender.follow(node.bus)),
-                     asyncio.create_task(HotlineClock(node.deps, sender,
-                                                      node.settings.hotline_tick_s).run()),
-                     asyncio.create_task(CheckpointClock(
-                         node.deps, sender, node.settings.audit_checkpoint_s).run())]
+            app.state.sender = OutboxSender(node.deps, app.state.transport)
+            tasks = _start_sending(node, app.state.sender)
         yield
         for task in tasks:
             task.cancel()
@@ -72,6 +67,38 @@ def background(node: Node, hub: TrackHub, *, send: bool) -> Lifespan:
         await node.bus.stop()
 
     return lifespan
+
+
+def _start_sending(node: Node, sender: OutboxSender) -> list[asyncio.Task[None]]:
+    """The sender, its wake-ups from the node's other workers, and the clocks."""
+    settings = node.settings
+    jobs = [sender.run(), sender.follow(node.bus),
+            HotlineClock(node.deps, sender, settings.hotline_tick_s).run(),
+            CheckpointClock(node.deps, sender, settings.audit_checkpoint_s).run()]
+    return [asyncio.create_task(job) for job in jobs]
+
+
+def federation_app(node: Node, api: FastAPI, ctx: ssl.SSLContext) -> FastAPI:
+    """The partners' app beside ``api``: the inbox and the track frames (into the API
+    app's hub), this node's card, and a wake of the sender after every envelope. ``ctx``:
+    the listener's TLS context, which trusts a partner's certificate once it is added."""
+    ring = node.deps.keyring
+    assert ring is not None  # a node without keys has no federation listener
+    federation = create_federation_app(node.deps, APPLIERS, api.state.tracks)
+    # partners refresh this node's card here, over mutual TLS (issue 17 point 7); and
+    # this node refreshes theirs when an envelope is signed with a key not on it
+    federation.include_router(routes_federation.card_router)
+    federation.state.card_refresher = CardRefresher(
+        node.deps, lambda peer: fetch_card_pinned(ring.tls_files, peer),
+        trust=lambda pem: trust(ctx, pem))
+
+    @federation.middleware("http")
+    async def wake_after_inbox(request: Any, call_next: Any) -> Any:
+        response = await call_next(request)
+        wake(api)  # receipts, relays and answers may have queued messages
+        return response
+
+    return federation
 
 
 class _Listener(uvicorn.Server):
@@ -110,21 +137,7 @@ async def serve_node(node: Node, reuse_port: bool = False) -> None:
         pins = [p.card.tls_cert for p in list_peers(node.deps)]
         ctx = server_context(*ring.tls_files, pins)
         api.state.trust_hooks.append(lambda pem: trust(ctx, pem))
-        federation = create_federation_app(node.deps, APPLIERS, api.state.tracks)
-        # partners refresh this node's card here, over mutual TLS (issue 17 point 7); and
-        # this node refreshes theirs when an envelope is signed with a key not on it
-        federation.include_router(routes_federation.card_router)
-        federation.state.card_refresher = CardRefresher(
-            node.deps, lambda peer: fetch_card_pinned(ring.tls_files, peer),
-            trust=lambda pem: trust(ctx, pem))
-
-        @federation.middleware("http")
-        async def wake_after_inbox(request: Any, call_next: Any) -> Any:
-            response = await call_next(request)
-            wake(api)  # receipts, relays and answers may have queued messages
-            return response
-
-        config = uvicorn.Config(federation, host=settings.host,
+        config = uvicorn.Config(federation_app(node, api, ctx), host=settings.host,
                                 port=settings.federation_port, log_level="warning",
                                 proxy_headers=False,
                                 ssl_certfile=str(ring.tls_files[0]),
