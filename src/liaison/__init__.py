@@ -3,7 +3,7 @@
 The packages, from the outside in: ``cli`` starts and drives a node; ``node`` composes and
 starts it; ``api`` serves HTTP; ``services`` holds the use cases and their ports;
 ``domain`` decides. Around them, adapters (``storage``, ``federation``, ``realtime``) and
-live tracks (``tracks``); ``crypto`` and ``interop`` are pure helpers; ``web`` is the
+live tracks (``tracks``); ``crypto`` and ``interop`` are pure functions; ``web`` is the
 console. Who may import whom: the README's Architecture section, checked by ``make lint``.
 """
 
