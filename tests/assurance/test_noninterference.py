@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -1034,6 +1035,25 @@ def without_track_numbers(value: Any) -> Any:
     return value
 
 
+STIX_ID = re.compile(r"^([a-z0-9-]+)--[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$")
+
+
+def with_ids_in_order(value: Any, names: dict[str, str] | None = None) -> Any:
+    """STIX objects with every id renamed by order of first appearance: the node serves
+    UUIDv4 ids it draws at random and keeps (each world draws its own), so what a partner
+    can observe is which objects share an id, never the random bits; references still
+    match exactly when the ids did."""
+    names = {} if names is None else names
+    if isinstance(value, str) and (match := STIX_ID.match(value)):
+        return names.setdefault(value, f"{match.group(1)}--#{len(names)}")
+    if isinstance(value, dict):
+        return {with_ids_in_order(k, names): with_ids_in_order(v, names)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [with_ids_in_order(v, names) for v in value]
+    return value
+
+
 def partner_view(pair: Pair, world: World, deps: Deps) -> dict[str, Any]:
     """Everything ``pair.partner`` can observe of ``world``."""
     p, days = pair.partner, pair.base.days
@@ -1048,8 +1068,8 @@ def partner_view(pair: Pair, world: World, deps: Deps) -> dict[str, Any]:
     routes = {name: [(r.agreement, r.level) for r in rs if r.partner == p]
               for name, rs in policy.routes.items()}
     return {"decisions": shown, "messages": messages,
-            "taxii": taxii.page(deps, tool, collection, {}).objects if p in world.peers
-            else None,
+            "taxii": with_ids_in_order(taxii.page(deps, tool, collection, {}).objects)
+            if p in world.peers else None,
             "track routes": {k: v for k, v in routes.items() if v}}
 
 

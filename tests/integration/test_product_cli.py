@@ -170,12 +170,14 @@ def test_the_word_list_is_set_and_a_release_request_is_checked(kor: Node,
 
 
 def test_taxii_collections_and_a_write_only_inbox(kor: Node) -> None:
-    """Without partners the node has only its inbox: listed, but not readable."""
+    """Without partners the node has its launch events (readable here) and its inbox:
+    listed, but not readable."""
     listed = json.loads(kor.ok("lee", "taxii", "collections", "--json"))
     assert [(c["title"], c["can_read"], c["can_write"]) for c in listed] == [
-        ("Inbox", False, True)]
+        ("Launch events", True, False), ("Inbox", False, True)]
     assert "Inbox" in kor.ok("kim", "taxii", "collections")
-    refused = kor.run("kim", "taxii", "objects", listed[0]["id"])
+    inbox = next(c for c in listed if c["title"] == "Inbox")
+    refused = kor.run("kim", "taxii", "objects", inbox["id"])
     assert refused.returncode == 1 and "write-only" in refused.stderr  # TAXII's description
     unknown = kor.run("kim", "taxii", "objects", "no-such-collection")
     assert unknown.returncode == 1 and "no collection" in unknown.stderr
