@@ -22,9 +22,19 @@ from typing import Any
 
 import httpx
 import pytest
+import schemathesis
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
+from schemathesis.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+from schemathesis.errors import FailureGroup
 
+from liaison.api import openapi_doc
+from liaison.api.app import create_app
+from liaison.bootstrap import build_node
 from liaison.config import Settings
 from liaison.services.taxii import MEDIA as TAXII_MEDIA
 
@@ -150,3 +160,48 @@ def test_taxii_errors_parse_as_documented(node: NodeUnderTest, doc: dict[str, An
         assert answer.status_code == status, answer.text
         assert answer.headers["content-type"] == TAXII_MEDIA
         assert parse_error(doc, "get", path, answer)["title"]
+
+
+CONFORMANCE = [status_code_conformance, content_type_conformance, response_schema_conformance]
+
+
+def conformance_failures(app: Any, token: str) -> list[str]:
+    """What schemathesis's conformance checks (those the API fuzzing runs) say of a 401, a
+    422, a TAXII 404 and a TAXII answer from ``app``, judged by the document it serves."""
+    schema = schemathesis.openapi.from_asgi("/api/openapi.json", app)
+    auth = {"Authorization": f"Bearer {token}"}
+    cases = [schema["/api/items/{item_id}"]["GET"].Case(path_parameters={"item_id": "x"}),
+             schema["/api/items"]["POST"].Case(body={"id": 7}, headers=auth),
+             schema["/taxii2/liaison/collections/{cid}/"]["GET"].Case(
+                 path_parameters={"cid": "absent"}, headers=auth),
+             schema["/taxii2/"]["GET"].Case(headers=auth)]
+    found = []
+    for case in cases:
+        response = case.call()
+        try:
+            case.validate_response(response, checks=CONFORMANCE)
+        except FailureGroup as group:
+            found += [f"{response.status_code}: {f.title}" for f in group.exceptions]
+    return found
+
+
+def test_the_fuzzings_document_checks_are_not_blind(node: NodeUnderTest,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Judged by FastAPI's own document the node's answers fail the checks (its 422 schema
+    requires nothing, so an error body passes it, but a client generated from it still finds
+    no ``detail``); judged by the node's, they pass."""
+    verdicts = {}
+    for described in (False, True):
+        with monkeypatch.context() as patch:
+            if not described:
+                patch.setattr(openapi_doc, "install", lambda app: None)
+            served = build_node(node.settings)
+            try:
+                verdicts[described] = conformance_failures(create_app(served, send=False),
+                                                           node.tokens["kim"])
+            finally:
+                served.engine.dispose()
+    assert verdicts[True] == []
+    assert verdicts[False][:2] == ["401: Undocumented status code",
+                                   "404: Undocumented status code"], verdicts[False]
+    assert "Undocumented Content-Type" in verdicts[False][2], verdicts[False]

@@ -32,7 +32,8 @@ OCTET_STREAM = "application/octet-stream"
 
 attachments = typer.Typer(help="Files of portions: streamed upload, hash-checked download.",
                           no_args_is_help=True)
-labels = typer.Typer(help="NATO labels: STANAG 4774 XML, signed 4778-style bindings.",
+labels = typer.Typer(help="NATO labels: ADatP-4774 XML, ADatP-4778 bindings with an XML "
+                      "Signature.",
                      no_args_is_help=True)
 content_check = typer.Typer(help="The content check's word list.", no_args_is_help=True)
 taxii = typer.Typer(help="This node's TAXII 2.1 collections (STIX 2.1).", no_args_is_help=True)
@@ -155,8 +156,8 @@ def attachments_get(item_id: str, portion_id: str,
 @labels.command("export")
 def labels_export(item_id: str, portion_id: str,
                   binding: Annotated[bool, typer.Option(
-                      "--binding", help="the signed 4778-style binding instead of the "
-                                        "4774 label")] = False,
+                      "--binding", help="the binding with this node's XML Signature "
+                                        "instead of the unsigned labels")] = False,
                   output: Annotated[Path | None, typer.Option(
                       "--output", "-o", dir_okay=False,
                       help="write to this file (default: stdout)")] = None,
@@ -187,7 +188,8 @@ def labels_verify(binding_file: InFile,
                   sha256: Annotated[str | None, typer.Option(
                       "--sha256", help="or the data's SHA-256, 64 hex digits")] = None,
                   as_json: Json = False, url: Url = None, token: Token = None) -> None:
-    """Verify a bound label against the signer's published keys and the data's hash."""
+    """Verify a bound label against the signer's pinned certificate (old-form bindings:
+    its published keys) and the data's hash."""
     if (data is None) == (sha256 is None):
         raise typer.BadParameter("give either --data FILE or --sha256 HEX (one of them)")
     if sha256 is not None:
