@@ -41,12 +41,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 import node_processes
 from bench_federation import PASSWORD, healthy, launch, setup, trust
 from bench_federation import port as free_port
-from liaison.bootstrap import build_node
 from liaison.config import Settings
 from liaison.domain.codec import item_to
 from liaison.domain.items import Discipline, Grade, Item, Portion, PortionKind
 from liaison.domain.labels import make_label
 from liaison.domain.parties import default_parties
+from liaison.node.composition import build_node
 from liaison.services import attachments, federation
 from liaison.storage.engine import connect_file
 from report import bench

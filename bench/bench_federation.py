@@ -21,12 +21,12 @@ from pathlib import Path
 import httpx
 
 import node_processes
-from liaison.bootstrap import build_node
 from liaison.config import Settings
 from liaison.domain.codec import item_to
 from liaison.domain.items import Discipline, Grade, Item, Portion, PortionKind
 from liaison.domain.labels import make_label
 from liaison.domain.parties import default_parties
+from liaison.node.composition import build_node
 from liaison.services import federation
 from report import bench
 

@@ -27,8 +27,8 @@ import websockets
 
 import node_processes
 from bench_federation import PASSWORD, healthy, launch, port, setup, trust
-from liaison.bootstrap import build_node
 from liaison.config import Settings
+from liaison.node.composition import build_node
 from liaison.storage import tables
 from report import bench
 

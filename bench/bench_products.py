@@ -27,7 +27,6 @@ import httpx
 import requests
 from taxii2client.v21 import Server, as_pages
 
-from liaison.bootstrap import build_node
 from liaison.config import Settings
 from liaison.domain import codec
 from liaison.domain.labels import Clearance
@@ -42,6 +41,7 @@ from liaison.domain.search import (
     seq_base,
     visibility,
 )
+from liaison.node.composition import build_node
 from liaison.services import taxii
 from liaison.storage.engine import connect_file, make_engine
 from liaison.storage.schema import migrate

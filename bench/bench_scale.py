@@ -71,13 +71,13 @@ from tests.servers import (
 )
 
 import node_processes
-from liaison.bootstrap import build_node, keys_dir, open_storage
 from liaison.config import Settings
 from liaison.domain.codec import item_to, party_from
 from liaison.domain.items import Discipline, Grade, Item, Portion, PortionKind
 from liaison.domain.labels import make_label
 from liaison.domain.parties import default_parties
 from liaison.federation.keystore import Keystore
+from liaison.node.composition import build_node, keys_dir, open_storage
 from liaison.services import federation
 from liaison.services.context import utc_now
 from liaison.services.importer import import_document

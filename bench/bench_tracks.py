@@ -52,9 +52,9 @@ import yaml
 sys.path.insert(0, str(Path(__file__).parent))
 import node_processes
 from bench_federation import PASSWORD, port, serve, setup
-from liaison.bootstrap import open_storage
 from liaison.config import Settings
 from liaison.domain.codec import party_from
+from liaison.node.composition import open_storage
 from report import bench
 
 SCAN = 10  # updates per ingest frame at 1,000/s: a radar reporting every 10 ms

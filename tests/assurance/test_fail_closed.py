@@ -57,7 +57,6 @@ import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from liaison.bootstrap import open_storage
 from liaison.config import Settings
 from liaison.crypto.envelope import Header, payload_json, raw_public, read_header, seal, utc
 from liaison.crypto.keys import private_pem, x25519_public
@@ -66,6 +65,7 @@ from liaison.domain.review import ReleaseRequest
 from liaison.domain.users import Role, User
 from liaison.federation.keystore import Keystore
 from liaison.federation.transport import HttpTransport
+from liaison.node.composition import open_storage
 from liaison.services import agreements, federation, receiving, releases
 from liaison.services.context import Deps
 from liaison.services.items import create_item

@@ -36,12 +36,12 @@ import httpx
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus, WebSocketException
 
-from liaison.bootstrap import build_node
 from liaison.config import Settings
 from liaison.domain.codec import item_to
 from liaison.domain.items import Discipline, Grade, Item, Portion, PortionKind
 from liaison.domain.labels import make_label
 from liaison.domain.parties import default_parties
+from liaison.node.composition import build_node
 from liaison.services import federation
 from liaison.storage.engine import connect_file
 

@@ -14,8 +14,8 @@ import pytest
 from tests.integration.node_fixtures import PASSWORD
 from tests.integration.processes import NodeProcess
 
-from liaison.bootstrap import build_node
 from liaison.config import Settings
+from liaison.node.composition import build_node
 from liaison.services import hotline
 
 pytestmark = pytest.mark.chromium

@@ -17,9 +17,9 @@ import yaml
 from fastapi.testclient import TestClient
 from psycopg import sql
 
-from liaison.api.app import create_app
-from liaison.bootstrap import build_node, open_storage
 from liaison.config import Settings
+from liaison.node.composition import build_node, open_storage
+from liaison.node.serving import api_app
 from liaison.services import agreements, auth
 from liaison.services.context import utc_now
 from liaison.services.setup import initialise_node
@@ -69,7 +69,7 @@ def start_node(settings: Settings, party: str = "KOR") -> Iterator[NodeUnderTest
         assert made.database_url is not None
         _clone_database(made.database_url, settings.database_url)
     node = build_node(settings)
-    with TestClient(create_app(node)) as client:
+    with TestClient(api_app(node)) as client:
         yield NodeUnderTest(client, dict(made.tokens), settings)
     node.engine.dispose()
 
@@ -106,7 +106,7 @@ def _make(like: Settings, party: str) -> _Made:
         user = auth.user_from({"username": name, "roles": roles, "clearance": clearance,
                                "topics": topics}, levels)
         auth.create_user(node.deps, "admin", user, PASSWORD)
-    with TestClient(create_app(node)) as client:
+    with TestClient(api_app(node)) as client:
         tokens = {}
         for name in ["admin", *PEOPLE]:
             r = client.post("/api/auth/login", json={"username": name, "password": PASSWORD})

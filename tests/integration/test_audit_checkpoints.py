@@ -10,9 +10,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from liaison.bootstrap import open_storage
 from liaison.config import Settings
 from liaison.domain.audit import GENESIS, canonical_bytes, chain_hash
+from liaison.node.composition import open_storage
 from liaison.storage import tables as t
 
 from .node_fixtures import PASSWORD

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from liaison.bootstrap import build_node, open_storage
 from liaison.config import Settings
 from liaison.domain.codec import item_to
 from liaison.domain.items import Discipline, Grade, Item, Portion, PortionKind
 from liaison.domain.labels import make_label
 from liaison.domain.parties import default_parties
+from liaison.node.composition import build_node, open_storage
 from liaison.services import federation
 
 from .inbox_order import applied_in_order

@@ -25,12 +25,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from liaison.bootstrap import build_node, open_storage
 from liaison.config import Settings
 from liaison.domain.codec import item_to
 from liaison.domain.items import Discipline, Grade, Item, Portion, PortionKind
 from liaison.domain.labels import make_label
 from liaison.domain.parties import default_parties
+from liaison.node.composition import build_node, open_storage
 from liaison.services import federation
 
 from .node_fixtures import PASSWORD

@@ -26,8 +26,8 @@ import httpx
 import pytest
 import websockets
 
-from liaison.bootstrap import build_node, open_storage
 from liaison.config import Settings
+from liaison.node.composition import build_node, open_storage
 from liaison.services import federation
 
 from ..servers import create_database

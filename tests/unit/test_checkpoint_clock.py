@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from liaison.federation import sender as sender_module
+from liaison.node import clocks
 from liaison.services import checkpoints, leases
 
 
@@ -18,7 +18,7 @@ def test_a_held_lease_at_position_zero_sends(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(checkpoints, "send",
                         lambda deps, user: sent.append(user) or {"sent_to": ["JPN"]})
     waker = type("Waker", (), {"wake": asyncio.Event()})()
-    clock = sender_module.CheckpointClock(object(), waker, every_s=0.01)  # type: ignore[arg-type]
+    clock = clocks.CheckpointClock(object(), waker, every_s=0.01)  # type: ignore[arg-type]
 
     async def tick() -> None:
         with pytest.raises(TimeoutError):

@@ -911,8 +911,8 @@ def test_signature_type_is_plain_data() -> None:
 
 
 def test_a_relay_is_configured_by_url_and_refused_otherwise(tmp_path: Path) -> None:
-    from liaison.bootstrap import _relay
     from liaison.config import Settings
+    from liaison.node.composition import _relay
     got = _relay(Settings(data_dir=tmp_path, talks_relay="turn:10.1.2.3:3478, turns:r:5349",
                           talks_relay_username="u", talks_relay_credential="c"))
     assert got == {"urls": ["turn:10.1.2.3:3478", "turns:r:5349"], "username": "u",

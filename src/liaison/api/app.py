@@ -1,12 +1,14 @@
-"""``create_app(node)``: the node's HTTP API. No app exists at import time."""
+"""``create_app``: the node's HTTP API, built from pieces made elsewhere (the settings,
+``Deps``, the bus, the track hub). It starts nothing: the node (``liaison.node.serving``)
+hands it a ``lifespan`` that starts and stops the background work. No app exists at
+import time."""
 
 from __future__ import annotations
 
-import asyncio
 import html
 import re
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
@@ -34,15 +36,18 @@ from liaison.api import (
 )
 from liaison.api.body_limit import KIB, SMALL_BODY, BodyLimit, Cap, has_credentials
 from liaison.api.security import LoginThrottle, trusted_proxies
-from liaison.bootstrap import Node
+from liaison.config import Settings
 from liaison.crypto.envelope import MAX_ENVELOPE
-from liaison.federation.sender import CheckpointClock, HotlineClock, OutboxSender
-from liaison.federation.transport import HttpTransport
-from liaison.services.appliers import APPLIERS
+from liaison.realtime.bus import Bus
+from liaison.services.context import Deps
+from liaison.services.federation import Applier
 from liaison.tracks.hub import TrackHub
 
 QUIET_PATHS = ("/api/tracks/ingest", "/api/auth/")  # these never queue partner messages
 LIVE_RECHECK_S = 30.0  # live sockets re-check their session this often (``live_session``)
+# the node's hook around the app's life: starts the bus, the hub, the sender and the clocks
+# before the first request and stops them after the last
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 # The console's pages: scripts and styles only from the node itself (no inline script, no
 # eval), images also as blob:/data: (attachments shown from fetched blobs), WebSockets to
@@ -144,11 +149,10 @@ class NodeApp(FastAPI):
 UPLOAD_SLACK = 1024 * KIB  # over the upload cap, so the store's own refusal answers first
 
 
-def api_body_cap(node: Node) -> Callable[[Scope], Cap]:
+def api_body_cap(settings: Settings) -> Callable[[Scope], Cap]:
     """Sign-in: 64 KiB; a request without credentials: 64 KiB, then 401 (every other
     route needs them); an attachment upload: ``max_attachment_mb``; anything else:
     ``max_body_kb``."""
-    settings = node.settings
     sign_in = Cap(SMALL_BODY, "sign-in")
     anonymous = Cap(SMALL_BODY, "a request without credentials", needs_credentials=True)
     upload = Cap(settings.max_attachment_mb * 1024 * KIB + UPLOAD_SLACK,
@@ -168,50 +172,27 @@ def api_body_cap(node: Node) -> Callable[[Scope], Cap]:
     return cap
 
 
-def create_app(node: Node, *, send: bool = True) -> FastAPI:
-    """The node's app; with ``send``, the outbox sender runs while the app is up."""
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        node.bus.attach(asyncio.get_running_loop())
-        await node.bus.start()
-        await app.state.tracks.start()
-        ring = node.deps.keyring
-        app.state.transport = HttpTransport(ring.tls_files if ring else None)
-        tasks = []
-        if send and node.deps.keyring is not None:
-            sender = OutboxSender(node.deps, app.state.transport)
-            app.state.sender = sender
-            tasks = [asyncio.create_task(sender.run()),
-                     asyncio.create_task(sender.follow(node.bus)),
-                     asyncio.create_task(HotlineClock(node.deps, sender,
-                                                      node.settings.hotline_tick_s).run()),
-                     asyncio.create_task(CheckpointClock(
-                         node.deps, sender, node.settings.audit_checkpoint_s).run())]
-        yield
-        for task in tasks:
-            task.cancel()
-        await app.state.tracks.stop()
-        await app.state.transport.close()
-        await node.bus.stop()
-
+def create_app(settings: Settings, deps: Deps, bus: Bus, tracks: TrackHub | None, *,
+               lifespan: Lifespan | None = None) -> FastAPI:
+    """The node's app over its pieces. It starts nothing itself: ``lifespan`` (from
+    ``liaison.node.serving``) starts the bus, the hub and the background tasks, and sets
+    ``state.transport`` (partners' cards) and ``state.sender`` (woken by ``wake``)."""
     app = NodeApp(
-        api_body_cap(node),
+        api_body_cap(settings),
         lifespan=lifespan,
-        title=f"Liaison node {node.deps.party}",
+        title=f"Liaison node {deps.party}",
         version=__version__,
         description="Share classified military information with partners under the "
                     "agreements that bind them. Every error is JSON "
                     "`{\"error\": {\"code\", \"message\"}}`.",
         docs_url=None, openapi_url="/api/openapi.json", redoc_url=None,
     )
-    app.state.trusted_proxies = trusted_proxies(node.settings.trusted_proxies)
-    app.state.deps = node.deps
-    app.state.bus = node.bus
-    app.state.sender = None
+    app.state.trusted_proxies = trusted_proxies(settings.trusted_proxies)
+    app.state.deps = deps
+    app.state.bus = bus
+    app.state.sender = None  # the outbox sender, once the lifespan has started it
     app.state.live_recheck_s = LIVE_RECHECK_S
-    app.state.tracks = TrackHub(node.deps, node.settings.track_refresh_s,
-                                   node.bus)
+    app.state.tracks = tracks
 
     @app.middleware("http")
     async def wake_sender(request: Request, call_next: Any) -> Any:
@@ -222,7 +203,7 @@ def create_app(node: Node, *, send: bool = True) -> FastAPI:
         return response
 
     app.state.trust_hooks = []  # called with a partner's certificate PEM when it is added
-    app.state.login_throttle = LoginThrottle(node.settings.login_attempts_per_minute)
+    app.state.login_throttle = LoginThrottle(settings.login_attempts_per_minute)
     errors.install(app)
     for module in (routes_auth, routes_agreements, routes_items, routes_releases, routes_audit):
         app.include_router(module.router)
@@ -247,7 +228,7 @@ def create_app(node: Node, *, send: bool = True) -> FastAPI:
 
     @app.get("/api/health", tags=["node"], summary="Liveness and the node's party")
     def health() -> dict[str, Any]:
-        return {"status": "ok", "party": node.deps.party, "version": __version__}
+        return {"status": "ok", "party": deps.party, "version": __version__}
 
     return app
 
@@ -272,14 +253,17 @@ def wake(app: FastAPI) -> None:
     app.state.bus.publish("outbox")
 
 
-def create_federation_app(node: Node) -> FastAPI:
-    """The partners' door: only the inbox, served over mutual TLS 1.3 (see ``serve``)."""
+def create_federation_app(deps: Deps, appliers: dict[str, Applier],
+                          tracks: TrackHub | None) -> FastAPI:
+    """The partners' door: only the inbox, served over mutual TLS 1.3 (see
+    ``liaison.node.serving``). ``appliers``: each partner message kind and the function
+    that applies it (``services.appliers``); ``tracks``: the API app's hub."""
     envelope = Cap(MAX_ENVELOPE, "a partner's envelope")
-    app = NodeApp(lambda _scope: envelope, title=f"Liaison federation {node.deps.party}",
+    app = NodeApp(lambda _scope: envelope, title=f"Liaison federation {deps.party}",
                   docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.deps = node.deps
-    app.state.appliers = dict(APPLIERS)
-    app.state.tracks = None  # the API app's hub, shared by ``serve``
+    app.state.deps = deps
+    app.state.appliers = dict(appliers)
+    app.state.tracks = tracks
     errors.install(app)
     app.include_router(routes_federation.inbox_router)
     app.include_router(routes_tracks.federation_router)

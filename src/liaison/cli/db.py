@@ -18,7 +18,7 @@ def db_encrypt(data_dir: DataDir = None) -> None:
     """Encrypt an unencrypted SQLite database from an earlier version in place (SQLCipher's
     sqlcipher_export), with the key in the keys directory (made now if missing) or
     LIAISON_DB_PASSPHRASE. Stop the node first."""
-    from liaison.bootstrap import at_rest
+    from liaison.node.composition import at_rest
     from liaison.storage.engine import DatabaseKeyError, encrypt_file
 
     os.umask(0o077)

@@ -18,7 +18,7 @@ keys = typer.Typer(help="This node's keys.", no_args_is_help=True)
 @keys.command("show")
 def keys_show(data_dir: DataDir = None) -> None:
     """This node's identity fingerprint and current keys."""
-    from liaison.bootstrap import load_keys
+    from liaison.node.composition import load_keys
 
     ring = load_keys(settings_for(data_dir))
     if ring is None:
@@ -39,7 +39,7 @@ def keys_rotate(data_dir: DataDir = None,
     Partners pick up the new keys from this node's card."""
     from datetime import timedelta
 
-    from liaison.bootstrap import load_keys
+    from liaison.node.composition import load_keys
 
     ring = load_keys(settings_for(data_dir))
     if ring is None:
@@ -54,8 +54,8 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="the key id to revoke
                 data_dir: DataDir = None) -> None:
     """Revoke a signing or encryption key at once (e.g. after a compromise). Partners stop
     accepting it when they refresh this node's card (`liaison peer add` again)."""
-    from liaison.bootstrap import load_keys
     from liaison.crypto.keys import KeyError_
+    from liaison.node.composition import load_keys
 
     ring = load_keys(settings_for(data_dir))
     if ring is None:

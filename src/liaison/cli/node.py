@@ -58,7 +58,7 @@ def init(party: Annotated[str, typer.Option(help="the node's party, ISO alpha-3"
 
 def _storage(settings: Settings) -> tuple[Any, Any]:
     """``open_storage``, or a clear error when the database cannot be opened."""
-    from liaison.bootstrap import open_storage
+    from liaison.node.composition import open_storage
     from liaison.storage.engine import DatabaseKeyError
 
     try:
@@ -68,7 +68,7 @@ def _storage(settings: Settings) -> tuple[Any, Any]:
 
 
 def _ensure_keys(settings: Settings) -> Keystore:
-    from liaison.bootstrap import keys_dir, load_keys
+    from liaison.node.composition import keys_dir, load_keys
 
     return load_keys(settings) or Keystore.create(keys_dir(settings), utc_now())
 
@@ -87,9 +87,9 @@ def serve(data_dir: DataDir = None, database_url: DatabaseUrl = None,
     """Run the node: its HTTP API and its federation listener, until stopped."""
     import sys
 
-    from liaison.bootstrap import NodeNotInitialised, build_node
-    from liaison.federation import workers as pool
-    from liaison.federation.listeners import run
+    from liaison.node import workers as pool
+    from liaison.node.composition import NodeNotInitialised, build_node
+    from liaison.node.serving import run
     from liaison.storage.engine import DatabaseKeyError
 
     in_pool = pool.WORKER_ENV in os.environ
@@ -124,7 +124,7 @@ def import_(files: Annotated[list[Path], typer.Argument(help="YAML or JSON docum
             replace: Annotated[bool, typer.Option(help="replace existing agreements "
                                                   "and parties")] = False) -> None:
     """Import parties, agreements, users and items: all of it, or nothing."""
-    from liaison.bootstrap import NodeNotInitialised, build_node
+    from liaison.node.composition import NodeNotInitialised, build_node
     from liaison.services.importer import import_document
     from liaison.storage.engine import DatabaseKeyError
 

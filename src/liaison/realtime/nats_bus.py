@@ -30,7 +30,6 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 
 from liaison.realtime.bus import LocalBus, TrackStream
-from liaison.services.leases import worker_id
 
 log = logging.getLogger("liaison.bus")
 EVENTS_MAX_AGE_S = 60.0
@@ -78,7 +77,9 @@ class NatsTrackStream:
 
 
 class NatsBus:
-    def __init__(self, url: str, party: str, node: str) -> None:
+    def __init__(self, url: str, party: str, node: str, worker: str) -> None:
+        """``node``: the node's identity fingerprint (hex); ``worker``: this worker's id,
+        the same that names its leases (``services.leases.worker_id``)."""
         self.url, self.party = url, party
         self._name = f"{party.upper()}_{node.upper()}"  # node: [0-9a-f] only
         self.local = LocalBus()
@@ -88,7 +89,7 @@ class NatsBus:
         self._js: JetStreamContext | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._events = f"liaison.{self._name.lower()}.events"
-        self._origin = worker_id()
+        self._origin = worker
         self.published = 0
         self.received = 0
         self.lost = 0

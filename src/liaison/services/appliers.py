@@ -1,8 +1,8 @@
 """Every kind of message a partner may send this node, and the function that applies it.
 
-One table, used by the federation inbox (``api.app``) and by the tests that drive every
-kind (``tests/assurance/test_hostile_partner.py``): a kind added here is a kind the
-hostile-partner harness must cover."""
+One table, handed by the node (``liaison.node.serving``) to the federation inbox, and used
+by the tests that drive every kind (``tests/assurance/test_hostile_partner.py``): a kind
+added here is a kind the hostile-partner harness must cover."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """What every use case gets: a unit-of-work factory, a clock, an id source and the
-node's own party. Built once in ``bootstrap``; unit tests build it with in-memory twins."""
+node's own party. Built once in ``liaison.node.composition``; unit tests build it with
+in-memory twins."""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
-"""``liaison serve``: the API listener (people and tools) and the federation listener
-(partners only: mutual TLS 1.3, each partner pinned), in one process."""
+"""Serving a node: ``liaison serve`` runs the API listener (people and tools) and the
+federation listener (partners only: mutual TLS 1.3, each partner pinned) in one process;
+``api_app`` is the API app with everything that runs while it is up: the bus, the track
+hub and, on a node with keys, the outbox sender, its wake-ups from the other workers, and
+the hotline and checkpoint clocks."""
 
 from __future__ import annotations
 
@@ -7,16 +10,20 @@ import asyncio
 import contextlib
 import signal
 import socket
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import uvicorn
+from fastapi import FastAPI
 
 from liaison.api import routes_federation
-from liaison.api.app import create_app, create_federation_app, wake
-from liaison.bootstrap import Node
+from liaison.api.app import Lifespan, create_app, create_federation_app, wake
+from liaison.federation.sender import OutboxSender
 from liaison.federation.tls import server_context, trust, with_client_certificate
-from liaison.federation.transport import fetch_card_pinned
+from liaison.federation.transport import HttpTransport, fetch_card_pinned
+from liaison.node.clocks import CheckpointClock, HotlineClock
+from liaison.node.composition import Node
+from liaison.services.appliers import APPLIERS
 from liaison.services.card_refresh import CardRefresher
 from liaison.services.federation import list_peers
 from liaison.tracks.cot_server import CotServer
@@ -26,6 +33,45 @@ GRACE_S = 3  # open partner connections get this long to finish on shutdown
 # proxy_headers=False on both listeners: uvicorn would otherwise take the client address
 # from X-Forwarded-For of any loopback peer; the API reads that header itself, and only
 # from the proxies named in trusted_proxies (``api.security.client_address``)
+
+
+def api_app(node: Node, *, send: bool = True) -> FastAPI:
+    """The node's API app, with its track hub; with ``send``, the outbox sender and the
+    clocks run while the app is up."""
+    hub = TrackHub(node.deps, node.settings.track_refresh_s, node.bus)
+    return create_app(node.settings, node.deps, node.bus, hub,
+                      lifespan=background(node, hub, send=send))
+
+
+def background(node: Node, hub: TrackHub, *, send: bool) -> Lifespan:
+    """Start the bus and the hub before the app's first request, and the sender and the
+    clocks (``send``, on a node with keys); stop them all after its last."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        node.bus.attach(asyncio.get_running_loop())
+        await node.bus.start()
+        await hub.start()
+        ring = node.deps.keyring
+        app.state.transport = HttpTransport(ring.tls_files if ring else None)
+        tasks = []
+        if send and ring is not None:
+            sender = OutboxSender(node.deps, app.state.transport)
+            app.state.sender = sender
+            tasks = [asyncio.create_task(sender.run()),
+                     asyncio.create_task(sender.follow(node.bus)),
+                     asyncio.create_task(HotlineClock(node.deps, sender,
+                                                      node.settings.hotline_tick_s).run()),
+                     asyncio.create_task(CheckpointClock(
+                         node.deps, sender, node.settings.audit_checkpoint_s).run())]
+        yield
+        for task in tasks:
+            task.cancel()
+        await hub.stop()
+        await app.state.transport.close()
+        await node.bus.stop()
+
+    return lifespan
 
 
 class _Listener(uvicorn.Server):
@@ -55,7 +101,7 @@ async def serve_node(node: Node, reuse_port: bool = False) -> None:
     """Serve until SIGTERM or SIGINT, then stop both listeners gracefully."""
     settings = node.settings
     sockets = [_bind(settings.host, settings.port, reuse_port)]
-    api = create_app(node)
+    api = api_app(node)
     servers = [_Listener(uvicorn.Config(api, host=settings.host, port=settings.port,
                                         log_level="warning", proxy_headers=False,
                                         timeout_graceful_shutdown=GRACE_S))]
@@ -64,8 +110,7 @@ async def serve_node(node: Node, reuse_port: bool = False) -> None:
         pins = [p.card.tls_cert for p in list_peers(node.deps)]
         ctx = server_context(*ring.tls_files, pins)
         api.state.trust_hooks.append(lambda pem: trust(ctx, pem))
-        federation = create_federation_app(node)
-        federation.state.tracks = api.state.tracks
+        federation = create_federation_app(node.deps, APPLIERS, api.state.tracks)
         # partners refresh this node's card here, over mutual TLS (issue 17 point 7); and
         # this node refreshes theirs when an envelope is signed with a key not on it
         federation.include_router(routes_federation.card_router)

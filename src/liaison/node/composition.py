@@ -1,4 +1,6 @@
-"""The one place that chooses the adapters: SQLite or PostgreSQL, the clock, ids."""
+"""The composition of a node: the one place that chooses the adapters (SQLite or
+PostgreSQL, the in-process bus or NATS, the clock, ids) and builds ``Deps`` from the
+settings. Builds, starts nothing (``node.serving`` starts the node)."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from liaison.domain.agreements import LifecycleRules
 from liaison.federation.keystore import Keystore
 from liaison.realtime.bus import Bus, LocalBus
 from liaison.services.context import Deps, new_id, utc_now
+from liaison.services.leases import worker_id
 from liaison.services.ports import UnitOfWork
 from liaison.services.setup import PARTY_SETTING
 from liaison.storage.blobs import BlobStore
@@ -118,7 +121,7 @@ def make_bus(settings: Settings, party: str, keyring: Keystore | None) -> Bus:
 
     node = keyring.fingerprint[:16] if keyring is not None else hashlib.sha256(
         settings.effective_database_url.encode()).hexdigest()[:16]
-    return NatsBus(settings.bus_url, party, node)
+    return NatsBus(settings.bus_url, party, node, worker_id())
 
 
 def build_node(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Node:
