@@ -20,9 +20,11 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PIP) install --quiet --no-deps -e .
 	@touch $(STAMP)
 
+# the layer check: which package may import which (tests/architecture/layers.py says)
 lint: venv
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
+	$(BIN)/python tests/architecture/layers.py src/liaison
 
 test: lint
 	@echo "== test backends: SQLite (temporary files)"

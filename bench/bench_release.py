@@ -43,7 +43,9 @@ from liaison.domain.agreements import (
 from liaison.domain.items import Discipline, Grade, Item, Portion, PortionKind
 from liaison.domain.labels import Label, Party, make_label
 from liaison.domain.parties import default_parties, scheme_from_names
-from liaison.domain.release import Decision, ReleaseFacts, ReleasePolicy, decide
+from liaison.domain.release import ReleasePolicy, decide
+from liaison.domain.release_decision import Decision
+from liaison.domain.release_facts import ReleaseFacts
 from report import bench
 
 KOR_LEVELS = ["군사I급비밀", "군사II급비밀", "군사III급비밀", "대외비"]

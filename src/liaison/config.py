@@ -26,7 +26,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8470
     session_hours: int = 8
-    # DOMAIN: "The cut-off day (is the 90th day inclusive?) is a setting" (I: inclusive).
+    # whether notice on the 90th day is in time is a setting (docs/rules.md#notice-cut-off)
     notice_cutoff_inclusive: bool = True
     login_attempts_per_minute: int = 10
     api_token_days: int = 90  # an API token's life when its maker names none

@@ -19,8 +19,8 @@ from liaison.federation.keystore import Keystore
 from liaison.services import federation
 from liaison.services.appliers import APPLIERS
 from liaison.services.context import Deps
-from liaison.services.memory import MemoryState, MemoryUnitOfWork
 from liaison.services.ports import OutboxMessage, Peer
+from tests.twins import MemoryState, MemoryUnitOfWork
 
 SEQ = itertools.count(1)
 

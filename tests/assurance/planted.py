@@ -253,14 +253,14 @@ def signature_not_checked(mp: pytest.MonkeyPatch) -> None:
     """The envelope's signature never verified (the sender's key looked up, not used)."""
     def make(original: Callable[..., Any]) -> Callable[..., Any]:
         return lambda info: _AnySignature()
-    wrap(mp, "liaison.services.federation.ed25519_public", make)
+    wrap(mp, "liaison.services.federation.envelopes.ed25519_public", make)
 
 
 def replay_not_checked(mp: pytest.MonkeyPatch) -> None:
     """The inbox never finds a message it already applied, and records a message again
     over its earlier row (exactly-once dropped; the in-memory inbox the unit test uses)."""
-    owner, _, _ = target("liaison.services.memory.MemoryInbox.seen_many")
-    target("liaison.services.memory.MemoryInbox.add")
+    owner, _, _ = target("tests.twins.partners.MemoryInbox.seen_many")
+    target("tests.twins.partners.MemoryInbox.add")
 
     def add(self: Any, *, sender: str, message_id: str, seq: int, outcome: str,
             **_rest: Any) -> None:
@@ -313,7 +313,8 @@ def release_check_tells_all(mp: pytest.MonkeyPatch) -> None:
     """The release check answers every officer, with every portion's text in its
     reasons (no clearance check, a "verbose" explanation); the role check stays, so the
     text oracle, not the role rule, has to catch it."""
-    from liaison.domain.release import Reason, Verdict, decide
+    from liaison.domain.release import decide
+    from liaison.domain.release_decision import Reason, Verdict
     from liaison.services import releases
     from liaison.services.errors import NotFound
 

@@ -1,9 +1,9 @@
 """A small reference model of what may leave a Liaison node and who may see what, written
-from the domain rules alone (DOMAIN.md), to judge the real engine against.
+from the domain rules alone (docs/rules.md), to judge the real engine against.
 
 It imports nothing from ``liaison``: worlds are described here as plain data (``World``)
-and the tests build a real node from the same description. Each clause names the DOMAIN
-rule it stands for; (I) marks our own inference, as DOMAIN.md does.
+and the tests build a real node from the same description. Each clause names the rule
+it stands for (docs/rules.md); (I) marks our own inference, as the rules do.
 
 What the model decides:
 
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-NOTICE_DAYS = 90  # GSOMIA Art. 21: written notice 90 days before an anniversary
+NOTICE_DAYS = 90  # docs/rules.md#term-and-renewal: written notice 90 days before an anniversary
 PARENT = {"COMINT": "SIGINT", "ELINT": "SIGINT", "FISINT": "SIGINT", "IMINT": "GEOINT"}
 
 
@@ -33,7 +33,7 @@ PARENT = {"COMINT": "SIGINT", "ELINT": "SIGINT", "FISINT": "SIGINT", "IMINT": "G
 
 @dataclass(frozen=True)
 class PartyModel:
-    """A government and its own ordered national levels (DOMAIN: Parties)."""
+    """A government and its own ordered national levels (docs/rules.md#parties)."""
 
     code: str
     levels: tuple[str, ...]  # classified levels, highest first
@@ -147,7 +147,7 @@ class Ruling:
 DENIED = Ruling(Outcome.DENIED)
 
 
-# --- agreements in force (GSOMIA Art. 21) ----------------------------------------------
+# --- agreements in force (docs/rules.md#term-and-renewal) ---------------------------------
 
 
 def anniversary(start: date, years: int) -> date:
@@ -170,9 +170,9 @@ def end_after_notice(start: date, notice: date) -> date:
 def in_force(agreement: AgreementModel, day: date) -> bool:
     """Art. 21, replayed event by event up to ``day``. A notice fixes the last day; a
     suspended or withdrawn notice lets the agreement renew again; reactivating it counts as
-    notice given that day (DOMAIN test case 2019). Termination is final: no new transfers
+    notice given that day (docs/rules.md#notice-2019). Termination is final: no new transfers
     after it, and nothing recorded later revives the agreement. Each party's notice is its
-    own (DOMAIN, the 2019 case): the earliest active one fixes the last day."""
+    own (docs/rules.md#own-acts): the earliest active one fixes the last day."""
     start, last, _ = _replay(agreement, day)
     return start is not None and start <= day and (last is None or day <= last)
 
@@ -225,8 +225,8 @@ ON_NOTICE = ("NOTICE_SUSPENDED", "NOTICE_REACTIVATED", "NOTICE_WITHDRAWN")
 
 def partner_note(agreement: AgreementModel, owner: str, sender: str, kind: str, on: date,
                  by: str, today: date) -> AgreementModel:
-    """A partner's note of an act, as the owner records it (issue 17, from DOMAIN
-    Agreements and GSOMIA Art. 21): the agreement unchanged when the note is refused.
+    """A partner's note of an act, as the owner records it (issue 17, from
+    docs/rules.md#own-acts): the agreement unchanged when the note is refused.
 
     A partner records only its own acts, on an agreement between it and the owner, never a
     signature; on an arrangement of several parties only what binds itself alone; dated
@@ -287,8 +287,8 @@ def topic_within(topic: str, scopes: frozenset[str]) -> bool:
 
 
 def covers(agreement: AgreementModel, discipline: str, topic: str) -> bool:
-    """Scope (DOMAIN Agreements: TISA 'scope limited to North Korean nuclear and missile
-    threats'); disciplines as DOMAIN Labels groups them: SIGINT covers COMINT."""
+    """Scope (docs/rules.md#agreement-kinds: TISA 'scope limited to North Korean nuclear and missile
+    threats'); disciplines as docs/rules.md#disciplines groups them: SIGINT covers COMINT."""
     family = {discipline, PARENT.get(discipline, discipline)}
     if agreement.disciplines is not None and not family & agreement.disciplines:
         return False
@@ -308,10 +308,10 @@ def route_through(agreement: AgreementModel, owner: str, recipient: str) -> tupl
 
 def governing(world: World, recipient: str, discipline: str, topic: str,
               day: date) -> AgreementModel | None:
-    """The agreement a release goes under: one binding both ends, in force that day and
-    covering the item. An MOU opens a channel, never classified exchange (DOMAIN
-    Agreements). Preference (I): a binding GSOMIA before an arrangement, a direct route
-    before one through a hub; ties by agreement id."""
+    """The agreement a release goes under: one binding both ends, in force that day and covering the
+    item. An MOU opens a channel, never classified exchange (docs/rules.md#agreement-kinds).
+    Preference (I): a binding GSOMIA before an arrangement, a direct route before one through a hub;
+    ties by agreement id."""
     owner = world.owner
 
     def preference(a: AgreementModel) -> tuple[bool, bool, str]:
@@ -341,7 +341,7 @@ def equivalent(world: World, agreement: AgreementModel, level: str, to: str) -> 
 
 
 def disseminable(label: LabelModel, route: tuple[str, ...], recipient: str) -> bool:
-    """STANAG 4774 / CAPCO (DOMAIN Labels): NOFORN never goes abroad; REL TO and EYES ONLY
+    """STANAG 4774 / CAPCO (docs/rules.md#marks): NOFORN never goes abroad; REL TO and EYES ONLY
     must name every party the portion reaches (the hub included); a compartment is a
     restrictive value no foreign government holds."""
     if label.noforn or label.compartments:
@@ -394,7 +394,7 @@ def portion_rule(world: World, agreement: AgreementModel, route: tuple[str, ...]
 def rule(world: World, item: ItemModel, recipient: str, day: date) -> Ruling:
     """The model's answer for a release. Nothing goes to the node's own party (I); without
     a governing agreement nothing goes at all (32 CFR 117.19: exchange only under an
-    agreement). A tearline carries only the portions that pass (DOMAIN Labels); with none,
+    agreement). A tearline carries only the portions that pass (docs/rules.md#portions); with none,
     the release is held when consent could still open it, else denied."""
     if recipient == world.owner:
         return DENIED

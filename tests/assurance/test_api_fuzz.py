@@ -88,8 +88,8 @@ Operation = APIOperation[Any, Any, Any, Any]
 EXCLUDED = {
     "POST /api/auth/logout": "revokes the very token the rest of the run signs in with",
 }
-# Who may get a 2xx from the release routes (services/releases.py; MISSION 3): the
-# oracle's role rule. Any other role answered 2xx there is a finding.
+# Who may get a 2xx from the release routes (services/releases.py; docs/rules.md#two-person-review):
+# the oracle's role rule. Any other role answered 2xx there is a finding.
 OFFICERS = frozenset({"release_officer", "reviewer"})
 ROLE_RULES = {
     "GET /api/items/{item_id}/release-check": OFFICERS,

@@ -334,7 +334,7 @@ def world(tmp_path: Path) -> Iterator[World]:
 
 POLICY_FAULTS = {
     "the compiled policy raises": "liaison.domain.release.ReleasePolicy.for_partner",
-    "a portion's verdict raises": "liaison.domain.release._portion",
+    "a portion's verdict raises": "liaison.domain.release_rules.portion_verdict",
     "label equivalence raises (translate)":
         "liaison.domain.agreements.EquivalenceTable.translate",
     "label equivalence raises (common name)":

@@ -83,8 +83,8 @@ from liaison.federation.tls import client_context
 from liaison.services import federation
 from liaison.services.context import Deps
 from liaison.services.errors import Refused
-from liaison.services.memory import MemoryState, MemoryUnitOfWork
 from liaison.services.ports import OutboxMessage
+from tests.twins import MemoryState, MemoryUnitOfWork
 
 from ..integration.processes import NodeProcess
 

@@ -21,11 +21,12 @@ from typing import Any
 
 import pytest
 
-from liaison.domain.agreements import Agreement, Status, status_at
+from liaison.domain.agreement_lifecycle import Status, status_at
+from liaison.domain.agreements import Agreement
 from liaison.domain.codec import agreement_from, item_from
 from liaison.domain.labels import Clearance
 from liaison.domain.parties import default_parties
-from liaison.domain.release import Outcome
+from liaison.domain.release_decision import Outcome
 from liaison.domain.users import Role, User
 from liaison.services import agreements, inbox_refusals, releases, requests
 from liaison.services.errors import Forbidden

@@ -24,8 +24,8 @@ from liaison.federation.transport import HttpTransport, TransportError
 from liaison.services import checkpoints, federation
 from liaison.services.context import Deps
 from liaison.services.errors import Refused
-from liaison.services.memory import MemoryState, MemoryUnitOfWork
 from liaison.services.ports import OutboxMessage, Peer
+from tests.twins import MemoryState, MemoryUnitOfWork
 
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 ADMIN = User("admin", "", frozenset({Role.ADMIN}), Clearance(4))

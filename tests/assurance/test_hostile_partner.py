@@ -35,7 +35,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from liaison.cli.demo.talks import TALKS
-from liaison.domain.agreements import Agreement, notice_givers, status_at
+from liaison.domain.agreement_lifecycle import notice_givers, status_at
+from liaison.domain.agreements import Agreement
 from liaison.domain.codec import agreement_from, item_from, item_to
 from liaison.domain.labels import Clearance
 from liaison.domain.ledger import Direction, LedgerEntry
@@ -55,8 +56,8 @@ from liaison.services import (
 )
 from liaison.services.appliers import APPLIERS
 from liaison.services.context import Deps
-from liaison.services.memory import MemoryState
 from liaison.services.ports import StoredItem
+from tests.twins import MemoryState
 
 from .partner_nodes import SEQ, Node
 
@@ -722,7 +723,8 @@ def test_the_harness_catches_planted_faults(world: World,
     from liaison.domain import note_authority, protection_authority
     from liaison.services import agreements as agreement_service
     from liaison.services import receiving
-    from liaison.services.memory import MemoryHotline, MemoryRequests
+    from tests.twins.conversations import MemoryHotline
+    from tests.twins.partners import MemoryRequests
 
     def same(e: Any) -> Any:
         return e

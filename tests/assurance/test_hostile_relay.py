@@ -46,9 +46,9 @@ from liaison.federation.keystore import Keystore
 from liaison.services import federation, origin, receiving
 from liaison.services.context import Deps
 from liaison.services.errors import Refused
-from liaison.services.memory import MemoryState, MemoryUnitOfWork
 from liaison.services.ports import OutboxMessage, Peer
 from liaison.storage.blobs import BlobStore
+from tests.twins import MemoryState, MemoryUnitOfWork
 
 NOW = datetime(2026, 1, 5, 9, tzinfo=UTC)
 SEED = Path(__file__).parents[2] / "src" / "liaison" / "reference" / "seed.yaml"
@@ -186,7 +186,7 @@ def refused_at(receiver: Node, sender: Node, payload: dict[str, Any],
 
 
 def test_a_genuine_relay_arrives_signed_by_its_originator(world: World) -> None:
-    """DOMAIN Protection 6 and issue 17 point 4: KOR → USA (hub) → JPN; JPN checks KOR's
+    """docs/rules.md#hub-relay and issue 17 point 4: KOR → USA (hub) → JPN; JPN checks KOR's
     own signature, re-marks the item and books it as received from KOR."""
     assert send(world.kor, world.usa, release(world.kor, item(), "TISA-2014", "JPN",
                                               ("USA",))) == [("applied", "")]
@@ -315,7 +315,7 @@ def test_an_item_outside_the_arrangements_scope_is_refused(world: World) -> None
 
 
 def test_an_mou_carries_no_classified_exchange(world: World) -> None:
-    """DOMAIN Agreements: an MOU opens a channel or talks, not the exchange of
+    """docs/rules.md#agreement-kinds: an MOU opens a channel or talks, not the exchange of
     classified information."""
     msg = release(world.chn, item("C1", level="机密", policy="CHN", originator="CHN",
                                   rel_to=("KOR",)), "KOR-CHN-HOTLINE-MOU", "KOR")
@@ -323,7 +323,8 @@ def test_an_mou_carries_no_classified_exchange(world: World) -> None:
 
 
 def test_releasability_equivalence_and_the_third_party_rule(world: World) -> None:
-    """STANAG 4774 REL TO, GSOMIA Art. 4 and Art. 6, decided again at JPN."""
+    """STANAG 4774 REL TO, docs/rules.md#equivalence and docs/rules.md#consent, decided again at
+    JPN."""
     not_rel = release(world.kor, item("A", rel_to=("USA",)), "KOR-JPN-GSOMIA", "JPN")
     refused_at(world.jpn, world.kor, not_rel, "does not include JPN")
     top = release(world.kor, item("B", level="군사I급비밀", rel_to=("JPN",)), "KOR-JPN-GSOMIA",
@@ -334,7 +335,7 @@ def test_releasability_equivalence_and_the_third_party_rule(world: World) -> Non
     refused_at(world.jpn, world.usa, msg, "GSOMIA Art. 6: originated by KOR")
     consent = {"originator": "KOR", "recipient": "JPN", "item_id": "C",
                "purpose": "targeting", "granted_by": "KOR J2", "granted_on": "2026-01-04"}
-    # DOMAIN Protection 1, decided again at JPN: a consent for another purpose than the
+    # docs/rules.md#consent, decided again at JPN: a consent for another purpose than the
     # release states unlocks nothing
     refused_at(world.jpn, world.usa, release(world.usa, theirs, "USA-JPN-GSOMIA", "JPN",
                                              consents=[consent]), "for purpose 'targeting' only")

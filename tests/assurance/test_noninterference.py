@@ -11,7 +11,7 @@ in-memory twin, which copies its whole state per unit of work) and driven throug
 services: the release desk, search, listings, the track policy and the track hub (its
 partner links queue but never connect: no network). What is shown:
 
-(a) The engine agrees with ``reference_model`` (written from DOMAIN.md, sharing no code with
+(a) The engine agrees with ``reference_model`` (written from docs/rules.md, sharing no code with
     the engine) on every release decision probed — outcome, tearline, the recipient's
     marking level, agreement and hub — on random days and on every lifecycle boundary:
     nothing the engine allows is forbidden by the model, and the converse (the model is
@@ -59,14 +59,17 @@ from sqlalchemy.pool import StaticPool
 
 from liaison.crypto.envelope import raw_public
 from liaison.crypto.keys import Card, b64, sign_card
-from liaison.domain import agreements as agreements_domain
+from liaison.domain import agreement_lifecycle, release_rules
 from liaison.domain import release as release_domain
 from liaison.domain import search as search_domain
-from liaison.domain.agreements import AgreementKind, EquivalenceTable, Scope, Status
+from liaison.domain.agreement_lifecycle import Status
+from liaison.domain.agreements import AgreementKind, EquivalenceTable, Scope
 from liaison.domain.codec import agreement_from, item_from, item_to
 from liaison.domain.labels import CAVEAT, COMPARTMENT, EYES, NOFORN, REL_TO, Clearance, Party
 from liaison.domain.parties import scheme_from_names
-from liaison.domain.release import Consent, Decision, decide
+from liaison.domain.release import decide
+from liaison.domain.release_decision import Decision
+from liaison.domain.release_facts import Consent
 from liaison.domain.tracks import TrackUpdate
 from liaison.domain.users import Role, User
 from liaison.services import agreements as agreement_service
@@ -108,7 +111,7 @@ from .reference_model import (
 )
 
 # the purpose every stored consent names and every check and request states: the model's
-# consents unlock (DOMAIN Protection 1: a consent unlocks only the purpose it names)
+# consents unlock (docs/rules.md#consent: a consent unlocks only the purpose it names)
 PURPOSE = "warning"
 
 SOAK = os.environ.get("LIAISON_SOAK") == "1"
@@ -119,7 +122,7 @@ MUTATION_CASES = 80
 # --- the parties and vocabulary of generated worlds ----------------------------------
 
 OWNER = PartyModel("KOR", ("군사I급비밀", "군사II급비밀", "군사III급비밀", "대외비"), "평문")
-DOMAIN_PARTIES = {  # DOMAIN: Parties
+DOMAIN_PARTIES = {  # docs/rules.md#parties
     "USA": PartyModel("USA", ("TOP SECRET", "SECRET", "CONFIDENTIAL"), "UNCLASSIFIED"),
     "JPN": PartyModel("JPN", ("特定秘密", "極秘", "秘"), "指定なし"),
 }
@@ -216,7 +219,7 @@ def equivalence_rows(draw: st.DrawFn, parties: list[PartyModel]
     return tuple(rows)
 
 
-# Lifecycle stories (DOMAIN Agreements, GSOMIA Art. 21 and the KOR–JPN test case), then
+# Lifecycle stories (docs/rules.md#own-acts, docs/rules.md#notice-2019), then
 # any later events in any order: what a careless history could hold.
 STORIES = {
     "in force": (),
@@ -1101,11 +1104,11 @@ def differences(narrow: Views, wide: Views) -> list[str]:
 
 Mutant = Callable[[pytest.MonkeyPatch], None]
 ORIGINAL_MAY_SEE = Clearance.may_see
-ORIGINAL_STATUS_AT = agreements_domain.status_at
-ORIGINAL_NOTICE_END = agreements_domain.notice_end
-ORIGINAL_DENIAL = release_domain._dissemination_denial
-ORIGINAL_PORTION = release_domain._portion
-ORIGINAL_WHY_NOT = release_domain._why_not
+ORIGINAL_STATUS_AT = agreement_lifecycle.status_at
+ORIGINAL_NOTICE_END = agreement_lifecycle.notice_end
+ORIGINAL_DENIAL = release_rules._dissemination_denial
+ORIGINAL_PORTION = release_rules.portion_verdict
+ORIGINAL_WHY_NOT = release_rules._why_not
 ORIGINAL_TRANSLATE = EquivalenceTable.translate
 ORIGINAL_VISIBILITY = search_domain.visibility
 ORIGINAL_OFFER = Subscription.offer
@@ -1143,11 +1146,11 @@ def entry_into_force_ignored(mp: pytest.MonkeyPatch) -> None:
 
 
 def suspension_ignored(mp: pytest.MonkeyPatch) -> None:
-    mp.setattr(agreements_domain._Replay, "_notice_suspended", lambda self, e: None)
+    mp.setattr(agreement_lifecycle._Replay, "_notice_suspended", lambda self, e: None)
 
 
 def notice_cutoff_off_by_one(mp: pytest.MonkeyPatch) -> None:
-    mp.setattr(agreements_domain, "notice_end", lambda *a: ORIGINAL_NOTICE_END(*a)
+    mp.setattr(agreement_lifecycle, "notice_end", lambda *a: ORIGINAL_NOTICE_END(*a)
                + timedelta(days=1))
 
 
@@ -1156,7 +1159,7 @@ def without_categories(label: Any, *tags: str) -> Any:
 
 
 def releasability_ignored(mp: pytest.MonkeyPatch) -> None:
-    mp.setattr(release_domain, "_dissemination_denial", lambda label, to, route: ORIGINAL_DENIAL(
+    mp.setattr(release_rules, "_dissemination_denial", lambda label, to, route: ORIGINAL_DENIAL(
         without_categories(label, REL_TO, EYES), to, route))
 
 
@@ -1166,16 +1169,16 @@ def noforn_ignored(mp: pytest.MonkeyPatch) -> None:
                 for c in label.categories]
         return ORIGINAL_DENIAL(replace(label, categories=tuple(c for c in kept if c.values)),
                                to, route)
-    mp.setattr(release_domain, "_dissemination_denial", denial)
+    mp.setattr(release_rules, "_dissemination_denial", denial)
 
 
 def compartments_released(mp: pytest.MonkeyPatch) -> None:
-    mp.setattr(release_domain, "_dissemination_denial", lambda label, to, route: ORIGINAL_DENIAL(
+    mp.setattr(release_rules, "_dissemination_denial", lambda label, to, route: ORIGINAL_DENIAL(
         without_categories(label, COMPARTMENT), to, route))
 
 
 def hub_not_checked(mp: pytest.MonkeyPatch) -> None:
-    mp.setattr(release_domain, "_dissemination_denial",
+    mp.setattr(release_rules, "_dissemination_denial",
                lambda label, to, route: ORIGINAL_DENIAL(label, to, ()))
 
 
@@ -1194,7 +1197,7 @@ def ceiling_off_by_one(mp: pytest.MonkeyPatch) -> None:
             scope = replace(ag.scope, max_level={} if higher is None else {owner.code: higher})
             gate = replace(gate, agreement=replace(ag, scope=scope))
         return ORIGINAL_PORTION(facts, recipient, gate, label)
-    mp.setattr(release_domain, "_portion", portion)
+    mp.setattr(release_rules, "portion_verdict", portion)
 
 
 def scope_ignored(mp: pytest.MonkeyPatch) -> None:
@@ -1206,11 +1209,11 @@ def mou_carries_exchange(mp: pytest.MonkeyPatch) -> None:
     def why_not(ag: Any, *rest: Any) -> str | None:
         kind = AgreementKind.GSOMIA if ag.kind is AgreementKind.MOU else ag.kind
         return ORIGINAL_WHY_NOT(replace(ag, kind=kind), *rest)
-    mp.setattr(release_domain, "_why_not", why_not)
+    mp.setattr(release_rules, "_why_not", why_not)
 
 
 def consent_ignored(mp: pytest.MonkeyPatch) -> None:
-    mp.setattr(release_domain, "_consent_needed", lambda label, owner, recipient: None)
+    mp.setattr(release_rules, "_consent_needed", lambda label, owner, recipient: None)
 
 
 def track_subscribers_unfiltered(mp: pytest.MonkeyPatch) -> None:
@@ -1374,8 +1377,9 @@ def test_mutants_are_caught() -> None:
 
 
 def test_the_model_reads_the_domain_test_case() -> None:
-    """The model's Art. 21 on DOMAIN's KOR–JPN case: in force 2016-11-23, notice 2019-08-23
-    (ending at the end of 2019-11-22), suspended on 2019-11-22, withdrawn 2023-03-21."""
+    """The model's Art. 21 on the KOR–JPN case (docs/rules.md#notice-2019): in force 2016-11-23,
+    notice 2019-08-23 (ending at the end of 2019-11-22), suspended on 2019-11-22, withdrawn
+    2023-03-21."""
     given_notice = (("ENTERED_INTO_FORCE", date(2016, 11, 23)),
                     ("NOTICE_GIVEN", date(2019, 8, 23)))
     suspended = (*given_notice, ("NOTICE_SUSPENDED", date(2019, 11, 22)),
@@ -1390,7 +1394,7 @@ def test_the_model_reads_the_domain_test_case() -> None:
 def test_a_note_after_termination_does_not_revive_the_agreement() -> None:
     """Found by (a): a notice recorded after a termination (a partner's signed note is
     enough) brought the terminated agreement back into force, so releases went out under
-    it. Termination is final (GSOMIA Art. 21: no new transfers after it)."""
+    it. Termination is final (docs/rules.md#after-termination)."""
     ended = AgreementModel("G-JPN", "GSOMIA", frozenset({"KOR", "JPN"}),
                            ({"KOR": ("군사II급비밀",), "JPN": ("極秘",)},),
                            events=(("ENTERED_INTO_FORCE", date(2016, 11, 23)),

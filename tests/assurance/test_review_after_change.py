@@ -39,20 +39,22 @@ import liaison.domain.review as review_domain
 from liaison.domain.codec import agreement_from, item_from, item_to
 from liaison.domain.labels import Clearance
 from liaison.domain.parties import default_parties
-from liaison.domain.release import Outcome, decide
+from liaison.domain.release import decide
+from liaison.domain.release_decision import Outcome
 from liaison.domain.users import Role, User
 from liaison.services import agreements, protection, releases
 from liaison.services.context import Deps
 from liaison.services.errors import ServiceError
 from liaison.services.items import create_item
-from liaison.services.memory import MemoryState, MemoryUnitOfWork
 from liaison.services.ports import StoredItem
+from tests.twins import MemoryState, MemoryUnitOfWork
 
 SEED = Path(__file__).parents[2] / "src" / "liaison" / "reference" / "seed.yaml"
 PARTIES = default_parties()
 START = datetime(2024, 6, 3, 9, tzinfo=UTC)
 PURPOSE = "warning"  # every request and the consents name it (issue 18: purpose limitation)
-SECRET_EQUIVALENT = {"군사I급비밀", "군사II급비밀"}  # KOR's two-person levels (MISSION 3)
+# KOR's two-person levels (docs/rules.md#two-person-review)
+SECRET_EQUIVALENT = {"군사I급비밀", "군사II급비밀"}
 LEVELS = ["군사I급비밀", "군사II급비밀", "군사III급비밀", "대외비"]
 
 

@@ -48,7 +48,7 @@ def audit_count(node: NodeUnderTest) -> int:
 
 
 def test_item_shows_marks_and_banner(kor: NodeUnderTest) -> None:
-    """DOMAIN Labels: CAPCO-style portion marks; the banner is the highest level."""
+    """docs/rules.md#marks: CAPCO-style portion marks; the banner is the highest level."""
     item = file_report(kor)
     assert item["banner"].startswith("군사I급비밀")
     assert item["portions"][0]["mark"] == "(III//REL TO KOR, JPN, USA)"
@@ -56,7 +56,7 @@ def test_item_shows_marks_and_banner(kor: NodeUnderTest) -> None:
 
 
 def test_release_check_follows_the_korea_japan_history(kor: NodeUnderTest) -> None:
-    """DOMAIN Agreements: KOR–JPN GSOMIA 2016-11-23, notice 2019-08-23, suspension
+    """docs/rules.md#notice-2019: KOR–JPN GSOMIA 2016-11-23, notice 2019-08-23, suspension
     2019-11-22; TISA relay through the US before."""
     file_report(kor)
     expect = {"2014-06-01": ("denied", []), "2015-06-01": ("allowed", ["USA"]),
@@ -73,8 +73,8 @@ def test_release_check_follows_the_korea_japan_history(kor: NodeUnderTest) -> No
 
 
 def test_two_person_review_then_release_and_ledger(kor: NodeUnderTest) -> None:
-    """MISSION 3: two different reviewers at SECRET-equivalent, never the requester; a
-    reviewer may narrow, never widen, the tearline."""
+    """docs/rules.md#two-person-review: two different reviewers at SECRET-equivalent, never the
+    requester; a reviewer may narrow, never widen, the tearline."""
     file_report(kor)
     req = kor.post("lee", "/api/releases", json={"item_id": "R1", "recipient": "JPN",
                                                  "purpose": "early warning"})
@@ -98,7 +98,8 @@ def test_two_person_review_then_release_and_ledger(kor: NodeUnderTest) -> None:
 
 
 def test_requester_may_not_review_own_request(kor: NodeUnderTest) -> None:
-    """MISSION 3: neither reviewer is the requester; the refusal changes nothing."""
+    """docs/rules.md#two-person-review: neither reviewer is the requester; the refusal changes
+    nothing."""
     file_report(kor)
     rid = kor.post("han", "/api/releases", json={"item_id": "R1", "recipient": "USA",
                                                  "purpose": "x"}).json()["id"]
@@ -109,7 +110,7 @@ def test_requester_may_not_review_own_request(kor: NodeUnderTest) -> None:
 
 
 def test_consent_lets_third_party_portion_pass(kor: NodeUnderTest) -> None:
-    """GSOMIA Art. 6: US-originated information goes to JPN only with US written consent."""
+    """docs/rules.md#consent: US-originated information goes to JPN only with US written consent."""
     file_report(kor)
     c = kor.post("lee", "/api/consents", json={
         "originator": "USA", "recipient": "JPN", "item_id": "R1", "purpose": "warning",
@@ -121,8 +122,8 @@ def test_consent_lets_third_party_portion_pass(kor: NodeUnderTest) -> None:
 
 
 def test_a_consent_for_one_purpose_does_not_unlock_another(kor: NodeUnderTest) -> None:
-    """Issue 18 regression, 'a consent for one purpose unlocks every purpose': DOMAIN
-    Protection 1, the consent names grantee *and* purpose; another purpose, or none stated,
+    """Issue 18 regression, 'a consent for one purpose unlocks every purpose':
+    docs/rules.md#consent, the consent names grantee *and* purpose; another purpose, or none stated,
     stays held with the reason in words."""
     file_report(kor)
     kor.post("lee", "/api/consents", json={
@@ -140,7 +141,8 @@ def test_a_consent_for_one_purpose_does_not_unlock_another(kor: NodeUnderTest) -
 
 
 def test_clearance_and_need_to_know_cut_what_a_user_sees(kor: NodeUnderTest) -> None:
-    """GSOMIA Art. 8: clearance at the level AND need-to-know; hidden items look absent."""
+    """docs/rules.md#need-to-know: clearance at the level AND need-to-know; hidden items look
+    absent."""
     file_report(kor)
     hidden = copy.deepcopy(REPORT)
     hidden["id"], hidden["topic"] = "R2", "CHN/navy"
@@ -225,8 +227,8 @@ def test_logout_revokes_the_token(kor: NodeUnderTest) -> None:
 
 
 def test_agreement_events_update_status_and_refuse_rewrites(kor: NodeUnderTest) -> None:
-    """GSOMIA Art. 21: a notice ends the agreement at the anniversary; history is appended,
-    never rewritten."""
+    """docs/rules.md#term-and-renewal: a notice ends the agreement at the anniversary; history is
+    appended, never rewritten."""
     r = kor.post("admin", "/api/agreements/USA-KOR-GSOMIA/events",
                  json={"kind": "NOTICE_GIVEN", "date": "2024-01-10", "by": "KOR"})
     assert r.status_code == 200, r.text
@@ -242,7 +244,7 @@ def test_agreement_events_update_status_and_refuse_rewrites(kor: NodeUnderTest) 
 
 
 def test_audit_chain_verifies(kor: NodeUnderTest) -> None:
-    """MISSION 10: every login, decision and change is in a hash-chained log."""
+    """docs/rules.md#audit-log: every login, decision and change is in a hash-chained log."""
     file_report(kor)
     kor.get("lee", "/api/items/R1/release-check", params={"to": "JPN"})
     result = kor.get("admin", "/api/audit/verify").json()

@@ -77,7 +77,7 @@ def test_broken_import_names_the_line_and_stores_nothing(node_dir: Path,
 
 
 def test_audit_verify_catches_a_tampered_record(node_dir: Path) -> None:
-    """MISSION 10: an altered record is detected."""
+    """docs/rules.md#audit-log: an altered record is detected."""
     liaison("import", str(SEED), "--data-dir", str(node_dir))
     with closing(connect_file(node_dir / "liaison.db")) as db, db:
         db.execute("update audit set actor = 'mallory' where seq = 2")

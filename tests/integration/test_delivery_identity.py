@@ -21,8 +21,8 @@ from liaison.federation.keystore import Keystore
 from liaison.federation.tls import client_context
 from liaison.services import federation
 from liaison.services.context import Deps
-from liaison.services.memory import MemoryState, MemoryUnitOfWork
 from liaison.services.ports import OutboxMessage, Peer
+from tests.twins import MemoryState, MemoryUnitOfWork
 
 from .processes import NodeProcess
 

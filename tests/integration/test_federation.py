@@ -61,8 +61,8 @@ def release(kor: NodeProcess, item: dict[str, object], to: str) -> dict[str, obj
 
 def test_release_is_delivered_remarked_and_receipted(pair: tuple[NodeProcess,
                                                                  NodeProcess]) -> None:
-    """MISSION 4 and GSOMIA Art. 4: a release arrives once, re-marked with the originator's
-    name and the receiver's own level; both sides record it."""
+    """docs/rules.md#exactly-once and docs/rules.md#receiver-marks: a release arrives once,
+    re-marked with the originator's name and the receiver's own level; both sides record it."""
     kor, jpn = pair
     release(kor, ITEM, "JPN")
     got = wait_for(lambda: _item(jpn, "R1@KOR"), what="delivery to JPN")
@@ -92,7 +92,7 @@ def _item(node: NodeProcess, item_id: str) -> dict[str, object] | None:
 
 def test_onward_release_of_received_information_needs_the_originators_consent(
         pair: tuple[NodeProcess, NodeProcess]) -> None:
-    """GSOMIA Art. 6: what JPN received from KOR may not go to the USA without KOR's
+    """docs/rules.md#consent: what JPN received from KOR may not go to the USA without KOR's
     written consent."""
     kor, jpn = pair
     release(kor, ITEM, "JPN")
@@ -106,7 +106,8 @@ def test_onward_release_of_received_information_needs_the_originators_consent(
 
 
 def test_consent_round_trip(pair: tuple[NodeProcess, NodeProcess]) -> None:
-    """GSOMIA Art. 6 across nodes: JPN asks KOR; KOR's signed grant lets the portion pass."""
+    """docs/rules.md#consent across nodes: JPN asks KOR; KOR's signed grant lets the portion
+    pass."""
     kor, jpn = pair
     release(kor, ITEM, "JPN")
     wait_for(lambda: _item(jpn, "R1@KOR"), what="delivery")
@@ -151,7 +152,7 @@ def test_rfi_round_trip(pair: tuple[NodeProcess, NodeProcess]) -> None:
 
 
 def test_termination_note_updates_the_partner(pair: tuple[NodeProcess, NodeProcess]) -> None:
-    """DOMAIN Agreements: notices are signed notes that update the agreement on both sides."""
+    """docs/rules.md#own-acts: notices are signed notes that update the agreement on both sides."""
     kor, jpn = pair
     today = datetime.now(UTC).date().isoformat()  # a note from the future is refused
     kor.call("POST", "/api/agreements/KOR-JPN-GSOMIA/notes",
@@ -190,7 +191,7 @@ def trio(tmp_path: Path) -> Iterator[tuple[NodeProcess, NodeProcess, NodeProcess
 
 def test_tisa_relay_through_the_us_hub(trio: tuple[NodeProcess, NodeProcess,
                                                    NodeProcess]) -> None:
-    """DOMAIN Protection 6: with no KOR–JPN GSOMIA in force (as in 2015; here KOR records
+    """docs/rules.md#hub-relay: with no KOR–JPN GSOMIA in force (as in 2015; here KOR records
     its termination today, since a release is decided on the node's clock), KOR → JPN goes
     under TISA through the US hub, which forwards within scope; JPN records KOR as the
     originator."""
@@ -226,8 +227,9 @@ def test_tisa_relay_through_the_us_hub(trio: tuple[NodeProcess, NodeProcess,
 
 def test_regrade_compromise_and_destruction_travel_back(
         pair: tuple[NodeProcess, NodeProcess]) -> None:
-    """GSOMIA Art. 7: the originator's level change re-marks the copy; DOMAIN Protection 4
-    and 5: compromise and destruction are reported to the originator."""
+    """docs/rules.md#level-change: the originator's level change re-marks the copy;
+    docs/rules.md#compromise and docs/rules.md#disposal: compromise and destruction are reported to
+    the originator."""
     kor, jpn = pair
     release(kor, ITEM, "JPN")
     wait_for(lambda: _item(jpn, "R1@KOR"), what="delivery")

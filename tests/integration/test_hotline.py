@@ -1,4 +1,4 @@
-"""The KOR–CHN defense hotline between two real node processes (DOMAIN.md: Hotline)."""
+"""The KOR–CHN defense hotline between two real node processes (docs/rules.md#check-calls)."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from starlette.websockets import WebSocketDisconnect
 from liaison.domain import codec
 from liaison.domain.ledger import Direction, LedgerEntry
 from liaison.domain.parties import default_parties
-from liaison.domain.release import Consent
+from liaison.domain.release_facts import Consent
 from liaison.interop import stix
 from liaison.services import protection, requests
 from liaison.services.context import Deps

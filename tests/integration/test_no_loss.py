@@ -1,5 +1,5 @@
 """No loss under crashes: releases flow KOR → JPN while JPN is killed with SIGKILL and
-restarted several times; every one arrives exactly once, in order (MISSION 4)."""
+restarted several times; every one arrives exactly once, in order (docs/rules.md#exactly-once)."""
 
 from __future__ import annotations
 

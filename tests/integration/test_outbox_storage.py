@@ -15,12 +15,12 @@ import sqlalchemy as sa
 from alembic import command
 
 from liaison.domain.audit import verify_chain
-from liaison.services.memory import MemoryState, MemoryUnitOfWork
 from liaison.services.ports import UnitOfWork
 from liaison.storage import tables as t
 from liaison.storage.engine import make_engine, sqlite_url_for
 from liaison.storage.schema import alembic_config, migrate
 from liaison.storage.unit_of_work import SqlUnitOfWork, uow_factory
+from tests.twins import MemoryState, MemoryUnitOfWork
 
 UowFactory = Callable[[], UnitOfWork]
 POSTGRES = pytest.param("postgres", marks=pytest.mark.postgres)

@@ -29,11 +29,11 @@ from liaison.domain.items import Item
 from liaison.domain.labels import Clearance
 from liaison.domain.ledger import Direction, LedgerEntry
 from liaison.domain.parties import default_parties
-from liaison.domain.release import Consent, ReleaseFacts, decide
+from liaison.domain.release import decide
 from liaison.domain.release_basis import basis_of
+from liaison.domain.release_facts import Consent, ReleaseFacts
 from liaison.domain.review import ReleaseRequest, RequestState, open_request, required_reviews
 from liaison.domain.users import Role, User
-from liaison.services.memory import MemoryState, MemoryUnitOfWork
 from liaison.services.ports import (
     Conflict,
     PartnerRequest,
@@ -47,6 +47,7 @@ from liaison.storage.engine import make_engine, sqlite_url_for
 from liaison.storage.schema import migrate
 from liaison.storage.tables import SEARCH_INDEX_OBJECTS, metadata
 from liaison.storage.unit_of_work import SqlUnitOfWork, uow_factory
+from tests.twins import MemoryState, MemoryUnitOfWork
 
 UowFactory = Callable[[], UnitOfWork]
 POSTGRES = pytest.param("postgres", marks=pytest.mark.postgres)

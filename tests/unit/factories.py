@@ -13,7 +13,7 @@ from liaison.domain.codec import agreement_from
 from liaison.domain.items import Discipline, Grade, Item, Portion, PortionKind
 from liaison.domain.labels import Label, make_label
 from liaison.domain.parties import default_parties
-from liaison.domain.release import Consent, ReleaseFacts
+from liaison.domain.release_facts import Consent, ReleaseFacts
 
 PARTIES = default_parties()
 KOR = PARTIES["KOR"]

@@ -8,11 +8,12 @@ from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
+from tests.twins import MemoryState, MemoryUnitOfWork
+
 from liaison.crypto.keys import verify_card
 from liaison.domain.agreements import Agreement
 from liaison.federation.keystore import Keystore
 from liaison.services.context import Deps
-from liaison.services.memory import MemoryState, MemoryUnitOfWork
 from liaison.services.ports import Peer
 
 

@@ -8,17 +8,19 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from tests.twins import MemoryState, MemoryUnitOfWork
 
 from liaison.domain.agreement_terms import Amendment, ReciprocityLimit, amend, terms_at
 from liaison.domain.agreements import AgreementError, Scope
-from liaison.domain.codec import CodecError, agreement_from, agreement_to, amendment_from
+from liaison.domain.codec import agreement_from, agreement_to, amendment_from
+from liaison.domain.decoding import CodecError
 from liaison.domain.labels import Clearance
-from liaison.domain.release import Outcome, decide
+from liaison.domain.release import decide
+from liaison.domain.release_decision import Outcome
 from liaison.domain.users import Role, User
 from liaison.services import agreements as service
 from liaison.services.context import Deps
 from liaison.services.errors import Forbidden, Invalid
-from liaison.services.memory import MemoryState, MemoryUnitOfWork
 
 from factories import PARTIES, agreement, facts, item, label, seed_agreements
 

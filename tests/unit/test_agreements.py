@@ -1,4 +1,4 @@
-"""Agreement lifecycle (DOMAIN.md: Agreements; GSOMIA Art. 21)."""
+"""Agreement lifecycle (docs/rules.md#term-and-renewal)."""
 
 from __future__ import annotations
 
@@ -6,24 +6,23 @@ from datetime import date, timedelta
 
 import pytest
 
+from liaison.domain.agreement_lifecycle import LifecycleRules, Status, status_at
 from liaison.domain.agreements import (
     Agreement,
     AgreementError,
     AgreementEvent,
     AgreementKind,
     EventKind,
-    LifecycleRules,
-    Status,
-    status_at,
     validate_agreement,
 )
-from liaison.domain.codec import CodecError, agreement_from
+from liaison.domain.codec import agreement_from
+from liaison.domain.decoding import CodecError
 
 from factories import PARTIES, agreement, d, seed_data
 
 
 def test_korea_japan_history_2016_to_2023() -> None:
-    """DOMAIN Agreements test case: signed and in force 2016-11-23; notice 2019-08-23 ends
+    """docs/rules.md#notice-2019: signed and in force 2016-11-23; notice 2019-08-23 ends
     it after 2019-11-22; suspended 2019-11-22; withdrawn 2023-03-21."""
     g = agreement("KOR-JPN-GSOMIA")
     expected = {
@@ -45,7 +44,8 @@ def test_korea_japan_history_2016_to_2023() -> None:
 
 
 def test_without_the_suspension_the_agreement_ends_after_2019_11_22() -> None:
-    """GSOMIA Art. 21: notice 90 days before the anniversary ends it at the anniversary."""
+    """docs/rules.md#term-and-renewal: notice 90 days before the anniversary ends it at the
+    anniversary."""
     events = [e for e in seed_data()[0]["events"] if e["kind"] in ("SIGNED",
               "ENTERED_INTO_FORCE", "NOTICE_GIVEN")]
     g = agreement("KOR-JPN-GSOMIA", events=events)
@@ -73,7 +73,7 @@ def _gsomia(notice: date) -> Agreement:
     (91, True, "2022-12-31"), (90, True, "2022-12-31"), (90, False, "2023-12-31"),
     (89, True, "2023-12-31"), (89, False, "2023-12-31")])
 def test_ninety_day_cut_off_is_a_setting(lead: int, inclusive: bool, last_day: str) -> None:
-    """GSOMIA Art. 21 / DOMAIN: the cut-off day (is the 90th day inclusive?) is a setting."""
+    """docs/rules.md#notice-cut-off: the cut-off day (is the 90th day inclusive?) is a setting."""
     notice = date(2023, 1, 1) - timedelta(days=lead)
     s = status_at(_gsomia(notice), notice, LifecycleRules(notice_cutoff_inclusive=inclusive))
     assert s.ends_on == d(last_day)
@@ -96,7 +96,7 @@ def test_withdrawal_before_entry_into_force() -> None:
 
 
 def test_liaison_office_terminated_2020_06_16() -> None:
-    """DOMAIN: inter-Korean liaison office 2018-09-14 to 2020-06-16."""
+    """docs/rules.md#reference-dates: inter-Korean liaison office 2018-09-14 to 2020-06-16."""
     a = agreement("KOR-PRK-LIAISON")
     assert status_at(a, d("2020-06-15")).in_force
     assert status_at(a, d("2020-06-16")).state is Status.TERMINATED
@@ -126,7 +126,7 @@ def test_invalid_agreements_are_refused(change: dict[str, object], message: str)
 
 
 def test_a_node_holds_dozens_of_agreements() -> None:
-    """DOMAIN: Korea counts 31–32 GSOMIAs; a node must hold dozens."""
+    """docs/rules.md#reference-dates: Korea counts 31–32 GSOMIAs; a node must hold dozens."""
     from liaison.domain.labels import Party
     from liaison.domain.parties import scheme_from_names
 

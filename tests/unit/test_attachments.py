@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 from tests.samples import image_item, png
+from tests.twins import MemoryState, MemoryUnitOfWork
 
 from liaison.domain.items import PortionKind
 from liaison.domain.labels import Clearance
@@ -24,7 +25,6 @@ from liaison.services import attachments, releases
 from liaison.services.context import Deps
 from liaison.services.errors import Invalid, NotFound, Refused
 from liaison.services.items import create_item, open_attachment
-from liaison.services.memory import MemoryState, MemoryUnitOfWork
 from liaison.storage.blobs import BlobStore
 
 from factories import seed_agreements

@@ -1,5 +1,5 @@
-"""The tamper-evident audit log (MISSION 10): a hash chain with RFC 6962 leaf hashing and
-Merkle proofs for checkpoints."""
+"""The tamper-evident audit log (docs/rules.md#audit-log): a hash chain with RFC 6962 leaf hashing
+and Merkle proofs for checkpoints."""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from tests.twins import MemoryState, MemoryUnitOfWork
 
 from liaison.crypto import passwords
 from liaison.domain.labels import Clearance
@@ -16,7 +17,6 @@ from liaison.domain.users import Role, User
 from liaison.services import auth
 from liaison.services.context import Deps
 from liaison.services.errors import Forbidden, Invalid, NotFound, Unauthorized
-from liaison.services.memory import MemoryState, MemoryUnitOfWork
 
 NOW = datetime(2026, 3, 1, 9, tzinfo=UTC)
 PASSWORD = "correct horse battery staple"

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from tests.twins import MemoryState, MemoryUnitOfWork
 
 from liaison.crypto.envelope import EnvelopeError, Header, seal, utc
 from liaison.crypto.keys import Card, public_info, sign_card, x25519_public
@@ -21,7 +22,6 @@ from liaison.federation.keystore import Keystore
 from liaison.services.card_refresh import _LAST, CardRefresher, accept_card
 from liaison.services.context import Deps
 from liaison.services.federation import open_from_peer, settle_receipt
-from liaison.services.memory import MemoryState, MemoryUnitOfWork
 from liaison.services.ports import Peer
 
 NOW = datetime(2026, 12, 7, 12, tzinfo=UTC)

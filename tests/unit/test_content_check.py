@@ -11,14 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from liaison.domain.content_check import (
-    CheckResult,
-    Term,
-    Wordlist,
-    check_item,
-    normalise,
-    wordlist_from,
-)
+from liaison.domain.content_check import CheckResult, check_item
+from liaison.domain.content_text import normalise
+from liaison.domain.content_wordlist import Term, Wordlist, wordlist_from
 from liaison.domain.items import Discipline, Grade, Item, Portion, PortionKind
 from liaison.domain.labels import Label, make_label
 

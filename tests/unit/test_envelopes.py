@@ -1,5 +1,5 @@
-"""The bad-envelope corpus: every forged, tampered, expired, replayed or mis-addressed
-envelope is refused; every valid one is accepted (MISSION 4, the federation issue)."""
+"""The bad-envelope corpus: every forged, tampered, expired, replayed or mis-addressed envelope is
+refused; every valid one is accepted (docs/rules.md#exactly-once, the federation issue)."""
 
 from __future__ import annotations
 
@@ -149,7 +149,7 @@ def test_rotation_keeps_old_keys_until_expiry(nodes: tuple[Node, Node, Node]) ->
 
 
 def test_no_equivalent_level_is_refused_in_the_receipt(nodes: tuple[Node, Node, Node]) -> None:
-    """GSOMIA Art. 4: a level with no equivalent is refused, not stored."""
+    """docs/rules.md#no-equivalent: a level with no equivalent is refused, not stored."""
     kor, jpn, _ = nodes
     with kor.deps.uow() as uow:
         msg = federation.enqueue(uow, kor.deps, "JPN", "release", {
@@ -167,7 +167,7 @@ def test_no_equivalent_level_is_refused_in_the_receipt(nodes: tuple[Node, Node, 
 
 
 def test_direct_sending_under_an_arrangement_is_refused(nodes: tuple[Node, Node, Node]) -> None:
-    """DOMAIN Protection 6: under TISA, KOR → JPN transfers go through the hub."""
+    """docs/rules.md#hub-relay: under TISA, KOR → JPN transfers go through the hub."""
     kor, jpn, _ = nodes
     with kor.deps.uow() as uow:
         msg = federation.enqueue(uow, kor.deps, "JPN", "release", {

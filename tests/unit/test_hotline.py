@@ -1,4 +1,4 @@
-"""The hotline's rules (DOMAIN.md: Hotline)."""
+"""The hotline's rules (docs/rules.md#check-calls, docs/rules.md#precedence)."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def msg(precedence: Precedence, seq: int = 1, text: str = "two launches") -> Mes
     (Precedence.FLASH, 10), (Precedence.IMMEDIATE, 30), (Precedence.PRIORITY, 180),
     (Precedence.ROUTINE, 360)])
 def test_answer_deadlines(precedence: Precedence, minutes: int) -> None:
-    """DOMAIN Hotline: FLASH 10 min, IMMEDIATE 30 min, PRIORITY 3 h, ROUTINE 6 h."""
+    """docs/rules.md#precedence: FLASH 10 min, IMMEDIATE 30 min, PRIORITY 3 h, ROUTINE 6 h."""
     m = msg(precedence)
     assert m.deadline(RULES) == T0 + timedelta(minutes=minutes)
     assert not m.overdue(T0 + timedelta(minutes=minutes), RULES)
@@ -79,7 +79,7 @@ def test_flash_preempts_queued_lower_traffic() -> None:
 
 
 def test_inter_korean_calls_weekdays_only_in_seoul_time() -> None:
-    """DOMAIN Hotline: 09:00 and 17:00 on weekdays."""
+    """docs/rules.md#check-calls: 09:00 and 17:00 on weekdays."""
     s = Schedule((time(9), time(17)), WEEKDAYS, SEOUL)
     friday = datetime(2020, 6, 5, 0, 0, tzinfo=SEOUL)
     slots = s.slots(friday, friday + timedelta(days=4))
@@ -95,7 +95,7 @@ def test_military_lines_call_every_day() -> None:
 
 
 def test_missed_calls_count_consecutive_days_and_an_answer_resets() -> None:
-    """DOMAIN Hotline: missed → UNRESPONSIVE with consecutive missed days; answered →
+    """docs/rules.md#check-calls: missed → UNRESPONSIVE with consecutive missed days; answered →
     NORMAL; link down is a distinct outcome."""
     s = LineStatus()
     day1 = datetime(2020, 6, 8, 0, 0, tzinfo=UTC)  # 09:00 Seoul
@@ -111,7 +111,7 @@ def test_missed_calls_count_consecutive_days_and_an_answer_resets() -> None:
 
 
 def test_a_severed_line_gets_no_calls_until_reopened() -> None:
-    """DOMAIN Hotline: either side may sever; a severed line gets no more calls."""
+    """docs/rules.md#check-calls: either side may sever; a severed line gets no more calls."""
     s = Schedule((time(9), time(17)), WEEKDAYS, SEOUL)
     cut = sever(LineStatus(), "PRK")
     start = datetime(2020, 6, 9, tzinfo=UTC)

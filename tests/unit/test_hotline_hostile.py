@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 from test_hotline_service import CHANNEL, WATCH, Clock, kor_line
+from tests.twins import MemoryState
 
 from liaison.services import hotline
 from liaison.services.context import Deps
-from liaison.services.memory import MemoryState
 
 Setup = tuple[Deps, Clock, MemoryState]
 

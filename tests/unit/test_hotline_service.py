@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from tests.twins import MemoryState, MemoryUnitOfWork
 
 from liaison.domain.labels import Clearance
 from liaison.domain.users import Role, User
 from liaison.services import hotline
 from liaison.services.context import Deps
 from liaison.services.errors import Invalid, Refused
-from liaison.services.memory import MemoryState, MemoryUnitOfWork
 
 from factories import seed_agreements
 
@@ -48,7 +48,8 @@ def kor_line() -> tuple[Deps, Clock, MemoryState]:
 
 def test_an_overdue_flash_escalates_on_the_sending_side(setup: tuple[Deps, Clock,
                                                                      MemoryState]) -> None:
-    """DOMAIN Hotline: FLASH must be acknowledged within 10 minutes, then escalates."""
+    """docs/rules.md#acknowledgement: FLASH must be acknowledged within 10 minutes, then
+    escalates."""
     deps, clock, _ = setup
     hotline.send(deps, WATCH, CHANNEL, "FLASH", "launch detected")
     clock.now += timedelta(minutes=9)

@@ -1,4 +1,4 @@
-"""Labels, marks and items (DOMAIN.md: Labels; ISM-ID-00033; STANAG 4774 / 2511)."""
+"""Labels, marks and items (docs/rules.md#marks; ISM-ID-00033; STANAG 4774 / 2511)."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def test_unclassified_carries_no_dissemination_controls() -> None:
 
 
 def test_portion_marks_in_each_scheme() -> None:
-    """DOMAIN Labels: CAPCO-style portion marks, own party first in REL TO."""
+    """docs/rules.md#marks: CAPCO-style portion marks, own party first in REL TO."""
     assert portion_mark(label("군사II급비밀", rel_to={"JPN", "USA"}), KOR.scheme) == \
         "(II//REL TO KOR, JPN, USA)"
     usa = PARTIES["USA"].scheme
@@ -58,7 +58,7 @@ def test_banner_is_highest_level_and_common_releasability() -> None:
 
 
 def test_item_level_is_its_highest_portion() -> None:
-    """DOMAIN Labels: the item's level is the highest portion."""
+    """docs/rules.md#portions: the item's level is the highest portion."""
     it = item(label("군사III급비밀"), label("군사I급비밀"), label("대외비"))
     assert it.level(KOR.scheme).name == "군사I급비밀"
 
@@ -82,6 +82,6 @@ def test_items_need_unique_portions_and_a_topic() -> None:
 
 
 def test_two_person_rank_is_secret_equivalent() -> None:
-    """MISSION 3: two reviewers at SECRET-equivalent and above."""
+    """docs/rules.md#two-person-review: two reviewers at SECRET-equivalent and above."""
     assert KOR.two_person_rank == KOR.scheme.level("군사II급비밀").rank
     assert PARTIES["USA"].two_person_rank == PARTIES["USA"].scheme.level("SECRET").rank

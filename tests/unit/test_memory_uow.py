@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from tests.twins import MemoryState, MemoryUnitOfWork
 
 from liaison.domain.audit import verify_chain
 from liaison.domain.labels import Clearance
 from liaison.domain.users import Role, User
-from liaison.services.memory import MemoryState, MemoryUnitOfWork
 from liaison.services.ports import Conflict, StoredItem, TokenRecord
 
 from factories import item, label

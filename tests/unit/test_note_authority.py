@@ -7,13 +7,8 @@ from datetime import date, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from liaison.domain.agreements import (
-    Agreement,
-    AgreementEvent,
-    EventKind,
-    Status,
-    status_at,
-)
+from liaison.domain.agreement_lifecycle import Status, status_at
+from liaison.domain.agreements import Agreement, AgreementEvent, EventKind
 from liaison.domain.note_authority import act_refusal, as_recorded, note_refusal
 
 from factories import agreement, d

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from memory_nodes import MemoryNode
+from tests.twins import MemoryUnitOfWork
 
 from liaison.domain.labels import Clearance
 from liaison.domain.lanes import FLASH, KIND_LANES, ROUTINE, URGENT, lane_for
@@ -31,7 +32,7 @@ from liaison.services import (
     talks,
 )
 from liaison.services.federation import Outcome
-from liaison.services.memory import MemoryUnitOfWork
+from liaison.services.federation.inbox import seal_receipt
 from liaison.services.ports import UnitOfWork
 
 from factories import seed_agreements
@@ -229,7 +230,7 @@ def test_a_receipt_from_an_older_node_saying_accepted_settles_delivered(
     assert found is not None
     peer, messages = found
     header, _ = federation.seal_batch(kor.deps, peer, messages)
-    old_receipt = federation._receipt(jpn.deps, jpn.state.peers["KOR"], header, [
+    old_receipt = seal_receipt(jpn.deps, jpn.state.peers["KOR"], header, [
         Outcome(messages[0].id, "accepted"), Outcome(messages[1].id, "refused", "no")])
     federation.settle_receipt(kor.deps, peer, header, messages, old_receipt)
     assert states(kor) == {1: "delivered", 2: "refused"}

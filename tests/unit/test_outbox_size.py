@@ -10,13 +10,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from tests.twins import MemoryState, MemoryUnitOfWork
 
 from liaison.crypto.keys import verify_card
 from liaison.federation.keystore import Keystore
 from liaison.services import federation
 from liaison.services.context import Deps
 from liaison.services.errors import Refused
-from liaison.services.memory import MemoryState, MemoryUnitOfWork
+from liaison.services.federation import outbox
 from liaison.services.ports import Peer
 
 NOW = datetime(2026, 1, 5, 9, tzinfo=UTC)
@@ -25,7 +26,7 @@ LIMIT = 4000  # bytes of messages per batch, for these tests
 
 @pytest.fixture
 def kor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Deps:
-    monkeypatch.setattr(federation, "MAX_BATCH_BYTES", LIMIT)
+    monkeypatch.setattr(outbox, "MAX_BATCH_BYTES", LIMIT)
     state = MemoryState()
     jpn_keys = Keystore.create(tmp_path / "JPN", NOW)
     card = jpn_keys.card("JPN", "http://jpn", NOW)

@@ -21,7 +21,7 @@ JPNS = item(label("군사II급비밀", "JPN"), label("군사II급비밀", "KOR")
 
 
 def test_a_partner_regrades_only_the_portions_it_originated() -> None:
-    """GSOMIA Art. 7: the originator changes a level; JPN's copy quoting KOR's portion
+    """docs/rules.md#level-change: the originator changes a level; JPN's copy quoting KOR's portion
     does not let JPN regrade KOR's portion."""
     first, second = (p.id for p in JPNS.portions)
     assert regrade_refusal(JPNS, first, "JPN") is None

@@ -1,5 +1,5 @@
-"""Purpose limitation in the release engine (issue 18 item 4). DOMAIN Protection 1 (GSOMIA
-Arts 6-8): no use for another purpose without the originator's prior written consent naming
+"""Purpose limitation in the release engine (issue 18 item 4). docs/rules.md#consent:
+no use for another purpose without the originator's prior written consent naming
 the grantee *and* the purpose. A consent unlocks only the purpose it names; an agreement may
 list the purposes it permits; no purpose stated unlocks neither. Properties over generated
 worlds (hypothesis) beside the worked cases."""
@@ -16,7 +16,9 @@ from test_release_properties import dates, items
 from liaison.domain.agreement_terms import Amendment, ReciprocityLimit, terms_at
 from liaison.domain.agreements import Agreement, purpose_key
 from liaison.domain.items import Item
-from liaison.domain.release import Consent, Decision, Outcome, ReleaseFacts, Verdict, decide
+from liaison.domain.release import decide
+from liaison.domain.release_decision import Decision, Outcome, Verdict
+from liaison.domain.release_facts import Consent, ReleaseFacts
 
 from factories import facts, item, label, seed_agreements
 
@@ -49,7 +51,7 @@ def test_a_consent_unlocks_only_the_purpose_it_names() -> None:
 
 
 def test_a_consent_naming_no_purpose_unlocks_none() -> None:
-    """DOMAIN Protection 1: written consent names the purpose; one that names none (an old
+    """docs/rules.md#consent: written consent names the purpose; one that names none (an old
     record) unlocks nothing: fail closed, with the reason."""
     d = decide(item(US), "JPN", ON, facts(consents=(consent(" "),)), "missile warning")
     assert d.outcome is Outcome.HELD

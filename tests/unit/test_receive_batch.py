@@ -1,5 +1,5 @@
 """The receiver applies a batch under one savepoint and still fails a message alone
-(``services.federation._apply_batch``): a message whose applier raises is rolled back and
+(``services.federation.inbox._apply_batch``): a message whose applier raises is rolled back and
 answered ``failed`` without being applied a second time in that envelope, whatever the
 number of such messages; the others are applied exactly once."""
 

@@ -1,4 +1,4 @@
-"""The release engine, rule by rule (DOMAIN.md: Parties, Agreements, Protection, Labels)."""
+"""The release engine, rule by rule (docs/rules.md)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import pytest
 
 from liaison.domain.agreements import AgreementEvent, EventKind
 from liaison.domain.labels import Label
-from liaison.domain.release import Consent, Outcome, Verdict, decide
+from liaison.domain.release import decide
+from liaison.domain.release_decision import Outcome, Verdict
+from liaison.domain.release_facts import Consent
 
 from factories import agreement, d, facts, item, label, seed_agreements
 
@@ -24,7 +26,7 @@ def texts(decision: object) -> str:
 @pytest.mark.parametrize(("level", "equivalent"), [("군사II급비밀", "極秘"),
                                                     ("군사III급비밀", "秘")])
 def test_korea_japan_equivalence(level: str, equivalent: str) -> None:
-    """GSOMIA Art. 4: 軍事II = 極秘 = SECRET, III = 秘 = CONFIDENTIAL."""
+    """docs/rules.md#equivalence: 軍事II = 極秘 = SECRET, III = 秘 = CONFIDENTIAL."""
     dec = decide(item(label(level, rel_to={"JPN"})), "JPN", d("2017-01-01"), facts())
     assert dec.outcome is Outcome.ALLOWED
     assert dec.recipient_level == equivalent
@@ -32,7 +34,8 @@ def test_korea_japan_equivalence(level: str, equivalent: str) -> None:
 
 @pytest.mark.parametrize("level", ["군사I급비밀", "대외비"])
 def test_no_row_no_release(level: str) -> None:
-    """GSOMIA Art. 4: no TOP SECRET row; an item whose level has no row is not released."""
+    """docs/rules.md#no-equivalent: no TOP SECRET row; an item whose level has no row is not
+    released."""
     dec = decide(item(label(level, rel_to={"JPN"})), "JPN", d("2017-01-01"), facts())
     assert dec.outcome is Outcome.DENIED
     assert "GSOMIA Art. 4: no equivalent" in texts(dec)
@@ -55,8 +58,8 @@ def test_unclassified_needs_no_row() -> None:
 ])
 def test_korea_to_japan_across_the_years(on: str, outcome: Outcome,
                                          route: tuple[str, ...]) -> None:
-    """DOMAIN: TISA 2014-12-29 (hub USA), GSOMIA 2016-11-23, notice 2019-08-23,
-    suspension 2019-11-22, withdrawal 2023-03-21."""
+    """docs/rules.md#reference-dates: TISA 2014-12-29 (hub USA), GSOMIA 2016-11-23, notice
+    2019-08-23, suspension 2019-11-22, withdrawal 2023-03-21."""
     dec = decide(item(label("군사II급비밀", rel_to={"JPN", "USA"})), "JPN", d(on), facts())
     assert (dec.outcome, dec.route) == (outcome, route)
 
@@ -76,7 +79,7 @@ def test_without_suspension_only_the_hub_remains() -> None:
 
 
 def test_relay_needs_the_hub_in_rel_to() -> None:
-    """DOMAIN Protection 6: under TISA the hub receives the item, so it must be releasable
+    """docs/rules.md#hub-relay: under TISA the hub receives the item, so it must be releasable
     to the hub too."""
     dec = decide(item(label("군사II급비밀", rel_to={"JPN"})), "JPN", d("2015-06-01"), facts())
     assert dec.outcome is Outcome.DENIED
@@ -94,7 +97,7 @@ def test_noforn_and_rel_to_and_compartments() -> None:
 
 
 def test_third_party_rule_holds_until_consent() -> None:
-    """GSOMIA Art. 6 / DOMAIN Protection 1: no release to a third party without the
+    """docs/rules.md#consent: no release to a third party without the
     originator's prior written consent naming the grantee."""
     us = label("군사II급비밀", originator="USA", rel_to={"JPN", "USA"})
     alone = decide(item(us), "JPN", d("2017-01-01"), facts())
@@ -124,7 +127,8 @@ def test_orcon_needs_the_originators_approval() -> None:
 
 
 def test_mou_never_carries_items() -> None:
-    """DOMAIN: an MOU opens a channel or talks, not the exchange of classified information."""
+    """docs/rules.md#agreement-kinds: an MOU opens a channel or talks, not the exchange of
+    classified information."""
     dec = decide(item(label("군사III급비밀", rel_to={"CHN"})), "CHN", d("2019-01-01"), facts())
     assert dec.outcome is Outcome.DENIED
     assert "MOU" in texts(dec)
@@ -141,7 +145,7 @@ def test_bad_recipients_are_denied(recipient: str, message: str) -> None:
 @pytest.mark.parametrize(("balance", "outcome"), [(2, Outcome.ALLOWED), (3, Outcome.HELD),
                                                    (9, Outcome.HELD), (-5, Outcome.ALLOWED)])
 def test_reciprocity_hold(balance: int, outcome: Outcome) -> None:
-    """MISSION 5: policy may hold releases when the balance is too one-sided."""
+    """docs/rules.md#reciprocity: policy may hold releases when the balance is too one-sided."""
     g = agreement("KOR-JPN-GSOMIA", max_imbalance=3)
     dec = decide(item(label("군사II급비밀", rel_to={"JPN"})), "JPN", d("2017-01-01"),
                  facts((g,), balances={"KOR-JPN-GSOMIA": balance}))
@@ -149,7 +153,7 @@ def test_reciprocity_hold(balance: int, outcome: Outcome) -> None:
 
 
 def test_discipline_scope_covers_children() -> None:
-    """DOMAIN Labels: SIGINT (COMINT, ELINT, FISINT)."""
+    """docs/rules.md#disciplines: SIGINT (COMINT, ELINT, FISINT)."""
     g = agreement("KOR-JPN-GSOMIA", scope={"disciplines": ["SIGINT"]})
     it = item(label("군사II급비밀", rel_to={"JPN"}), discipline="COMINT")
     assert decide(it, "JPN", d("2017-01-01"), facts((g,))).outcome is Outcome.ALLOWED

@@ -19,14 +19,9 @@ from liaison.domain.agreement_terms import Amendment, ReciprocityLimit, terms_at
 from liaison.domain.agreements import Agreement, Scope
 from liaison.domain.items import Discipline, Grade, Item, Portion, PortionKind
 from liaison.domain.labels import Label
-from liaison.domain.release import (
-    Consent,
-    Decision,
-    Outcome,
-    ReleaseFacts,
-    ReleasePolicy,
-    decide,
-)
+from liaison.domain.release import ReleasePolicy, decide
+from liaison.domain.release_decision import Decision, Outcome
+from liaison.domain.release_facts import Consent, ReleaseFacts
 
 from factories import CREATED, KOR, facts, label, seed_agreements
 

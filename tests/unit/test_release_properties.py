@@ -13,7 +13,9 @@ from hypothesis import strategies as st
 from liaison.domain.codec import agreement_from, agreement_to, item_from, item_to
 from liaison.domain.items import Item, Portion, PortionKind
 from liaison.domain.labels import Label
-from liaison.domain.release import Consent, Outcome, ReleasePolicy, Verdict, decide
+from liaison.domain.release import ReleasePolicy, decide
+from liaison.domain.release_decision import Outcome, Verdict
+from liaison.domain.release_facts import Consent
 from liaison.domain.review import (
     Basis,
     Review,
@@ -148,7 +150,7 @@ NOW = datetime(2017, 1, 2, tzinfo=UTC)
 @given(st.integers(1, 5), st.lists(st.sampled_from([f"p{i}" for i in range(1, 8)]),
                                    min_size=1, unique=True))
 def test_reviewers_narrow_never_widen(n: int, chosen: list[str]) -> None:
-    """MISSION 3: a reviewer may narrow the tearline, never widen it."""
+    """docs/rules.md#two-person-review: a reviewer may narrow the tearline, never widen it."""
     req = _request(tuple(f"p{i}" for i in range(1, n + 1)), 1)
     allowed = set(req.tearline)  # type: ignore[attr-defined]
     review = Review("park", True, tuple(chosen), "", NOW, ON_BASIS)
@@ -163,7 +165,8 @@ def test_reviewers_narrow_never_widen(n: int, chosen: list[str]) -> None:
 @settings(max_examples=50, deadline=None)
 @given(st.integers(0, 4))
 def test_two_person_rule(rank: int) -> None:
-    """MISSION 3: two different reviewers at SECRET-equivalent, neither the requester."""
+    """docs/rules.md#two-person-review: two different reviewers at SECRET-equivalent, neither the
+    requester."""
     req = _request(("p1",), rank)
     need = 2 if rank >= KOR.two_person_rank else 1
     assert req.required_reviews == need  # type: ignore[attr-defined]

@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from liaison.domain.codec import request_from, request_to
-from liaison.domain.release import Consent, decide
+from liaison.domain.release import decide
 from liaison.domain.release_basis import basis_of
+from liaison.domain.release_facts import Consent
+from liaison.domain.request_codec import request_from, request_to
 from liaison.domain.review import (
     Basis,
     RequestState,

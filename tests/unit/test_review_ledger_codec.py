@@ -6,7 +6,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from liaison.domain.codec import CodecError, item_from
+from liaison.domain.codec import item_from
+from liaison.domain.decoding import CodecError
 from liaison.domain.ledger import Direction, LedgerEntry, balance, balances_by_agreement
 from liaison.domain.release import decide
 from liaison.domain.review import (
@@ -45,7 +46,7 @@ def test_a_denied_release_cannot_be_requested() -> None:
 
 
 def test_a_request_states_its_purpose() -> None:
-    """GSOMIA Art. 6: use is limited to the stated purpose."""
+    """docs/rules.md#consent: use is limited to the stated purpose."""
     it, _ = request_for()
     dec = decide(it, "JPN", d("2019-11-23"), facts())
     with pytest.raises(ReviewError, match="purpose"):
@@ -81,7 +82,8 @@ def test_an_approval_names_a_portion() -> None:
 
 
 def test_balance_per_agreement_level_and_discipline() -> None:
-    """MISSION 5: given and received by level and discipline; balance per agreement."""
+    """docs/rules.md#reciprocity: given and received by level and discipline; balance per
+    agreement."""
     at = NOW
     entries = [LedgerEntry("G", "JPN", Direction.GIVEN, "SECRET", "HUMINT", "a", at),
                LedgerEntry("G", "JPN", Direction.GIVEN, "CONFIDENTIAL", "HUMINT", "b", at),

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from tests.twins import MemoryState, MemoryUnitOfWork
 
 from liaison.domain.labels import Clearance
 from liaison.domain.users import Role, User
@@ -14,7 +15,6 @@ from liaison.services import releases
 from liaison.services.context import Deps
 from liaison.services.errors import Forbidden, Invalid, NotFound, Refused
 from liaison.services.items import create_item, get_item, list_items
-from liaison.services.memory import MemoryState, MemoryUnitOfWork
 
 from factories import seed_agreements
 
@@ -70,7 +70,7 @@ def test_a_database_fault_at_release_releases_nothing(deps: Deps,
     def broken(self: object, entry: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr("liaison.services.memory.MemoryLedger.add", broken)
+    monkeypatch.setattr("tests.twins.sharing.MemoryLedger.add", broken)
     with pytest.raises(OSError, match="disk full"):
         releases.review(deps, CHOI, req.id, True, None, "")
     after = releases.get_request(deps, LEE, req.id)

@@ -16,39 +16,41 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from liaison.crypto.signed_minutes import receive_minutes, sign, verify
+from liaison.domain.minutes import (
+    Minutes,
+    Signature,
+    check_minutes,
+    draft,
+    edit,
+    minutes_bytes,
+    sealed,
+)
 from liaison.domain.talks import (
     AgendaItem,
     AgendaKind,
-    Minutes,
     Proposal,
-    Signature,
     Talks,
     TalksError,
     TalksState,
     accept,
     amend,
     cancel,
-    check_minutes,
     decline,
-    draft,
-    edit,
     end,
     local_start,
-    minutes_bytes,
-    minutes_from,
-    minutes_to,
     need_live,
     on_delegation,
+    propose,
+    validate_proposal,
+)
+from liaison.domain.talks_wire import (
+    minutes_from,
+    minutes_to,
     proposal_from,
     proposal_to,
-    propose,
-    receive_minutes,
-    sealed,
-    sign,
     talks_from,
     talks_to,
-    validate_proposal,
-    verify,
 )
 
 SEOUL = ZoneInfo("Asia/Seoul")

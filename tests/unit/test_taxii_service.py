@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.twins import MemoryState, MemoryUnitOfWork
 
 from liaison.crypto.keys import verify_card
 from liaison.domain.areas import Area, AreaKind
@@ -23,7 +24,6 @@ from liaison.interop import stix
 from liaison.services import items, search, taxii
 from liaison.services.context import Deps
 from liaison.services.errors import Exists, Invalid
-from liaison.services.memory import MemoryState, MemoryUnitOfWork
 from liaison.services.ports import Peer
 
 from factories import CREATED, PARTIES, item, label, seed_agreements

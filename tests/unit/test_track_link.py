@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.twins import MemoryState, MemoryUnitOfWork
+
 from liaison.services.context import Deps
-from liaison.services.memory import MemoryState, MemoryUnitOfWork
 from liaison.tracks.links import PartnerLink
 
 ROW: list[Any] = ["T1", 0.0, 39.0, 127.0, 9000.0, "a-h-A", None, None, 500.0, "", 1]

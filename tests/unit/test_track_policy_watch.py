@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.twins import MemoryState, MemoryUnitOfWork
 
 from liaison.crypto.keys import verify_card
 from liaison.domain.parties import default_parties
@@ -20,7 +21,6 @@ from liaison.services import agreements as agreement_service
 from liaison.services import tracks as track_service
 from liaison.services.audit_trail import record
 from liaison.services.context import Deps
-from liaison.services.memory import MemoryState, MemoryUnitOfWork
 from liaison.services.ports import Peer
 from liaison.tracks import policy_watch
 from liaison.tracks.hub import TrackHub

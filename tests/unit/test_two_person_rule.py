@@ -3,13 +3,13 @@ portions at several levels, approvals (some narrowing the tearline), rejections,
 reviews, requesters reviewing their own requests and users without the reviewer role, in
 any order.
 
-Invariant, judged from what this test did and knows, never from what the system stored
-about it: a request reaches the outbox only if it was approved by as many distinct people
-as the portions actually sent need, each of them holding the reviewer role, none of them
-its requester, none approving twice. How many are needed is derived here from the levels
-of the portions sent (DOMAIN.md, equivalence table: 군사II급비밀 = SECRET; MISSION 3: two
-reviewers at SECRET-equivalent and above, one below), not read from the request's stored
-``required_reviews``. Every refused attempt changes nothing.
+Invariant, judged from what this test did and knows, never from what the system stored about it: a
+request reaches the outbox only if it was approved by as many distinct people as the portions
+actually sent need, each of them holding the reviewer role, none of them its requester, none
+approving twice. How many are needed is derived here from the levels of the portions sent
+(docs/rules.md#equivalence: 군사II급비밀 = SECRET; docs/rules.md#two-person-review: two reviewers at
+SECRET-equivalent and above, one below), not read from the request's stored ``required_reviews``.
+Every refused attempt changes nothing.
 
 ``run_machine`` is also run by ``tests/assurance/test_planted_faults.py`` against planted
 faults (the reviewer role check removed, a second approval by the same person, the number
@@ -31,6 +31,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
+from tests.twins import MemoryState, MemoryUnitOfWork
 
 from liaison.domain.labels import Clearance
 from liaison.domain.users import Role, User
@@ -38,7 +39,6 @@ from liaison.services import releases
 from liaison.services.context import Deps
 from liaison.services.errors import ServiceError
 from liaison.services.items import create_item
-from liaison.services.memory import MemoryState, MemoryUnitOfWork
 
 from factories import seed_agreements
 
@@ -58,7 +58,7 @@ PEOPLE = [*OFFICERS, person("park", Role.REVIEWER), person("choi", Role.REVIEWER
 ROLES = {p.username: p.roles for p in PEOPLE}
 # 군사I급비밀 has no row in the KOR–JPN table: such portions are cut at the tearline
 LEVELS = ["군사I급비밀", "군사II급비밀", "군사III급비밀", "대외비"]
-# DOMAIN.md, equivalence table (GSOMIA Art. 4): 군사II급비밀 = SECRET; MISSION 3: two
+# docs/rules.md#equivalence: 군사II급비밀 = SECRET; docs/rules.md#two-person-review: two
 # reviewers at SECRET-equivalent and above, one below.
 SECRET_OR_ABOVE = frozenset({"군사I급비밀", "군사II급비밀"})
 

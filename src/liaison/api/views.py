@@ -5,21 +5,16 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from liaison.domain.agreement_lifecycle import AgreementStatus
 from liaison.domain.agreement_terms import terms_at
-from liaison.domain.agreements import Agreement, AgreementStatus
+from liaison.domain.agreements import Agreement
 from liaison.domain.audit import AuditRecord
-from liaison.domain.codec import (
-    agreement_to,
-    amendment_to,
-    decision_to,
-    item_to,
-    party_to,
-    request_to,
-)
+from liaison.domain.codec import agreement_to, amendment_to, item_to, party_to
 from liaison.domain.items import Item
 from liaison.domain.labels import Party, portion_mark
 from liaison.domain.ledger import Balance, LedgerEntry
-from liaison.domain.release import Decision
+from liaison.domain.release_decision import Decision
+from liaison.domain.request_codec import decision_to, request_to
 from liaison.domain.review import ReleaseRequest, counted_approvers
 from liaison.domain.users import User
 from liaison.services.ports import StoredConsent

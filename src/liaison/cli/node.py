@@ -14,7 +14,7 @@ from liaison.cli.options import DatabaseUrl, DataDir
 from liaison.cli.output import console, fail
 from liaison.config import Settings
 from liaison.domain.audit import AuditRecord, verify_chain
-from liaison.domain.codec import CodecError
+from liaison.domain.decoding import CodecError
 from liaison.federation.keystore import Keystore
 from liaison.interop.documents import DocumentError, load_document
 from liaison.services.context import utc_now

@@ -6,9 +6,9 @@ limit, permitted purposes) are those recorded with the agreement, changed only b
 ``terms_at(agreement, day)`` applies the amendments in force on ``day``, so a check dated
 before an amendment sees the old terms: history stays true.
 
-Amendments are this node's own acts (DOMAIN Agreements, 'each party records only its own
-acts'): the partners' administrators record the same change on their own nodes. A partner's
-note never carries one (``note_authority`` admits only lifecycle events).
+Amendments are this node's own acts (docs/rules.md#own-acts): the partners' administrators
+record the same change on their own nodes. A partner's note never carries one
+(``note_authority`` admits only lifecycle events).
 """
 
 from __future__ import annotations
@@ -17,14 +17,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 
+from liaison.domain.agreement_lifecycle import Status, status_at
 from liaison.domain.agreements import (
     Agreement,
     AgreementError,
     AgreementKind,
     EquivalenceTable,
     Scope,
-    Status,
-    status_at,
     validate_agreement,
 )
 from liaison.domain.labels import Party
@@ -34,7 +33,7 @@ ENDED = frozenset({Status.TERMINATED, Status.EXPIRED, Status.WITHDRAWN})
 
 @dataclass(frozen=True, slots=True)
 class ReciprocityLimit:
-    """The new reciprocity hold threshold; ``None``: never hold (MISSION 5)."""
+    """The new reciprocity hold threshold; ``None``: never hold (docs/rules.md#reciprocity)."""
 
     limit: int | None
 
@@ -86,7 +85,7 @@ def amend(agreement: Agreement, amendment: Amendment, today: date,
 
     Rules: it changes at least one term; it takes effect no earlier than ``today`` (the
     node's date: terms in force on a past day are history, never rewritten); the agreement
-    has not ended by then (GSOMIA Art. 21: no new transfers after termination) and is not an
+    has not ended by then (docs/rules.md#after-termination) and is not an
     MOU (which carries no classified exchange); the new terms are valid for its parties."""
     who = agreement.id
     if not amendment.changes:

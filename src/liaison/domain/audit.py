@@ -1,7 +1,7 @@
 """The tamper-evident audit log: a hash chain with RFC 6962 leaf hashing, and Merkle
 trees for checkpoints partners can countersign. Pure: no I/O.
 
-MISSION 10: every decision, release, receipt and message is in a tamper-evident log.
+docs/rules.md#audit-log: every decision, release, receipt and message is in a tamper-evident log.
 """
 
 from __future__ import annotations

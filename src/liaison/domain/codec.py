@@ -1,21 +1,20 @@
-"""Plain-data (JSON/YAML) forms of the domain objects, both ways. Pure: no I/O.
+"""Plain-data (JSON/YAML) forms of parties, agreements, labels and items, both ways. Pure:
+no I/O.
 
-Decoding validates everything and raises ``CodecError`` naming the path of the bad field
-(``portions[1].label.classification``) so a person can fix the input.
+Decoding validates everything with the kit of ``decoding`` and raises ``CodecError`` naming
+the path of the bad field (``portions[1].label.classification``) so a person can fix the
+input. Release requests and their decisions are stored in the forms of ``request_codec``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import fields
-from datetime import UTC, date, datetime
-from enum import StrEnum
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
 
 from liaison.domain.agreement_terms import Amendment, ReciprocityLimit
 from liaison.domain.agreements import (
     Agreement,
-    AgreementError,
     AgreementEvent,
     AgreementKind,
     EquivalenceRow,
@@ -23,6 +22,18 @@ from liaison.domain.agreements import (
     EventKind,
     Scope,
     validate_agreement,
+)
+from liaison.domain.decoding import (
+    CodecError,
+    Data,
+    enum_field,
+    enum_value,
+    field_of,
+    guarded,
+    join,
+    parse_date,
+    parse_datetime,
+    str_list,
 )
 from liaison.domain.imagery import meta_from, meta_to
 from liaison.domain.items import (
@@ -42,99 +53,10 @@ from liaison.domain.labels import (
     REL_TO,
     CategoryType,
     Label,
-    LabelError,
     Party,
     make_label,
 )
 from liaison.domain.parties import scheme_from_names
-from liaison.domain.release import Decision, Outcome, Reason, Verdict
-from liaison.domain.review import Basis, ReleaseRequest, RequestState, Review, Voiding
-
-Data = Mapping[str, Any]
-T = TypeVar("T")
-
-
-class CodecError(ValueError):
-    def __init__(self, path: str, message: str) -> None:
-        super().__init__(f"{path}: {message}" if path else message)
-        self.path, self.message = path, message
-
-
-def field_of(data: Data, name: str, path: str, kind: type[T], *, default: Any = ...) -> T:
-    """``data[name]`` checked to be a ``kind``; missing and no default is an error."""
-    if not isinstance(data, dict):
-        raise CodecError(path, "expected an object")
-    if name not in data or data[name] is None:
-        if default is ...:
-            raise CodecError(_join(path, name), "is required")
-        return default  # type: ignore[no-any-return]
-    value = data[name]
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise CodecError(_join(path, name), f"expected {kind.__name__}, got {type(value).__name__}")
-    return value
-
-
-def _join(path: str, name: str) -> str:
-    return f"{path}.{name}" if path else name
-
-
-def guarded(path: str, fn: Callable[[], T]) -> T:
-    """Run ``fn``; turn a domain error into a ``CodecError`` at ``path``."""
-    try:
-        return fn()
-    except CodecError:
-        raise
-    except KeyError as exc:
-        raise CodecError(path, f"unknown key {exc}") from exc
-    except (LabelError, AgreementError, ValueError) as exc:
-        raise CodecError(path, str(exc)) from exc
-
-
-E = TypeVar("E", bound=StrEnum)
-
-
-def _enum(kind: type[E], data: Data, name: str, path: str, default: str | None = None) -> E:
-    return enum_value(kind, field_of(data, name, path, str, default=default), _join(path, name))
-
-
-def enum_value(kind: type[E], raw: str, path: str) -> E:
-    if raw not in kind.__members__.values():
-        allowed = ", ".join(m.value for m in kind)
-        raise CodecError(path, f"{raw!r} is not one of {allowed}")
-    return kind(raw)
-
-
-def parse_datetime(value: Any, path: str) -> datetime:
-    if isinstance(value, datetime):
-        dt = value
-    elif isinstance(value, str):
-        dt = guarded(path, lambda: datetime.fromisoformat(value.replace("Z", "+00:00")))
-    else:
-        raise CodecError(path, "expected an ISO 8601 date-time")
-    if dt.tzinfo is None:
-        raise CodecError(path, "date-time needs a time zone (e.g. 2019-10-31T07:35:00Z)")
-    return dt.astimezone(UTC)
-
-
-def parse_date(value: Any, path: str) -> date:
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    if isinstance(value, str):
-        return guarded(path, lambda: date.fromisoformat(value))
-    raise CodecError(path, "expected an ISO 8601 date (YYYY-MM-DD)")
-
-
-def str_list(data: Data, name: str, path: str) -> list[str] | None:
-    values = field_of(data, name, path, list, default=None)
-    if values is None:
-        return None
-    for i, v in enumerate(values):
-        if not isinstance(v, str):
-            raise CodecError(f"{_join(path, name)}[{i}]", "expected a string")
-    return values
-
 
 # --- parties -------------------------------------------------------------------------
 
@@ -144,10 +66,10 @@ def party_from(data: Data, path: str = "") -> Party:
     levels = field_of(data, "levels", path, list)
     pairs = []
     for i, lv in enumerate(levels):
-        lp = f"{_join(path, 'levels')}[{i}]"
+        lp = f"{join(path, 'levels')}[{i}]"
         pairs.append((field_of(lv, "name", lp, str), field_of(lv, "mark", lp, str)))
     unclassified = field_of(data, "unclassified", path, str, default="UNCLASSIFIED")
-    scheme = guarded(_join(path, "levels"), lambda: scheme_from_names(code, pairs, unclassified))
+    scheme = guarded(join(path, "levels"), lambda: scheme_from_names(code, pairs, unclassified))
     secret = field_of(data, "secret_level", path, str, default="")
     return guarded(path, lambda: Party(code, field_of(data, "name", path, str), scheme, secret))
 
@@ -167,16 +89,16 @@ def party_to(party: Party) -> dict[str, Any]:
 
 
 def agreement_from(data: Data, parties: Mapping[str, Party], path: str = "") -> Agreement:
-    kind = guarded(_join(path, "kind"), lambda: AgreementKind(field_of(data, "kind", path, str)))
+    kind = guarded(join(path, "kind"), lambda: AgreementKind(field_of(data, "kind", path, str)))
     scope_data = field_of(data, "scope", path, dict, default={})
     agreement = Agreement(
         id=field_of(data, "id", path, str),
         kind=kind,
         title=field_of(data, "title", path, str, default=""),
         parties=frozenset(str_list(data, "parties", path) or []),
-        table=_table_from(field_of(data, "table", path, list, default=[]), _join(path, "table"),
+        table=_table_from(field_of(data, "table", path, list, default=[]), join(path, "table"),
                           parties),
-        scope=_scope_from(scope_data, _join(path, "scope")),
+        scope=_scope_from(scope_data, join(path, "scope")),
         hub=field_of(data, "hub", path, str, default=None),
         term_years=field_of(data, "term_years", path, int, default=1),
         auto_renew=field_of(data, "auto_renew", path, bool, default=True),
@@ -185,7 +107,7 @@ def agreement_from(data: Data, parties: Mapping[str, Party], path: str = "") -> 
         max_imbalance=field_of(data, "max_imbalance", path, int, default=None),
         opens=frozenset(str_list(data, "opens", path) or []),
         purposes=frozenset(str_list(data, "purposes", path) or []),
-        amendments=tuple(amendment_from(a, parties, f"{_join(path, 'amendments')}[{i}]")
+        amendments=tuple(amendment_from(a, parties, f"{join(path, 'amendments')}[{i}]")
                          for i, a in enumerate(field_of(data, "amendments", path, list,
                                                         default=[]))),
     )
@@ -225,7 +147,7 @@ def _scope_from(data: Data, path: str) -> Scope:
     max_level = field_of(data, "max_level", path, dict, default={})
     gsd = field_of(data, "imagery_min_gsd_m", path, float, default=None)
     if gsd is not None and not gsd > 0:
-        raise CodecError(_join(path, "imagery_min_gsd_m"), "must be a number of metres > 0")
+        raise CodecError(join(path, "imagery_min_gsd_m"), "must be a number of metres > 0")
     return Scope(
         disciplines=frozenset(disciplines) if disciplines is not None else None,
         topics=frozenset(topics) if topics is not None else None,
@@ -237,8 +159,8 @@ def _scope_from(data: Data, path: str) -> Scope:
 def _events_from(events: list[Any], path: str) -> list[AgreementEvent]:
     out = []
     for i, e in enumerate(events):
-        ep = f"{_join(path, 'events')}[{i}]"
-        kind = _enum(EventKind, e, "kind", ep)
+        ep = f"{join(path, 'events')}[{i}]"
+        kind = enum_field(EventKind, e, "kind", ep)
         on = parse_date(field_of(e, "date", ep, object), f"{ep}.date")
         out.append(AgreementEvent(kind, on, field_of(e, "by", ep, str, default=None),
                                   field_of(e, "note", ep, str, default="")))
@@ -264,13 +186,13 @@ def amendment_from(data: Data, parties: Mapping[str, Party], path: str = "") -> 
     limit = ReciprocityLimit(field_of(data, "max_imbalance", path, int, default=None)) \
         if "max_imbalance" in data else None
     return Amendment(
-        effective=parse_date(field_of(data, "effective", path, object), _join(path, "effective")),
+        effective=parse_date(field_of(data, "effective", path, object), join(path, "effective")),
         recorded_by=field_of(data, "recorded_by", path, str, default=""),
         recorded_on=parse_date(field_of(data, "recorded_on", path, object, default=date.min),
-                               _join(path, "recorded_on")),
+                               join(path, "recorded_on")),
         note=field_of(data, "note", path, str, default=""),
-        table=_table_from(table, _join(path, "table"), parties) if table is not None else None,
-        scope=_scope_from(scope, _join(path, "scope")) if scope is not None else None,
+        table=_table_from(table, join(path, "table"), parties) if table is not None else None,
+        scope=_scope_from(scope, join(path, "scope")) if scope is not None else None,
         reciprocity=limit,
         purposes=frozenset(purposes) if purposes is not None else None)
 
@@ -334,14 +256,14 @@ def agreement_to(a: Agreement) -> dict[str, Any]:
 def label_from(data: Data, parties: Mapping[str, Party], path: str = "") -> Label:
     policy = field_of(data, "policy", path, str)
     if policy not in parties:
-        raise CodecError(_join(path, "policy"), f"unknown party {policy!r}")
+        raise CodecError(join(path, "policy"), f"unknown party {policy!r}")
     rel_to, eyes = str_list(data, "rel_to", path), str_list(data, "eyes_only", path)
     informative = field_of(data, "informative", path, dict, default={})
     return guarded(path, lambda: make_label(
         parties[policy].scheme,
         field_of(data, "classification", path, str),
         originator=field_of(data, "originator", path, str),
-        created=parse_datetime(field_of(data, "created", path, object), _join(path, "created")),
+        created=parse_datetime(field_of(data, "created", path, object), join(path, "created")),
         rel_to=set(rel_to) if rel_to is not None else None,
         eyes_only=set(eyes) if eyes is not None else None,
         caveats=set(str_list(data, "caveats", path) or []),
@@ -353,7 +275,7 @@ def label_from(data: Data, parties: Mapping[str, Party], path: str = "") -> Labe
 
 def _optional_datetime(data: Data, name: str, path: str) -> datetime | None:
     raw = field_of(data, name, path, object, default=None)
-    return None if raw is None else parse_datetime(raw, _join(path, name))
+    return None if raw is None else parse_datetime(raw, join(path, name))
 
 
 def label_to(label: Label) -> dict[str, Any]:
@@ -377,12 +299,12 @@ def item_from(data: Data, parties: Mapping[str, Party], owner: str, path: str = 
     """An item held by ``owner``'s node: every label is in the owner's scheme."""
     portions = []
     for i, p in enumerate(field_of(data, "portions", path, list)):
-        pp = f"{_join(path, 'portions')}[{i}]"
+        pp = f"{join(path, 'portions')}[{i}]"
         label = label_from(field_of(p, "label", pp, dict), parties, f"{pp}.label")
         if label.policy != owner:
             raise CodecError(f"{pp}.label.policy", f"labels on this node are in {owner}'s "
                                                    f"scheme (got {label.policy})")
-        kind = _enum(PortionKind, p, "kind", pp, default="text")
+        kind = enum_field(PortionKind, p, "kind", pp, default="text")
         portions.append(Portion(field_of(p, "id", pp, str, default=f"p{i + 1}"), kind,
                                 field_of(p, "content", pp, str), label,
                                 _attachment_from(field_of(p, "attachment", pp, dict,
@@ -390,13 +312,13 @@ def item_from(data: Data, parties: Mapping[str, Party], owner: str, path: str = 
     item = Item(
         id=field_of(data, "id", path, str),
         originator=field_of(data, "originator", path, str, default=owner),
-        discipline=_enum(Discipline, data, "discipline", path),
+        discipline=enum_field(Discipline, data, "discipline", path),
         topic=field_of(data, "topic", path, str),
-        grade=guarded(_join(path, "grade"),
+        grade=guarded(join(path, "grade"),
                       lambda: Grade.parse(field_of(data, "grade", path, str))),
         title=field_of(data, "title", path, str),
         reported_at=parse_datetime(field_of(data, "reported_at", path, object),
-                                   _join(path, "reported_at")),
+                                   join(path, "reported_at")),
         portions=tuple(portions),
         observed_at=_optional_datetime(data, "observed_at", path),
         place=_place_from(field_of(data, "place", path, dict, default=None), path),
@@ -413,7 +335,7 @@ def _attachment_from(data: Data | None, path: str) -> Attachment | None:
         sha256=field_of(data, "sha256", path, str), size=field_of(data, "size", path, int),
         media_type=field_of(data, "media_type", path, str),
         address=field_of(data, "address", path, str, default=""),
-        image=guarded(_join(path, "image"), lambda: meta_from(image)) if image else None,
+        image=guarded(join(path, "image"), lambda: meta_from(image)) if image else None,
         derived_from=field_of(data, "derived_from", path, str, default=None))
 
 
@@ -426,7 +348,7 @@ def attachment_to(a: Attachment) -> dict[str, Any]:
 def _place_from(data: Data | None, path: str) -> Place | None:
     if data is None:
         return None
-    pp = _join(path, "place")
+    pp = join(path, "place")
     return Place(field_of(data, "lat", pp, float), field_of(data, "lon", pp, float),
                  field_of(data, "name", pp, str, default=""))
 
@@ -448,87 +370,3 @@ def item_to(item: Item) -> dict[str, Any]:
                       **({"attachment": attachment_to(p.attachment)} if p.attachment else {})}
                      for p in item.portions],
     }
-
-
-# --- decisions and release requests --------------------------------------------------
-
-
-def decision_to(d: Decision) -> dict[str, Any]:
-    return {
-        "outcome": d.outcome.value,
-        "recipient": d.recipient,
-        "at": d.at.isoformat(),
-        "agreement_id": d.agreement_id,
-        "route": list(d.route),
-        "recipient_level": d.recipient_level,
-        "tearline": list(d.tearline),
-        "reasons": [{"portion_id": r.portion_id, "verdict": r.verdict.value, "text": r.text}
-                    for r in d.reasons],
-        "summary": d.summary,
-    }
-
-
-def decision_from(data: Data) -> Decision:
-    """Decode a stored decision (trusted storage, not user input)."""
-    return Decision(
-        outcome=Outcome(data["outcome"]),
-        recipient=data["recipient"],
-        at=date.fromisoformat(data["at"]),
-        agreement_id=data["agreement_id"],
-        route=tuple(data["route"]),
-        recipient_level=data["recipient_level"],
-        tearline=tuple(data["tearline"]),
-        reasons=tuple(Reason(r["portion_id"], Verdict(r["verdict"]), r["text"])
-                      for r in data["reasons"]),
-    )
-
-
-def request_to(r: ReleaseRequest) -> dict[str, Any]:
-    return {
-        "id": r.id,
-        "item_id": r.item_id,
-        "recipient": r.recipient,
-        "purpose": r.purpose,
-        "requested_by": r.requested_by,
-        "requested_at": r.requested_at.isoformat(),
-        # the day the engine last decided it, on the node's clock (never the requester's)
-        "on": r.decision.at.isoformat(),
-        "decision": decision_to(r.decision),
-        "required_reviews": r.required_reviews,
-        "tearline": list(r.tearline),
-        "reviews": [{"reviewer": v.reviewer, "approve": v.approve, "tearline": list(v.tearline),
-                     "comment": v.comment, "at": v.at.isoformat(), "basis": v.basis}
-                    for v in r.reviews],
-        "state": r.state.value,
-        "state_reason": r.state_reason,
-        "basis": {f.name: getattr(r.basis, f.name) for f in fields(r.basis)},
-        "voidings": [{"at": v.at.isoformat(), "changed": list(v.changed),
-                      "voided": list(v.voided), "reviews_required": v.reviews_required,
-                      "text": v.text} for v in r.voidings],
-    }
-
-
-def request_from(data: Data) -> ReleaseRequest:
-    """Decode a stored release request (trusted storage, not user input). A request
-    stored before issue 18 has no basis: its approvals never count (fail closed)."""
-    return ReleaseRequest(
-        id=data["id"],
-        item_id=data["item_id"],
-        recipient=data["recipient"],
-        purpose=data["purpose"],
-        requested_by=data["requested_by"],
-        requested_at=datetime.fromisoformat(data["requested_at"]),
-        decision=decision_from(data["decision"]),
-        required_reviews=data["required_reviews"],
-        tearline=tuple(data["tearline"]),
-        reviews=tuple(Review(v["reviewer"], v["approve"], tuple(v["tearline"]), v["comment"],
-                             datetime.fromisoformat(v["at"]), v.get("basis", ""))
-                      for v in data["reviews"]),
-        state=RequestState(data["state"]),
-        state_reason=data["state_reason"],
-        basis=Basis(**{f.name: str(data.get("basis", {}).get(f.name, ""))
-                       for f in fields(Basis)}),
-        voidings=tuple(Voiding(datetime.fromisoformat(v["at"]), tuple(v["changed"]),
-                               tuple(v["voided"]), int(v["reviews_required"]))
-                       for v in data.get("voidings", [])),
-    )

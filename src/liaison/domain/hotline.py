@@ -1,7 +1,7 @@
 """The defense hotline: precedence, answer deadlines and escalation, check calls and the
 line's state. Pure: no I/O (time zones are passed in as ``tzinfo`` objects).
 
-DOMAIN Hotline (S): FLASH 10 min, IMMEDIATE 30 min, PRIORITY 3 h, ROUTINE 6 h to answer;
+docs/rules.md#precedence: FLASH 10 min, IMMEDIATE 30 min, PRIORITY 3 h, ROUTINE 6 h to answer;
 FLASH and IMMEDIATE at most 200 words; higher precedence goes first; delivery and a
 person's acknowledgement are different events; an unacknowledged message escalates.
 Check calls: inter-Korean 09:00 and 17:00 on weekdays, military lines 09:00 and 16:00 every
@@ -32,7 +32,7 @@ class Precedence(IntEnum):
 
 @dataclass(frozen=True)
 class HotlineRules:
-    """Settings with the DOMAIN defaults (S)."""
+    """Settings with the defaults of docs/rules.md#precedence and docs/rules.md#check-calls."""
 
     answer_within: dict[Precedence, timedelta] = field(default_factory=lambda: {
         Precedence.FLASH: timedelta(minutes=10), Precedence.IMMEDIATE: timedelta(minutes=30),
@@ -172,8 +172,9 @@ class LineStatus:
 
 def record_call(status: LineStatus, outcome: CallOutcome, at: datetime,
                 tz: tzinfo) -> LineStatus:
-    """DOMAIN Hotline: answered → NORMAL (count reset); unanswered → UNRESPONSIVE, one more
-    missed day the first time on a new day; link down is recorded as its own outcome."""
+    """docs/rules.md#check-calls: answered → NORMAL (count reset); unanswered →
+    UNRESPONSIVE, one more missed day the first time on a new day; link down is recorded
+    as its own outcome."""
     if status.state is LineState.SEVERED:
         raise HotlineError("the line is severed: no check calls")
     if outcome is CallOutcome.ANSWERED:

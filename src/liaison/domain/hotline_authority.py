@@ -9,7 +9,7 @@ The rules, numbered after the practice they follow:
 1. Who may send it: only the partner of the channel, about that channel (the hotline
    agreement binds two parties; no third party writes on their line).
 2. Traffic (``hotline``) is the partner's own: a message (precedence FLASH, IMMEDIATE,
-   PRIORITY or ROUTINE; FLASH and IMMEDIATE at most 200 words, DOMAIN Hotline) or a check
+   PRIORITY or ROUTINE; FLASH and IMMEDIATE at most 200 words, docs/rules.md#precedence) or a check
    call; sent at a time from 2000 to our clock plus ``SKEW``. Not bounded below by our
    channel's opening: the partner may open its side first, and a message queued there
    while our node was unreachable is dated before our side opened.
@@ -20,7 +20,7 @@ The rules, numbered after the practice they follow:
    or call *we* sent; once; not before that message (less ``SKEW``) nor after our clock
    plus ``SKEW``.
 5. Either side may sever the line unilaterally (``hotline_sever``); a reopen
-   (``hotline_reopen``) takes the MOU in force (DOMAIN Hotline).
+   (``hotline_reopen``) takes the MOU in force (docs/rules.md#check-calls).
 6. Everything stored is bounded and well-formed, so no later read can fail on it.
 """
 

@@ -1,6 +1,6 @@
 """Intelligence items and their portions. Pure: no I/O.
 
-An item's level is its highest portion (DOMAIN: Labels). Every portion carries its own
+An item's level is its highest portion (docs/rules.md#portions). Every portion carries its own
 label; a tearline release carries only some of them.
 """
 
@@ -28,7 +28,7 @@ class Discipline(StrEnum):
     OSINT = "OSINT"
 
 
-# DOMAIN Labels: SIGINT (COMINT, ELINT, FISINT); IMINT/GEOINT.
+# docs/rules.md#disciplines: SIGINT (COMINT, ELINT, FISINT); IMINT/GEOINT.
 PARENT_DISCIPLINE = {
     Discipline.COMINT: Discipline.SIGINT,
     Discipline.ELINT: Discipline.SIGINT,

@@ -76,7 +76,7 @@ class Party:
 
     @property
     def two_person_rank(self) -> int:
-        """Releases at or above this rank need two reviewers (MISSION 3)."""
+        """Releases at or above this rank need two reviewers (docs/rules.md#two-person-review)."""
         if self.secret_level:
             return self.scheme.level(self.secret_level).rank
         classified = [lv.rank for lv in self.scheme.levels if lv.rank > 0]
@@ -276,7 +276,8 @@ class Clearance:
     topics: frozenset[str] | None = None  # None = every topic
 
     def may_see(self, label: Label, level_rank: int, topic: str) -> bool:
-        """Clearance at the level AND need-to-know; rank alone never (GSOMIA Art. 8)."""
+        """Clearance at the level AND need-to-know; rank alone never
+        (docs/rules.md#need-to-know)."""
         if level_rank > self.level_rank:
             return False
         if not label.compartments <= self.compartments:

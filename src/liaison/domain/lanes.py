@@ -18,7 +18,7 @@ LANES = (FLASH, URGENT, ROUTINE)
 # kind → lane, with the reason. Every kind a node queues (``enqueue`` call sites) is here;
 # an unknown kind goes ROUTINE.
 KIND_LANES: dict[str, str] = {
-    # DOMAIN Hotline: FLASH 10 min, IMMEDIATE 30 min, a check call answered within 10 min.
+    # docs/rules.md#precedence: FLASH 10 min, IMMEDIATE 30 min, a check call answered within 10 min.
     # All hotline traffic (every precedence; check calls; acknowledgements) shares one lane
     # with the line's sever and reopen: the partner refuses traffic on a line it holds
     # severed, so a message must never overtake the reopen before it. Hotline traffic is
@@ -28,9 +28,9 @@ KIND_LANES: dict[str, str] = {
     "hotline_sever": FLASH,
     "hotline_reopen": FLASH,
     # Time-bound exchanges between people and the state they depend on: agreement notes
-    # (notice, suspension, withdrawal: GSOMIA Art. 21), originators' consent (GSOMIA Art. 6)
-    # and talks signalling (a live call cannot wait behind a backlog of releases). A note
-    # may overtake releases queued before it (see ``federation``'s order rules).
+    # (notice, suspension, withdrawal: docs/rules.md#own-acts), originators' consent
+    # (docs/rules.md#consent) and talks signalling (a live call cannot wait behind a backlog of
+    # releases). A note may overtake releases queued before it (see ``federation``'s order rules).
     "note": URGENT,
     "consent_request": URGENT,
     "consent_answer": URGENT,

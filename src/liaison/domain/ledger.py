@@ -1,6 +1,6 @@
 """The reciprocity ledger: what each side gave and received. Pure: no I/O.
 
-MISSION 5 / seed 001: "information of the same level after a thorough review of each
+docs/rules.md#reciprocity: "information of the same level after a thorough review of each
 issue". Every release and receipt is one entry; balances are computed, never stored.
 """
 

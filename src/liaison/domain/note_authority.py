@@ -2,9 +2,9 @@
 
 Pure: given the agreement as this node records it, the sending party, the proposed event
 and this node's date, ``note_refusal`` answers ``None`` (allowed) or the reason for
-refusing. Each check is numbered after the practice it follows (DOMAIN.md, Agreements,
-"Who may record what", from how notes are exchanged under GSOMIA Art. 21 and the 2019
-KOR–JPN case); the first that fails gives the reason. A refused note changes nothing.
+refusing. Each check is numbered after the practice it follows (docs/rules.md#own-acts,
+docs/rules.md#term-and-renewal and docs/rules.md#notice-2019); the first that fails gives the
+reason. A refused note changes nothing.
 
 ``act_refusal`` holds the checks that apply to every recorded act, our administrator's
 included: an act on a notice names the party that gave it.
@@ -15,17 +15,15 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, timedelta
 
-from liaison.domain.agreements import (
+from liaison.domain.agreement_lifecycle import (
     IN_FORCE_STATES,
-    Agreement,
-    AgreementEvent,
-    EventKind,
     LifecycleRules,
     Status,
     notice_givers,
     notified,
     status_at,
 )
+from liaison.domain.agreements import Agreement, AgreementEvent, EventKind
 
 # Two ministries' clocks and days differ: time zones span UTC-12 to UTC+14, so a note
 # written on the sender's day may be dated our tomorrow. One day covers that and a
@@ -35,15 +33,15 @@ MAX_NOTE_CHARS = 2000  # the note's text: a sentence or a paragraph, never a doc
 ON_NOTICE = frozenset({EventKind.NOTICE_SUSPENDED, EventKind.NOTICE_REACTIVATED,
                        EventKind.NOTICE_WITHDRAWN})
 # In an arrangement of several parties a party may record only what binds itself alone:
-# its notification of entry into force and its own withdrawal (DOMAIN Agreements: "one
-# party's act binds only itself unless the text says otherwise").
+# its notification of entry into force and its own withdrawal (docs/rules.md#own-acts: one
+# party's act binds only itself unless the text says otherwise).
 MULTILATERAL_KINDS = frozenset({EventKind.ENTERED_INTO_FORCE, EventKind.NOTIFIED,
                                 EventKind.WITHDRAWN})
 
 
 def as_recorded(event: AgreementEvent) -> AgreementEvent:
     """A party's note of entry into force is recorded as what it is: that party's
-    notification (GSOMIA Art. 21), which changes our status only with ours."""
+    notification (docs/rules.md#term-and-renewal), which changes our status only with ours."""
     if event.kind is EventKind.ENTERED_INTO_FORCE:
         return replace(event, kind=EventKind.NOTIFIED)
     return event
@@ -66,7 +64,7 @@ ENDED = frozenset({Status.TERMINATED, Status.EXPIRED, Status.WITHDRAWN})
 
 
 def _not_ended(a: Agreement, e: AgreementEvent, rules: LifecycleRules) -> str | None:
-    # 7. Termination is final (GSOMIA Art. 21: no new transfers after it): nothing a
+    # 7. Termination is final (docs/rules.md#after-termination): nothing a
     #    partner records after the end can change anything, so nothing is recorded.
     status = status_at(a, e.on, rules)
     if status.state in ENDED:
@@ -76,15 +74,15 @@ def _not_ended(a: Agreement, e: AgreementEvent, rules: LifecycleRules) -> str | 
 
 def _parties(a: Agreement, sender: str, us: str, e: AgreementEvent, today: date) -> str | None:
     # 1. No partner touches an agreement between other parties: both the sender and this
-    #    node are parties to it (DOMAIN: "No party changes an agreement it is not a party to").
+    #    node are parties to it (docs/rules.md#own-acts).
     if sender not in a.parties or us not in a.parties:
         return f"{sender} is not a party to {a.id} with {us}: it cannot change it"
     return None
 
 
 def _own_act(a: Agreement, sender: str, us: str, e: AgreementEvent, today: date) -> str | None:
-    # 2. A partner records only its own acts (DOMAIN: "each party records only its own
-    #    acts"): the act names the sender as the party that acted.
+    # 2. A partner records only its own acts (docs/rules.md#own-acts): the act names the
+    #    sender as the party that acted.
     if e.by != sender:
         return f"a note from {sender} can only record {sender}'s own act, not {e.by or 'a fact'}"
     return None
@@ -107,7 +105,7 @@ def _kind_for_role(a: Agreement, sender: str, us: str, e: AgreementEvent,
 
 def _dated(a: Agreement, sender: str, us: str, e: AgreementEvent, today: date) -> str | None:
     # 4. A partner's act is dated no earlier than the agreement's signature and no later
-    #    than our clock plus a small skew (DOMAIN Agreements).
+    #    than our clock plus a small skew (docs/rules.md#own-acts).
     signed = a.signed_on
     if signed is None:
         return f"{a.id} has no signature recorded here: nothing to act on yet"
@@ -137,7 +135,7 @@ def _text(a: Agreement, sender: str, us: str, e: AgreementEvent, today: date) ->
 
 def _entry_into_force(a: Agreement, sender: str, e: AgreementEvent,
                       rules: LifecycleRules) -> str | None:
-    # 8. Entry into force takes both sides (GSOMIA Art. 21: "from the later notification"):
+    # 8. Entry into force takes both sides (docs/rules.md#term-and-renewal):
     #    the sender notifies once, and only while the agreement is not yet in force; its
     #    note is its notification, never ours.
     if e.kind is not EventKind.NOTIFIED:
@@ -152,8 +150,8 @@ def _entry_into_force(a: Agreement, sender: str, e: AgreementEvent,
 def act_refusal(agreement: Agreement, event: AgreementEvent,
                 rules: LifecycleRules | None = None) -> str | None:
     """Checks for every act with a party, our administrator's included."""
-    # 9. Only the party that gave a notice may suspend, reactivate or withdraw it (DOMAIN:
-    #    "in 2019 only KOR could suspend KOR's notice"). An act without a party is our
+    # 9. Only the party that gave a notice may suspend, reactivate or withdraw it
+    #    (docs/rules.md#own-acts). An act without a party is our
     #    administrator's record and applies to the notice in effect.
     if event.kind not in ON_NOTICE or event.by is None:
         return None
@@ -161,7 +159,7 @@ def act_refusal(agreement: Agreement, event: AgreementEvent,
     if event.by in givers:
         return None
     if event.kind is EventKind.NOTICE_REACTIVATED and not givers:
-        return None  # counts as a notice given that day (DOMAIN test case)
+        return None  # counts as a notice given that day (docs/rules.md#notice-2019)
     if not givers:
         return f"no notice of termination of {agreement.id} is in effect on {event.on}"
     others = ", ".join(sorted(g or "an unnamed party" for g in givers))

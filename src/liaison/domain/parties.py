@@ -1,4 +1,5 @@
-"""The parties every node knows by default, with their national schemes (DOMAIN: Parties).
+"""The parties every node knows by default, with their national schemes
+(docs/rules.md#parties).
 
 More parties come from configuration (``liaison import``). Ranks order levels inside one
 scheme only; levels of different parties are compared solely through an agreement's
@@ -25,7 +26,7 @@ _UNCLASSIFIED = {
 
 def default_parties() -> dict[str, Party]:
     """KOR, USA, JPN, CHN, PRK. KOR 군사I급비밀 > 군사II급비밀 > 군사III급비밀 > 대외비;
-    JPN 特定秘密 / 極秘 > 秘; USA TOP SECRET > SECRET > CONFIDENTIAL (DOMAIN: Parties).
+    JPN 特定秘密 / 極秘 > 秘; USA TOP SECRET > SECRET > CONFIDENTIAL (docs/rules.md#parties).
     A fresh dict each call (callers extend it) of the same frozen parties, built once:
     the receiver asks for them several times per received message."""
     if not _DEFAULTS:

@@ -7,13 +7,14 @@ sizes — and return what may be used, or raise ``ProtectionRefused`` with the r
 
 The rules, numbered after the practice they follow:
 
-1. A level changes only when the originator notifies it (GSOMIA Art. 7; DOMAIN
-   Protection 2): a partner regrades only the portions it originated, of a copy it
-   released to us, and only to a level its own scheme has; a portion of another
-   originator in the same item stays as it is.
-2. Loss or compromise is reported to the originator, and so is a destruction (GSOMIA
-   Arts 8, 17; DOMAIN Protection 4, 5): a partner reports only on information we gave
-   it. A report on anything else is not the partner's to make here and is refused.
+1. A level changes only when the originator notifies it (docs/rules.md#level-change): a
+   partner regrades only the portions it originated, of a copy it released to us, and
+   only to a level its own scheme has; a portion of another originator in the same item
+   stays as it is.
+2. Loss or compromise is reported to the originator, and so is a destruction
+   (docs/rules.md#compromise, docs/rules.md#disposal): a partner reports only on
+   information we gave it. A report on anything else is not the partner's to make here
+   and is refused.
 3. Everything stored is bounded and well-formed: a report keeps its description and
    measures (as our own report sends them), nothing else.
 """

@@ -16,10 +16,12 @@ from datetime import date
 from hashlib import sha256
 from typing import Any
 
-from liaison.domain.agreements import Agreement, status_at
+from liaison.domain.agreement_lifecycle import status_at
+from liaison.domain.agreements import Agreement
 from liaison.domain.codec import agreement_to, item_to
 from liaison.domain.items import Item
-from liaison.domain.release import Decision, ReleaseFacts
+from liaison.domain.release_decision import Decision
+from liaison.domain.release_facts import ReleaseFacts
 from liaison.domain.review import Basis
 
 

@@ -11,7 +11,7 @@ The rules, numbered after the practice they follow:
    request commits no one; it only asks). A partner's request is kept under (sender, id):
    its ids are its own and never reach another partner's requests (issue 17).
 2. Answers (``rfi_answer``, ``consent_answer``) come only from the party we asked, about
-   a request of ours to it (GSOMIA Art. 6: the consent comes from the originator).
+   a request of ours to it (docs/rules.md#consent: the consent comes from the originator).
 3. What was delivered is immutable: a resend of an id with the same content is a
    duplicate and changes nothing; with other content it is refused as a conflict and
    never applied. A partner's message never erases our answer to its request.
@@ -25,10 +25,10 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from liaison.domain.codec import CodecError, parse_date, parse_datetime
+from liaison.domain.decoding import CodecError, parse_date, parse_datetime
 
 ID = re.compile(r"[A-Za-z0-9._@-]{1,64}")  # no ":": the stored key is <sender>:<id>
-PARTY = re.compile(r"[A-Z]{3}")  # ISO 3166 alpha-3 (DOMAIN Parties)
+PARTY = re.compile(r"[A-Z]{3}")  # ISO 3166 alpha-3 (docs/rules.md#parties)
 PRIORITIES = ("urgent", "high", "routine")
 MAX_PORTIONS = 64
 MAX_RELEASES = 100
@@ -84,7 +84,7 @@ def rfi_from(body: Any) -> dict[str, Any]:
 
 def consent_request_from(body: Any) -> dict[str, Any]:
     """An incoming consent request's stored fields; the portions it carries are the
-    originator's own, shown to our officer (GSOMIA Art. 6)."""
+    originator's own, shown to our officer (docs/rules.md#consent)."""
     b = _object(body, "consent request")
     portions = b.get("portions", [])
     if not isinstance(portions, list) or len(portions) > MAX_PORTIONS:

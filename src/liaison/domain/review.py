@@ -1,8 +1,8 @@
 """Human review of release requests. Pure: no I/O.
 
-MISSION 3: nothing leaves a node unless the engine allows it *and* a human review
-approves it — two different reviewers at SECRET-equivalent and above, neither of them the
-requester. A reviewer may narrow the tearline, never widen it.
+docs/rules.md#two-person-review: nothing leaves a node unless the engine allows it *and* a
+human review approves it — two different reviewers at SECRET-equivalent and above,
+neither of them the requester. A reviewer may narrow the tearline, never widen it.
 
 Issue 18: an approval is given to what the decision rests on at that moment — the item,
 its labels, the agreements, the consents and the route (a ``Basis``). Each approval
@@ -21,7 +21,7 @@ from hashlib import sha256
 
 from liaison.domain.items import Item
 from liaison.domain.labels import Party
-from liaison.domain.release import Decision, Outcome
+from liaison.domain.release_decision import Decision, Outcome
 
 
 class ReviewError(ValueError):
@@ -131,7 +131,7 @@ def counted_approvers(request: ReleaseRequest) -> tuple[str, ...]:
 
 
 def required_reviews(tearline_rank: int, two_person_rank: int) -> int:
-    """MISSION 3: two reviewers at SECRET-equivalent and above, one below."""
+    """docs/rules.md#two-person-review: two reviewers at SECRET-equivalent and above, one below."""
     return 2 if tearline_rank >= two_person_rank else 1
 
 

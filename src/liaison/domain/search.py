@@ -2,7 +2,7 @@
 
 Full-text terms are parsed here into words, "quoted phrases" and prefixes (``missil*``);
 nothing of the user's text reaches a search engine's own query syntax, so an error can only
-come from the query itself — never from what is stored (DOMAIN: existence never leaks).
+come from the query itself — never from what is stored (docs/rules.md#insiders-share).
 
 Visibility is per portion and decided before anything is counted, ordered or paged:
 a portion matches only if the user may see it (level, compartments, topic scope). The

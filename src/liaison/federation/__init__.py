@@ -1,0 +1,7 @@
+"""Talking to partner nodes: the keystore of this node's own keys, the HTTPS transport with
+mutual TLS and pinned cards, and the outbox sender that delivers sealed batches.
+
+An adapter: of ``services`` it imports the ports (``services.ports``) and the errors, with
+the domain and crypto; never ``storage``, ``realtime``, ``api`` or ``node``. Imported by
+``node``, ``cli`` and ``tracks`` (for its TLS contexts).
+"""

@@ -110,7 +110,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from liaison.domain.areas import Area, geodesic_distance_m, validate_area
-from liaison.domain.codec import CodecError, attachment_to, item_from, label_from, label_to
+from liaison.domain.codec import attachment_to, item_from, label_from, label_to
+from liaison.domain.decoding import CodecError
 from liaison.domain.items import REPORT_TIMES, Attachment, Item, validate_item
 from liaison.domain.labels import Label, LabelError, Party, validate_label
 from liaison.domain.labels import _marking as _capco_marking

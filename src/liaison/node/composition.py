@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from liaison.config import Settings
-from liaison.domain.agreements import LifecycleRules
+from liaison.domain.agreement_lifecycle import LifecycleRules
 from liaison.federation.keystore import Keystore
 from liaison.realtime.bus import Bus, LocalBus
 from liaison.services.context import Deps, new_id, utc_now

@@ -1,2 +1,6 @@
-"""The real-time bus: the port (``bus``), in process by default, and its NATS JetStream
-adapter (``nats_bus``). Imports nothing above the services; the node builds the bus."""
+"""The bus live tracks travel on: the port and its in-process implementation (``bus``),
+and NATS JetStream when several workers share a node (``nats_bus``).
+
+An adapter: imports no other adapter (``storage``, ``federation``) and, of ``services``,
+only the ports. Imported by ``node``, which picks the implementation, and ``tracks``.
+"""

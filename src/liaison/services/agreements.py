@@ -6,23 +6,18 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+from liaison.domain.agreement_lifecycle import AgreementStatus, status_at
 from liaison.domain.agreement_terms import amend
-from liaison.domain.agreements import (
-    Agreement,
-    AgreementError,
-    AgreementEvent,
-    AgreementStatus,
-    status_at,
-)
+from liaison.domain.agreements import Agreement, AgreementError, AgreementEvent
 from liaison.domain.codec import (
     AMENDMENT_FIELDS,
-    CodecError,
     agreement_from,
     agreement_to,
     amendment_from,
     amendment_to,
     event_from,
 )
+from liaison.domain.decoding import CodecError
 from liaison.domain.labels import Party
 from liaison.domain.note_authority import act_refusal, as_recorded, note_refusal
 from liaison.domain.parties import default_parties

@@ -1,17 +1,20 @@
 """Areas and targets of interest: kept, shown by clearance, and shared with partners under
 the agreements like items (the engine decides per partner; only what it allows is queued).
-A partner's area is re-marked on receipt (GSOMIA Art. 4) and kept under the partner's id."""
+A partner's area is re-marked on receipt (docs/rules.md#receiver-marks) and kept under the
+partner's id."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from liaison.domain.agreements import status_at
+from liaison.domain.agreement_lifecycle import status_at
 from liaison.domain.areas import AREA_TOPIC, Area, AreaKind, validate_area
-from liaison.domain.codec import CodecError, field_of, label_from, label_to
+from liaison.domain.codec import label_from, label_to
+from liaison.domain.decoding import CodecError, field_of
 from liaison.domain.items import Discipline, Grade, Item, Portion, PortionKind
 from liaison.domain.labels import LabelError, Party
-from liaison.domain.release import Outcome, ReleasePolicy
+from liaison.domain.release import ReleasePolicy
+from liaison.domain.release_decision import Outcome
 from liaison.domain.users import Role, User
 from liaison.services import taxii
 from liaison.services.agreements import load_parties
@@ -19,7 +22,7 @@ from liaison.services.audit_trail import record
 from liaison.services.auth_roles import require
 from liaison.services.context import Deps
 from liaison.services.errors import Invalid, NotFound
-from liaison.services.federation import enqueue
+from liaison.services.federation.outbox import enqueue
 from liaison.services.ports import UnitOfWork
 from liaison.services.receiving import remark_label
 from liaison.services.releases import facts

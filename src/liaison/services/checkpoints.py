@@ -36,7 +36,8 @@ from liaison.services import audit_trail
 from liaison.services.auth_roles import require
 from liaison.services.context import Deps
 from liaison.services.errors import Invalid
-from liaison.services.federation import enqueue, keyring
+from liaison.services.federation.envelopes import keyring
+from liaison.services.federation.outbox import enqueue
 from liaison.services.ports import UnitOfWork
 
 KIND, REPLY = "audit_checkpoint", "audit_countersign"

@@ -8,7 +8,8 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from liaison.domain.content_check import CheckResult, Wordlist, check_item, wordlist_from
+from liaison.domain.content_check import CheckResult, check_item
+from liaison.domain.content_wordlist import Wordlist, wordlist_from
 from liaison.domain.items import Item
 from liaison.domain.users import Role, User
 from liaison.services.agreements import load_parties

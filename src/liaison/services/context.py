@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from liaison.domain.agreements import LifecycleRules
+from liaison.domain.agreement_lifecycle import LifecycleRules
 from liaison.services.ports import BlobPort, KeyRing, UnitOfWork
 
 

@@ -3,8 +3,8 @@ feeds registered to it). The registration lives in the feed's document (``sensor
 the hub reads it with the track policy (``services.tracks.write_refusal``).
 
 An administrator registers a sensor account to a feed; a sensor is registered only when its
-clearance covers the feed's label (GSOMIA Art. 8: nobody handles what they are not cleared
-for), so an UNCLASSIFIED sensor never writes into a SECRET feed.
+clearance covers the feed's label (docs/rules.md#need-to-know: nobody handles what they are
+not cleared for), so an UNCLASSIFIED sensor never writes into a SECRET feed.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ from collections import Counter
 from typing import Any
 
 from liaison.crypto.passwords import hash_password, password_problem
-from liaison.domain.codec import CodecError, agreement_from, item_from, party_from
+from liaison.domain.codec import agreement_from, item_from, party_from
+from liaison.domain.decoding import CodecError
 from liaison.domain.labels import LabelError
 from liaison.services import auth
 from liaison.services.agreements import load_parties

@@ -1,5 +1,5 @@
 """Items: create, read and list — each user sees only the portions their clearance and
-need-to-know allow (GSOMIA Art. 8: clearance at the level AND need-to-know)."""
+need-to-know allow (docs/rules.md#need-to-know: clearance at the level AND need-to-know)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
-from liaison.domain.codec import CodecError, item_from
+from liaison.domain.codec import item_from
+from liaison.domain.decoding import CodecError
 from liaison.domain.items import REPORT_TIMES, Attachment, Item, local_id_problem
 from liaison.domain.labels import Party
 from liaison.domain.users import Role, User

@@ -15,7 +15,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from liaison.crypto.keys import Card
-from liaison.domain.agreements import Agreement, status_at
+from liaison.domain.agreement_lifecycle import status_at
+from liaison.domain.agreements import Agreement
 from liaison.domain.codec import label_to
 from liaison.domain.items import Portion
 from liaison.domain.labels import Label, Party

@@ -1,4 +1,5 @@
-"""Protection duties that outlive a release (GSOMIA Arts 6–8, 17; DOMAIN Protection 2, 4, 5):
+"""Protection duties that outlive a release (docs/rules.md#level-change,
+docs/rules.md#compromise, docs/rules.md#disposal):
 
 - a level changes only when the originator notifies it; receivers re-mark their copies;
 - loss or compromise is reported to the originator at once, with investigation and measures;
@@ -73,8 +74,8 @@ def _with_level(item: Item, portion_id: str, level: str) -> Item:
 
 
 def apply_regrade(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | None:
-    """GSOMIA Art. 7: re-mark the received copy with this node's equivalent of the new level
-    under the agreement it came under — only the portions the sender originated
+    """docs/rules.md#level-change: re-mark the received copy with this node's equivalent of
+    the new level under the agreement it came under — only the portions the sender originated
     (``domain.protection_authority`` rule 1)."""
     try:
         change = pa.regrade_from(body)
@@ -102,7 +103,7 @@ def apply_regrade(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | 
 
 
 def report(deps: Deps, user: User, item_id: str, kind: str, details: dict[str, Any]) -> None:
-    """Report a compromise (DOMAIN Protection 4) or a destruction (Protection 5) of a
+    """Report a compromise (docs/rules.md#compromise) or a destruction (docs/rules.md#disposal) of a
     received item to its originator; a destroyed item is removed here."""
     require(user, Role.RELEASE_OFFICER)
     if kind not in ("compromise", "destruction"):
@@ -126,8 +127,8 @@ def report(deps: Deps, user: User, item_id: str, kind: str, details: dict[str, A
 
 def _apply(kind: str) -> Any:
     def apply(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | None:
-        """DOMAIN Protection 4, 5: a partner's report on information we gave it
-        (``domain.protection_authority`` rules 2 and 3)."""
+        """docs/rules.md#compromise, docs/rules.md#disposal: a partner's report on information we
+        gave it (``domain.protection_authority`` rules 2 and 3)."""
         try:
             report = pa.report_from(body, kind)
         except pa.ProtectionRefused as exc:

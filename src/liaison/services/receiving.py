@@ -1,19 +1,21 @@
 """Applying what partners send: releases are re-marked in this node's own scheme with the
-originator's name (GSOMIA Art. 4), refused when a level has no equivalent, and from then on
-protected by the third-party rule (the originator stays on every portion's label)."""
+originator's name (docs/rules.md#receiver-marks), refused when a level has no equivalent, and
+from then on protected by the third-party rule (the originator stays on every portion's label)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from typing import Any
 
+from liaison.domain.agreement_lifecycle import status_at
 from liaison.domain.agreement_terms import terms_at
-from liaison.domain.agreements import Agreement, AgreementKind, status_at
-from liaison.domain.codec import CodecError, item_from, item_to
+from liaison.domain.agreements import Agreement, AgreementKind
+from liaison.domain.codec import item_from, item_to
+from liaison.domain.decoding import CodecError
 from liaison.domain.items import Item
 from liaison.domain.labels import Category, CategoryType, Label, LabelError, Party
 from liaison.domain.ledger import Direction, LedgerEntry
-from liaison.domain.release import Consent
+from liaison.domain.release_facts import Consent
 from liaison.services import attachments
 from liaison.services.agreements import load_parties
 from liaison.services.audit_trail import record
@@ -78,7 +80,7 @@ def _take(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | None:
 
 def _purpose(body: Any) -> str | None:
     """The purpose the sender stated: its consents and our agreement's permitted purposes
-    are checked against it (DOMAIN Protection 1)."""
+    are checked against it (docs/rules.md#consent)."""
     purpose = body.get("purpose")
     return purpose if isinstance(purpose, str) and purpose.strip() else None
 
@@ -137,7 +139,7 @@ def _comparable(item: Item) -> dict[str, Any]:
 
 def _route_problem(agreement: Agreement, sender: str, origin: str, final: str,
                    me: str) -> str | None:
-    """DOMAIN Protection 6: under an arrangement with a hub, transfers between the other
+    """docs/rules.md#hub-relay: under an arrangement with a hub, transfers between the other
     parties go through the hub; only the hub relays. A release not relayed comes from its
     originator (the envelope's signer)."""
     hub = agreement.hub
@@ -154,7 +156,7 @@ def _route_problem(agreement: Agreement, sender: str, origin: str, final: str,
 def _relay(uow: UnitOfWork, deps: Deps, sender: str, body: Any, agreement: Agreement,
            item: Item, final: str, consents: tuple[Consent, ...]) -> str | None:
     """At the hub: forward only within the arrangement's scope and only what its
-    originator sent for relay (the originator's consent) — DOMAIN Protection 6 — and
+    originator sent for relay (the originator's consent) — docs/rules.md#hub-relay — and
     only as the originator signed it (issue 17 point 4): the message goes on unchanged."""
     if not agreement.scope.covers_topic(item.topic):
         return f"topic {item.topic!r} is outside {agreement.id}'s scope; not forwarded"
@@ -186,8 +188,8 @@ def _agreement(uow: UnitOfWork, deps: Deps, sender: str, agreement_id: str) -> A
 
 
 def remark(item: Item, sender: Party, agreement: Agreement, own: Party) -> Item:
-    """GSOMIA Art. 4: the receiver marks every portion with the originator's name and its
-    own equivalent level; a level with no equivalent is refused (``LabelError``)."""
+    """docs/rules.md#receiver-marks: the receiver marks every portion with the originator's
+    name and its own equivalent level; a level with no equivalent is refused (``LabelError``)."""
     portions = tuple(replace(p, label=remark_label(p.label, sender, agreement, own))
                      for p in item.portions)
     return replace(item, id=received_id(item.id, sender.code), portions=portions)

@@ -7,7 +7,7 @@ The engine is asked as if the originator were releasing the item to this node to
 no classified exchange), status, scope (topic and discipline), ceiling, equivalence,
 dissemination controls, the hub's route and the third-party rule (a portion another party
 originated passes only with that party's written consent naming this node, which the
-sender carries with the release — GSOMIA Art. 6).
+sender carries with the release — docs/rules.md#consent).
 """
 
 from __future__ import annotations
@@ -21,10 +21,12 @@ from datetime import datetime
 from typing import Any
 
 from liaison.domain.agreements import Agreement
-from liaison.domain.codec import CodecError, field_of, parse_date
+from liaison.domain.decoding import CodecError, field_of, parse_date
 from liaison.domain.items import REPORTED_FROM, REPORTED_UNTIL, Item
 from liaison.domain.labels import Party
-from liaison.domain.release import Consent, Outcome, ReleaseFacts, Verdict, decide
+from liaison.domain.release import decide
+from liaison.domain.release_decision import Outcome, Verdict
+from liaison.domain.release_facts import Consent, ReleaseFacts
 from liaison.services.attachments import MAX_SENT
 from liaison.services.context import Deps
 
@@ -133,7 +135,7 @@ def times_problem(item: Item) -> str | None:
 
 def carried_consents(body: Mapping[str, Any], me: str, parties: Mapping[str, Party],
                      ) -> tuple[Consent, ...]:
-    """The originators' written consents the sender relied on (GSOMIA Art. 6), those naming
+    """The originators' written consents the sender relied on (docs/rules.md#consent), those naming
     this node; ``CodecError`` when malformed."""
     raw = body.get("consents") or []
     if not isinstance(raw, list) or len(raw) > MAX_CONSENTS:

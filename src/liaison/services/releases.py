@@ -1,6 +1,7 @@
 """Release checks, requests, reviews, consents and the reciprocity ledger.
 
-MISSION 3: nothing leaves unless the engine allows it *and* human review approves it.
+docs/rules.md#two-person-review: nothing leaves unless the engine allows it *and* human review
+approves it.
 The engine is asked again at the moment of release (fail closed if anything changed).
 
 Issue 18: a release is decided on the node's clock, never on a date the requester chose
@@ -19,11 +20,14 @@ from typing import Any
 
 from liaison.domain.agreement_terms import terms_at
 from liaison.domain.agreements import Agreement
-from liaison.domain.codec import CodecError, field_of, item_to, parse_date
+from liaison.domain.codec import item_to
+from liaison.domain.decoding import CodecError, field_of, parse_date
 from liaison.domain.items import Item
 from liaison.domain.ledger import Direction, LedgerEntry, balances_by_agreement
-from liaison.domain.release import Consent, Decision, Outcome, ReleaseFacts, decide
+from liaison.domain.release import decide
 from liaison.domain.release_basis import basis_of
+from liaison.domain.release_decision import Decision, Outcome
+from liaison.domain.release_facts import Consent, ReleaseFacts
 from liaison.domain.review import (
     Basis,
     ReleaseRequest,
@@ -44,7 +48,7 @@ from liaison.services.audit_trail import record
 from liaison.services.auth_roles import require
 from liaison.services.context import Deps
 from liaison.services.errors import Invalid, NotFound, Refused
-from liaison.services.federation import enqueue
+from liaison.services.federation.outbox import enqueue
 from liaison.services.items import visible_part, whole_item
 from liaison.services.ports import StoredConsent, UnitOfWork
 
@@ -247,7 +251,7 @@ def _send(uow: UnitOfWork, deps: Deps, request: ReleaseRequest, item: Item) -> N
 
 def _consents_for(uow: UnitOfWork, deps: Deps, item: Item, recipient: str,
                   ) -> list[dict[str, str]]:
-    """GSOMIA Art. 6: the written consents of other originators this release relies on,
+    """docs/rules.md#consent: the written consents of other originators this release relies on,
     carried so the recipient's own engine can check the third-party rule."""
     others = {p.label.originator for p in item.portions} - {deps.party, recipient}
     return [{"originator": c.originator, "recipient": c.recipient, "item_id": c.item_id,
@@ -340,7 +344,7 @@ def _cleared_for_all(uow: UnitOfWork, deps: Deps, user: User) -> Callable[[str],
 
 
 def record_consent(deps: Deps, user: User, data: dict[str, Any]) -> StoredConsent:
-    """GSOMIA Art. 6: the originator's written consent naming grantee and purpose."""
+    """docs/rules.md#consent: the originator's written consent naming grantee and purpose."""
     require(user, Role.RELEASE_OFFICER)
     with deps.uow() as uow:
         parties = load_parties(uow)

@@ -3,7 +3,7 @@ and requests for an originator's written consent (third-party rule).
 
 32 CFR 117.19: an agreement commits no one to share — an RFI is answered by releases (each
 through the release engine and review) or declined with a reason; nothing is sent by the
-RFI itself. GSOMIA Art. 6: the consent answer comes back signed by the originator's node.
+RFI itself. docs/rules.md#consent: the consent answer comes back signed by the originator's node.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
-from liaison.domain.codec import CodecError, parse_datetime
-from liaison.domain.release import Consent
+from liaison.domain.decoding import CodecError, parse_datetime
+from liaison.domain.release_facts import Consent
 from liaison.domain.request_authority import (
     RequestRefused,
     consent_answer_from,
@@ -289,7 +289,8 @@ def apply_rfi_answer(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str
 
 def apply_consent_answer(uow: UnitOfWork, deps: Deps, sender: str, body: Any) -> str | None:
     """Rule 2: the originator we asked answers, once; a grant becomes a recorded consent
-    naming grantee and purpose (GSOMIA Art. 6). Validated whole before anything is stored."""
+    naming grantee and purpose (docs/rules.md#consent). Validated whole before anything is
+    stored."""
     try:
         req = _ours(uow, sender, body, "consent")
         answer = consent_answer_from(body, req.created_at.date(), deps.clock().date())

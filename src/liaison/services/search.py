@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from liaison.domain.codec import CodecError, parse_datetime
+from liaison.domain.decoding import CodecError, parse_datetime
 from liaison.domain.items import REPORT_TIMES, Item
 from liaison.domain.labels import PARTY_CODE, Party
 from liaison.domain.search import (

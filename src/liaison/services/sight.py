@@ -2,8 +2,8 @@
 consents and ledger entries (issue 18: every read, listing, count and error is cut to the
 caller's clearance and need-to-know).
 
-The rules, after GSOMIA Art. 8 (clearance at the level AND need-to-know) and the item reads
-(``services.items``: a hidden item answers as a missing one; a partly hidden item shows
+The rules, after docs/rules.md#need-to-know (clearance at the level AND need-to-know) and the
+item reads (``services.items``: a hidden item answers as a missing one; a partly hidden item shows
 only the portions the reader may see):
 
 1. A record about an item is shown only to someone who may see that item; one whose item is
@@ -68,7 +68,7 @@ class Sight:
 
     def rank_of(self, sender: str, level: object) -> int | None:
         """Our rank for ``sender``'s ``level``: the highest equivalent in our agreements
-        with ``sender`` (GSOMIA Art. 4), ``None`` when no table has a row for it."""
+        with ``sender`` (docs/rules.md#equivalence), ``None`` when no table has a row for it."""
         mine = {ag.table.translate(sender, level, self.deps.party)
                 for ag in self.uow.agreements.list()
                 if {sender, self.deps.party} <= ag.parties} if isinstance(level, str) else set()

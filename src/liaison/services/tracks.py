@@ -13,12 +13,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from liaison.domain.agreements import Agreement, status_at
+from liaison.domain.agreement_lifecycle import status_at
+from liaison.domain.agreements import Agreement
 from liaison.domain.areas import AREA_TOPIC
-from liaison.domain.codec import CodecError, field_of, label_from, label_to
+from liaison.domain.codec import label_from, label_to
+from liaison.domain.decoding import CodecError, field_of
 from liaison.domain.items import Discipline, Grade
 from liaison.domain.labels import LabelError, Party
-from liaison.domain.release import Outcome, ReleasePolicy
+from liaison.domain.release import ReleasePolicy
+from liaison.domain.release_decision import Outcome
 from liaison.domain.tracks import DEFAULT_GRADE, Feed, feed_item, validate_feed
 from liaison.domain.users import Role, User
 from liaison.services.agreements import load_parties

@@ -10,13 +10,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from liaison.domain import codec
+from liaison.domain import codec, decoding, request_codec
 from liaison.domain.agreements import Agreement
 from liaison.domain.items import Item
 from liaison.domain.labels import Party, Scheme
 from liaison.domain.ledger import Direction, LedgerEntry
 from liaison.domain.parties import default_parties
-from liaison.domain.release import Consent
+from liaison.domain.release_facts import Consent
 from liaison.domain.review import ReleaseRequest
 from liaison.services.ports import Conflict, StoredConsent, StoredItem
 from liaison.storage import tables as t
@@ -166,18 +166,18 @@ class SqlReleases:
     def get(self, request_id: str) -> ReleaseRequest | None:
         row = self.conn.execute(sa.select(t.release_requests.c.data)
                                 .where(t.release_requests.c.id == request_id)).first()
-        return codec.request_from(row.data) if row else None
+        return request_codec.request_from(row.data) if row else None
 
     def add(self, request: ReleaseRequest) -> None:
         insert(self.conn, t.release_requests, f"release request {request.id}", id=request.id,
                item_id=request.item_id, state=request.state.value, recipient=request.recipient,
-               data=codec.request_to(request), requested_at=request.requested_at,
+               data=request_codec.request_to(request), requested_at=request.requested_at,
                updated_at=datetime.now(UTC))
 
     def update(self, request: ReleaseRequest) -> None:
         self.conn.execute(t.release_requests.update()
                           .where(t.release_requests.c.id == request.id)
-                          .values(state=request.state.value, data=codec.request_to(request),
+                          .values(state=request.state.value, data=request_codec.request_to(request),
                                   updated_at=datetime.now(UTC)))
 
     def list(self, *, state: str | None, limit: int, offset: int) -> list[ReleaseRequest]:
@@ -186,7 +186,7 @@ class SqlReleases:
             query = query.where(t.release_requests.c.state == state)
         query = query.order_by(t.release_requests.c.requested_at.desc(),
                                t.release_requests.c.id).limit(limit).offset(offset)
-        return [codec.request_from(r.data) for r in self.conn.execute(query)]
+        return [request_codec.request_from(r.data) for r in self.conn.execute(query)]
 
 
 class SqlConsents:
@@ -210,7 +210,7 @@ class SqlConsents:
     def _decode(row: Any) -> StoredConsent:
         d = row.data
         consent = Consent(d["originator"], d["recipient"], d["item_id"], d["purpose"],
-                          d["granted_by"], codec.parse_date(d["granted_on"], "granted_on"))
+                          d["granted_by"], decoding.parse_date(d["granted_on"], "granted_on"))
         return StoredConsent(row.id, consent, d["recorded_by"], row.recorded_at)
 
 

@@ -335,8 +335,8 @@ blob_uploads = sa.Table(  # who uploaded which content: only they may attach it 
 talks = sa.Table(
     "talks", metadata,
     sa.Column("id", sa.String(64), primary_key=True),
-    sa.Column("data", Json, nullable=False),  # domain.talks.talks_to
-    sa.Column("minutes", Json, nullable=True),  # domain.talks.minutes_to
+    sa.Column("data", Json, nullable=False),  # domain.talks_wire.talks_to
+    sa.Column("minutes", Json, nullable=True),  # domain.talks_wire.minutes_to
     sa.Column("updated_at", UtcDateTime, nullable=False),
 )
 

@@ -11,13 +11,8 @@ import sqlalchemy as sa
 
 from liaison.storage.blob_repos import SqlBlobs
 from liaison.storage.checkpoint_repos import SqlCheckpoints
-from liaison.storage.federation_repos import (
-    SqlHotline,
-    SqlInbox,
-    SqlOutbox,
-    SqlPeers,
-    SqlRequests,
-)
+from liaison.storage.federation_repos import SqlInbox, SqlOutbox, SqlPeers, SqlRequests
+from liaison.storage.hotline_repos import SqlHotline
 from liaison.storage.lease_repos import SqlLeases
 from liaison.storage.people import SqlAudit, SqlSettings, SqlTokens, SqlUsers
 from liaison.storage.repositories import (

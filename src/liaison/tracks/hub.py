@@ -38,8 +38,9 @@ from liaison.crypto.envelope import EnvelopeError
 from liaison.crypto.keys import Card
 from liaison.domain.agreements import Agreement
 from liaison.domain.areas import AREA_TOPIC, Area, AreaWatch
-from liaison.domain.codec import CodecError, label_from, label_to
+from liaison.domain.codec import label_from, label_to
 from liaison.domain.correlation import Correlator, Report
+from liaison.domain.decoding import CodecError
 from liaison.domain.labels import Label, LabelError, portion_mark
 from liaison.domain.launch import LaunchDetector, Sample, event_to
 from liaison.domain.tracks import TrackUpdate, is_missile, validate_update

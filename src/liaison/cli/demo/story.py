@@ -1,4 +1,4 @@
-"""The seed scenario, step by step, over the nodes' HTTP APIs (DOMAIN.md dates)."""
+"""The seed scenario, step by step, over the nodes' HTTP APIs (docs/rules.md#reference-dates)."""
 
 from __future__ import annotations
 
@@ -316,7 +316,7 @@ class Story:
             json={"grant": True, "reason": "releasable for missile warning"})
         poll(lambda: api(officer, "GET", "/api/consent-requests")[0]["state"] == "granted")
         self.say("the signed grant is back at KOR and recorded as USA's written consent")
-        # the consent names its purpose, and unlocks only that one (DOMAIN Protection 1)
+        # the consent names its purpose, and unlocks only that one (docs/rules.md#consent)
         self.show_decision(officer, "JPN", "2019-11-25", "after the US consent",
                            "shared early warning of DPRK ballistic missile launches")
 
