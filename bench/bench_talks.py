@@ -41,7 +41,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_federation import PASSWORD, port, serve, setup, trust
-from liaison.cli.demo_talks import MOU, TALKS
+from liaison.cli.demo.talks import MOU, TALKS
 from report import bench
 
 CHROMIUM = os.environ.get("LIAISON_CHROMIUM", "/usr/bin/chromium")

@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from liaison.cli.demo_talks import MOU, TALKS
+from liaison.cli.demo.talks import MOU, TALKS
 
 from ..integration.node_fixtures import PASSWORD
 from ..integration.processes import NodeProcess, wait_for

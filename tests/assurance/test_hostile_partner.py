@@ -34,7 +34,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from liaison.cli.demo_talks import TALKS
+from liaison.cli.demo.talks import TALKS
 from liaison.domain.agreement_lifecycle import notice_givers, status_at
 from liaison.domain.agreements import Agreement
 from liaison.domain.codec import agreement_from, item_from, item_to

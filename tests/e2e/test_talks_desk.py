@@ -18,7 +18,7 @@ from tests.e2e.test_console import ARTIFACTS, CSP_REPORTS, accessible, signed_in
 from tests.integration.node_fixtures import PASSWORD
 from tests.integration.processes import NodeProcess, trusting_pair
 
-from liaison.cli.demo_talks import MOU
+from liaison.cli.demo.talks import MOU
 
 pytestmark = pytest.mark.chromium
 DELEGATES = {"KOR": ("chun", "Chun Hae-sung", "평문"), "PRK": ("jon", "Jon Jong-su", "일반")}

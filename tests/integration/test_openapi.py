@@ -24,6 +24,7 @@ import httpx
 import pytest
 import schemathesis
 from jsonschema import Draft202012Validator
+from liaison.bootstrap import build_node
 from openapi_spec_validator import validate
 from schemathesis.checks import (
     content_type_conformance,
@@ -34,7 +35,6 @@ from schemathesis.errors import FailureGroup
 
 from liaison.api import openapi_doc
 from liaison.api.app import create_app
-from liaison.bootstrap import build_node
 from liaison.config import Settings
 from liaison.services.taxii import MEDIA as TAXII_MEDIA
 

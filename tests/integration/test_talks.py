@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from liaison.cli.demo_talks import MOU, TALKS
+from liaison.cli.demo.talks import MOU, TALKS
 
 from .node_fixtures import PASSWORD
 from .processes import trusting_pair, wait_for

@@ -14,7 +14,7 @@ from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
 from liaison.api import routes_talks
-from liaison.cli.demo_talks import MOU, TALKS
+from liaison.cli.demo.talks import MOU, TALKS
 from liaison.config import Settings
 from liaison.services import auth, talks
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from memory_nodes import MemoryNode
 
-from liaison.cli.demo_talks import MOU, TALKS
+from liaison.cli.demo.talks import MOU, TALKS
 from liaison.domain.codec import agreement_from
 from liaison.domain.labels import Clearance
 from liaison.domain.parties import default_parties

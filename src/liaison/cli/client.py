@@ -82,7 +82,7 @@ class Api:
             raise ApiError(f"cannot reach the node at {self.url}: is `liaison serve` "
                            f"running?") from exc
         if response.status_code >= 400:
-            raise ApiError(_message(response), response.status_code)
+            raise ApiError(error_message(response), response.status_code)
         return response
 
     def get(self, path: str, **params: Any) -> Any:
@@ -96,7 +96,8 @@ class Api:
         self.response("DELETE", path)
 
 
-def _message(response: httpx.Response) -> str:
+def error_message(response: httpx.Response) -> str:
+    """The node's own error message from an error answer (or its status and text)."""
     try:
         return str(response.json()["error"]["message"])
     except (ValueError, KeyError, TypeError):

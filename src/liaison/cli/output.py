@@ -1,11 +1,12 @@
-"""Tables for people, JSON for scripts."""
+"""Tables for people, JSON for scripts, and errors: what every command prints with."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
+import typer
 from rich.console import Console
 from rich.rule import Rule
 from rich.style import Style
@@ -62,6 +63,12 @@ errors = _Current(stderr=True)
 OUTCOME_STYLE = {"allowed": "green", "held": "yellow", "denied": "red"}
 
 
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print the error on stderr and exit with ``code``."""
+    errors.print(f"[red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
 def emit(data: Any, as_json: bool, render: Callable[[Any], None]) -> None:
     if as_json:
         print(json.dumps(data, ensure_ascii=False, indent=2))
@@ -86,3 +93,10 @@ def decision(d: dict[str, Any]) -> None:
                   f"{d['recipient_level'] or '—'}, tearline {', '.join(d['tearline']) or '—'}")
     table("reasons", ["portion", "verdict", "rule"],
           [[r["portion_id"] or "item", r["verdict"], r["text"]] for r in d["reasons"]])
+
+
+def requests_table(rows: list[dict[str, Any]]) -> None:
+    """Requests between partners (RFIs, consent requests), sent and received."""
+    table("requests", ["ref", "direction", "party", "state", "overdue", "subject"],
+          [[r.get("ref", r["id"]), r["direction"], r["party"], r["state"], r["overdue"],
+            r.get("topic") or f"{r.get('item_id')} → {r.get('recipient')}"] for r in rows])

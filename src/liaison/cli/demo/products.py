@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 from PIL import Image, ImageDraw
 
-from liaison.cli.demo_http import StepFailed, api, poll
+from liaison.cli.demo.calls import StepFailed, api, poll
 
 TAXII = {"Accept": "application/taxii+json;version=2.1"}
 

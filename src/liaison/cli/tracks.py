@@ -13,10 +13,10 @@ import typer
 import yaml
 
 from liaison.cli import output as out
-from liaison.cli.api_commands import Json, Token, Url
 from liaison.cli.client import Api
-from liaison.cli.node_commands import fail
-from liaison.interop.documents import DocumentError, load_document
+from liaison.cli.inputs import read_document
+from liaison.cli.options import Json, Token, Url
+from liaison.cli.output import fail
 
 MAX_INGEST = 10_000  # the node's limit per ingest request
 
@@ -25,15 +25,6 @@ tracks = typer.Typer(help="Sensor feeds and tracks: ingest, current picture, cou
 launches = typer.Typer(help="Launch events derived from tracks.", no_args_is_help=True)
 areas = typer.Typer(help="Areas and targets of interest, shared with partners; alerts.",
                     no_args_is_help=True)
-
-
-def _document(file: Path) -> dict[str, Any]:
-    """A JSON or YAML mapping from a file named on the command line."""
-    try:
-        data: dict[str, Any] = load_document(file.read_text(encoding="utf-8"), file.name).data
-    except (OSError, DocumentError) as exc:
-        fail(str(exc))
-    return data
 
 
 def _label(label: dict[str, Any] | None) -> str:
@@ -77,7 +68,7 @@ def tracks_feed_sensor(feed: str, username: str,
 def tracks_feed_add(file: Path, as_json: Json = False, url: Url = None,
                     token: Token = None) -> None:
     """Register or change a feed from a YAML or JSON file (release officer)."""
-    data = Api(url, token).post("/api/tracks/feeds", _document(file))
+    data = Api(url, token).post("/api/tracks/feeds", read_document(file))
     out.emit(data, as_json, lambda f: out.console.print(
         f"feed {f['name']} registered: {f['title']}, {_label(f['label'])}, {f['topic']}, "
         f"{f['discipline']} {f['grade']}"))
@@ -218,7 +209,7 @@ ShareWith = Annotated[str | None, typer.Option(
 def areas_add(file: Path, share_with: ShareWith = None, as_json: Json = False,
               url: Url = None, token: Token = None) -> None:
     """Save an area from a YAML or JSON file and share it with partners the engine allows."""
-    body = _document(file)
+    body = read_document(file)
     if share_with is not None:
         body["share_with"] = [p.strip().upper() for p in share_with.split(",") if p.strip()]
     out.emit(Api(url, token).post("/api/areas", body), as_json, _render_area_saved)

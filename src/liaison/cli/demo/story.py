@@ -9,9 +9,8 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from liaison.cli import demo_products, demo_talks, demo_tracks
-from liaison.cli.demo_http import StepFailed, api, refused
-from liaison.cli.demo_http import poll as _poll
+from liaison.cli.demo import products, talks, tracks
+from liaison.cli.demo.calls import StepFailed, api, poll, refused
 
 OUTCOME_STYLE = {"allowed": "green", "held": "yellow", "denied": "red"}
 
@@ -125,13 +124,13 @@ class Story:
         self.step("The inter-Korean line, June 2020: calls unanswered, then severed")
         self.hotline_north()
         self.step("Inter-Korean talks by video, 2021: an agreed agenda, minutes signed by both")
-        demo_talks.talks_by_video(self)
+        talks.talks_by_video(self)
         self.step("Real-time tracks, 2019-10-31: a US sensor feed shared with KOR, not JPN")
-        demo_tracks.share_salvo(self)
+        tracks.share_salvo(self)
         self.step("December 2023: the US widens the feed to JPN; JPN's node receives it")
-        demo_tracks.widen_to_japan(self)
+        tracks.widen_to_japan(self)
         self.step("Products: an image released with its label bound, search, TAXII for JPN")
-        demo_products.share_products(self, officer)
+        products.share_products(self, officer)
         self.step("Bad input is refused with a reason and changes nothing")
         self.bad_input(officer, kor)
         self.step("Both parties' nodes answer for their agreement the same on every date")
@@ -163,7 +162,7 @@ class Story:
                 json={"kind": kind, "date": on, "note": note})
             self.say(f"KOR → JPN note: {kind} {on} ({note})")
         jpn = self.sign_in("JPN", "admin", self.admin_passwords["JPN"])
-        events = _poll(lambda: len(e := api(jpn, "GET", "/api/agreements/KOR-JPN-GSOMIA")[
+        events = poll(lambda: len(e := api(jpn, "GET", "/api/agreements/KOR-JPN-GSOMIA")[
             "events"]) == 5 and e)
         self.say(f"JPN's copy now records {len(events)} events; the last: "
                  f"{events[-1]['kind']} {events[-1]['date']} by {events[-1]['by']}")
@@ -179,7 +178,7 @@ class Story:
             "priority": "urgent", "deadline": "2099-12-31T00:00:00Z",
             "purpose": "shared early warning"})
         lee = self.sign_in("KOR", "lee.officer", self.password)
-        got = _poll(lambda: api(lee, "GET", "/api/rfis", params={"direction": "incoming"}))
+        got = poll(lambda: api(lee, "GET", "/api/rfis", params={"direction": "incoming"}))
         self.say(f"KOR sees RFI {got[0]['id'][:8]} from {got[0]['party']}: {got[0]['topic']}, "
                  f"{got[0]['priority']}, due {got[0]['deadline']}")
         return rfi
@@ -189,17 +188,17 @@ class Story:
             "answer": "answered", "reason": "see release", "releases": [release_id]})
         jpn = self.sign_in("JPN", "admin", self.admin_passwords["JPN"])
         received_id = f"{LAUNCH_REPORT['id']}@KOR"
-        item = _poll(lambda: _get_or_none(jpn, f"/api/items/{received_id}"))
+        item = poll(lambda: _get_or_none(jpn, f"/api/items/{received_id}"))
         self.say(f"JPN holds [bold]{item['banner']}[/] {item['id']}")
         for p in item["portions"]:
             lab = p["label"]
             self.say(f"{p['mark']} {p['content']}  (originator {lab['originator']}, "
                      f"received from {', '.join(lab['informative'].get('RECEIVED FROM', []))})")
-        outbox = _poll(lambda: (o := api(officer, "GET", "/api/outbox"))["JPN"]["delivered"]
+        outbox = poll(lambda: (o := api(officer, "GET", "/api/outbox"))["JPN"]["delivered"]
                        and o)
         self.say(f"KOR outbox to JPN: {outbox['JPN']}; the signed receipt is in KOR's audit log")
         japan = self.sign_in("JPN", "sato.officer", self.password)
-        answered = _poll(lambda: (r := api(japan, "GET", "/api/rfis")[0])["state"] != "open"
+        answered = poll(lambda: (r := api(japan, "GET", "/api/rfis")[0])["state"] != "open"
                          and r)
         self.say(f"JPN's RFI is {answered['state']} with release(s) "
                  f"{', '.join(x[:8] for x in answered['releases'])}")
@@ -310,18 +309,18 @@ class Story:
                                              "clearance": "TOP SECRET",
                                              "password": self.password})
         smith = self.sign_in("USA", "smith.officer", self.password)
-        got = _poll(lambda: api(smith, "GET", "/api/consent-requests"))
+        got = poll(lambda: api(smith, "GET", "/api/consent-requests"))
         self.say(f"USA node sees KOR's request for {got[0]['item_id']} → "
                  f"{got[0]['recipient']}: {got[0]['portions'][0]['content']}")
         api(smith, "POST", f"/api/consent-requests/{asked['id']}/answer",
             json={"grant": True, "reason": "releasable for missile warning"})
-        _poll(lambda: api(officer, "GET", "/api/consent-requests")[0]["state"] == "granted")
+        poll(lambda: api(officer, "GET", "/api/consent-requests")[0]["state"] == "granted")
         self.say("the signed grant is back at KOR and recorded as USA's written consent")
         # the consent names its purpose, and unlocks only that one (docs/rules.md#consent)
         self.show_decision(officer, "JPN", "2019-11-25", "after the US consent",
                            "shared early warning of DPRK ballistic missile launches")
 
-    def _watch(self, party: str, clearance: str) -> httpx.Client:
+    def watch(self, party: str, clearance: str) -> httpx.Client:
         if (party, "watch") in self.sessions:
             return self.sessions[party, "watch"]
         admin = self.sign_in(party, "admin", self.admin_passwords[party])
@@ -341,24 +340,24 @@ class Story:
     def hotline_china(self) -> None:
         line = "KOR-CHN-HOTLINE-MOU"
         self._open_line(line, "KOR", "CHN", ["09:00", "16:00"], list(range(7)))
-        kor, chn = self._watch("KOR", "군사I급비밀"), self._watch("CHN", "绝密")
+        kor, chn = self.watch("KOR", "군사I급비밀"), self.watch("CHN", "绝密")
         api(kor, "POST", f"/api/hotline/{line}/check-calls")
-        call = _poll(lambda: api(chn, "GET", f"/api/hotline/{line}")["traffic"])[0]
+        call = poll(lambda: api(chn, "GET", f"/api/hotline/{line}")["traffic"])[0]
         api(chn, "POST", f"/api/hotline/{line}/acknowledgements",
             json={"sender": "KOR", "seq": call["seq"]})
-        status = _poll(lambda: (s := api(kor, "GET", f"/api/hotline/{line}")["status"])[
+        status = poll(lambda: (s := api(kor, "GET", f"/api/hotline/{line}")["status"])[
             "last_answered"] and s)
         self.say(f"check call answered by CHN: line {status['state']}")
         api(kor, "POST", f"/api/hotline/{line}/messages", json={
             "precedence": "FLASH", "text": "Two ballistic missiles launched from Sunchon at "
                                            "16:35 and 16:38 KST, about 370 km."})
-        flash = _poll(lambda: [m for m in api(chn, "GET", f"/api/hotline/{line}")["traffic"]
+        flash = poll(lambda: [m for m in api(chn, "GET", f"/api/hotline/{line}")["traffic"]
                                if m.get("precedence") == "FLASH"])[0]
         self.say(f"CHN received FLASH {flash['seq']} at {flash['delivered_at'][11:19]}, "
                  f"answer due within 10 minutes")
         api(chn, "POST", f"/api/hotline/{line}/acknowledgements",
             json={"sender": "KOR", "seq": flash["seq"]})
-        acked = _poll(lambda: [m for m in api(kor, "GET", f"/api/hotline/{line}")["traffic"]
+        acked = poll(lambda: [m for m in api(kor, "GET", f"/api/hotline/{line}")["traffic"]
                                if m.get("acknowledged_at") and m["kind"] == "message"])[0]
         self.say(f"KOR sees it acknowledged by {acked['acknowledged_by']}; overdue "
                  f"{acked['overdue']}")
@@ -366,14 +365,14 @@ class Story:
     def hotline_north(self) -> None:
         line = "KOR-PRK-LIAISON"
         self._open_line(line, "KOR", "PRK", ["09:00", "17:00"], list(range(5)))
-        kor, prk = self._watch("KOR", "군사I급비밀"), self._watch("PRK", "1급비밀")
+        kor, prk = self.watch("KOR", "군사I급비밀"), self.watch("PRK", "1급비밀")
         api(kor, "POST", f"/api/hotline/{line}/check-calls")
-        status = _poll(lambda: (s := api(kor, "GET", f"/api/hotline/{line}")["status"])[
+        status = poll(lambda: (s := api(kor, "GET", f"/api/hotline/{line}")["status"])[
             "state"] == "UNRESPONSIVE" and s)
         self.say(f"PRK did not answer: line {status['state']}, "
                  f"{status['missed_days']} missed day(s)")
         api(prk, "POST", f"/api/hotline/{line}/sever")
-        status = _poll(lambda: (s := api(kor, "GET", f"/api/hotline/{line}")["status"])[
+        status = poll(lambda: (s := api(kor, "GET", f"/api/hotline/{line}")["status"])[
             "state"] == "SEVERED" and s)
         self.say(f"PRK declares the line severed: KOR's side shows {status['state']} "
                  f"(by {status['severed_by']})")

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 import typer
 
 from liaison.cli import output as out
-from liaison.cli.api_commands import Json, Token, Url
 from liaison.cli.client import Api
+from liaison.cli.options import Json, Token, Url
 
 tokens = typer.Typer(help="API tokens: make, list and revoke (yours; any user's as admin).",
                      no_args_is_help=True)

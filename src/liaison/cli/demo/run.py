@@ -27,7 +27,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from liaison.cli.demo_story import Story
+from liaison.cli.demo.story import Story
 from liaison.cli.output import CliConsole
 
 PARTIES = ("KOR", "USA", "JPN", "CHN", "PRK")

@@ -9,8 +9,7 @@ from typing import Any
 
 from rich.table import Table
 
-from liaison.cli.demo_http import api
-from liaison.cli.demo_http import poll as _poll
+from liaison.cli.demo.calls import api, poll
 from liaison.tracks.synthetic import seed_salvo
 
 FEED: dict[str, Any] = {
@@ -42,17 +41,17 @@ def share_salvo(story: Any) -> None:
               "engine routes it to " + ", ".join(r["partner"] for r in policy["to"]))
     for party, why in sorted(policy["not_to"].items()):
         story.say(f"  not to {party}: {why}")
-    kor_watch = story._watch("KOR", "군사II급비밀")
-    jpn_watch = story._watch("JPN", "極秘")
+    kor_watch = story.watch("KOR", "군사II급비밀")
+    jpn_watch = story.watch("JPN", "極秘")
     sensor = story.sign_in("USA", "sbirs.sensor", story.password)
     rows = salvo_rows("SBIRS-2019")
     answer = api(sensor, "POST", "/api/tracks/ingest", json={"feed": "sbirs", "updates": rows})
     story.say(f"the sensor replays the salvo of 2019-10-31: {answer['accepted']} updates "
               f"accepted at the US node")
-    got = _poll(lambda: _all_received(story, "KOR", len(rows)))
+    got = poll(lambda: _all_received(story, "KOR", len(rows)))
     story.say(f"KOR's node received {got} of {len(rows)} over the signed, encrypted track link "
               f"(re-marked as {api(kor_watch, 'GET', '/api/tracks')[0]['marking']})")
-    event = _poll(lambda: next((e for e in api(kor_watch, "GET", "/api/launches")
+    event = poll(lambda: next((e for e in api(kor_watch, "GET", "/api/launches")
                                 if e["status"] == "ANALYSED"), None))
     show_event(story, event, "launch event derived at KOR")
     story.say(f"JPN's node received {_received(story, 'JPN')} track updates; its watch officer "
@@ -72,10 +71,10 @@ def widen_to_japan(story: Any) -> None:
     sensor = story.sign_in("USA", "sbirs.sensor", story.password)
     rows = salvo_rows("SBIRS-REPLAY")
     api(sensor, "POST", "/api/tracks/ingest", json={"feed": "sbirs", "updates": rows})
-    got = _poll(lambda: _all_received(story, "JPN", len(rows)))
+    got = poll(lambda: _all_received(story, "JPN", len(rows)))
     story.say(f"JPN's node received {got} of {len(rows)}")
-    jpn_watch = story._watch("JPN", "極秘")
-    event = _poll(lambda: next((e for e in api(jpn_watch, "GET", "/api/launches")
+    jpn_watch = story.watch("JPN", "極秘")
+    event = poll(lambda: next((e for e in api(jpn_watch, "GET", "/api/launches")
                                 if e["status"] == "ANALYSED"), None))
     show_event(story, event, "launch event derived at JPN")
 

@@ -1,14 +1,17 @@
-"""Commands that work on a node's own storage: init, serve, import, offline audit verify."""
+"""Commands that work on a node's own storage and run it: ``init``, ``serve``, ``import``,
+and the offline audit verification (``liaison audit verify --data-dir``). ``settings_for``
+reads the node's settings for the commands that open its storage or keys."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 
-from liaison.cli.output import console, errors
+from liaison.cli.options import DatabaseUrl, DataDir
+from liaison.cli.output import console, fail
 from liaison.config import Settings
 from liaison.domain.audit import AuditRecord, verify_chain
 from liaison.domain.decoding import CodecError
@@ -16,11 +19,6 @@ from liaison.federation.keystore import Keystore
 from liaison.interop.documents import DocumentError, load_document
 from liaison.services.context import utc_now
 from liaison.services.errors import ServiceError
-
-DataDir = Annotated[Path | None, typer.Option("--data-dir", help="the node's data directory "
-                                              "(default LIAISON_DATA_DIR or var/node)")]
-DatabaseUrl = Annotated[str | None, typer.Option("--database-url",
-                                                 help="PostgreSQL URL instead of SQLite")]
 
 
 def settings_for(data_dir: Path | None, database_url: str | None = None,
@@ -30,11 +28,6 @@ def settings_for(data_dir: Path | None, database_url: str | None = None,
     except ValueError as exc:
         fail(str(exc), 2)
         raise
-
-
-def fail(message: str, code: int = 1) -> NoReturn:
-    errors.print(f"[red]error:[/] {message}")
-    raise typer.Exit(code)
 
 
 def init(party: Annotated[str, typer.Option(help="the node's party, ISO alpha-3")],
@@ -78,56 +71,6 @@ def _ensure_keys(settings: Settings) -> Keystore:
     from liaison.node.composition import keys_dir, load_keys
 
     return load_keys(settings) or Keystore.create(keys_dir(settings), utc_now())
-
-
-def keys_show(data_dir: DataDir = None) -> None:
-    """This node's identity fingerprint and current keys."""
-    from liaison.node.composition import load_keys
-
-    ring = load_keys(settings_for(data_dir))
-    if ring is None:
-        fail("this node has no keys: run `liaison init`", 2)
-        return
-    now = utc_now()
-    console.print(f"identity fingerprint: {ring.fingerprint}")
-    for kind in ("signing", "encryption"):
-        info = ring.current(kind, now)
-        console.print(f"{kind} key {info.id} (created {info.created})")
-
-
-def keys_revoke(key_id: Annotated[str, typer.Argument(help="the key id to revoke")],
-                data_dir: DataDir = None) -> None:
-    """Revoke a signing or encryption key at once (e.g. after a compromise). Partners stop
-    accepting it when they refresh this node's card (`liaison peer add` again)."""
-    from liaison.crypto.keys import KeyError_
-    from liaison.node.composition import load_keys
-
-    ring = load_keys(settings_for(data_dir))
-    if ring is None:
-        fail("this node has no keys: run `liaison init`", 2)
-        return
-    try:
-        ring.revoke(key_id)
-    except KeyError_ as exc:
-        fail(str(exc))
-    console.print(f"key {key_id} revoked")
-
-
-def keys_rotate(data_dir: DataDir = None,
-                overlap_days: Annotated[int, typer.Option(help="old keys stay valid this "
-                                                          "long")] = 7) -> None:
-    """New signing and encryption keys; the old ones stay valid for the overlap.
-    Partners pick up the new keys from this node's card."""
-    from datetime import timedelta
-
-    from liaison.node.composition import load_keys
-
-    ring = load_keys(settings_for(data_dir))
-    if ring is None:
-        fail("this node has no keys: run `liaison init`", 2)
-        return
-    ring.rotate(utc_now(), timedelta(days=overlap_days))
-    console.print(f"rotated; old keys expire in {overlap_days} day(s)")
 
 
 def serve(data_dir: DataDir = None, database_url: DatabaseUrl = None,
@@ -219,34 +162,3 @@ def verify_local(data_dir: Path | None, database_url: str | None) -> None:
     if not result.ok:
         fail(f"audit chain broken: {result.problem}")
     console.print(f"[green]verified[/] {result.checked} audit records: chain intact")
-
-
-db = typer.Typer(help="This node's embedded database.", no_args_is_help=True)
-
-
-@db.command("encrypt")
-def db_encrypt(data_dir: DataDir = None) -> None:
-    """Encrypt an unencrypted SQLite database from an earlier version in place (SQLCipher's
-    sqlcipher_export), with the key in the keys directory (made now if missing) or
-    LIAISON_DB_PASSPHRASE. Stop the node first."""
-    from liaison.node.composition import at_rest
-    from liaison.storage.engine import DatabaseKeyError, encrypt_file
-
-    os.umask(0o077)
-    settings = settings_for(data_dir)
-    if settings.database_url:
-        fail("LIAISON_DATABASE_URL is set: a PostgreSQL database is protected by the "
-             "server's disk encryption and TLS (see SECURITY.md), not by this command", 2)
-    if settings.db_plaintext:
-        fail("LIAISON_DB_PLAINTEXT is set: unset it, then encrypt", 2)
-    path = settings.data_dir / "liaison.db"
-    if not path.exists():
-        fail(f"no database at {path}", 2)
-    try:
-        encrypt_file(path, at_rest(settings))
-    except DatabaseKeyError as exc:
-        fail(str(exc), 2)
-    how = "LIAISON_DB_PASSPHRASE" if settings.db_passphrase else \
-        f"the key in {at_rest(settings).key_file}"
-    console.print(f"encrypted {path} with {how}; the unencrypted file was removed (its "
-                  f"blocks may remain on the disk: wipe or encrypt the disk too)")

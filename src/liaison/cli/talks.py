@@ -8,9 +8,9 @@ from typing import Annotated, Any
 import typer
 
 from liaison.cli import output as out
-from liaison.cli.api_commands import Json, Token, Url
 from liaison.cli.client import Api
-from liaison.cli.track_commands import _document
+from liaison.cli.inputs import read_document
+from liaison.cli.options import Json, Token, Url
 
 talks = typer.Typer(help="Talks by video conference: proposals, answers, signed minutes.",
                     no_args_is_help=True)
@@ -53,7 +53,7 @@ def talks_propose(file: Annotated[Path, typer.Argument(
         help="YAML/JSON: counterpart, title, starts_at, tz, duration_min, delegations, "
              "agenda")], as_json: Json = False, url: Url = None, token: Token = None) -> None:
     """Propose talks to a partner (delegate)."""
-    out.emit(Api(url, token).post("/api/talks", _document(file)), as_json, _render)
+    out.emit(Api(url, token).post("/api/talks", read_document(file)), as_json, _render)
 
 
 @talks.command("answer")
@@ -67,7 +67,7 @@ def talks_answer(talks_id: str,
     """Answer a proposal as this party."""
     body: dict[str, Any] = {"action": action, "version": version, "reason": reason}
     if proposal is not None:
-        body["proposal"] = _document(proposal)
+        body["proposal"] = read_document(proposal)
     out.emit(Api(url, token).post(f"/api/talks/{talks_id}/answer", body), as_json, _render)
 
 
@@ -81,7 +81,7 @@ def talks_minutes(talks_id: str,
                            "since")] = None,
                   as_json: Json = False, url: Url = None, token: Token = None) -> None:
     """Draft or edit the minutes, and/or sign them with this node's key."""
-    body: dict[str, Any] = {**(_document(file) if file else {}), "sign": sign}
+    body: dict[str, Any] = {**(read_document(file) if file else {}), "sign": sign}
     if revision is not None:
         body["revision"] = revision
     out.emit(Api(url, token).post(f"/api/talks/{talks_id}/minutes", body), as_json, _render)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from liaison.cli.demo_http import StepFailed, api, poll, refused
+from liaison.cli.demo.calls import StepFailed, api, poll, refused
 
 MOU: dict[str, Any] = {
     "id": "KOR-PRK-LINES-2021", "kind": "MOU",
