@@ -59,7 +59,7 @@ def test_a_storage_import_planted_in_the_domain_fails_make_lint(tmp_path: Path) 
     ("storage/repos.py", "from liaison.federation import transport"),
     ("realtime/bus.py", "from liaison.storage import engine"),
     ("realtime/bus.py", "from liaison.services.leases import worker_id"),
-    ("federation/sender.py", "from liaison.services import federation"),
+    ("federation/transport.py", "from liaison.services import federation"),
 ])
 def test_each_rule_stops_its_import(tmp_path: Path, where: str, source: str) -> None:
     found = findings(package(tmp_path, {where: source}), frozenset())

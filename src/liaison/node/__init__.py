@@ -4,6 +4,7 @@
   bus) from the settings;
 - ``serving``: the API app with what runs while it is up (bus, track hub, outbox sender,
   clocks), and the API and federation listeners of ``liaison serve``;
+- ``sender``: the outbox sender, one task per partner and lane, delivering sealed batches;
 - ``clocks``: the hotline and audit-checkpoint clocks;
 - ``workers``: the supervisor of ``liaison serve --workers N``.
 

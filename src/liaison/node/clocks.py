@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from liaison.federation.sender import OutboxSender
+from liaison.node.sender import OutboxSender
 from liaison.services import checkpoints, hotline, leases
 from liaison.services.context import Deps
 

@@ -19,11 +19,11 @@ from fastapi import FastAPI
 
 from liaison.api import routes_federation
 from liaison.api.app import Lifespan, create_app, create_federation_app, wake
-from liaison.federation.sender import OutboxSender
 from liaison.federation.tls import server_context, trust, with_client_certificate
 from liaison.federation.transport import HttpTransport, fetch_card_pinned
 from liaison.node.clocks import CheckpointClock, HotlineClock
 from liaison.node.composition import Node
+from liaison.node.sender import OutboxSender
 from liaison.services.appliers import APPLIERS
 from liaison.services.card_refresh import CardRefresher
 from liaison.services.federation import list_peers
