@@ -24,7 +24,6 @@ import httpx
 import pytest
 import schemathesis
 from jsonschema import Draft202012Validator
-from liaison.bootstrap import build_node
 from openapi_spec_validator import validate
 from schemathesis.checks import (
     content_type_conformance,
@@ -34,8 +33,9 @@ from schemathesis.checks import (
 from schemathesis.errors import FailureGroup
 
 from liaison.api import openapi_doc
-from liaison.api.app import create_app
 from liaison.config import Settings
+from liaison.node.composition import build_node
+from liaison.node.serving import api_app
 from liaison.services.taxii import MEDIA as TAXII_MEDIA
 
 from .node_fixtures import NodeUnderTest, start_node
@@ -197,7 +197,7 @@ def test_the_fuzzings_document_checks_are_not_blind(node: NodeUnderTest,
                 patch.setattr(openapi_doc, "install", lambda app: None)
             served = build_node(node.settings)
             try:
-                verdicts[described] = conformance_failures(create_app(served, send=False),
+                verdicts[described] = conformance_failures(api_app(served, send=False),
                                                            node.tokens["kim"])
             finally:
                 served.engine.dispose()
