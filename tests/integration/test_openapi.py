@@ -98,19 +98,25 @@ def test_taxii_is_documented_in_taxii_media_types(doc: dict[str, Any]) -> None:
     assert list(post["requestBody"]["content"]) == [TAXII_MEDIA]
 
 
-def schema_for(doc: dict[str, Any], method: str, url_path: str, status: int,
-               media: str) -> dict[str, Any]:
-    """What a client generated from ``doc`` expects for this answer: the operation found
-    by its path template, the response by status, the model by media type."""
+def schema_name_for(doc: dict[str, Any], method: str, url_path: str, status: int,
+                    media: str) -> str:
+    """The schema a client generated from ``doc`` expects for this answer: the operation
+    found by its path template, the response by status, the model by media type."""
     for template, ops in doc["paths"].items():
         pattern = "^" + re.sub(r"\{[^}]+\}", "[^/]+", template) + "$"
         if re.match(pattern, url_path) and method in ops:
             content = ops[method]["responses"][str(status)]["content"]
             ref = content[media.split(";")[0] if media not in content else media]["schema"]
-            name = ref["$ref"].rsplit("/", 1)[1]
-            schema: dict[str, Any] = doc["components"]["schemas"][name]
-            return schema
+            name: str = ref["$ref"].rsplit("/", 1)[1]
+            return name
     raise AssertionError(f"{method} {url_path} is not in the document")
+
+
+def schema_for(doc: dict[str, Any], method: str, url_path: str, status: int,
+               media: str) -> dict[str, Any]:
+    schema: dict[str, Any] = doc["components"]["schemas"][
+        schema_name_for(doc, method, url_path, status, media)]
+    return schema
 
 
 def parse_error(doc: dict[str, Any], method: str, url_path: str,
