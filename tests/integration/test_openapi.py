@@ -98,6 +98,23 @@ def test_taxii_is_documented_in_taxii_media_types(doc: dict[str, Any]) -> None:
     assert list(post["requestBody"]["content"]) == [TAXII_MEDIA]
 
 
+def arrays_without_items(node: Any, where: str = "") -> Iterator[str]:
+    if isinstance(node, dict):
+        if node.get("type") == "array" and not {"items", "prefixItems"} & set(node):
+            yield where
+        for key, value in node.items():
+            yield from arrays_without_items(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from arrays_without_items(value, f"{where}/{index}")
+
+
+def test_every_array_says_what_it_holds(doc: dict[str, Any]) -> None:
+    """Client generators (openapi-python-client) skip an operation whose schema has an array
+    without ``items``: the TAXII inbox's envelope was one."""
+    assert list(arrays_without_items(doc)) == []
+
+
 def schema_name_for(doc: dict[str, Any], method: str, url_path: str, status: int,
                     media: str) -> str:
     """The schema a client generated from ``doc`` expects for this answer: the operation
