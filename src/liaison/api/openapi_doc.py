@@ -69,7 +69,8 @@ OPEN = frozenset({"/api/health", "/federation/v1/card"})  # answered to anyone, 
 SIGN_IN = "/api/auth/login"
 TAXII_BODY: dict[str, Any] = {"required": True, "content": {TAXII_MEDIA: {"schema": {
     "type": "object", "description": "a TAXII envelope: STIX 2.1 objects, each note "
-    "carrying a Liaison label marking", "properties": {"objects": {"type": "array"}}}}}}
+    "carrying a Liaison label marking",  # an array's items named, or generators skip it
+    "properties": {"objects": {"type": "array", "items": {"type": "object"}}}}}}}
 
 
 def _answer(code: str, content: dict[str, Any]) -> dict[str, Any]:
