@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import ssl
+import subprocess
 import warnings
 from collections.abc import Iterator
 from configparser import ConfigParser
@@ -143,3 +145,19 @@ def test_a_sensor_certificate_feeds_its_feed_and_tak_clients_see_the_label(
     assert "names no sensor with a feed" in cot["last_error"]
     tracks = node.call("GET", "/api/tracks")
     assert [t["uid"] for t in tracks] == ["radar-1-track"]
+
+
+def test_serve_fails_with_the_setting_to_fix_when_the_certificate_is_bad(
+        tmp_path: Path) -> None:
+    (tmp_path / "port.pem").write_text("not a certificate")
+    usa = NodeProcess("USA", tmp_path)
+    usa.init()
+    command, _ = usa.serve_command()
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False,
+                            env={**os.environ, **usa.backend_env, "COLUMNS": "200",
+                                 "LIAISON_COT_PORT": str(free_port()),
+                                 "LIAISON_COT_TLS_CERT": str(tmp_path / "port.pem"),
+                                 "LIAISON_COT_TLS_KEY": str(tmp_path / "port.key"),
+                                 "LIAISON_COT_SENSOR_CA": str(tmp_path / "ca.pem")})
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "LIAISON_COT_TLS_CERT=" in result.stdout + result.stderr
