@@ -51,6 +51,14 @@ class Settings:
     cot_port: int = 0  # TAK-style CoT over TCP (sensors in, TAK clients out); 0: off
     cot_feed: str = ""  # the registered feed CoT sent to cot_port belongs to; empty: refused
     cot_user: str = ""  # the account whose clearance decides what cot_port streams out
+    # cot_port over TLS, a client certificate required (as TAK servers run it): the port's
+    # certificate and key, and the CA that issues sensors' and TAK clients' certificates
+    cot_tls_cert: str = ""
+    cot_tls_key: str = ""
+    cot_sensor_ca: str = ""
+    # over TLS, a feed per sensor identity (certificate common name), "radar-1=sbirs,ir-2=ir"
+    # (instead of cot_feed); a certificate named here by no entry sends nothing in
+    cot_sensors: str = ""
     track_refresh_s: float = 2.0  # checks of the track policy's inputs (recomputed on change)
     audit_checkpoint_s: float = 3600.0  # how often partners are sent a checkpoint; 0: never
     max_attachment_mb: int = 256  # the largest file one upload may store
@@ -70,6 +78,20 @@ class Settings:
                              f"1 and LIAISON_API_TOKEN_MAX_DAYS ({self.api_token_max_days})")
         if self.max_body_kb < 64:
             raise ValueError(f"LIAISON_MAX_BODY_KB ({self.max_body_kb}) must be at least 64")
+        check_cot(self)
+
+    @property
+    def cot_tls(self) -> tuple[Path, Path, Path] | None:
+        """The CoT port's certificate, key and sensors' CA (None: plain TCP)."""
+        if not self.cot_tls_cert:
+            return None
+        return Path(self.cot_tls_cert), Path(self.cot_tls_key), Path(self.cot_sensor_ca)
+
+    @property
+    def cot_sensor_feeds(self) -> dict[str, str] | None:
+        """The feed of each sensor identity (None: every connection's input goes to
+        cot_feed)."""
+        return parse_sensors(self.cot_sensors) if self.cot_sensors.strip() else None
 
     @property
     def address(self) -> str:
@@ -94,6 +116,8 @@ class Settings:
             "outbox_failed_attempts": int, "outbox_retry_s": float, "outbox_stuck_s": float,
             "federation_port": int, "check_call_answer_s": int, "hotline_tick_s": float,
             "clock_offset_s": float, "cot_port": int, "cot_feed": str, "cot_user": str,
+            "cot_tls_cert": str, "cot_tls_key": str, "cot_sensor_ca": str,
+            "cot_sensors": str,
             "track_refresh_s": float, "audit_checkpoint_s": float, "max_attachment_mb": int,
             "talks_relay": str,
             "talks_relay_username": str, "talks_relay_credential": str,
@@ -108,3 +132,46 @@ class Settings:
                     raise ValueError(f"LIAISON_{name.upper()}: {exc}") from exc
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
+
+
+def parse_sensors(value: str) -> dict[str, str]:
+    """``identity=feed`` entries, separated by commas or new lines."""
+    sensors: dict[str, str] = {}
+    for entry in value.replace("\n", ",").split(","):
+        if not entry.strip():
+            continue
+        identity, sep, feed = (part.strip() for part in entry.rpartition("="))
+        if not sep or not identity or not feed:
+            raise ValueError(f"LIAISON_COT_SENSORS: {entry.strip()!r} is not IDENTITY=FEED "
+                             "(a certificate's common name and a registered feed, e.g. "
+                             "radar-1=sbirs,ir-2=infrared)")
+        if identity in sensors:
+            raise ValueError(f"LIAISON_COT_SENSORS: {identity!r} is given a feed twice")
+        sensors[identity] = feed
+    if not sensors:
+        raise ValueError("LIAISON_COT_SENSORS names no sensor (IDENTITY=FEED, ...)")
+    return sensors
+
+
+def check_cot(settings: Settings) -> None:
+    """The CoT settings go together: TLS needs its three files, a feed per sensor needs
+    TLS, and either one feed or a feed per sensor."""
+    tls = {"LIAISON_COT_TLS_CERT": settings.cot_tls_cert,
+           "LIAISON_COT_TLS_KEY": settings.cot_tls_key,
+           "LIAISON_COT_SENSOR_CA": settings.cot_sensor_ca}
+    missing = [name for name, value in tls.items() if not value]
+    if missing and len(missing) < len(tls):
+        raise ValueError(f"{', '.join(missing)} not set: the CoT port's TLS needs its "
+                         "certificate, its key and the CA that issues sensors' certificates "
+                         "(LIAISON_COT_TLS_CERT, LIAISON_COT_TLS_KEY, LIAISON_COT_SENSOR_CA)")
+    sensors = settings.cot_sensor_feeds
+    if sensors is not None and missing:
+        raise ValueError("LIAISON_COT_SENSORS needs LIAISON_COT_TLS_CERT, LIAISON_COT_TLS_KEY "
+                         "and LIAISON_COT_SENSOR_CA: a sensor is known by its client "
+                         "certificate")
+    if sensors is not None and settings.cot_feed:
+        raise ValueError("set LIAISON_COT_FEED (one feed for every connection) or "
+                         "LIAISON_COT_SENSORS (a feed per sensor certificate), not both")
+    if (sensors is not None or not missing) and not settings.cot_port:
+        raise ValueError("LIAISON_COT_SENSORS and LIAISON_COT_TLS_* need LIAISON_COT_PORT "
+                         "(the CoT port is off)")

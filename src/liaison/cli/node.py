@@ -91,6 +91,7 @@ def serve(data_dir: DataDir = None, database_url: DatabaseUrl = None,
     from liaison.node.composition import NodeNotInitialised, build_node
     from liaison.node.serving import run
     from liaison.storage.engine import DatabaseKeyError
+    from liaison.tracks.cot_server import CotTlsError
 
     in_pool = pool.WORKER_ENV in os.environ
     settings = settings_for(data_dir, database_url, host=host, port=port,
@@ -114,6 +115,8 @@ def serve(data_dir: DataDir = None, database_url: DatabaseUrl = None,
                   f"partners reach {settings.address} (mutual TLS 1.3){worker}")
     try:
         run(node, reuse_port=in_pool)
+    except CotTlsError as exc:
+        fail(str(exc), 2)
     except OSError as exc:
         fail(f"cannot listen on {settings.host}: {exc.strerror or exc}", 1)
 

@@ -27,7 +27,7 @@ from liaison.node.sender import OutboxSender
 from liaison.services.appliers import APPLIERS
 from liaison.services.card_refresh import CardRefresher
 from liaison.services.federation import list_peers
-from liaison.tracks.cot_server import CotServer
+from liaison.tracks.cot_server import CotServer, cot_tls_context
 from liaison.tracks.hub import TrackHub
 
 GRACE_S = 3  # open partner connections get this long to finish on shutdown
@@ -162,10 +162,14 @@ async def serve_node(node: Node, reuse_port: bool = False) -> None:
 
 
 async def _start_cot(node: Node, hub: TrackHub) -> CotServer:
-    """The TAK-style CoT port, streaming what ``cot_user`` may see."""
+    """The TAK-style CoT port, streaming what ``cot_user`` may see; over TLS with client
+    certificates when configured, and then with a feed per sensor identity when given."""
     settings = node.settings
-    server = CotServer(node.deps, hub, settings.cot_feed, settings.cot_user)
-    await server.start(settings.host, settings.cot_port)
+    tls = settings.cot_tls
+    server = CotServer(node.deps, hub, settings.cot_feed, settings.cot_user,
+                       sensors=settings.cot_sensor_feeds)
+    await server.start(settings.host, settings.cot_port,
+                       cot_tls_context(*tls) if tls is not None else None)
     hub.cot = server
     return server
 

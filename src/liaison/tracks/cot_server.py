@@ -202,6 +202,22 @@ def identity(peercert: Any) -> str:
     return ""
 
 
+class CotTlsError(RuntimeError):
+    """The CoT port's TLS settings name files that do not make a TLS context."""
+
+
+def cot_tls_context(cert: Path, key: Path, sensors_ca: Path) -> ssl.SSLContext:
+    """``sensor_tls`` from the node's settings, failing with what to fix."""
+    try:
+        return sensor_tls(cert, key, sensors_ca)
+    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+        raise CotTlsError(
+            f"the CoT port's TLS cannot be set up from LIAISON_COT_TLS_CERT={cert}, "
+            f"LIAISON_COT_TLS_KEY={key}, LIAISON_COT_SENSOR_CA={sensors_ca}: {exc} "
+            "(PEM files: the port's certificate and its unencrypted key, and the CA "
+            "certificate that issues sensors' certificates)") from exc
+
+
 def sensor_tls(cert: Path, key: Path, sensors_ca: Path) -> ssl.SSLContext:
     """The port's TLS: its own certificate, and a client certificate required, issued
     by ``sensors_ca`` (as TAK servers do)."""
