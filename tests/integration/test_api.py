@@ -134,7 +134,7 @@ def test_a_consent_for_one_purpose_does_not_unlock_another(kor: NodeUnderTest) -
                     params={"to": "JPN", "at": "2019-11-23", **params}).json()
         assert d["tearline"] == ["p1", "p2"], params
         p4 = next(r["text"] for r in d["reasons"] if r["portion_id"] == "p4")
-        assert "for purpose 'warning' only" in p4 and "DOMAIN Protection 1" in p4
+        assert "for purpose 'warning' only" in p4 and "GSOMIA Arts 6-8" in p4
     r = kor.post("lee", "/api/releases", json={"item_id": "R1", "recipient": "JPN",
                                                "purpose": "targeting"})
     assert r.status_code == 201 and r.json()["tearline"] == ["p1", "p2"], r.text

@@ -47,7 +47,7 @@ def test_a_consent_unlocks_only_the_purpose_it_names() -> None:
         d = decide(it, "JPN", ON, f, other)
         assert d.tearline == ("p1",)
         assert "for purpose 'missile warning' only" in text_of(d, "p2")
-        assert "DOMAIN Protection 1" in text_of(d, "p2")
+        assert "GSOMIA Arts 6-8" in text_of(d, "p2")
 
 
 def test_a_consent_naming_no_purpose_unlocks_none() -> None:
@@ -75,7 +75,7 @@ def test_an_agreement_carries_only_the_purposes_it_permits() -> None:
         denied = decide(it, "JPN", ON, everywhere, purpose)
         assert denied.outcome is Outcome.DENIED and not denied.tearline
         said = " ".join(r.text for r in denied.reasons)
-        assert "purpose limitation (GSOMIA Arts 6-8, DOMAIN Protection 1)" in said
+        assert "purpose limitation (GSOMIA Arts 6-8)" in said
         assert "KOR-JPN-GSOMIA permits release only for 'missile warning'" in said
         assert why in said
 

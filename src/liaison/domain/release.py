@@ -276,7 +276,7 @@ class PartnerPolicy:
         text = (f"{rule}: originated by {origin}; {origin}'s written consent naming "
                 f"{self.recipient} (granted {other.granted_on} by {other.granted_by}) is "
                 f"{named}, {asked}; a consent unlocks only the purpose it names (GSOMIA "
-                f"Art. 6, DOMAIN Protection 1); held until {origin} consents for this purpose")
+                f"Arts 6-8); held until {origin} consents for this purpose")
         return PortionVerdict(Verdict.CONSENT, text, pv.level, pv.level_rank, origin)
 
     def _gate(self, key: GateKey) -> _Kind | Decision:

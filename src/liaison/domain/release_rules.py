@@ -125,7 +125,7 @@ def _purpose_refused(ag: Agreement, purpose: str | None) -> str | None:
     allowed = "; ".join(repr(p) for p in sorted(ag.purposes))
     asked = (f"{purpose.strip()!r} is not among them" if purpose is not None
              else "no purpose is stated for this release")
-    return (f"purpose limitation (GSOMIA Arts 6-8, DOMAIN Protection 1): {ag.id} permits "
+    return (f"purpose limitation (GSOMIA Arts 6-8): {ag.id} permits "
             f"release only for {allowed}; {asked}")
 
 
