@@ -11,14 +11,17 @@ import typer
 from liaison import __version__
 from liaison.cli import (
     agreements,
+    areas,
     attachments,
     audit,
     consents,
+    content_check,
     db,
     hotline,
     items,
     keys,
     labels,
+    launches,
     node,
     peers,
     releases,
@@ -45,9 +48,9 @@ for name, group in (("agreements", agreements.agreements), ("items", items.items
                     ("audit", audit.audit), ("users", users.users), ("peer", peers.peer),
                     ("rfi", rfis.rfi), ("hotline", hotline.hotline),
                     ("token", tokens.tokens), ("tracks", tracks.tracks),
-                    ("launches", tracks.launches), ("areas", tracks.areas),
+                    ("launches", launches.launches), ("areas", areas.areas),
                     ("talks", talks.talks), ("attachments", attachments.attachments),
-                    ("labels", labels.labels), ("content-check", releases.content_check),
+                    ("labels", labels.labels), ("content-check", content_check.content_check),
                     ("taxii", taxii.taxii), ("keys", keys.keys), ("db", db.db)):
     app.add_typer(group, name=name)
 app.command()(session.login)

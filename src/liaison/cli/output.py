@@ -100,3 +100,16 @@ def requests_table(rows: list[dict[str, Any]]) -> None:
     table("requests", ["ref", "direction", "party", "state", "overdue", "subject"],
           [[r.get("ref", r["id"]), r["direction"], r["party"], r["state"], r["overdue"],
             r.get("topic") or f"{r.get('item_id')} → {r.get('recipient')}"] for r in rows])
+
+
+def label_text(label: dict[str, Any] | None) -> str:
+    """A label as one line: its classification and REL TO list."""
+    if not label:
+        return ""
+    rel = label.get("rel_to")
+    return f"{label.get('classification', '')}" + (f" REL TO {', '.join(rel)}" if rel else "")
+
+
+def number(value: Any, digits: int = 4) -> str:
+    """A coordinate or other float with ``digits`` decimals; nothing for None."""
+    return "" if value is None else f"{float(value):.{digits}f}"

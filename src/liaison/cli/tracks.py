@@ -1,5 +1,5 @@
 """Commands over a node's track API: sensor feeds, ingest, current and system tracks,
-counters, launch events, areas of interest and their alerts. Each prints a table, or the
+counters (launch events and areas have modules of their own). Each prints a table, or the
 raw JSON with ``--json``."""
 
 from __future__ import annotations
@@ -22,20 +22,7 @@ MAX_INGEST = 10_000  # the node's limit per ingest request
 
 tracks = typer.Typer(help="Sensor feeds and tracks: ingest, current picture, counters.",
                      no_args_is_help=True)
-launches = typer.Typer(help="Launch events derived from tracks.", no_args_is_help=True)
-areas = typer.Typer(help="Areas and targets of interest, shared with partners; alerts.",
-                    no_args_is_help=True)
 
-
-def _label(label: dict[str, Any] | None) -> str:
-    if not label:
-        return ""
-    rel = label.get("rel_to")
-    return f"{label.get('classification', '')}" + (f" REL TO {', '.join(rel)}" if rel else "")
-
-
-def _num(value: Any, digits: int = 4) -> str:
-    return "" if value is None else f"{float(value):.{digits}f}"
 
 
 # --- tracks ----------------------------------------------------------------------------
@@ -46,7 +33,7 @@ def tracks_feeds(as_json: Json = False, url: Url = None, token: Token = None) ->
     """Registered sensor feeds and the label their tracks carry."""
     out.emit(Api(url, token).get("/api/tracks/feeds"), as_json, lambda d: out.table(
         "feeds", ["name", "title", "topic", "discipline", "label", "sensors"],
-        [[f["name"], f["title"], f["topic"], f["discipline"], _label(f["label"]),
+        [[f["name"], f["title"], f["topic"], f["discipline"], out.label_text(f["label"]),
           ", ".join(f.get("sensors", []))] for f in d]))
 
 
@@ -70,7 +57,7 @@ def tracks_feed_add(file: Path, as_json: Json = False, url: Url = None,
     """Register or change a feed from a YAML or JSON file (release officer)."""
     data = Api(url, token).post("/api/tracks/feeds", read_document(file))
     out.emit(data, as_json, lambda f: out.console.print(
-        f"feed {f['name']} registered: {f['title']}, {_label(f['label'])}, {f['topic']}, "
+        f"feed {f['name']} registered: {f['title']}, {out.label_text(f['label'])}, {f['topic']}, "
         f"{f['discipline']} {f['grade']}"))
 
 
@@ -82,7 +69,8 @@ def tracks_list(as_json: Json = False, url: Url = None, token: Token = None) -> 
                                "alt km", "kind", "marking"],
         [[t["number"], t["source"], t["uid"] + (
             f" / {t['callsign']}" if t.get("callsign") not in (None, "", t["uid"]) else ""),
-          t["time"], _num(t["lat"]), _num(t["lon"]), _num(t["alt_m"] / 1000, 1), t["kind"],
+          t["time"], out.number(t["lat"]), out.number(t["lon"]),
+          out.number(t["alt_m"] / 1000, 1), t["kind"],
           t["marking"]] for t in d]))
 
 
@@ -91,7 +79,7 @@ def tracks_system(as_json: Json = False, url: Url = None, token: Token = None) -
     """Correlated system tracks and the source tracks behind each."""
     out.emit(Api(url, token).get("/api/tracks/system"), as_json, lambda d: out.table(
         f"{len(d)} system track(s)", ["number", "lat", "lon", "alt km", "sources"],
-        [[s["number"], _num(s["lat"]), _num(s["lon"]), _num(s["alt_m"] / 1000, 1),
+        [[s["number"], out.number(s["lat"]), out.number(s["lon"]), out.number(s["alt_m"] / 1000, 1),
           ", ".join(f"{x['source']}:{x['uid']}" for x in s["sources"])] for s in d]))
 
 
@@ -163,80 +151,3 @@ def _render_sent(r: dict[str, Any]) -> None:
     out.console.print(f"[{style}]{r['accepted']} accepted, {r['refused']} refused[/]")
     for why in r["reasons"]:
         out.console.print(f"  refused: {why}")
-
-
-# --- launches --------------------------------------------------------------------------
-
-
-@launches.command("list")
-def launches_list(limit: int = 100, as_json: Json = False, url: Url = None,
-                  token: Token = None) -> None:
-    """Launch events you may see (latest revision of each)."""
-    out.emit(Api(url, token).get("/api/launches", limit=limit), as_json, lambda d: out.table(
-        f"{len(d)} launch event(s)", ["id", "status", "launch time", "objects", "range km",
-                                      "apogee km", "flight time s", "marking"],
-        [[e["id"], e["status"], e["launch_time"], len(e["objects"]), e["range_km"],
-          e["apogee_km"], e["flight_time_s"], e.get("marking")] for e in d]))
-
-
-@launches.command("show")
-def launches_show(event_id: str, as_json: Json = False, url: Url = None,
-                  token: Token = None) -> None:
-    """Every revision of a launch event, oldest first."""
-    out.emit(Api(url, token).get(f"/api/launches/{event_id}"), as_json, lambda d: out.table(
-        f"launch event {event_id}", ["revision", "status", "range km", "apogee km", "objects"],
-        [[e["revision"], e["status"], e["range_km"], e["apogee_km"], len(e["objects"])]
-         for e in d]))
-
-
-# --- areas and alerts ------------------------------------------------------------------
-
-
-@areas.command("list")
-def areas_list(as_json: Json = False, url: Url = None, token: Token = None) -> None:
-    """Areas and targets of interest you may see."""
-    out.emit(Api(url, token).get("/api/areas"), as_json, lambda d: out.table(
-        f"{len(d)} area(s)", ["id", "name", "kind", "priority", "originator", "label"],
-        [[a["id"], a["name"], a["kind"], a["priority"], a["originator"], _label(a["label"])]
-         for a in d]))
-
-
-ShareWith = Annotated[str | None, typer.Option(
-    help="comma-separated partners (default: every partner the engine allows)")]
-
-
-@areas.command("add")
-def areas_add(file: Path, share_with: ShareWith = None, as_json: Json = False,
-              url: Url = None, token: Token = None) -> None:
-    """Save an area from a YAML or JSON file and share it with partners the engine allows."""
-    body = read_document(file)
-    if share_with is not None:
-        body["share_with"] = [p.strip().upper() for p in share_with.split(",") if p.strip()]
-    out.emit(Api(url, token).post("/api/areas", body), as_json, _render_area_saved)
-
-
-def _render_area_saved(a: dict[str, Any]) -> None:
-    out.console.print(f"area [bold]{a['id']}[/] ({a['name']}) saved; shared with: "
-                      f"{', '.join(a['shared_with']) or 'nobody'}")
-    for partner, why in a["not_shared"].items():
-        out.console.print(f"  not shared with {partner}: {why}")
-
-
-@areas.command("remove")
-def areas_remove(area_id: str, as_json: Json = False, url: Url = None,
-                 token: Token = None) -> None:
-    """Remove an area (it stays with partners it was already shared with)."""
-    Api(url, token).delete(f"/api/areas/{area_id}")
-    out.emit({"removed": area_id}, as_json,
-             lambda d: out.console.print(f"area {d['removed']} removed"))
-
-
-@areas.command("alerts")
-def areas_alerts(limit: int = 100, as_json: Json = False, url: Url = None,
-                 token: Token = None) -> None:
-    """Area alerts, newest first."""
-    out.emit(Api(url, token).get("/api/alerts", limit=limit), as_json, lambda d: out.table(
-        f"{len(d)} alert(s)", ["at", "area", "priority", "subject", "event", "lat", "lon",
-                               "marking"],
-        [[a["at"], a["area_name"], a["priority"], a["subject"], a["event"], _num(a["lat"]),
-          _num(a["lon"]), a.get("marking")] for a in d]))
