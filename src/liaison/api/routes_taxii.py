@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -25,10 +24,6 @@ router = APIRouter(prefix="/taxii2", tags=["TAXII 2.1"])
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(json.dumps(data, ensure_ascii=False, separators=(",", ":")), status,
                     headers=headers, media_type=taxii.MEDIA)
-
-
-def _stamp(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class TooLarge(ServiceError):
@@ -103,8 +98,8 @@ def _matches(request: Request) -> dict[str, Any]:
 def _page_headers(page: taxii.Page) -> dict[str, str]:
     if page.first_added is None or page.last_added is None:
         return {}
-    return {"X-TAXII-Date-Added-First": _stamp(page.first_added),
-            "X-TAXII-Date-Added-Last": _stamp(page.last_added)}
+    return {"X-TAXII-Date-Added-First": taxii.zulu(page.first_added),
+            "X-TAXII-Date-Added-Last": taxii.zulu(page.last_added)}
 
 
 @router.get("/", summary="TAXII discovery")
@@ -195,7 +190,7 @@ def manifest(request: Request, cid: str) -> Response:
     def work(user: User) -> Response:
         page = taxii.page(_deps(request), user, cid, _matches(request))
         body: dict[str, Any] = {"more": page.more, "objects": [
-            {"id": i, "date_added": _stamp(at), "version": v, "media_type": taxii.STIX_MEDIA}
+            {"id": i, "date_added": taxii.zulu(at), "version": v, "media_type": taxii.STIX_MEDIA}
             for i, v, at in page.versions]}
         if page.next:
             body["next"] = page.next
